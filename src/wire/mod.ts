@@ -1,0 +1,4 @@
+export * from "./record.ts";
+export * from "./decode_record.ts";
+export * from "./encode_record.ts";
+export * from "./header.ts";
