@@ -1,0 +1,57 @@
+import type { HttpRecord } from "../wire/record.ts";
+
+/**
+ * What one request carries through the filter chain besides its record: the client address, the
+ * event time, the flags filters set and the events they emit. One object per request, reused by
+ * every filter; filters never see sockets or HTTP.
+ */
+export interface RequestContext {
+  /** Domain the record was sent for. */
+  readonly domainId: number;
+  /** Client address as text (IPv4 dotted or IPv6), from remote_addr or remote_ip. */
+  readonly ip: string;
+  /** Event time in milliseconds since the epoch (record time in replay, wall time live). */
+  readonly now: number;
+  /**
+   * "first": the first message seen for this request id, counted by rate and score filters.
+   * "response": the after-upstream half completing a record already filtered; only
+   * per-response filters (status/upstream based) look at it.
+   */
+  readonly phase: "first" | "response";
+  /** Flags set so far; a flag set to false is distinct from an absent one only for `skip_if`. */
+  readonly flags: Map<string, boolean>;
+  /** Events emitted so far, by name, in order. */
+  readonly events: string[];
+}
+
+/** True when any of the flags is set to true on the request. */
+export function hasAnyFlag(ctx: RequestContext, flags: readonly string[]): boolean {
+  for (const flag of flags) if (ctx.flags.get(flag) === true) return true;
+  return false;
+}
+
+/**
+ * A filter: built once per domain from its validated config by a factory, called per request.
+ * It may set flags and push events on the context. It must not throw for any record; a filter
+ * that can fail internally (Lua) contains its own failure. Returning a promise is allowed but the
+ * chain then awaits it, so hot filters stay synchronous.
+ */
+export type Filter = (record: HttpRecord, ctx: RequestContext) => void | Promise<void>;
+
+/** A built filter plus its lifecycle hooks. */
+export interface FilterInstance {
+  readonly name: string;
+  readonly run: Filter;
+  /** Drops idle per-IP state older than `now`-based limits; called on the 30 s tick. */
+  sweep?(now: number): void;
+  /** Releases resources (Lua engines, sockets). */
+  close?(): void | Promise<void>;
+}
+
+/** Services a filter factory may need; injected so tests run without the world. */
+export interface FilterDeps {
+  /** Reads a file named by configuration (lists, Lua scripts) relative to the config dirs. */
+  readFile?(name: string): Promise<string>;
+  /** Structured, rate-limited log sink. */
+  log?(level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>): void;
+}

@@ -1,0 +1,97 @@
+/**
+ * Options, counters and the logger hook shared by every ZMTP socket.
+ * @module
+ */
+
+/** Structured log hook: an event name and its fields. Default: silent. */
+export type ZmtpLogger = (event: string, fields: Record<string, unknown>) => void;
+
+/** Why a connection ended; counted in {@linkcode ZmtpStats.disconnected}. */
+export type DisconnectReason =
+  /** The peer's first bytes were not a ZMTP 3.x greeting (incl. ZMTP 1.0/2.0 peers). */
+  | "bad_greeting"
+  /** The peer asked for a security mechanism other than NULL. */
+  | "bad_mechanism"
+  /** The peer's Socket-Type cannot talk to ours (e.g. PUSH to PUB). */
+  | "incompatible_socket"
+  /** A frame longer than `maxFrame`. */
+  | "frame_too_large"
+  /** Anything else malformed: reserved flag bits, bad READY, data where a command must be… */
+  | "protocol_error"
+  /** The peer sent an ERROR command. */
+  | "peer_error"
+  /** Greeting and READY did not complete within `handshakeTimeout`. */
+  | "handshake_timeout"
+  /** No traffic within `heartbeatTimeout` while heartbeats were on. */
+  | "heartbeat_timeout"
+  /** The peer closed the TCP connection. */
+  | "peer_closed"
+  /** The TCP connection failed (reset, write error). */
+  | "io_error"
+  /** We closed it: `close()` on the socket. */
+  | "closed";
+
+/** Every disconnect reason, for exporting counters with zeros. */
+export const DISCONNECT_REASONS: readonly DisconnectReason[] = [
+  "bad_greeting",
+  "bad_mechanism",
+  "incompatible_socket",
+  "frame_too_large",
+  "protocol_error",
+  "peer_error",
+  "handshake_timeout",
+  "heartbeat_timeout",
+  "peer_closed",
+  "io_error",
+  "closed",
+];
+
+/** Counters of one socket; the sensor exports them on /metrics. Read-only for callers. */
+export interface ZmtpStats {
+  /** TCP connections accepted on bound endpoints. */
+  accepted: number;
+  /** TCP connections made by connect(), including reconnects. */
+  connected: number;
+  /** Failed connection attempts (refused, unreachable); each is followed by a backoff. */
+  connectFailed: number;
+  /** Connections that completed greeting and READY. */
+  handshakes: number;
+  /** Connections ended, by reason. */
+  disconnected: Record<DisconnectReason, number>;
+  /** Messages dropped because a peer's queue was at its high-water mark (PUB). */
+  droppedHwm: number;
+  /** Messages received (after SUB filtering) and sent (per peer copy for PUB). */
+  messagesIn: number;
+  messagesOut: number;
+  /** Payload bytes of those messages (frame bodies, without ZMTP headers). */
+  bytesIn: number;
+  bytesOut: number;
+}
+
+/** Options of every ZMTP socket. */
+export interface ZmtpOptions {
+  /** Largest frame body accepted from a peer; a longer one disconnects it. Default 16 MiB. */
+  maxFrame?: number;
+  /** Largest number of frames in one received message; more is a protocol error. Default 1024. */
+  maxFrames?: number;
+  /**
+   * High-water mark in messages, per peer and direction (as libzmq's SNDHWM/RCVHWM).
+   * Receivers stop reading a peer whose queue is full; PUB drops for it; PUSH waits.
+   * Default 10000.
+   */
+  hwm?: number;
+  /** First reconnect delay in ms; doubles per failure up to `reconnectMax`. Default 100. */
+  reconnect?: number;
+  /** Largest reconnect delay in ms. Default 5000. */
+  reconnectMax?: number;
+  /** Greeting plus READY must complete within this many ms. Default 10000. */
+  handshakeTimeout?: number;
+  /** Send PING this often (ms) on idle connections; 0 turns heartbeats off. Default 0. */
+  heartbeatInterval?: number;
+  /** With heartbeats on: disconnect a peer silent this long (ms). Default 3 × interval. */
+  heartbeatTimeout?: number;
+  /** On close(), wait this long (ms) for queued outgoing messages to be written. Default 0. */
+  linger?: number;
+  /** Structured log hook. Default: silent. */
+  logger?: ZmtpLogger;
+}
