@@ -159,3 +159,22 @@ export function encodePing(ttlMs: number): Uint8Array {
   const ttl = Math.min(0xffff, Math.round(ttlMs / 100));
   return encodeCommand("PING", new Uint8Array([ttl >>> 8, ttl & 0xff]));
 }
+
+/** Throws TypeError unless `frames` is a non-empty array of Uint8Array. */
+export function assertFrames(frames: unknown, where: string): asserts frames is Uint8Array[] {
+  if (!Array.isArray(frames) || frames.length === 0) {
+    throw new TypeError(`Cannot send on ${where}: a message needs at least one frame`);
+  }
+  for (let i = 0; i < frames.length; i++) {
+    if (!(frames[i] instanceof Uint8Array)) {
+      throw new TypeError(`Cannot send on ${where}: frame ${i} is not a Uint8Array`);
+    }
+  }
+}
+
+/** A data frame with no MORE flag, encoded whole (3.0-style subscription messages). */
+export function encodeDataFrame(body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(headerSize(body.length) + body.length);
+  out.set(body, writeHeader(out, 0, 0, body.length));
+  return out;
+}
