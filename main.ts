@@ -1,1 +1,78 @@
-console.log("qts");
+/**
+ * qts: the HTTP anomaly sensor and capture analyzer. This file only reads the command line and
+ * hands over to a subcommand; each returns its exit code.
+ */
+import { VERSION } from "./src/version.ts";
+import { checkConfigCommand } from "./src/cli/check_config.ts";
+
+type Command = (args: string[]) => Promise<number>;
+
+const pending = (name: string, issue: string): Command => (args) => {
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(`Usage: qts ${name} …\n\nNot available in this build yet (${issue}).`);
+    return Promise.resolve(0);
+  }
+  console.error(`qts ${name}: not available in this build yet (${issue})`);
+  return Promise.resolve(2);
+};
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  serve: {
+    summary: "run the sensor: ZeroMQ records in, ban commands out, REST API",
+    load: () => Promise.resolve(pending("serve", "the pipeline issue")),
+  },
+  replay: {
+    summary: "replay traffic fixtures or logs through the real pipeline",
+    load: () => Promise.resolve(pending("replay", "the replay issue")),
+  },
+  analyze: {
+    summary: "read pcap/pcapng captures and write the flow feature table",
+    load: () => Promise.resolve(pending("analyze", "the capture analyzer issue")),
+  },
+  tractor: {
+    summary: "serve the TrActor REST API v1 over a capture repository",
+    load: () => Promise.resolve(pending("tractor", "the TrActor API issue")),
+  },
+  model: {
+    summary: "train and evaluate the traffic classifier",
+    load: () => Promise.resolve(pending("model", "the classifier issue")),
+  },
+  bouncer: {
+    summary: "apply ban commands to an nftables set",
+    load: () => Promise.resolve(pending("bouncer", "the replay and integrations issue")),
+  },
+  "check-config": {
+    summary: "validate settings and every component and domain file",
+    load: () => Promise.resolve(checkConfigCommand),
+  },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return `Usage: qts <command> [options]\n\nCommands:\n${lines.join("\n")}\n\n` +
+    `Run "qts <command> --help" for a command's options. "qts --version" prints the version.`;
+}
+
+/** Runs the CLI with `args` and returns the process exit code. */
+export async function main(args: string[]): Promise<number> {
+  const [name, ...rest] = args;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    console.log(usage());
+    return name === undefined ? 2 : 0;
+  }
+  if (name === "--version" || name === "-V") {
+    console.log(`qts ${VERSION}`);
+    return 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    console.error(`qts: unknown command "${name}"\n\n${usage()}`);
+    return 2;
+  }
+  return await (await command.load())(rest);
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

@@ -1,0 +1,149 @@
+import { type FeatureName, featureNames, type FlowFeatures } from "../flows/flow_features.ts";
+
+/**
+ * Column names of the TrActor seed's table ("Экспериментальные результаты"), in order, `label`
+ * last. The seed spells fiat/biat/flowiat as flat/blat/flowlat; we keep its spelling here.
+ */
+export const seedColumns: readonly string[] = [
+  ...featureNames.map((n) => n.replace("fiat", "flat").replace("biat", "blat").replace("flowiat", "flowlat")),
+  "label",
+];
+
+/** How the seed prints a column: "real" columns always carry a decimal point ("0.", "192013."). */
+const seedKinds: Record<FeatureName, "int" | "real"> = {
+  duration: "int",
+  total_fiat: "int",
+  total_biat: "int",
+  min_fiat: "int",
+  min_biat: "int",
+  max_fiat: "real",
+  max_biat: "real",
+  mean_fiat: "real",
+  mean_biat: "real",
+  flowPktsPerSecond: "real",
+  flowBytesPerSecond: "real",
+  min_flowiat: "int",
+  max_flowiat: "int",
+  mean_flowiat: "real",
+  std_flowiat: "real",
+  min_active: "int",
+  mean_active: "int",
+  max_active: "int",
+  std_active: "int",
+  min_idle: "int",
+  mean_idle: "int",
+  max_idle: "int",
+  std_idle: "int",
+};
+
+/** Values printed for undefined features: the seed's convention and the ISCX files' one. */
+const undefinedSeed: Partial<Record<FeatureName, number>> = {
+  total_fiat: -1,
+  total_biat: -1,
+  min_fiat: -1,
+  min_biat: -1,
+  max_fiat: 0,
+  max_biat: 0,
+  mean_fiat: 0,
+  mean_biat: 0,
+};
+const undefinedIscx: Partial<Record<FeatureName, number>> = {
+  total_fiat: 0,
+  total_biat: 0,
+  min_fiat: -1,
+  min_biat: -1,
+  max_fiat: -1,
+  max_biat: -1,
+  mean_fiat: 0,
+  mean_biat: 0,
+};
+/** Shared by both: flowiat of a one-packet flow and empty active/idle sets. */
+function undefinedCommon(name: FeatureName): number {
+  return name.startsWith("min_") || name.startsWith("max_") ? -1 : 0;
+}
+
+function stripZeros(s: string, keepDot: boolean): string {
+  const e = s.indexOf("e");
+  if (e >= 0) return stripZeros(s.slice(0, e), false) + s.slice(e);
+  if (s.indexOf(".") < 0) return keepDot ? `${s}.` : s;
+  let end = s.length;
+  while (s.charCodeAt(end - 1) === 48) end--;
+  if (s.charCodeAt(end - 1) === 46 && !keepDot) end--;
+  return s.slice(0, end);
+}
+
+/** Six significant digits, but never fewer than the integer part (the seed's "1634113."). */
+function sixDigits(v: number): string {
+  const a = Math.abs(v);
+  if (a === 0) return "0";
+  if (a >= 1) {
+    const intDigits = Math.floor(Math.log10(a)) + 1;
+    return v.toFixed(Math.max(0, 6 - intDigits));
+  }
+  return v.toPrecision(6);
+}
+
+/** Formats a value the way the seed's table does. */
+function seedValue(v: number, kind: "int" | "real"): string {
+  if (kind === "real") return stripZeros(sixDigits(v), true);
+  return Number.isInteger(v) ? String(v) : stripZeros(sixDigits(v), false);
+}
+
+/** Formats a value the way the ISCX ARFF files do: ≤ 10 decimals, ≤ 15 significant digits. */
+export function iscxValue(v: number): string {
+  if (Number.isInteger(v)) return String(v);
+  const a = Math.abs(v);
+  const intDigits = a >= 1 ? Math.floor(Math.log10(a)) + 1 : 0;
+  return stripZeros(v.toFixed(Math.min(10, Math.max(0, 15 - intDigits))), false);
+}
+
+function csvField(s: string): string {
+  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+}
+
+/** CSV header line of the seed's table (with a trailing newline). */
+export function seedCsvHeader(): string {
+  return `${seedColumns.join(",")}\n`;
+}
+
+/** One CSV line of the seed's table for a flow's features and label. */
+export function seedCsvRow(features: FlowFeatures, label: string): string {
+  let line = "";
+  for (const name of featureNames) {
+    const v = features[name];
+    const value = v === null ? (undefinedSeed[name] ?? undefinedCommon(name)) : v;
+    line += `${seedValue(value, seedKinds[name])},`;
+  }
+  return `${line}${csvField(label)}\n`;
+}
+
+const iscxClasses = ["BROWSING", "CHAT", "STREAMING", "MAIL", "VOIP", "P2P", "FT"];
+
+function arffNominal(s: string): string {
+  return /^[A-Za-z0-9_.-]+$/.test(s) ? s : `'${s.replaceAll("\\", "\\\\").replaceAll("'", "\\'")}'`;
+}
+
+/**
+ * ARFF header with the ISCX attribute names and class attribute `class1`, so rows can be merged
+ * with the ISCX time-based files. The class set is ISCX's (VPN- variants when a label starts with
+ * "VPN-") plus any other labels given.
+ */
+export function arffHeader(labels: readonly string[] = []): string {
+  const vpn = labels.some((l) => l.startsWith("VPN-"));
+  const classes = iscxClasses.map((c) => (vpn ? `VPN-${c}` : c));
+  for (const l of labels) if (l !== "" && !classes.includes(l)) classes.push(l);
+  let s = "@RELATION <ISCXFlowMeter-generated-flows>\n\n";
+  for (const name of featureNames) s += `@ATTRIBUTE ${name} NUMERIC\n`;
+  s += `@ATTRIBUTE class1 {${classes.map(arffNominal).join(",")}}\n\n@DATA\n`;
+  return s;
+}
+
+/** One ARFF data line in the ISCX conventions; an empty label is written as `?` (missing). */
+export function arffRow(features: FlowFeatures, label: string): string {
+  let line = "";
+  for (const name of featureNames) {
+    const v = features[name];
+    line += `${iscxValue(v === null ? (undefinedIscx[name] ?? undefinedCommon(name)) : v)},`;
+  }
+  return `${line}${label === "" ? "?" : arffNominal(label)}\n`;
+}

@@ -1,0 +1,307 @@
+import { join } from "node:path";
+import type { DomainConfig } from "./components.ts";
+import { COMPONENT_NAMES, type ComponentName } from "./components.ts";
+import {
+  completeComponents,
+  componentsFromObject,
+  EMBEDDED_DEFAULT_CONF,
+  parseComponent,
+  parseComponents,
+  parseDefaultConf,
+  parseDocument,
+} from "./load_components.ts";
+import type { Settings } from "./settings.ts";
+import { writeFileAtomic } from "./write_file_atomic.ts";
+
+/** A file that could not be loaded, kept so the API and metrics can report it. */
+export interface LoadProblem {
+  file: string;
+  message: string;
+}
+
+/** What changed in a reload: domains whose effective configuration differs, and removed ones. */
+export interface ConfigChange {
+  changed: number[];
+  removed: number[];
+  /** True when the global components changed (every domain without its own object may differ). */
+  global: boolean;
+}
+
+const DOMAIN_FILE = /^(\d{1,10})\.json$/;
+
+/** True for a domain id as the API and file names accept it: a decimal u32. */
+export function isDomainId(text: string): boolean {
+  return /^\d{1,10}$/.test(text) && Number(text) <= 0xffffffff;
+}
+
+/**
+ * The three configuration layers (SPEC §3) and the effective configuration of every domain:
+ * embedded default.conf → components_config_dir → per-domain files and API changes. A file that
+ * fails validation never replaces the last good version of what it configures.
+ */
+export class ConfigStore {
+  #settings: Settings;
+  #global: DomainConfig;
+  /** Domain objects from files, by domain id. */
+  #files = new Map<number, Partial<DomainConfig>>();
+  /** Domain objects set through the API without rewrite=1; live until the next reload. */
+  #memory = new Map<number, Partial<DomainConfig>>();
+  /** Domains deleted through the API; hidden until the next reload finds their files again. */
+  #deleted = new Set<number>();
+  #effective = new Map<number, DomainConfig>();
+  #listeners: ((change: ConfigChange) => void)[] = [];
+  /** Problems from the last load of each file, by path. */
+  readonly problems = new Map<string, string>();
+
+  constructor(settings: Settings) {
+    this.#settings = settings;
+    this.#global = parseDefaultConf(EMBEDDED_DEFAULT_CONF, "default.conf (embedded)");
+  }
+
+  /** The main settings this store was built with. */
+  get settings(): Settings {
+    return this.#settings;
+  }
+
+  /** Global component configuration: what a domain without its own object uses. */
+  get global(): DomainConfig {
+    return this.#global;
+  }
+
+  /** Subscribes to configuration changes (pipeline rebuilds, list manager). */
+  onChange(listener: (change: ConfigChange) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  /** Loads components and domain files; used at start. */
+  async load(): Promise<void> {
+    await this.reloadComponents();
+    await this.reloadFilters();
+  }
+
+  /** Domain ids with a configuration of their own, sorted. */
+  domains(): number[] {
+    const ids = new Set<number>([...this.#files.keys(), ...this.#memory.keys()]);
+    for (const id of this.#deleted) ids.delete(id);
+    if (Array.isArray(this.#settings.force_domains)) {
+      for (const id of this.#settings.force_domains) if (!this.#deleted.has(id)) ids.add(id);
+    }
+    return [...ids].sort((a, b) => a - b);
+  }
+
+  /** True when records of this domain are processed (force_domains). */
+  accepts(domainId: number): boolean {
+    const force = this.#settings.force_domains;
+    return force === "*" || force.includes(domainId);
+  }
+
+  /** True when the domain has a configuration of its own (file, API, or force_domains id). */
+  hasDomain(domainId: number): boolean {
+    return this.domains().includes(domainId);
+  }
+
+  /** The effective configuration of a domain (global components for domains without a file). */
+  domainConfig(domainId: number): DomainConfig {
+    const known = this.#effective.get(domainId);
+    if (known) return known;
+    const partial = this.#deleted.has(domainId)
+      ? {}
+      : this.#memory.get(domainId) ?? this.#files.get(domainId) ?? {};
+    const config = completeComponents(partial, this.#global);
+    this.#effective.set(domainId, config);
+    return config;
+  }
+
+  /**
+   * Replaces a domain's components (API PUT). Components not given come from the global
+   * configuration. With `rewrite`, the domain file is written atomically first; nothing changes
+   * when validation or the write fails.
+   */
+  async putDomain(domainId: number, body: unknown, rewrite: boolean): Promise<void> {
+    const partial = componentsFromObject(body, `domain ${domainId}`);
+    await this.#commit(domainId, partial, rewrite);
+  }
+
+  /** Replaces one component of a domain (API PUT …/<component>), keeping its other objects. */
+  async putComponent(
+    domainId: number,
+    component: string,
+    body: unknown,
+    rewrite: boolean,
+  ): Promise<void> {
+    const value = parseComponent(component, body, `domain ${domainId}`);
+    const current = this.#deleted.has(domainId)
+      ? {}
+      : this.#memory.get(domainId) ?? this.#files.get(domainId) ?? {};
+    await this.#commit(domainId, { ...current, [component]: value }, rewrite);
+  }
+
+  /** Removes a domain's configuration (API DELETE); its file, if any, stays until a reload. */
+  deleteDomain(domainId: number): void {
+    this.#memory.delete(domainId);
+    this.#deleted.add(domainId);
+    this.#effective.delete(domainId);
+    this.#emit({ changed: [], removed: [domainId], global: false });
+  }
+
+  /** The components a domain sets itself (what `rewrite=1` writes), for persistence. */
+  ownComponents(domainId: number): Partial<DomainConfig> {
+    return this.#memory.get(domainId) ?? this.#files.get(domainId) ?? {};
+  }
+
+  async #commit(
+    domainId: number,
+    partial: Partial<DomainConfig>,
+    rewrite: boolean,
+  ): Promise<void> {
+    if (rewrite) {
+      const dir = this.#settings.filters_config_dir[0]!;
+      await Deno.mkdir(dir, { recursive: true });
+      await writeFileAtomic(
+        join(dir, `${domainId}.json`),
+        JSON.stringify(ordered(partial), null, 2) + "\n",
+      );
+      this.#files.set(domainId, partial);
+      this.#memory.delete(domainId);
+    } else {
+      this.#memory.set(domainId, partial);
+    }
+    this.#deleted.delete(domainId);
+    this.#effective.delete(domainId);
+    this.#emit({ changed: [domainId], removed: [], global: false });
+  }
+
+  /**
+   * Re-reads every domain file (reload_filters, autodiscover). In-memory API changes and API
+   * deletions are dropped, as the seed says. A broken file keeps that domain's last good object.
+   * Returns the problems found; the caller decides whether they make the call an error.
+   */
+  async reloadFilters(): Promise<LoadProblem[]> {
+    const problems: LoadProblem[] = [];
+    const found = new Map<number, Partial<DomainConfig>>();
+    // Later directories first, so the first directory (where rewrite=1 writes) wins.
+    for (const dir of [...this.#settings.filters_config_dir].reverse()) {
+      let entries: Deno.DirEntry[];
+      try {
+        entries = [...Deno.readDirSync(dir)];
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) {
+          problems.push({
+            file: dir,
+            message: `cannot read directory: ${(error as Error).message}`,
+          });
+        }
+        continue;
+      }
+      for (const entry of entries) {
+        const match = DOMAIN_FILE.exec(entry.name);
+        if (!entry.isFile || !match) continue;
+        const id = Number(match[1]);
+        const file = join(dir, entry.name);
+        try {
+          found.set(id, parseComponents(await Deno.readTextFile(file), file));
+          this.problems.delete(file);
+        } catch (error) {
+          const message = (error as Error).message;
+          problems.push({ file, message });
+          this.problems.set(file, message);
+          const previous = this.#files.get(id);
+          if (previous) found.set(id, previous);
+        }
+      }
+    }
+    const before = new Map(this.#effectiveSnapshot());
+    this.#files = found;
+    this.#memory.clear();
+    this.#deleted.clear();
+    this.#effective.clear();
+    this.#emit(this.#diff(before, false));
+    return problems;
+  }
+
+  /**
+   * Re-reads components_config_dir (reload_components): default.conf there replaces the embedded
+   * one, `<component>.yaml|yml|json` replace single components. Broken files keep the previous
+   * value of what they configure.
+   */
+  async reloadComponents(): Promise<LoadProblem[]> {
+    const problems: LoadProblem[] = [];
+    const dir = this.#settings.components_config_dir;
+    let base = this.#global;
+    try {
+      base = parseDefaultConf(EMBEDDED_DEFAULT_CONF, "default.conf (embedded)");
+    } catch (error) {
+      problems.push({ file: "default.conf (embedded)", message: (error as Error).message });
+    }
+    const next: Record<string, unknown> = { ...base };
+    if (dir !== "") {
+      const local = join(dir, "default.conf");
+      const text = await readOptional(local);
+      if (text !== undefined) {
+        try {
+          Object.assign(next, parseDefaultConf(text, local));
+          this.problems.delete(local);
+        } catch (error) {
+          problems.push({ file: local, message: (error as Error).message });
+          this.problems.set(local, (error as Error).message);
+          Object.assign(next, this.#global);
+        }
+      }
+      for (const name of COMPONENT_NAMES) {
+        for (const ext of ["yaml", "yml", "json"]) {
+          const file = join(dir, `${name}.${ext}`);
+          const text = await readOptional(file);
+          if (text === undefined) continue;
+          try {
+            next[name] = parseComponent(name, parseDocument(text, file), file);
+            this.problems.delete(file);
+          } catch (error) {
+            problems.push({ file, message: (error as Error).message });
+            this.problems.set(file, (error as Error).message);
+            next[name] = this.#global[name as ComponentName];
+          }
+          break;
+        }
+      }
+    }
+    const before = new Map(this.#effectiveSnapshot());
+    const changed = JSON.stringify(next) !== JSON.stringify(this.#global);
+    this.#global = next as unknown as DomainConfig;
+    this.#effective.clear();
+    const diff = this.#diff(before, changed);
+    if (changed || diff.changed.length > 0) this.#emit(diff);
+    return problems;
+  }
+
+  *#effectiveSnapshot(): Iterable<[number, string]> {
+    for (const id of this.domains()) yield [id, JSON.stringify(this.domainConfig(id))];
+  }
+
+  #diff(before: Map<number, string>, global: boolean): ConfigChange {
+    const changed: number[] = [];
+    const removed: number[] = [];
+    const now = new Map(this.#effectiveSnapshot());
+    for (const [id, text] of now) if (before.get(id) !== text) changed.push(id);
+    for (const id of before.keys()) if (!now.has(id)) removed.push(id);
+    return { changed, removed, global };
+  }
+
+  #emit(change: ConfigChange): void {
+    for (const listener of this.#listeners) listener(change);
+  }
+}
+
+function ordered(partial: Partial<DomainConfig>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const name of COMPONENT_NAMES) if (partial[name]) out[name] = partial[name];
+  return out;
+}
+
+async function readOptional(file: string): Promise<string | undefined> {
+  try {
+    return await Deno.readTextFile(file);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+}

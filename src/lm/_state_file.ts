@@ -1,0 +1,123 @@
+import { dirname, join } from "node:path";
+
+/** One active ban as persisted. */
+export interface SavedBan {
+  ip: string;
+  rule_name: string;
+  comment: string;
+  added_at: number;
+  expires_at: number;
+  projection: string;
+  claimants: string[];
+  worker: string;
+}
+
+/** One projection's mode as persisted. */
+export interface SavedMode {
+  mode: string;
+  since: number;
+  last_match_at: number;
+}
+
+/** The whole state file. */
+export interface SavedState {
+  version: 1;
+  saved_at: number;
+  domains: Record<string, { bans: SavedBan[]; modes: Record<string, SavedMode> }>;
+}
+
+/**
+ * Writes `text` to `path` so that a crash leaves either the old or the new file: temp file in
+ * the same directory, fsync, rename, then fsync of the directory (best effort).
+ */
+export async function writeFileAtomic(path: string, text: string): Promise<void> {
+  const dir = dirname(path);
+  await Deno.mkdir(dir, { recursive: true });
+  const tmp = join(dir, `.${crypto.randomUUID()}.tmp`);
+  try {
+    const file = await Deno.open(tmp, { write: true, create: true, truncate: true, mode: 0o600 });
+    try {
+      const bytes = new TextEncoder().encode(text);
+      let off = 0;
+      while (off < bytes.length) off += await file.write(bytes.subarray(off));
+      await file.sync();
+    } finally {
+      file.close();
+    }
+    await Deno.rename(tmp, path);
+  } catch (error) {
+    await Deno.remove(tmp).catch(() => {});
+    throw error;
+  }
+  try {
+    const d = await Deno.open(dir, { read: true });
+    try {
+      await d.sync();
+    } finally {
+      d.close();
+    }
+  } catch {
+    // Some file systems refuse fsync on a directory; the rename itself is already atomic.
+  }
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function str(v: unknown): v is string {
+  return typeof v === "string";
+}
+
+function num(v: unknown): v is number {
+  return typeof v === "number" && Number.isFinite(v);
+}
+
+/** Parses a state file, skipping malformed entries; throws SyntaxError on a malformed whole. */
+export function parseState(text: string, path: string): SavedState {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new SyntaxError(`Cannot parse lm state file ${path}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  if (!isRecord(raw) || raw.version !== 1 || !isRecord(raw.domains)) {
+    throw new SyntaxError(`Cannot parse lm state file ${path}: not a version 1 state object`);
+  }
+  const state: SavedState = {
+    version: 1,
+    saved_at: num(raw.saved_at) ? raw.saved_at : 0,
+    domains: {},
+  };
+  for (const [id, d] of Object.entries(raw.domains)) {
+    if (!/^\d{1,10}$/.test(id) || !isRecord(d)) continue;
+    const bans: SavedBan[] = [];
+    for (const b of Array.isArray(d.bans) ? d.bans : []) {
+      if (
+        !isRecord(b) || !str(b.ip) || !str(b.rule_name) || !str(b.comment) ||
+        !num(b.added_at) || !num(b.expires_at) || !str(b.projection)
+      ) continue;
+      bans.push({
+        ip: b.ip,
+        rule_name: b.rule_name,
+        comment: b.comment,
+        added_at: b.added_at,
+        expires_at: b.expires_at,
+        projection: b.projection,
+        claimants: Array.isArray(b.claimants) ? b.claimants.filter(str) : [],
+        worker: str(b.worker) ? b.worker : "",
+      });
+    }
+    const modes: Record<string, SavedMode> = {};
+    if (isRecord(d.modes)) {
+      for (const [name, m] of Object.entries(d.modes)) {
+        if (!isRecord(m) || !str(m.mode) || !num(m.since) || !num(m.last_match_at)) continue;
+        modes[name] = { mode: m.mode, since: m.since, last_match_at: m.last_match_at };
+      }
+    }
+    state.domains[id] = { bans, modes };
+  }
+  return state;
+}
