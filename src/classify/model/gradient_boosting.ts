@@ -146,7 +146,8 @@ export function trainBoosting(
   };
   const rng = createRng(o.seed);
   // Inner validation split for early stopping.
-  let trainRows: number[] = [], validRows: number[] = [];
+  const validRows: number[] = [];
+  let trainRows: number[] = [];
   if (o.validationFraction > 0) {
     const folds = stratifiedFolds(
       data.y,
