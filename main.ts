@@ -49,7 +49,9 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
 
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
-  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  const lines = Object.entries(COMMANDS).map(([name, c]) =>
+    `  ${name.padEnd(width)}  ${c.summary}`
+  );
   return `Usage: qts <command> [options]\n\nCommands:\n${lines.join("\n")}\n\n` +
     `Run "qts <command> --help" for a command's options. "qts --version" prints the version.`;
 }

@@ -5,7 +5,9 @@ import { type FeatureName, featureNames, type FlowFeatures } from "../flows/flow
  * last. The seed spells fiat/biat/flowiat as flat/blat/flowlat; we keep its spelling here.
  */
 export const seedColumns: readonly string[] = [
-  ...featureNames.map((n) => n.replace("fiat", "flat").replace("biat", "blat").replace("flowiat", "flowlat")),
+  ...featureNames.map((n) =>
+    n.replace("fiat", "flat").replace("biat", "blat").replace("flowiat", "flowlat")
+  ),
   "label",
 ];
 

@@ -1,4 +1,5 @@
 import type { HttpRecord } from "../wire/record.ts";
+import type { FilterInstance } from "./types.ts";
 
 /**
  * An open-addressing hash table from a 64-bit key (two u32 words) to a dense entry number, for
@@ -12,9 +13,9 @@ export class IpSlots {
   #buckets: Int32Array;
   #mask: number;
   /** Key words and last-seen time (seconds) by entry number. */
-  keyHi: Uint32Array;
-  keyLo: Uint32Array;
-  seen: Uint32Array;
+  keyHi: Uint32Array<ArrayBuffer>;
+  keyLo: Uint32Array<ArrayBuffer>;
+  seen: Uint32Array<ArrayBuffer>;
   #free: Int32Array;
   #freeCount = 0;
   #next = 0;
@@ -146,14 +147,14 @@ export class IpSlots {
 }
 
 /** Grows a Uint32Array to `capacity`, keeping its contents. */
-export function growU32(array: Uint32Array, capacity: number): Uint32Array {
+export function growU32(array: Uint32Array, capacity: number): Uint32Array<ArrayBuffer> {
   const next = new Uint32Array(capacity);
   next.set(array.subarray(0, Math.min(array.length, capacity)));
   return next;
 }
 
 /** Grows a Float64Array to `capacity`, keeping its contents. */
-export function growF64(array: Float64Array, capacity: number): Float64Array {
+export function growF64(array: Float64Array, capacity: number): Float64Array<ArrayBuffer> {
   const next = new Float64Array(capacity);
   next.set(array.subarray(0, Math.min(array.length, capacity)));
   return next;
@@ -236,4 +237,17 @@ function dottedToU32(text: string): number {
   }
   if (dots !== 3 || octet < 0) return -1;
   return value * 256 + octet;
+}
+
+/** Size of a filter's per-key state, for the bench and diagnostics. */
+export interface StateStats {
+  /** Tracked keys (IPs, or IP+UA/path for limit_req). */
+  keys: number;
+  /** Bytes held in typed arrays for that state. */
+  bytes: number;
+}
+
+/** A filter instance that also reports how much per-key state it holds. */
+export interface TrackedFilterInstance extends FilterInstance {
+  stats(): StateStats;
 }

@@ -1,7 +1,7 @@
 import type { ManyUasConfig } from "../config/components.ts";
-import type { FilterDeps, FilterInstance, RequestContext } from "./types.ts";
+import type { FilterDeps, RequestContext } from "./types.ts";
 import type { HttpRecord } from "../wire/record.ts";
-import { growU32, hash32, ipKey, IpSlots } from "./_ip_slots.ts";
+import { growU32, hash32, ipKey, IpSlots, type TrackedFilterInstance } from "./_ip_slots.ts";
 
 /**
  * many_uas (SPEC §4 step 7): counts the distinct User-Agents each IP sent within `window`
@@ -9,7 +9,7 @@ import { growU32, hash32, ipKey, IpSlots } from "./_ip_slots.ts";
  * keeps at most max_uas+1 (UA hash, last-seen second) pairs in flat typed arrays, so memory per
  * IP is bounded whatever a client sends.
  */
-export function manyUas(config: ManyUasConfig, _deps: FilterDeps = {}): FilterInstance {
+export function manyUas(config: ManyUasConfig, _deps: FilterDeps = {}): TrackedFilterInstance {
   const { max_uas: maxUas, window } = config;
   if (!Number.isInteger(maxUas) || maxUas < 1 || maxUas > 1000) {
     throw new RangeError(`Cannot build many_uas: max_uas must be 1-1000, got ${maxUas}`);
@@ -86,14 +86,9 @@ export function manyUas(config: ManyUasConfig, _deps: FilterDeps = {}): FilterIn
     close(): void {
       slots.clear();
     },
-    ...stateStats(() => slots.size, () => slots.bytes + hashes.byteLength * 2 + counts.byteLength),
+    stats: () => ({
+      keys: slots.size,
+      bytes: slots.bytes + hashes.byteLength + times.byteLength + counts.byteLength,
+    }),
   };
-}
-
-/** Adds a `stats()` hook (tracked keys and bytes) that the bench and the API may read. */
-function stateStats(
-  size: () => number,
-  bytes: () => number,
-): { stats(): { keys: number; bytes: number } } {
-  return { stats: () => ({ keys: size(), bytes: bytes() }) };
 }

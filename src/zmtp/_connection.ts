@@ -314,6 +314,9 @@ export class Connection {
         }
         // Back-pressure: stop reading while the socket's queue for this peer is full. The
         // peer's kernel buffers then fill and its own high-water mark takes over.
+        if (this.inbox.length >= opts.hwm) {
+          this.#host.log("pause", { peer: this.peer, queued: this.inbox.length });
+        }
         while (this.inbox.length >= opts.hwm && !this.closed) {
           await new Promise<void>((resolve) => this.#resumeReader = resolve);
         }
@@ -373,10 +376,13 @@ export class Connection {
     if (name === "PING") {
       // PONG echoes the context (at most 16 bytes after the 2-byte TTL).
       this.sendCommand(encodeCommand("PONG", data.subarray(2, 18)));
+      this.#host.log("ping", { peer: this.peer });
+    } else if (name === "PONG") {
+      this.#host.log("pong", { peer: this.peer });
     } else if (name === "SUBSCRIBE" || name === "CANCEL") {
       this.#host.onCommand(this, name, data);
     }
-    // PONG and unknown commands: any traffic already counts as a sign of life.
+    // Unknown commands are ignored; any traffic already counts as a sign of life.
     return phase;
   }
 

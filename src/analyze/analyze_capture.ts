@@ -1,0 +1,161 @@
+import type { CaptureError } from "../capture/capture_error.ts";
+import { type ByteSource, type CaptureFormat, CaptureReader } from "../capture/capture_reader.ts";
+import { decodePacket, skipReasonNames, skipReasons } from "../capture/decode_packet.ts";
+import type { PacketView } from "../capture/packet_view.ts";
+import type { Flow } from "../flows/flow.ts";
+import { FlowTable, type PayloadInspector } from "../flows/flow_table.ts";
+
+/** Progress of {@linkcode analyzeCapture}, reported after each buffer refill. */
+export interface AnalyzeProgress {
+  bytesRead: number;
+  /** Size of the capture when known. */
+  totalBytes: number | undefined;
+  packets: number;
+  flows: number;
+}
+
+/** Options of {@linkcode analyzeCapture}. */
+export interface AnalyzeOptions {
+  /** Flow timeout in seconds, measured from a flow's first packet (ISCX semantics). Default 120. */
+  flowTimeoutSeconds?: number;
+  /** A flow gap above this (µs) ends an active period. Default 1,000,000. */
+  activityThresholdUs?: number;
+  /** Duplicate window in µs (0 = off). Default 1000. */
+  duplicateWindowUs?: number;
+  /** Label given to every flow (one-application captures as training data). */
+  label?: string;
+  /** First payload bytes per direction handed to `inspector`. */
+  payloadBytes?: number;
+  /** Optional per-flow payload inspector (signatures). */
+  inspector?: PayloadInspector;
+  /** Progress callback (called often; throttle in the callback). */
+  onProgress?: (progress: AnalyzeProgress) => void;
+  /** Called with each decoded packet before the flow table sees it (e.g. statistics). */
+  onPacket?: (view: PacketView) => void;
+  /** Size of a streamed source, when known, for progress and early truncation reports. */
+  sizeBytes?: number;
+}
+
+/** What one capture contained. */
+export interface AnalyzeSummary {
+  format: CaptureFormat;
+  /** Frames read from the file. */
+  packets: number;
+  /** Frames that went into flows. */
+  flowPackets: number;
+  /** Frames not usable for flows, total and by reason (not_ip, truncated, fragment …). */
+  skipped: number;
+  skippedByReason: Record<string, number>;
+  /** IP fragments seen (first fragments also go into flows; later ones are skipped). */
+  fragments: number;
+  flows: number;
+  maxOpenFlows: number;
+  outOfOrder: number;
+  captureOutOfOrder: number;
+  duplicates: number;
+  bytesRead: number;
+  /** First and last packet time (µs), -1 when there were no packets. */
+  firstUs: number;
+  lastUs: number;
+  /** Set when the capture was truncated or corrupt: everything before it was analyzed. */
+  error: CaptureError | undefined;
+}
+
+/**
+ * Reads a capture (path, bytes or stream), builds bidirectional flows and hands each finished
+ * flow to `onFlow` (features via `flowFeatures(flow)`). Never throws on a bad capture: the summary
+ * carries the error; only an unopenable path rejects. Reusable from a Worker (TrActor jobs).
+ */
+export async function analyzeCapture(
+  source: string | Uint8Array | ByteSource,
+  options: AnalyzeOptions = {},
+  onFlow: (flow: Flow) => void = () => {},
+): Promise<AnalyzeSummary> {
+  let file: Deno.FsFile | undefined;
+  let input: Uint8Array | ByteSource;
+  let size = options.sizeBytes;
+  if (typeof source === "string") {
+    file = await Deno.open(source, { read: true });
+    size = (await file.stat()).size;
+    input = file;
+  } else {
+    input = source;
+    if (source instanceof Uint8Array) size = source.length;
+  }
+  const label = options.label ?? "";
+  const table = new FlowTable({
+    flowTimeoutUs: (options.flowTimeoutSeconds ?? 120) * 1e6,
+    ...(options.activityThresholdUs !== undefined
+      ? { activityThresholdUs: options.activityThresholdUs }
+      : {}),
+    ...(options.duplicateWindowUs !== undefined
+      ? { duplicateWindowUs: options.duplicateWindowUs }
+      : {}),
+    ...(options.payloadBytes !== undefined ? { payloadBytes: options.payloadBytes } : {}),
+    ...(options.inspector !== undefined ? { inspector: options.inspector } : {}),
+  }, (flow) => {
+    if (label !== "" && flow.label === "") flow.label = label;
+    onFlow(flow);
+  });
+  const skippedBy = new Array<number>(skipReasonNames.length).fill(0);
+  let fragments = 0;
+  let firstUs = -1;
+  let lastUs = -1;
+  const onProgress = options.onProgress;
+  const onPacket = options.onPacket;
+  const reader: CaptureReader = new CaptureReader(input, {
+    ...(size !== undefined ? { sizeBytes: size } : {}),
+    ...(onProgress
+      ? {
+        onRefill: (bytesRead: number) =>
+          onProgress({
+            bytesRead,
+            totalBytes: size,
+            packets: reader.packets,
+            flows: table.stats.flowsCreated,
+          }),
+      }
+      : {}),
+  });
+  try {
+    await reader.forEach((view) => {
+      if (firstUs < 0) firstUs = view.tsUs;
+      if (view.tsUs > lastUs) lastUs = view.tsUs;
+      const skip = decodePacket(view);
+      if (view.isFragment) fragments++;
+      if (skip !== skipReasons.NONE) {
+        skippedBy[skip]!++;
+        return;
+      }
+      onPacket?.(view);
+      table.add(view);
+    });
+    table.flush();
+  } finally {
+    file?.close();
+  }
+  const skippedByReason: Record<string, number> = {};
+  let skipped = 0;
+  skippedBy.forEach((n, i) => {
+    if (n > 0) skippedByReason[skipReasonNames[i]!] = n;
+    skipped += n;
+  });
+  const s = table.stats;
+  return {
+    format: reader.format,
+    packets: reader.packets,
+    flowPackets: s.packets,
+    skipped,
+    skippedByReason,
+    fragments,
+    flows: s.flowsEmitted,
+    maxOpenFlows: s.maxOpen,
+    outOfOrder: s.outOfOrder,
+    captureOutOfOrder: s.captureOutOfOrder,
+    duplicates: s.duplicates,
+    bytesRead: reader.bytesConsumed,
+    firstUs,
+    lastUs,
+    error: reader.error,
+  };
+}

@@ -1,0 +1,195 @@
+import { parseArgs } from "node:util";
+import { analyzeCapture, type AnalyzeProgress, type AnalyzeSummary } from "./analyze_capture.ts";
+import { arffHeader, arffRow, seedCsvHeader, seedCsvRow } from "./feature_table.ts";
+import { flowRecord } from "./flow_record.ts";
+import { flowFeatures } from "../flows/flow_features.ts";
+import { TextSink } from "./text_sink.ts";
+
+const HELP = `Usage: qts analyze [options] <capture…>
+
+Reads pcap/pcapng captures, builds bidirectional flows and writes their time-related features
+(the TrActor table; definitions from the ISCX VPN-nonVPN 2016 dataset).
+
+Output (any combination; "-" = stdout; with none given, CSV goes to stdout):
+  --csv FILE              the seed's table: 23 feature columns + label, the seed's conventions
+  --arff FILE             ISCX attribute names and conventions (mergeable with the ISCX files)
+  --json FILE             flow list: 5-tuple, times, counts, features (null = undefined), label
+  --format csv|arff|json  with --output FILE (default stdout): same as the options above
+
+Flows:
+  --label NAME            label every flow (a one-application capture becomes training data)
+  --flow-timeout SECONDS  cut a flow this long after its first packet (default 120)
+  --active-threshold US   a flow gap above this many µs ends an active period (default 1000000)
+  --dup-window US         identical packets closer than this are duplicates (default 1000, 0 = off)
+
+Other:
+  --quiet                 no progress line and no summary on stderr
+  -h, --help              this text
+
+Exit status: 0 ok, 1 a capture was unreadable, truncated or corrupt (flows before the damage
+are still written), 2 bad command line.
+`;
+
+/** Files bigger than this get a progress line on stderr. */
+const PROGRESS_MIN_BYTES = 32 * 1024 * 1024;
+
+function positive(
+  name: string,
+  raw: string | undefined,
+  fallback: number,
+  allowZero = false,
+): number {
+  if (raw === undefined) return fallback;
+  const v = Number(raw);
+  if (!Number.isFinite(v) || v < 0 || (!allowZero && v === 0)) {
+    throw new RangeError(
+      `Invalid --${name} "${raw}": expected a ${allowZero ? "non-negative" : "positive"} number`,
+    );
+  }
+  return v;
+}
+
+function count(n: number): string {
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
+  if (n >= 1e4) return `${(n / 1e3).toFixed(1)}k`;
+  return String(n);
+}
+
+function summaryLine(path: string, s: AnalyzeSummary): string {
+  const reasons = Object.entries(s.skippedByReason).map(([k, v]) => `${k} ${v}`).join(", ");
+  return `${path}: ${s.format}, ${s.packets} packets, ${s.flows} flows, skipped ${s.skipped}` +
+    (reasons ? ` (${reasons})` : "") +
+    `, fragments ${s.fragments}, out-of-order ${s.outOfOrder + s.captureOutOfOrder}` +
+    ` (in flows ${s.outOfOrder}, in capture ${s.captureOutOfOrder}), duplicates ${s.duplicates}`;
+}
+
+/**
+ * `qts analyze`: parses its own arguments and returns the exit code. Writes tables as flows
+ * finish, so memory stays bounded by the open flows, not the capture size.
+ */
+export async function analyzeCommand(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        csv: { type: "string" },
+        arff: { type: "string" },
+        json: { type: "string" },
+        format: { type: "string" },
+        output: { type: "string", short: "o" },
+        label: { type: "string" },
+        "flow-timeout": { type: "string" },
+        "active-threshold": { type: "string" },
+        "dup-window": { type: "string" },
+        quiet: { type: "boolean", short: "q" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (error) {
+    console.error(`qts analyze: ${(error as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  const v = parsed.values;
+  if (v.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (parsed.positionals.length === 0) {
+    console.error(`qts analyze: no capture given\n\n${HELP}`);
+    return 2;
+  }
+  let timeout: number, threshold: number, dupWindow: number;
+  try {
+    timeout = positive("flow-timeout", v["flow-timeout"], 120);
+    threshold = positive("active-threshold", v["active-threshold"], 1_000_000, true);
+    dupWindow = positive("dup-window", v["dup-window"], 1000, true);
+  } catch (error) {
+    console.error(`qts analyze: ${(error as Error).message}`);
+    return 2;
+  }
+  const targets: { csv?: string; arff?: string; json?: string } = {};
+  if (v.csv !== undefined) targets.csv = v.csv;
+  if (v.arff !== undefined) targets.arff = v.arff;
+  if (v.json !== undefined) targets.json = v.json;
+  if (v.format !== undefined) {
+    if (v.format !== "csv" && v.format !== "arff" && v.format !== "json") {
+      console.error(`qts analyze: invalid --format "${v.format}": expected csv, arff or json`);
+      return 2;
+    }
+    targets[v.format] = v.output ?? "-";
+  } else if (v.output !== undefined) {
+    console.error("qts analyze: --output needs --format");
+    return 2;
+  }
+  if (Object.keys(targets).length === 0) targets.csv = "-";
+  const label = v.label ?? "";
+  const quiet = v.quiet === true;
+
+  const sinks: TextSink[] = [];
+  let csv: TextSink | undefined;
+  let arff: TextSink | undefined;
+  let json: TextSink | undefined;
+  try {
+    if (targets.csv !== undefined) sinks.push(csv = new TextSink(targets.csv));
+    if (targets.arff !== undefined) sinks.push(arff = new TextSink(targets.arff));
+    if (targets.json !== undefined) sinks.push(json = new TextSink(targets.json));
+  } catch (error) {
+    console.error(`qts analyze: cannot open output: ${(error as Error).message}`);
+    for (const s of sinks) s.close();
+    return 2;
+  }
+  csv?.write(seedCsvHeader());
+  arff?.write(arffHeader(label === "" ? [] : [label]));
+  json?.write("[");
+  let firstJson = true;
+  let exit = 0;
+  const tty = Deno.stderr.isTerminal();
+  const encoder = new TextEncoder();
+  for (const path of parsed.positionals) {
+    let lastReport = 0;
+    let progressShown = false;
+    const onProgress = quiet ? undefined : (p: AnalyzeProgress) => {
+      if (p.totalBytes === undefined || p.totalBytes < PROGRESS_MIN_BYTES) return;
+      const now = Date.now();
+      if (now - lastReport < (tty ? 500 : 5000)) return;
+      lastReport = now;
+      progressShown = true;
+      const pct = ((100 * p.bytesRead) / p.totalBytes).toFixed(1);
+      const line = `${path}: ${pct}% ${count(p.packets)} packets, ${count(p.flows)} flows`;
+      Deno.stderr.writeSync(encoder.encode(tty ? `\r${line}\x1b[K` : `${line}\n`));
+    };
+    let summary: AnalyzeSummary;
+    try {
+      summary = await analyzeCapture(path, {
+        flowTimeoutSeconds: timeout,
+        activityThresholdUs: threshold,
+        duplicateWindowUs: dupWindow,
+        label,
+        ...(onProgress ? { onProgress } : {}),
+      }, (flow) => {
+        const features = flowFeatures(flow);
+        csv?.write(seedCsvRow(features, flow.label));
+        arff?.write(arffRow(features, flow.label));
+        if (json) {
+          json.write(`${firstJson ? "\n" : ",\n"}${JSON.stringify(flowRecord(flow, path))}`);
+          firstJson = false;
+        }
+      });
+    } catch (error) {
+      console.error(`qts analyze: cannot read ${path}: ${(error as Error).message}`);
+      exit = 1;
+      continue;
+    }
+    if (progressShown && tty) Deno.stderr.writeSync(encoder.encode("\r\x1b[K"));
+    if (!quiet) console.error(summaryLine(path, summary));
+    if (summary.error) {
+      console.error(`qts analyze: ${path}: ${summary.error.message}`);
+      exit = 1;
+    }
+  }
+  json?.write(firstJson ? "]\n" : "\n]\n");
+  for (const s of sinks) s.close();
+  return exit;
+}
