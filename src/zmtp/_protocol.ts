@@ -79,15 +79,14 @@ export function writeHeader(
     // word is still written for correctness up to 2^53.
     const hi = Math.floor(size / 0x1_0000_0000);
     const lo = size >>> 0;
-    out[offset + 1] = 0;
-    out[offset + 2] = 0;
-    out[offset + 3] = (hi >>> 16) & 0xff;
-    out[offset + 4] = (hi >>> 8) & 0xff;
-    out[offset + 5] = hi & 0xff;
-    out[offset + 6] = lo >>> 24;
-    out[offset + 7] = (lo >>> 16) & 0xff;
-    out[offset + 8] = (lo >>> 8) & 0xff;
-    out[offset + 9] = lo & 0xff;
+    out[offset + 1] = hi >>> 24;
+    out[offset + 2] = (hi >>> 16) & 0xff;
+    out[offset + 3] = (hi >>> 8) & 0xff;
+    out[offset + 4] = hi & 0xff;
+    out[offset + 5] = lo >>> 24;
+    out[offset + 6] = (lo >>> 16) & 0xff;
+    out[offset + 7] = (lo >>> 8) & 0xff;
+    out[offset + 8] = lo & 0xff;
     return offset + 9;
   }
   out[offset] = flags;
