@@ -33,7 +33,6 @@ interface PcapngInterface {
 
 const PACKET = 1;
 const NEED = 2;
-const END = 3;
 const ERROR = 4;
 
 const SHB = 0x0a0d0d0a;
@@ -85,6 +84,8 @@ export class CaptureReader {
   #need = 0;
   #needWhat = "";
   #done = false;
+  /** 0 before the file header is consumed, 1 pcap records, 2 pcapng blocks. */
+  #state = 0;
   // pcap
   #le = true;
   #nanos = false;
@@ -220,8 +221,8 @@ export class CaptureReader {
   }
 
   #step(view: PacketView): number {
-    if (this.format === "pcap") return this.#pcapRecord(view);
-    if (this.format === "pcapng") return this.#pcapngBlock(view);
+    if (this.#state === 1) return this.#pcapRecord(view);
+    if (this.#state === 2) return this.#pcapngBlock(view);
     return this.#detect();
   }
 
@@ -239,6 +240,7 @@ export class CaptureReader {
     const swapped = ((b[p + 3]! << 24) | (b[p + 2]! << 16) | (b[p + 1]! << 8) | b[p]!) >>> 0;
     if (magic === SHB) {
       this.format = "pcapng";
+      this.#state = 2;
       return this.#pcapngBlock(this.view);
     }
     let found = false;
@@ -263,6 +265,7 @@ export class CaptureReader {
     if (avail < 24) return this.#needs(24, "pcap file header");
     this.#pcapLink = this.#u32(p + 20) & 0x0fffffff;
     this.#pos += 24;
+    this.#state = 1;
     return this.#pcapRecord(this.view);
   }
 
