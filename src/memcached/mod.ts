@@ -1,0 +1,1 @@
+export * from "./memcached_client.ts";
