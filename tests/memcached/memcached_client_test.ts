@@ -81,7 +81,7 @@ Deno.test({
       assert.ok(outcome === "1" || outcome instanceof MemcachedUnavailableError);
       await assert.rejects(client.get("a"), MemcachedUnavailableError);
       // A new server on another port does not help this client; restart on the same port.
-      second = await startOnPort(mc.port);
+      second = startOnPort(mc.port);
       await withTimeout(reconnected, 10_000, "reconnect");
       assert.equal(await client.get("a"), null, "fresh server is empty");
       assert.ok(states.includes("down"));
@@ -96,7 +96,7 @@ Deno.test("MemcachedClient rejects a bad server string at construction", () => {
   assert.throws(() => new MemcachedClient({ server: "nohostport" }), /host:port/);
 });
 
-async function startOnPort(port: number): Promise<{ stop(): Promise<void> }> {
+function startOnPort(port: number): { stop(): Promise<void> } {
   const child = new Deno.Command("/usr/bin/memcached", {
     args: ["-l", "127.0.0.1", "-p", String(port), "-U", "0", "-u", "root"],
     stdout: "null",
