@@ -19,7 +19,7 @@ const pending = (name: string, issue: string): Command => (args) => {
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
   serve: {
     summary: "run the sensor: ZeroMQ records in, ban commands out, REST API",
-    load: () => Promise.resolve(pending("serve", "the pipeline issue")),
+    load: async () => (await import("./src/cli/serve.ts")).serveCommand,
   },
   replay: {
     summary: "replay traffic fixtures or logs through the real pipeline",

@@ -1,0 +1,63 @@
+import { parseArgs } from "node:util";
+import { loadSettings, SettingsError } from "../config/settings.ts";
+import { createLogger } from "../log/logger.ts";
+import { Sensor } from "../sensor/sensor.ts";
+
+const HELP = `Usage: qts serve [--config <settings.ini>]
+
+Runs the sensor: reads request records from ZeroMQ ([tsng] input), runs the filter chain,
+publishes ban commands ([tsng:qpc] outbound) and serves the REST API. Without --config, the
+embedded defaults serve everything on loopback.
+
+  -c, --config <file>   main settings (INI); see config/qts.ini
+  -h, --help            this text
+`;
+
+/** `qts serve`: runs the sensor until SIGINT/SIGTERM. */
+export async function serveCommand(args: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: { config: { type: "string", short: "c" }, help: { type: "boolean", short: "h" } },
+    }));
+  } catch (error) {
+    console.error(`qts serve: ${(error as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  let settings;
+  try {
+    const text = values.config === undefined ? "" : await Deno.readTextFile(values.config);
+    settings = loadSettings(text, values.config ?? "(embedded defaults)");
+  } catch (error) {
+    if (error instanceof SettingsError) console.error(error.message);
+    else console.error(`qts serve: cannot read ${values.config}: ${(error as Error).message}`);
+    return 2;
+  }
+  const log = createLogger({ level: settings.log_level });
+  const sensor = new Sensor({ settings, log });
+  try {
+    await sensor.start();
+  } catch (error) {
+    log.log("error", "cannot start", { error: (error as Error).message });
+    await sensor.close().catch(() => {});
+    return 1;
+  }
+  const stopped = Promise.withResolvers<string>();
+  const onSignal = (signal: string) => () => stopped.resolve(signal);
+  const signals: [Deno.Signal, () => void][] = [["SIGINT", onSignal("SIGINT")], [
+    "SIGTERM",
+    onSignal("SIGTERM"),
+  ]];
+  for (const [signal, handler] of signals) Deno.addSignalListener(signal, handler);
+  const signal = await stopped.promise;
+  log.log("info", "stopping", { signal });
+  for (const [sig, handler] of signals) Deno.removeSignalListener(sig, handler);
+  await sensor.close();
+  log.log("info", "stopped");
+  return 0;
+}

@@ -1,0 +1,74 @@
+/** Labels of one series. */
+export type Labels = Record<string, string | number>;
+
+interface Family {
+  help: string;
+  type: "counter" | "gauge";
+  series: Map<string, { labels: Labels; value: number }>;
+}
+
+function key(labels: Labels): string {
+  return Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(",");
+}
+
+function escape(value: string | number): string {
+  return String(value).replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
+}
+
+/**
+ * A small metrics registry rendered as Prometheus text (exposition format 0.0.4). Counters are
+ * plain numbers in Maps: cheap enough for per-record increments.
+ */
+export class Metrics {
+  #families = new Map<string, Family>();
+  #collectors: (() => void)[] = [];
+
+  /** Declares a family; repeated declarations return the same one. */
+  #family(name: string, help: string, type: Family["type"]): Family {
+    let family = this.#families.get(name);
+    if (!family) {
+      family = { help, type, series: new Map() };
+      this.#families.set(name, family);
+    }
+    return family;
+  }
+
+  /** Adds `by` to a counter. */
+  inc(name: string, help: string, labels: Labels = {}, by = 1): void {
+    const family = this.#family(name, help, "counter");
+    const k = key(labels);
+    const series = family.series.get(k);
+    if (series) series.value += by;
+    else family.series.set(k, { labels, value: by });
+  }
+
+  /** Sets a gauge. */
+  set(name: string, help: string, labels: Labels, value: number): void {
+    const family = this.#family(name, help, "gauge");
+    family.series.set(key(labels), { labels, value });
+  }
+
+  /** Current value of a series (0 when absent). */
+  get(name: string, labels: Labels = {}): number {
+    return this.#families.get(name)?.series.get(key(labels))?.value ?? 0;
+  }
+
+  /** Registers a function run before each render, to refresh gauges from live state. */
+  collect(collector: () => void): void {
+    this.#collectors.push(collector);
+  }
+
+  /** Prometheus text exposition. */
+  render(): string {
+    for (const collector of this.#collectors) collector();
+    const lines: string[] = [];
+    for (const [name, family] of [...this.#families].sort(([a], [b]) => a.localeCompare(b))) {
+      lines.push(`# HELP ${name} ${family.help}`, `# TYPE ${name} ${family.type}`);
+      for (const { labels, value } of family.series.values()) {
+        const text = Object.entries(labels).map(([k, v]) => `${k}="${escape(v)}"`).join(",");
+        lines.push(`${name}${text ? `{${text}}` : ""} ${value}`);
+      }
+    }
+    return lines.join("\n") + "\n";
+  }
+}

@@ -1,0 +1,171 @@
+import { join } from "node:path";
+import { createApi } from "../api/app.ts";
+import { ConfigStore } from "../config/config_store.ts";
+import type { Settings } from "../config/settings.ts";
+import { chainBuilders, chainObservers } from "../filters/builders.ts";
+import { Pipeline } from "../ingest/pipeline.ts";
+import { ListManager } from "../lm/list_manager.ts";
+import type { Logger } from "../log/logger.ts";
+import { Metrics } from "../metrics/prometheus.ts";
+import { CommandPublisher } from "../outbound/command_publisher.ts";
+import { PullSocket, SubSocket } from "../zmtp/mod.ts";
+
+/** Options of {@linkcode Sensor}. */
+export interface SensorOptions {
+  settings: Settings;
+  log: Logger;
+  /** Event time; wall clock by default. */
+  clock?: { now(): number };
+  /** Country lookup for commands; "" when absent. */
+  geo?: (ip: string) => string;
+}
+
+/**
+ * The running sensor: input socket → pipeline → list manager → outbound PUB, plus the REST API
+ * and the timers (30 s tick, autodiscover). `start()` binds everything; `close()` releases it
+ * and saves ban state.
+ */
+export class Sensor {
+  readonly settings: Settings;
+  readonly store: ConfigStore;
+  readonly metrics = new Metrics();
+  readonly publisher: CommandPublisher;
+  readonly lm: ListManager;
+  readonly pipeline: Pipeline;
+  readonly #log: Logger;
+  readonly #clock: { now(): number };
+  #input: PullSocket | SubSocket | undefined;
+  #server: Deno.HttpServer | undefined;
+  #timers: ReturnType<typeof setInterval>[] = [];
+  #loop: Promise<void> | undefined;
+  #started = 0;
+  /** Bound addresses (real ports when configured with port 0 in tests). */
+  readonly bound = { input: "", outbound: "", api: "" };
+
+  constructor(options: SensorOptions) {
+    this.settings = options.settings;
+    this.#log = options.log;
+    this.#clock = options.clock ?? Date;
+    this.store = new ConfigStore(this.settings);
+    this.publisher = new CommandPublisher(this.metrics);
+    const hostname = this.settings.hostname || Deno.hostname();
+    this.lm = new ListManager(
+      {
+        emit: (cmd) => this.publisher.publish(cmd),
+        hostname,
+        geo: options.geo ?? (() => ""),
+        clock: this.#clock,
+        workerPrefix: this.store.global.qpc.worker,
+        stateFile: this.settings.state_dir
+          ? join(this.settings.state_dir, "lm-state.json")
+          : undefined,
+        log: (level, msg, fields) => this.#log.log(level, msg, fields),
+      } as ConstructorParameters<typeof ListManager>[0],
+    );
+    const deps = { store: this.store, log: this.#log };
+    this.pipeline = new Pipeline({
+      store: this.store,
+      lm: this.lm,
+      metrics: this.metrics,
+      log: this.#log,
+      clock: this.#clock,
+      builders: chainBuilders(deps),
+      observers: chainObservers(deps),
+      workers: Math.max(1, this.settings.workers),
+      maxBody: this.settings.max_body,
+    });
+  }
+
+  /** Loads configuration and state, binds sockets and the API, starts the ingest loop. */
+  async start(): Promise<void> {
+    this.#started = Date.now();
+    const s = this.settings;
+    if (s.state_dir) await Deno.mkdir(s.state_dir, { recursive: true });
+    await this.store.load();
+    for (const [file, message] of this.store.problems) {
+      this.#log.log("error", "configuration file rejected, last good configuration kept", {
+        file,
+        error: message,
+      });
+    }
+    const restored = await this.lm.restore();
+    this.#log.log("info", "ban state restored", { bans: restored });
+    this.bound.outbound = await this.publisher.bind(s.qpc_outbound.text);
+    await this.pipeline.start();
+
+    if (s.input_socket === "sub") {
+      const sub = new SubSocket({ maxFrame: s.max_body });
+      sub.subscribe("http:");
+      sub.connect(s.input.text);
+      this.#input = sub;
+      this.bound.input = s.input.text;
+    } else {
+      const pull = new PullSocket({ maxFrame: s.max_body });
+      this.bound.input = await pull.bind(s.input.text);
+      this.#input = pull;
+    }
+
+    const app = createApi({
+      store: this.store,
+      pipeline: this.pipeline,
+      lm: this.lm,
+      metrics: this.metrics,
+      log: this.#log,
+      token: s.api_token,
+      uptime: () => Date.now() - this.#started,
+    });
+    const ready = Promise.withResolvers<void>();
+    this.#server = Deno.serve({
+      hostname: s.api_server_host,
+      port: s.api_server_port,
+      onListen: ({ hostname, port }) => {
+        this.bound.api = `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
+        ready.resolve();
+      },
+    }, app.fetch);
+    await ready.promise;
+
+    this.#timers.push(setInterval(() => this.pipeline.tick(), 30_000));
+    if (s.autodiscover) {
+      this.#timers.push(setInterval(() => {
+        this.store.reloadFilters().then((problems) => {
+          for (const p of problems) this.#log.log("error", "domain file rejected", { ...p });
+        }).catch((error) => this.#log.log("error", "autodiscover failed", { error }));
+      }, s.autodiscover_interval * 1000));
+    }
+    this.#loop = this.#ingest();
+    this.#log.log("info", "qts serving", {
+      input: this.bound.input,
+      input_socket: s.input_socket,
+      outbound: this.bound.outbound,
+      api: this.bound.api,
+      force_domains: s.force_domains,
+    });
+  }
+
+  async #ingest(): Promise<void> {
+    const input = this.#input!;
+    for await (const frames of input) {
+      try {
+        const pending = this.pipeline.handleFrames(frames);
+        if (pending) await pending;
+      } catch (error) {
+        // A filter bug must not stop the socket: count it and go on with the next record.
+        this.metrics.inc("qts_pipeline_errors_total", "Records that raised inside the pipeline");
+        this.#log.limited("pipeline-error", "error", "record processing failed", { error });
+      }
+    }
+  }
+
+  /** Stops input, API and timers; saves ban state. */
+  async close(): Promise<void> {
+    for (const timer of this.#timers) clearInterval(timer);
+    this.#timers = [];
+    await this.#input?.close();
+    await this.#loop;
+    await this.#server?.shutdown();
+    await this.pipeline.close();
+    await this.lm.close();
+    await this.publisher.close();
+  }
+}
