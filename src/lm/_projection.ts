@@ -77,6 +77,10 @@ export class ProjectionState {
   /** Matching events and distinct IPs of the last completed window. */
   lastEvents = 0;
   lastIps = 0;
+  /** Adds refused because the rule's list was full. */
+  refused = 0;
+  /** `refused` when last logged (once per window at most). */
+  refusedLogged = 0;
   readonly watched = new Map<string, WatchEntry>();
   #matcher: Matcher;
   #cache = new Map<string, boolean>();

@@ -1,5 +1,6 @@
 import type { LmConfig, ProjectionConfig } from "../config/components.ts";
 import { compileRegex } from "../config/regex.ts";
+import { type ActiveBan, BanTable } from "./_ban_table.ts";
 import { type BanCommand, MULTIPLE } from "./command.ts";
 import {
   firstMode,
@@ -71,25 +72,18 @@ export interface ProjectionStatus {
   watched: number;
   /** Active bans this projection holds. */
   bans: number;
-}
-
-interface ActiveBan {
-  ip: string;
-  rule_name: string;
-  comment: string;
-  added_at: number;
-  expires_at: number;
-  worker: string;
-  /** Projections wanting this ban; the first one added it. Never empty. */
-  claimants: string[];
+  /** Adds refused because the rule's list was full (`lists[].max_entries`). */
+  refused: number;
 }
 
 interface Domain {
   readonly id: number;
   projections: ProjectionState[];
   byName: Map<string, ProjectionState>;
-  /** Key: `<rule_name>\n<ip>`: one command per (rule_name, IP) while active. */
-  readonly bans: Map<string, ActiveBan>;
+  /** One command per (rule_name, IP) while active. */
+  readonly bans: BanTable;
+  /** `lists[].max_entries` by list (= rule_name): adds beyond are refused. */
+  caps: Map<string, number>;
   /** Modes restored from the state file for projections not configured yet. */
   pendingModes?: Record<string, SavedMode>;
 }
@@ -102,10 +96,6 @@ interface PendingAdd {
 }
 
 const MODES: readonly string[] = ["nursery", "watch", "block", "disabled"];
-
-function banKey(ruleName: string, ip: string): string {
-  return `${ruleName}\n${ip}`;
-}
 
 function hasAnyFlag(flags: ReadonlyMap<string, boolean>, names: readonly string[]): boolean {
   for (const name of names) if (flags.get(name) === true) return true;
@@ -165,7 +155,7 @@ export class ListManager {
     const now = this.#clock.now();
     let d = this.#domains.get(domainId);
     if (!d) {
-      d = { id: domainId, projections: [], byName: new Map(), bans: new Map() };
+      d = newDomain(domainId);
       this.#domains.set(domainId, d);
     }
     const projections: ProjectionState[] = [];
@@ -187,6 +177,7 @@ export class ListManager {
       byName.set(config.name, p);
     }
     delete d.pendingModes;
+    d.caps = listCaps(lm, globalLm);
     d.projections = projections;
     d.byName = byName;
     this.#releaseOrphans(d, now);
@@ -245,8 +236,8 @@ export class ListManager {
       if (p.mode === "watch") {
         p.watch(ip, first, multiple, worker, now);
       } else if (p.mode === "block") {
-        const ban = d.bans.get(banKey(config.rule_name, ip));
-        if (ban && ban.expires_at > now) {
+        const ban = d.bans.get(config.rule_name, ip);
+        if (ban !== undefined && ban.expires_at > now) {
           if (!ban.claimants.includes(config.name)) ban.claimants.push(config.name);
           continue;
         }
@@ -300,7 +291,7 @@ export class ListManager {
         projection: ban.claimants[0] ?? "",
       });
     }
-    return out;
+    return out.sort((a, b) => a.added_at - b.added_at);
   }
 
   /**
@@ -312,9 +303,8 @@ export class ListManager {
     if (!d) return 0;
     const now = this.#clock.now();
     let n = 0;
-    for (const [key, ban] of d.bans) {
-      if (ban.ip !== ip) continue;
-      d.bans.delete(key);
+    for (const ban of d.bans.ofIp(ip)) {
+      d.bans.delete(ban);
       if (ban.expires_at <= now) continue;
       this.#sendDel(d.id, ban, now);
       n++;
@@ -347,6 +337,7 @@ export class ListManager {
         last_ips: p.lastIps,
         watched: p.watched.size,
         bans: held.get(p.config.name) ?? 0,
+        refused: p.refused,
       };
     }
     return out;
@@ -402,16 +393,15 @@ export class ListManager {
       const domainId = Number(id);
       let d = this.#domains.get(domainId);
       if (!d) {
-        d = { id: domainId, projections: [], byName: new Map(), bans: new Map() };
+        d = newDomain(domainId);
         this.#domains.set(domainId, d);
       }
       for (const b of saved.bans) {
         if (b.expires_at <= now) continue;
-        const key = banKey(b.rule_name, b.ip);
-        const known = d.bans.get(key);
-        if (known && known.expires_at > now) continue;
+        const known = d.bans.get(b.rule_name, b.ip);
+        if (known !== undefined && known.expires_at > now) continue;
         const claimants = b.claimants.length > 0 ? b.claimants : [b.projection];
-        d.bans.set(key, {
+        d.bans.set({
           ip: b.ip,
           rule_name: b.rule_name,
           comment: b.comment,
@@ -444,7 +434,7 @@ export class ListManager {
   #evaluate(now: number): void {
     this.#lastTick = now;
     for (const d of this.#domains.values()) {
-      for (const [key, ban] of d.bans) if (ban.expires_at <= now) d.bans.delete(key);
+      d.bans.sweep(now);
       for (const p of d.projections) {
         const config = p.config;
         switch (p.mode) {
@@ -467,6 +457,13 @@ export class ListManager {
             }
             break;
         }
+        if (p.refused > p.refusedLogged) {
+          this.#log("warn", `lm: domain ${d.id} list "${config.rule_name}" is full`, {
+            projection: config.name,
+            refused: p.refused - p.refusedLogged,
+          });
+          p.refusedLogged = p.refused;
+        }
         p.roll();
       }
     }
@@ -485,8 +482,8 @@ export class ListManager {
       // Seed §2.2.4.1.3: at once, an add for every IP collected while watching.
       const rule = p.config.rule_name;
       for (const [ip, entry] of p.watched) {
-        const ban = d.bans.get(banKey(rule, ip));
-        if (ban && ban.expires_at > now) {
+        const ban = d.bans.get(rule, ip);
+        if (ban !== undefined && ban.expires_at > now) {
           if (!ban.claimants.includes(p.config.name)) ban.claimants.push(p.config.name);
           continue;
         }
@@ -507,9 +504,9 @@ export class ListManager {
 
   /** Sends `del` for active bans no configured, non-disabled projection wants any more. */
   #releaseOrphans(d: Domain, now: number): void {
-    for (const [key, ban] of d.bans) {
+    for (const ban of d.bans.values()) {
       if (ban.expires_at <= now) {
-        d.bans.delete(key);
+        d.bans.delete(ban);
         continue;
       }
       const alive = ban.claimants.filter((name) => {
@@ -521,7 +518,7 @@ export class ListManager {
         ban.claimants = alive;
         continue;
       }
-      d.bans.delete(key);
+      d.bans.delete(ban);
       this.#sendDel(d.id, ban, now);
     }
   }
@@ -536,6 +533,14 @@ export class ListManager {
     also: string[],
   ): void {
     const config = p.config;
+    const cap = d.caps.get(config.rule_name);
+    if (cap !== undefined && d.bans.size(config.rule_name) >= cap) {
+      d.bans.sweep(now, config.rule_name);
+      if (d.bans.size(config.rule_name) >= cap) {
+        p.refused++;
+        return;
+      }
+    }
     const ban: ActiveBan = {
       ip,
       rule_name: config.rule_name,
@@ -545,7 +550,7 @@ export class ListManager {
       worker: `${this.#prefix}_${worker}`,
       claimants: [config.name, ...also],
     };
-    d.bans.set(banKey(config.rule_name, ip), ban);
+    d.bans.set(ban);
     this.#emit({
       domain_id: d.id,
       comment,
@@ -614,6 +619,22 @@ export class ListManager {
     }
     return state;
   }
+}
+
+function newDomain(id: number): Domain {
+  return { id, projections: [], byName: new Map(), bans: new BanTable(), caps: new Map() };
+}
+
+/** The domain's lists, plus the global ones it does not redefine, by name → max_entries. */
+function listCaps(lm: LmConfig, globalLm: LmConfig | undefined): Map<string, number> {
+  const caps = new Map<string, number>();
+  for (const list of lm.lists) caps.set(list.name, list.max_entries);
+  if (lm.use_component_projections && globalLm) {
+    for (const list of globalLm.lists) {
+      if (!caps.has(list.name)) caps.set(list.name, list.max_entries);
+    }
+  }
+  return caps;
 }
 
 /** A restored mode applies only to an auto projection that can be in it under its config. */

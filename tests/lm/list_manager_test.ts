@@ -498,3 +498,26 @@ Deno.test("ListManager uses the configured worker prefix", () => {
   assert.equal(sent[0]?.worker, "qpc_3");
   assert.equal(sent[0]?.ip_addr, "2001:db8::1");
 });
+
+Deno.test("ListManager refuses adds beyond the rule's lists[].max_entries and logs once", () => {
+  const logged: string[] = [];
+  const { lm: m, clock, sent } = setup({ log: (level, msg) => logged.push(`${level} ${msg}`) });
+  const config = lm([projection({ name: "rate", timeout: 60 })]);
+  config.lists = [{ name: "tsng.location_rate", timeout: 3600, max_entries: 2 }];
+  m.configure(D, config);
+  for (const ip of ["1.0.0.1", "1.0.0.2", "1.0.0.3", "1.0.0.4"]) {
+    m.onEvents(D, ip, ["loc_rate_a"], NO_FLAGS, 1);
+  }
+  assert.deepEqual(brief(sent), ["add 1.0.0.1 loc_rate_a", "add 1.0.0.2 loc_rate_a"]);
+  assert.equal(m.modes(D).rate?.refused, 2);
+  clock.advance(TICK_MS);
+  m.tick();
+  assert.deepEqual(logged, ['warn lm: domain 8984 list "tsng.location_rate" is full']);
+  clock.advance(TICK_MS);
+  m.onEvents(D, "1.0.0.3", ["loc_rate_a"], NO_FLAGS, 1);
+  assert.deepEqual(
+    brief(sent).slice(2),
+    ["add 1.0.0.3 loc_rate_a"],
+    "room again once bans expired",
+  );
+});
