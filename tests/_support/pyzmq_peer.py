@@ -1,7 +1,8 @@
 """A libzmq peer driven over stdin/stdout, for interop tests and benchmarks.
 
 Usage: pyzmq_peer.py TYPE bind|connect ENDPOINT [name=value ...]
-  TYPE: PUSH PULL PUB SUB XPUB XSUB; options: sndhwm rcvhwm linger heartbeat (ms), ipv6 (0/1).
+  TYPE: PUSH PULL PUB SUB XPUB XSUB; options: sndhwm rcvhwm linger (ms; default 2000 for senders, 0 for
+  receivers) heartbeat (ms) ipv6 (0/1).
 Prints "READY <last_endpoint>", then runs one command per stdin line. Frames are written as
 hex, "-" for an empty frame, separated by spaces.
   send F...                 send one message                      -> OK
@@ -77,7 +78,9 @@ def main():
     opts = dict(arg.split("=", 1) for arg in sys.argv[4:])
     ctx = zmq.Context()
     sock = ctx.socket(TYPES[kind])
-    sock.setsockopt(zmq.LINGER, int(opts.get("linger", "2000")))
+    # Senders linger so queued messages still go out on close; receivers need not.
+    default_linger = "2000" if kind in ("PUSH", "PUB", "XPUB") else "0"
+    sock.setsockopt(zmq.LINGER, int(opts.get("linger", default_linger)))
     if "sndhwm" in opts:
         sock.setsockopt(zmq.SNDHWM, int(opts["sndhwm"]))
     if "rcvhwm" in opts:
@@ -94,6 +97,11 @@ def main():
 
     lines = Lines()
     while True:
+        # libzmq attaches new connections (and a SUB sends its subscriptions to them) only
+        # when the application thread touches the socket, as a real app blocked in recv()
+        # would; so keep touching it while waiting for a command.
+        while not lines.ready(0.02):
+            sock.getsockopt(zmq.EVENTS)
         line = lines.next()
         if line is None or line.strip() == "close":
             break

@@ -17,7 +17,7 @@ export interface PyzmqPeerOptions {
   type: PyzmqSocketType;
   mode: "bind" | "connect";
   endpoint: string;
-  /** libzmq options: sndhwm, rcvhwm, linger (default 2000), heartbeat (ms), ipv6 (0/1). */
+  /** libzmq options: sndhwm, rcvhwm, linger (ms; 2000 for PUSH/PUB, else 0), heartbeat (ms), ipv6 (0/1). */
   socketOptions?: Record<string, number>;
   /** Bound on each wait for a reply line, ms. Default 20000. */
   timeout?: number;

@@ -2,7 +2,7 @@
  * PUSH→PULL against real libzmq (Debian python3-zmq), each side binding and connecting.
  */
 import assert from "node:assert/strict";
-import { PullSocket, PushSocket } from "../../src/zmtp/mod.ts";
+import { PullSocket, PushSocket, type ZmtpOptions } from "../../src/zmtp/mod.ts";
 import { pyzmqAvailable } from "../_support/pyzmq_available.ts";
 import { pyzmqPeer } from "../_support/pyzmq_peer.ts";
 import { b, deadline, eventLog, receiveN, seqOf, t } from "./_events.ts";
@@ -19,36 +19,36 @@ function bigFrame(size: number, seed: number): Uint8Array {
   return out;
 }
 
+/** A qts PULL and a libzmq PUSH wired according to qtsMode. */
+async function libzmqToPull(qtsMode: "bind" | "connect", options: ZmtpOptions = {}) {
+  const pull = new PullSocket({ maxFrame: 2 * MiB, ...options });
+  if (qtsMode === "bind") {
+    const endpoint = await pull.bind("tcp://127.0.0.1:0");
+    const peer = await pyzmqPeer({ type: "PUSH", mode: "connect", endpoint });
+    return { pull, peer };
+  }
+  const peer = await pyzmqPeer({ type: "PUSH", mode: "bind", endpoint: "tcp://127.0.0.1:0" });
+  pull.connect(peer.endpoint);
+  return { pull, peer };
+}
+
+async function pushToLibzmq(qtsMode: "bind" | "connect", options: ZmtpOptions = {}) {
+  const push = new PushSocket(options);
+  if (qtsMode === "bind") {
+    const endpoint = await push.bind("tcp://127.0.0.1:0");
+    const peer = await pyzmqPeer({ type: "PULL", mode: "connect", endpoint });
+    return { push, peer };
+  }
+  const peer = await pyzmqPeer({ type: "PULL", mode: "bind", endpoint: "tcp://127.0.0.1:0" });
+  push.connect(peer.endpoint);
+  return { push, peer };
+}
+
 for (const qtsMode of ["bind", "connect"] as const) {
   const peerMode = qtsMode === "bind" ? "connect" : "bind";
 
-  /** A qts PULL and a libzmq PUSH wired according to qtsMode. */
-  async function libzmqToPull(options = {}) {
-    const pull = new PullSocket({ maxFrame: 2 * MiB, ...options });
-    if (qtsMode === "bind") {
-      const endpoint = await pull.bind("tcp://127.0.0.1:0");
-      const peer = await pyzmqPeer({ type: "PUSH", mode: "connect", endpoint });
-      return { pull, peer };
-    }
-    const peer = await pyzmqPeer({ type: "PUSH", mode: "bind", endpoint: "tcp://127.0.0.1:0" });
-    pull.connect(peer.endpoint);
-    return { pull, peer };
-  }
-
-  async function pushToLibzmq(options = {}) {
-    const push = new PushSocket(options);
-    if (qtsMode === "bind") {
-      const endpoint = await push.bind("tcp://127.0.0.1:0");
-      const peer = await pyzmqPeer({ type: "PULL", mode: "connect", endpoint });
-      return { push, peer };
-    }
-    const peer = await pyzmqPeer({ type: "PULL", mode: "bind", endpoint: "tcp://127.0.0.1:0" });
-    push.connect(peer.endpoint);
-    return { push, peer };
-  }
-
   test(`PullSocket (${qtsMode}) receives multipart, empty and 1 MiB frames from libzmq PUSH`, async () => {
-    const { pull, peer } = await libzmqToPull();
+    const { pull, peer } = await libzmqToPull(qtsMode);
     try {
       const big = bigFrame(MiB, 7);
       await peer.send([b("http:8984:"), b("body")]);
@@ -106,7 +106,7 @@ for (const qtsMode of ["bind", "connect"] as const) {
 
   test(`PullSocket (${qtsMode}) keeps receiving after the libzmq peer restarts`, async () => {
     const events = eventLog();
-    const { pull, peer } = await libzmqToPull({ logger: events.logger, reconnect: 20 });
+    const { pull, peer } = await libzmqToPull(qtsMode, { logger: events.logger, reconnect: 20 });
     let second: Awaited<ReturnType<typeof pyzmqPeer>> | undefined;
     try {
       await peer.send([b("before")]);
@@ -124,7 +124,7 @@ for (const qtsMode of ["bind", "connect"] as const) {
   });
 
   test(`PushSocket (${qtsMode}) sends multipart, empty and 1 MiB frames to libzmq PULL`, async () => {
-    const { push, peer } = await pushToLibzmq();
+    const { push, peer } = await pushToLibzmq(qtsMode);
     try {
       const big = bigFrame(MiB, 3);
       await push.send([b("http:1:"), b("x")]);
@@ -144,7 +144,7 @@ for (const qtsMode of ["bind", "connect"] as const) {
   });
 
   test(`PushSocket (${qtsMode}) sends 10k messages in order to libzmq PULL`, async () => {
-    const { push, peer } = await pushToLibzmq({ hwm: 1000 });
+    const { push, peer } = await pushToLibzmq(qtsMode, { hwm: 1000 });
     try {
       const receiving = peer.receiveSequence(10_000, 30_000);
       for (let i = 0; i < 10_000; i++) {
@@ -164,7 +164,7 @@ for (const qtsMode of ["bind", "connect"] as const) {
 
   test(`PushSocket (${qtsMode}) delivers again after the libzmq peer restarts`, async () => {
     const events = eventLog();
-    const { push, peer } = await pushToLibzmq({ logger: events.logger, reconnect: 20 });
+    const { push, peer } = await pushToLibzmq(qtsMode, { logger: events.logger, reconnect: 20 });
     let second: Awaited<ReturnType<typeof pyzmqPeer>> | undefined;
     try {
       await push.send([b("before")]);
