@@ -1,0 +1,151 @@
+/**
+ * `deno task bench lm`: cost of ListManager.onEvents on the hot path and of the 30 s tick.
+ * Figures only; no pass/fail on timing.
+ */
+import type { ProjectionConfig } from "../../src/config/components.ts";
+import { formatCommand, ListManager } from "../../src/lm/mod.ts";
+
+function projection(over: Partial<ProjectionConfig> & { name: string }): ProjectionConfig {
+  return {
+    events: "^loc_rate_",
+    rule_name: "tsng.location_rate",
+    state: "enabled",
+    timeout: 3600,
+    nursery: { events: 0, ips: 0 },
+    activation: { events: 0, ips: 0 },
+    watch_ttl: 600,
+    cooldown: 0,
+    skip_if: ["whitelisted"],
+    ...over,
+  };
+}
+
+// The embedded defaults' shape: one projection per built-in event family.
+const PROJECTIONS = [
+  projection({ name: "rate", events: "^loc_rate_" }),
+  projection({ name: "uas", events: "^many_uas$" }),
+  projection({ name: "hash", events: "^hash_score_" }),
+  projection({ name: "fixed", events: "^fixed_" }),
+  projection({ name: "lua", events: "^lua_" }),
+];
+
+// Built once: ingest hands the LM an address string it already has.
+const IPS = Array.from(
+  { length: 300_000 },
+  (_, i) => `10.${(i >>> 16) & 255}.${(i >>> 8) & 255}.${i & 255}`,
+);
+
+function ipOf(i: number): string {
+  return IPS[i % IPS.length]!;
+}
+
+function manager(
+  projections: ProjectionConfig[],
+  clock: { t: number; now(): number },
+): { lm: ListManager; count: () => number } {
+  let n = 0;
+  const lm = new ListManager({ emit: () => n++, hostname: "bench", clock });
+  lm.configure(1, { lists: [], projections, use_component_projections: false });
+  return { lm, count: () => n };
+}
+
+function measure(label: string, n: number, fn: (i: number) => void): number {
+  for (let i = 0; i < Math.min(n, 10_000); i++) fn(i); // warm-up
+  const start = performance.now();
+  for (let i = 0; i < n; i++) fn(i);
+  const ns = (performance.now() - start) * 1e6 / n;
+  console.log(`${label.padEnd(58)} ${ns.toFixed(0).padStart(6)} ns/call`);
+  return ns;
+}
+
+/** Prints ns per onEvents call in the typical cases and the cost of a tick. */
+export function run(): Promise<void> {
+  const clock = {
+    t: 1_700_000_000_000,
+    now() {
+      return this.t;
+    },
+  };
+  const flags = new Map<string, boolean>([["static", false]]);
+  const N = 1_000_000;
+
+  const idle = manager(PROJECTIONS, clock);
+  const none = measure("onEvents, no events (most requests)", N, (i) => {
+    idle.lm.onEvents(1, ipOf(i & 0xffff), [], flags, 1);
+  });
+  const miss = measure("onEvents, 1 event matching no projection", N, (i) => {
+    idle.lm.onEvents(1, ipOf(i & 0xffff), ["ua_bot"], flags, 1);
+  });
+
+  // An attack: 50k IPs already banned keep sending until the firewall catches up.
+  const banned = manager(PROJECTIONS, clock);
+  for (let i = 0; i < 50_000; i++) banned.lm.onEvents(1, ipOf(i), ["loc_rate_z_GET/"], flags, 1);
+  const hit = measure("onEvents, block mode, IP already banned (attack)", N, (i) => {
+    banned.lm.onEvents(1, ipOf(i % 50_000), ["loc_rate_z_GET/"], flags, 1);
+  });
+
+  const fresh = manager(PROJECTIONS, clock);
+  const add = measure("onEvents, block mode, new IP → add (emit counted)", 200_000, (i) => {
+    fresh.lm.onEvents(1, ipOf(i + 100_000), ["loc_rate_z_GET/", "many_uas"], flags, 1);
+  });
+
+  const nursery = manager(
+    [projection({ name: "rate", state: "auto", nursery: { events: 1e9, ips: 0 } })],
+    clock,
+  );
+  const nurs = measure("onEvents, nursery mode (counting only)", N, (i) => {
+    nursery.lm.onEvents(1, ipOf(i & 0xffff), ["loc_rate_z_GET/"], flags, 1);
+  });
+
+  const watch = manager(
+    [projection({ name: "rate", state: "auto", activation: { events: 1e9, ips: 0 } })],
+    clock,
+  );
+  const wat = measure("onEvents, watch mode, 100k IPs", N, (i) => {
+    watch.lm.onEvents(1, ipOf(i % 100_000), ["loc_rate_z_GET/"], flags, 1);
+  });
+
+  // Tick with 100k watched IPs turning into adds at activation.
+  const activating = manager(
+    [projection({ name: "rate", state: "auto", activation: { events: 1, ips: 0 } })],
+    clock,
+  );
+  for (let i = 0; i < 100_000; i++) {
+    activating.lm.onEvents(1, ipOf(i), ["loc_rate_z_GET/"], flags, 1);
+  }
+  clock.t += 30_000;
+  let start = performance.now();
+  activating.lm.tick();
+  const activationMs = performance.now() - start;
+  console.log(
+    `tick, watch → block with 100k watched IPs: ${activationMs.toFixed(1)} ms ` +
+      `(${activating.count()} adds)`,
+  );
+  clock.t += 30_000;
+  start = performance.now();
+  activating.lm.tick();
+  console.log(
+    `tick, no transition, sweeping 100k active bans: ${(performance.now() - start).toFixed(2)} ms`,
+  );
+
+  const cmd = {
+    domain_id: 8984,
+    comment: "loc_rate_def1_GET/",
+    rule_name: "tsng.location_rate",
+    method: "add" as const,
+    ip_addr: "1.2.3.4",
+    geo: "US",
+    timestamp: 1669808971.274,
+    timeout: 5183,
+    worker: "wrk_1",
+    broadcast: false as const,
+    hoplite: "bench",
+  };
+  const fmt = measure("formatCommand", N, () => formatCommand(cmd));
+  console.log(
+    `ratios: miss/none ${(miss / none).toFixed(1)}, banned/miss ${(hit / miss).toFixed(1)}, ` +
+      `add/banned ${(add / hit).toFixed(1)}, nursery/banned ${(nurs / hit).toFixed(1)}, ` +
+      `watch/banned ${(wat / hit).toFixed(1)}, formatCommand/add ${(fmt / add).toFixed(2)}`,
+  );
+  return Promise.resolve();
+}
