@@ -72,6 +72,7 @@ export const COMPONENT_SCHEMAS = {
         items: { type: "string", pattern: /^[^\s:]+:\d{1,5}$/, patternHint: "host:port" },
         default: [],
       },
+      timeout_ms: { type: "integer", min: 1, max: 10000, default: 50 },
       configurations: {
         type: "array",
         items: {
@@ -286,6 +287,8 @@ export interface LimitReqZone {
 export interface LimitReqConfig extends Common {
   backend: "local" | "memcached";
   servers: string[];
+  /** memcached request deadline; past it the request is decided locally. */
+  timeout_ms?: number;
   configurations: LimitReqZone[];
 }
 

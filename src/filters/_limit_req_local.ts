@@ -1,0 +1,62 @@
+import { growF64, growU32, IpSlots } from "./_ip_slots.ts";
+import { nextExcess, REJECT } from "./_limit_req_math.ts";
+
+/**
+ * One zone's buckets in process memory: excess (u32, 1/1000 request) and last time (f64 ms)
+ * per 64-bit key, in typed arrays. Mirrors nginx's shared-memory rbtree without a node object
+ * per key.
+ */
+export class LocalBuckets {
+  readonly slots: IpSlots;
+  #excess = new Uint32Array(0);
+  #last = new Float64Array(0);
+  readonly #rate: number;
+  readonly #burst: number;
+
+  constructor(rate: number, burst: number) {
+    this.#rate = rate;
+    this.#burst = burst;
+    this.slots = new IpSlots((capacity) => {
+      this.#excess = growU32(this.#excess, capacity);
+      this.#last = growF64(this.#last, capacity);
+    });
+  }
+
+  /** nginx lookup+account: the excess stored for this request, or REJECT. */
+  take(hi: number, lo: number, now: number): number {
+    const e = this.slots.find(hi, lo);
+    if (e < 0) {
+      this.#store(this.slots.insert(hi, lo), 0, now);
+      return 0;
+    }
+    const excess = nextExcess(this.#excess[e]!, this.#last[e]!, now, this.#rate, this.#burst);
+    if (excess !== REJECT) this.#store(e, excess, now);
+    return excess;
+  }
+
+  /** Overwrites a key's state (with what a shared backend decided), so a fallback starts warm. */
+  put(hi: number, lo: number, excess: number, now: number): void {
+    let e = this.slots.find(hi, lo);
+    if (e < 0) e = this.slots.insert(hi, lo);
+    this.#store(e, excess, now);
+  }
+
+  /** nginx's expiry rule: drop keys idle ≥ 60 s whose excess has drained to 0. */
+  sweep(now: number): void {
+    this.slots.forEachEntry((e) => {
+      const ms = Math.abs(now - this.#last[e]!);
+      if (ms >= 60_000 && this.#excess[e]! - (this.#rate * ms) / 1000 <= 0) this.slots.remove(e);
+    });
+  }
+
+  /** Bytes of typed arrays held. */
+  get bytes(): number {
+    return this.slots.bytes + this.#excess.byteLength + this.#last.byteLength;
+  }
+
+  #store(e: number, excess: number, now: number): void {
+    this.#excess[e] = excess;
+    this.#last[e] = now;
+    this.slots.seen[e] = Math.floor(now / 1000);
+  }
+}

@@ -1,0 +1,43 @@
+import type { MemcachedClient } from "../memcached/memcached_client.ts";
+import { nextExcess, REJECT } from "./_limit_req_math.ts";
+
+/** Raised when CAS kept losing races; the caller decides locally for this request. */
+export class ContentionError extends Error {
+  override name = "ContentionError";
+}
+
+/**
+ * nginx lookup+account on a memcached key holding `"<excess> <last ms>"`, made atomic with
+ * gets/cas (or add for a new key): a lost race re-reads and recomputes, so N sensors sharing
+ * the key make the same decisions one nginx would for the merged request stream. Rejections
+ * write nothing, as in nginx. Throws MemcachedUnavailableError / ContentionError.
+ */
+export async function sharedTake(
+  client: MemcachedClient,
+  key: string,
+  now: number,
+  rate: number,
+  burst: number,
+  ttl: number,
+  attempts = 8,
+): Promise<number> {
+  for (let i = 0; i < attempts; i++) {
+    const found = await client.gets(key);
+    if (found === null) {
+      if (await client.add(key, `0 ${now}`, ttl)) return 0;
+      continue; // another sensor created it first: read theirs
+    }
+    const space = found.value.indexOf(" ");
+    const excess = Number(found.value.slice(0, space));
+    const last = Number(found.value.slice(space + 1));
+    if (space < 0 || !Number.isFinite(excess) || !Number.isFinite(last)) {
+      // Not ours or corrupt: start the key over, as nginx does for a new node.
+      if (await client.cas(key, `0 ${now}`, ttl, found.cas) === "STORED") return 0;
+      continue;
+    }
+    const next = nextExcess(excess, last, now, rate, burst);
+    if (next === REJECT) return REJECT;
+    if (await client.cas(key, `${next} ${now}`, ttl, found.cas) === "STORED") return next;
+  }
+  throw new ContentionError(`memcached key ${key}: CAS lost ${attempts} times in a row`);
+}
