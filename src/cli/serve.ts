@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { loadSettings, SettingsError } from "../config/settings.ts";
 import { createLogger } from "../log/logger.ts";
+import { RecordClock } from "../ingest/record_clock.ts";
 import { Sensor } from "../sensor/sensor.ts";
 
 const HELP = `Usage: qts serve [--config <settings.ini>]
@@ -10,6 +11,8 @@ publishes ban commands ([tsng:qpc] outbound) and serves the REST API. Without --
 embedded defaults serve everything on loopback.
 
   -c, --config <file>   main settings (INI); see config/qts.ini
+  --clock record        take event time from the records (msec/timestamp) instead of the wall
+                        clock: for replaying recorded traffic and for tests
   -h, --help            this text
 `;
 
@@ -19,7 +22,11 @@ export async function serveCommand(args: string[]): Promise<number> {
   try {
     ({ values } = parseArgs({
       args,
-      options: { config: { type: "string", short: "c" }, help: { type: "boolean", short: "h" } },
+      options: {
+        config: { type: "string", short: "c" },
+        clock: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
     }));
   } catch (error) {
     console.error(`qts serve: ${(error as Error).message}\n\n${HELP}`);
@@ -38,8 +45,16 @@ export async function serveCommand(args: string[]): Promise<number> {
     else console.error(`qts serve: cannot read ${values.config}: ${(error as Error).message}`);
     return 2;
   }
+  if (values.clock !== undefined && values.clock !== "record" && values.clock !== "wall") {
+    console.error(`qts serve: --clock must be "record" or "wall", not "${values.clock}"`);
+    return 2;
+  }
   const log = createLogger({ level: settings.log_level });
-  const sensor = new Sensor({ settings, log });
+  const sensor = new Sensor({
+    settings,
+    log,
+    ...(values.clock === "record" ? { clock: new RecordClock() } : {}),
+  });
   try {
     await sensor.start();
   } catch (error) {

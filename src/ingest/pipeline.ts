@@ -30,8 +30,8 @@ export interface PipelineOptions {
   lm: ListManager;
   metrics: Metrics;
   log: Logger;
-  /** Event time source in ms. */
-  clock: { now(): number };
+  /** Event time source in ms; a clock with `observe` is advanced by each record (replay). */
+  clock: { now(): number; observe?(record: HttpRecord): void };
   builders: Partial<Record<ComponentName, ComponentBuilder>>;
   observers?: Partial<Record<ComponentName, ObserverBuilder>>;
   /** Number of shards requests are spread over by client IP (`wrk_<n>`). */
@@ -101,6 +101,7 @@ export class Pipeline {
 
   /** Runs one decoded record through join, chain and list manager. */
   handleRecord(domainId: number, record: HttpRecord): void | Promise<void> {
+    this.#o.clock.observe?.(record);
     const now = this.#o.clock.now();
     if (now - this.#lastSweep >= 30_000) this.#sweep(now);
     let phase: "first" | "response" = "first";

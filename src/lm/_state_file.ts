@@ -1,15 +1,14 @@
 import { dirname, join } from "node:path";
 
-/** One active ban as persisted. */
+/** One active ban as persisted; `claimants[0]` added it. */
 export interface SavedBan {
   ip: string;
   rule_name: string;
   comment: string;
   added_at: number;
   expires_at: number;
-  projection: string;
-  claimants: string[];
   worker: string;
+  claimants: string[];
 }
 
 /** One projection's mode as persisted. */
@@ -19,9 +18,21 @@ export interface SavedMode {
   last_match_at: number;
 }
 
+/**
+ * A ban on disk: `[ip, rule_name, comment, added_at, expires_at, worker, ...claimants]`. Tuples
+ * keep a file of 100k bans small and quick to write during an attack.
+ */
+export type BanTuple = [string, string, string, number, number, string, ...string[]];
+
 /** The whole state file. */
 export interface SavedState {
   version: 1;
+  saved_at: number;
+  domains: Record<string, { bans: BanTuple[]; modes: Record<string, SavedMode> }>;
+}
+
+/** The state as parsed back, bans as objects. */
+export interface LoadedState {
   saved_at: number;
   domains: Record<string, { bans: SavedBan[]; modes: Record<string, SavedMode> }>;
 }
@@ -74,7 +85,7 @@ function num(v: unknown): v is number {
 }
 
 /** Parses a state file, skipping malformed entries; throws SyntaxError on a malformed whole. */
-export function parseState(text: string, path: string): SavedState {
+export function parseState(text: string, path: string): LoadedState {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -86,29 +97,18 @@ export function parseState(text: string, path: string): SavedState {
   if (!isRecord(raw) || raw.version !== 1 || !isRecord(raw.domains)) {
     throw new SyntaxError(`Cannot parse lm state file ${path}: not a version 1 state object`);
   }
-  const state: SavedState = {
-    version: 1,
-    saved_at: num(raw.saved_at) ? raw.saved_at : 0,
-    domains: {},
-  };
+  const state: LoadedState = { saved_at: num(raw.saved_at) ? raw.saved_at : 0, domains: {} };
   for (const [id, d] of Object.entries(raw.domains)) {
     if (!/^\d{1,10}$/.test(id) || !isRecord(d)) continue;
     const bans: SavedBan[] = [];
-    for (const b of Array.isArray(d.bans) ? d.bans : []) {
+    for (const b of Array.isArray(d.bans) ? d.bans as unknown[] : []) {
+      if (!Array.isArray(b) || b.length < 7) continue;
+      const [ip, rule_name, comment, added_at, expires_at, worker, ...claimants] = b as unknown[];
       if (
-        !isRecord(b) || !str(b.ip) || !str(b.rule_name) || !str(b.comment) ||
-        !num(b.added_at) || !num(b.expires_at) || !str(b.projection)
+        !str(ip) || !str(rule_name) || !str(comment) || !num(added_at) || !num(expires_at) ||
+        !str(worker) || !claimants.every(str)
       ) continue;
-      bans.push({
-        ip: b.ip,
-        rule_name: b.rule_name,
-        comment: b.comment,
-        added_at: b.added_at,
-        expires_at: b.expires_at,
-        projection: b.projection,
-        claimants: Array.isArray(b.claimants) ? b.claimants.filter(str) : [],
-        worker: str(b.worker) ? b.worker : "",
-      });
+      bans.push({ ip, rule_name, comment, added_at, expires_at, worker, claimants });
     }
     const modes: Record<string, SavedMode> = {};
     if (isRecord(d.modes)) {

@@ -9,7 +9,14 @@ import {
   type ProjectionMode,
   ProjectionState,
 } from "./_projection.ts";
-import { parseState, type SavedMode, type SavedState, writeFileAtomic } from "./_state_file.ts";
+import {
+  type BanTuple,
+  type LoadedState,
+  parseState,
+  type SavedMode,
+  type SavedState,
+  writeFileAtomic,
+} from "./_state_file.ts";
 
 export type { ProjectionMode } from "./_projection.ts";
 
@@ -18,6 +25,12 @@ export const TICK_MS = 30_000;
 // An explicit tick() up to this early still counts as the 30 s tick, so a caller's 30 s timer
 // with jitter is never skipped; the lazy tick from onEvents waits the full 30 s.
 const TICK_SLACK_MS = 1_000;
+
+// A clock that jumped back more than a window (a replay restarting) restarts the windows; small
+// steps back (records a few ms out of order) are ignored.
+function due(now: number, lastTick: number, slack: number): boolean {
+  return now >= lastTick + TICK_MS - slack || now < lastTick - TICK_MS;
+}
 
 /** Source of time in milliseconds; `Date` is one. Replay and tests inject event time. */
 export interface Clock {
@@ -130,6 +143,8 @@ export class ListManager {
   #saveTimer: ReturnType<typeof setTimeout> | undefined;
   #saving: Promise<void> = Promise.resolve();
   #closed = false;
+  /** Main-thread ms the last save took to serialise; spaces saves out during an attack. */
+  #saveCost = 0;
 
   constructor(options: ListManagerOptions) {
     this.#emit = options.emit;
@@ -214,7 +229,7 @@ export class ListManager {
   ): void {
     if (events.length === 0) return;
     const now = this.#clock.now();
-    if (now >= this.#lastTick + TICK_MS || now < this.#lastTick) this.#evaluate(now);
+    if (due(now, this.#lastTick, 0)) this.#evaluate(now);
     const d = this.#domains.get(domainId);
     if (!d) return;
     let pending: Map<string, PendingAdd> | undefined;
@@ -269,7 +284,7 @@ export class ListManager {
    */
   tick(): boolean {
     const now = this.#clock.now();
-    if (now < this.#lastTick + TICK_MS - TICK_SLACK_MS && now >= this.#lastTick) return false;
+    if (!due(now, this.#lastTick, TICK_SLACK_MS)) return false;
     this.#evaluate(now);
     return true;
   }
@@ -356,7 +371,9 @@ export class ListManager {
     }
     const path = this.#stateFile;
     if (path === undefined) return Promise.resolve();
+    const started = performance.now();
     const text = JSON.stringify(this.#snapshot());
+    this.#saveCost = performance.now() - started;
     // Serialised so an older snapshot never lands after a newer one.
     const next = this.#saving.then(() => writeFileAtomic(path, text));
     this.#saving = next.catch(() => {});
@@ -378,7 +395,7 @@ export class ListManager {
       if (error instanceof Deno.errors.NotFound) return 0;
       throw error;
     }
-    let state: SavedState;
+    let state: LoadedState;
     try {
       state = parseState(text, path);
     } catch (error) {
@@ -400,15 +417,14 @@ export class ListManager {
         if (b.expires_at <= now) continue;
         const known = d.bans.get(b.rule_name, b.ip);
         if (known !== undefined && known.expires_at > now) continue;
-        const claimants = b.claimants.length > 0 ? b.claimants : [b.projection];
         d.bans.set({
           ip: b.ip,
           rule_name: b.rule_name,
           comment: b.comment,
           added_at: b.added_at,
           expires_at: b.expires_at,
-          worker: b.worker || `${this.#prefix}_0`,
-          claimants,
+          worker: b.worker,
+          claimants: b.claimants,
         });
         restored++;
       }
@@ -590,26 +606,25 @@ export class ListManager {
       this.save().catch((error) => {
         this.#log("error", `lm: cannot save state to ${this.#stateFile}: ${error}`);
       });
-    }, this.#saveDelay);
+    }, Math.max(this.#saveDelay, 20 * this.#saveCost));
   }
 
   #snapshot(): SavedState {
     const now = this.#clock.now();
     const state: SavedState = { version: 1, saved_at: now, domains: {} };
     for (const d of this.#domains.values()) {
-      const bans = [];
-      for (const ban of d.bans.values()) {
-        if (ban.expires_at <= now) continue;
-        bans.push({
-          ip: ban.ip,
-          rule_name: ban.rule_name,
-          comment: ban.comment,
-          added_at: ban.added_at,
-          expires_at: ban.expires_at,
-          projection: ban.claimants[0] ?? "",
-          claimants: ban.claimants,
-          worker: ban.worker,
-        });
+      const bans: BanTuple[] = [];
+      for (const b of d.bans.values()) {
+        if (b.expires_at <= now) continue;
+        bans.push([
+          b.ip,
+          b.rule_name,
+          b.comment,
+          b.added_at,
+          b.expires_at,
+          b.worker,
+          ...b.claimants,
+        ]);
       }
       const modes: Record<string, SavedMode> = { ...d.pendingModes };
       for (const p of d.projections) {

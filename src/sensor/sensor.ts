@@ -8,14 +8,15 @@ import { ListManager } from "../lm/list_manager.ts";
 import type { Logger } from "../log/logger.ts";
 import { Metrics } from "../metrics/prometheus.ts";
 import { CommandPublisher } from "../outbound/command_publisher.ts";
+import type { HttpRecord } from "../wire/record.ts";
 import { PullSocket, SubSocket } from "../zmtp/mod.ts";
 
 /** Options of {@linkcode Sensor}. */
 export interface SensorOptions {
   settings: Settings;
   log: Logger;
-  /** Event time; wall clock by default. */
-  clock?: { now(): number };
+  /** Event time; wall clock by default, a RecordClock for replay. */
+  clock?: { now(): number; observe?(record: HttpRecord): void };
   /** Country lookup for commands; "" when absent. */
   geo?: (ip: string) => string;
 }
@@ -33,7 +34,7 @@ export class Sensor {
   readonly lm: ListManager;
   readonly pipeline: Pipeline;
   readonly #log: Logger;
-  readonly #clock: { now(): number };
+  readonly #clock: { now(): number; observe?(record: HttpRecord): void };
   #input: PullSocket | SubSocket | undefined;
   #server: Deno.HttpServer | undefined;
   #timers: ReturnType<typeof setInterval>[] = [];
@@ -76,9 +77,32 @@ export class Sensor {
     });
   }
 
+  #collect(): void {
+    const m = this.metrics;
+    m.set(
+      "qts_outbound_subscribers",
+      "Subscribers connected to the outbound PUB",
+      {},
+      this.publisher.subscribers,
+    );
+    m.set(
+      "qts_bans_active",
+      "Active bans over all domains",
+      {},
+      this.lm.domainIds().reduce((n, id) => n + this.lm.bans(id).length, 0),
+    );
+    const stats = this.#input?.stats;
+    if (stats) {
+      for (const [reason, count] of Object.entries(stats.disconnected)) {
+        m.set("qts_input_disconnects", "Input connections ended, by reason", { reason }, count);
+      }
+    }
+  }
+
   /** Loads configuration and state, binds sockets and the API, starts the ingest loop. */
   async start(): Promise<void> {
     this.#started = Date.now();
+    this.metrics.collect(() => this.#collect());
     const s = this.settings;
     if (s.state_dir) await Deno.mkdir(s.state_dir, { recursive: true });
     await this.store.load();

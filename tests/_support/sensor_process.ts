@@ -1,0 +1,125 @@
+/**
+ * Runs `qts serve` as a child process, the way an operator runs it, for end-to-end tests:
+ * waits for its "qts serving" log line, exposes the API base URL, collects its log lines.
+ * @module
+ */
+import { fileURLToPath } from "node:url";
+
+const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
+
+/** A free TCP port on loopback (bound and released; fine for tests on one machine). */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/** A running sensor child process. */
+export interface SensorProcess {
+  readonly api: string;
+  readonly logs: Record<string, unknown>[];
+  /** Sends SIGTERM and waits for exit; returns the exit code. */
+  stop(): Promise<number>;
+}
+
+/** Starts `qts serve --config <ini> [args]` and waits until it serves (bounded). */
+export async function startSensor(
+  ini: string,
+  args: string[] = [],
+  timeoutMs = 30_000,
+): Promise<SensorProcess> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net=127.0.0.1",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      "--allow-sys=hostname",
+      MAIN,
+      "serve",
+      "--config",
+      ini,
+      ...args,
+    ],
+    stdout: "null",
+    stderr: "piped",
+    stdin: "null",
+  }).spawn();
+  const logs: Record<string, unknown>[] = [];
+  let api = "";
+  const serving = Promise.withResolvers<void>();
+  const reader = (async () => {
+    const decoder = new TextDecoderStream();
+    let buffer = "";
+    for await (const chunk of child.stderr.pipeThrough(decoder)) {
+      buffer += chunk;
+      let nl;
+      while ((nl = buffer.indexOf("\n")) >= 0) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        try {
+          const entry = JSON.parse(line) as Record<string, unknown>;
+          logs.push(entry);
+          if (entry.msg === "qts serving") {
+            api = String(entry.api);
+            serving.resolve();
+          }
+        } catch {
+          logs.push({ raw: line });
+        }
+      }
+    }
+    serving.reject(new Error(`sensor exited before serving: ${JSON.stringify(logs.slice(-5))}`));
+  })();
+  const timer = setTimeout(
+    () => serving.reject(new Error(`sensor did not start within ${timeoutMs} ms`)),
+    timeoutMs,
+  );
+  try {
+    await serving.promise;
+  } catch (error) {
+    child.kill("SIGKILL");
+    await child.status;
+    await reader;
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+  return {
+    api,
+    logs,
+    async stop() {
+      try {
+        child.kill("SIGTERM");
+      } catch { /* already gone */ }
+      const status = await child.status;
+      await reader;
+      return status.code;
+    },
+  };
+}
+
+/** Polls `check` every 50 ms until it returns a value other than undefined (bounded). */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await check();
+    if (value !== undefined) return value;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+/** The value of a metric series in Prometheus text, or undefined. */
+export function metricValue(text: string, series: string): number | undefined {
+  for (const line of text.split("\n")) {
+    if (line.startsWith(series + " ")) return Number(line.slice(series.length + 1));
+  }
+  return undefined;
+}
