@@ -59,7 +59,7 @@ function measure(label: string, n: number, fn: (i: number) => void): number {
 }
 
 /** Prints ns per onEvents call in the typical cases and the cost of a tick. */
-export function run(): Promise<void> {
+export async function run(): Promise<void> {
   const clock = {
     t: 1_700_000_000_000,
     now() {
@@ -128,6 +128,39 @@ export function run(): Promise<void> {
     `tick, no transition, sweeping 100k active bans: ${(performance.now() - start).toFixed(2)} ms`,
   );
 
+  // The state file with 100k active bans: the debounced save serialises this much.
+  const dir = await Deno.makeTempDir({ prefix: "qts_lm_bench_" });
+  try {
+    const saving = new ListManager({
+      emit: () => {},
+      hostname: "bench",
+      clock,
+      stateFile: `${dir}/lm.json`,
+    });
+    saving.configure(1, { lists: [], projections: PROJECTIONS, use_component_projections: false });
+    for (let i = 0; i < 100_000; i++) saving.onEvents(1, ipOf(i), ["loc_rate_z_GET/"], flags, 1);
+    start = performance.now();
+    await saving.save();
+    const saveMs = performance.now() - start;
+    const size = (await Deno.stat(`${dir}/lm.json`)).size;
+    const restoring = new ListManager({
+      emit: () => {},
+      hostname: "bench",
+      clock,
+      stateFile: `${dir}/lm.json`,
+    });
+    start = performance.now();
+    await restoring.restore();
+    console.log(
+      `save 100k bans: ${saveMs.toFixed(0)} ms, ${(size / 1e6).toFixed(1)} MB; ` +
+        `restore: ${(performance.now() - start).toFixed(0)} ms`,
+    );
+    await saving.close();
+    await restoring.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+
   const cmd = {
     domain_id: 8984,
     comment: "loc_rate_def1_GET/",
@@ -147,5 +180,4 @@ export function run(): Promise<void> {
       `add/banned ${(add / hit).toFixed(1)}, nursery/banned ${(nurs / hit).toFixed(1)}, ` +
       `watch/banned ${(wat / hit).toFixed(1)}, formatCommand/add ${(fmt / add).toFixed(2)}`,
   );
-  return Promise.resolve();
 }

@@ -147,7 +147,7 @@ Deno.test("ListManager saves on its own shortly after a change", async () => {
       }
       assert.ok(seen, "the state file appeared within 10 s");
       const saved = JSON.parse(await Deno.readTextFile(stateFile));
-      assert.equal(saved.domains[D].bans[0].ip, "1.0.0.2");
+      assert.equal(saved.domains[D].bans[0][0], "1.0.0.2");
     } finally {
       clearTimeout(bound);
       try {
