@@ -191,7 +191,7 @@ export class Pipeline {
   }
 
   /** The key that decides whether a component's filters can be kept across a reload. */
-  #keyOf(domainId: number, config: DomainConfig) {
+  #keyOf(config: DomainConfig) {
     const global = this.#o.store.global;
     return (name: ComponentName) =>
       name === "fixed_lists"
@@ -206,7 +206,7 @@ export class Pipeline {
   async check(domainId: number, config: DomainConfig): Promise<void> {
     const trial = new DomainChain(domainId, this.#o.builders, this.#o.observers ?? {});
     try {
-      await trial.configure(config, this.#keyOf(domainId, config));
+      await trial.configure(config, this.#keyOf(config));
     } finally {
       await trial.close();
     }
@@ -222,7 +222,7 @@ export class Pipeline {
     const fresh = !chain;
     chain ??= new DomainChain(domainId, this.#o.builders, this.#o.observers ?? {});
     try {
-      await chain.configure(config, this.#keyOf(domainId, config));
+      await chain.configure(config, this.#keyOf(config));
     } catch (error) {
       this.#o.metrics.inc("qts_config_errors_total", "Domain configurations that failed to build", {
         domain: domainId,
