@@ -101,10 +101,16 @@ export class Connection {
   #closeAfterFlush: DisconnectReason | undefined;
   #handshakeTimer: ReturnType<typeof setTimeout> | undefined;
   #writing = false;
+  readonly #server: boolean;
 
-  constructor(host: ConnectionHost, conn: Deno.Conn) {
+  /**
+   * `server` for accepted connections, `client` for ones we made: with NULL the client sends
+   * READY at once and the server only after validating the client's READY (37/ZMTP).
+   */
+  constructor(host: ConnectionHost, conn: Deno.Conn, role: "client" | "server") {
     this.#host = host;
     this.#conn = conn;
+    this.#server = role === "server";
     const addr = conn.remoteAddr as Deno.NetAddr;
     this.peer = addr.hostname.includes(":")
       ? `[${addr.hostname}]:${addr.port}`
@@ -114,10 +120,11 @@ export class Connection {
     } catch {
       // Not fatal: only latency suffers.
     }
-    // Greeting and READY go out together: 37/ZMTP lets a peer send its whole greeting, and
-    // with NULL our READY does not depend on anything the peer says.
+    // The whole greeting goes out at once (37/ZMTP allows it; we never downgrade). A client's
+    // READY follows at once; a server answers only a valid READY, so a client of the wrong
+    // type learns nothing and we (not it) get to count the incompatible socket.
     this.#out.push(GREETING);
-    this.#out.push(encodeReady(host.type));
+    if (!this.#server) this.#out.push(encodeReady(host.type));
     this.#handshakeTimer = setTimeout(() => {
       this.#handshakeTimer = undefined;
       this.close("handshake_timeout");
@@ -361,6 +368,7 @@ export class Connection {
         return -1;
       }
       this.peerType = peerType;
+      if (this.#server) this.sendCommand(encodeReady(this.#host.type));
       this.ready = true;
       if (this.#handshakeTimer !== undefined) clearTimeout(this.#handshakeTimer);
       this.#handshakeTimer = undefined;

@@ -191,8 +191,8 @@ export abstract class SocketBase {
     if (this.#closed) throw new TypeError(`Cannot ${what}: the ${this.host.type} socket is closed`);
   }
 
-  #attach(conn: Deno.Conn): Connection {
-    const c = new Connection(this.host, conn);
+  #attach(conn: Deno.Conn, role: "client" | "server"): Connection {
+    const c = new Connection(this.host, conn, role);
     this.connections.add(c);
     return c;
   }
@@ -214,7 +214,7 @@ export abstract class SocketBase {
         return;
       }
       this.stats.accepted++;
-      const c = this.#attach(conn);
+      const c = this.#attach(conn, "server");
       this.host.log("accept", { peer: c.peer });
     }
   }
@@ -238,7 +238,7 @@ export abstract class SocketBase {
         return;
       }
       this.stats.connected++;
-      const c = this.#attach(conn);
+      const c = this.#attach(conn, "client");
       this.host.log("connect", { endpoint, peer: c.peer });
       await c.done;
       if (this.#closed) return;
