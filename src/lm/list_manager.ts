@@ -44,17 +44,22 @@ export interface ListManagerOptions {
   /** Host name for `hoplite`. */
   hostname: string;
   /** ISO country code of an IP, `""` when unknown. Default: always `""`. */
-  geo?(ip: string): string;
+  geo?: ((ip: string) => string) | undefined;
   /** Default: `Date` (wall clock). */
-  clock?: Clock;
+  clock?: Clock | undefined;
   /** The qpc component's `worker` prefix: commands say `<prefix>_<n>`. Default `"wrk"`. */
-  workerPrefix?: string;
+  workerPrefix?: string | undefined;
   /** Where active bans and projection modes persist; no persistence when absent. */
-  stateFile?: string;
-  /** Debounce of the automatic save after a change. Default 1000 ms. */
-  saveDelayMs?: number;
+  stateFile?: string | undefined;
+  /**
+   * Debounce of the automatic save after a change. Default 1000 ms; stretched to 20× the time
+   * the last save took to serialise, so a large ban table is not rewritten every second.
+   */
+  saveDelayMs?: number | undefined;
   /** Structured log sink. */
-  log?(level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>): void;
+  log?:
+    | ((level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void)
+    | undefined;
 }
 
 /** One active ban, as `GET /bans/<domain>` shows it; times in ms since the epoch. */
@@ -197,6 +202,15 @@ export class ListManager {
     d.byName = byName;
     this.#releaseOrphans(d, now);
     this.#changed();
+  }
+
+  /**
+   * Throws what {@link configure} would throw for this configuration (duplicate projection
+   * name, bad regex) without touching any state: lets a caller validate a whole domain before
+   * applying any part of it.
+   */
+  static check(domainId: number, lm: LmConfig, globalLm?: LmConfig): void {
+    mergeProjections(domainId, lm, globalLm);
   }
 
   /** Forgets a domain, sending `del` for each of its active bans. Returns how many. */

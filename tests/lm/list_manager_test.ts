@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { TICK_MS } from "../../src/lm/mod.ts";
+import { ListManager, TICK_MS } from "../../src/lm/mod.ts";
 import { brief, lm, NO_FLAGS, projection, setup, T0 } from "./_helpers.ts";
 
 const D = 8984;
@@ -520,4 +520,30 @@ Deno.test("ListManager refuses adds beyond the rule's lists[].max_entries and lo
     ["add 1.0.0.3 loc_rate_a"],
     "room again once bans expired",
   );
+});
+
+Deno.test("ListManager.check() throws what configure() would, changing nothing", () => {
+  const { lm: m } = setup();
+  const bad = lm([projection({ name: "rate" }), projection({ name: "rate" })]);
+  assert.throws(() => ListManager.check(D, bad), /projection "rate" is defined twice/);
+  assert.throws(
+    () => ListManager.check(D, lm([]), lm([projection({ name: "g", events: "a(" })])),
+    SyntaxError,
+  );
+  ListManager.check(D, lm([projection({ name: "rate" })]));
+  assert.deepEqual(m.domainIds(), []);
+});
+
+Deno.test("ListManager ignores small clock steps back and restarts windows on a big one", () => {
+  const { lm: m, clock } = setup();
+  m.configure(D, lm([projection({ name: "rate", state: "auto", nursery: { events: 3, ips: 0 } })]));
+  m.onEvents(D, "1.0.0.1", ["loc_rate_a"], NO_FLAGS, 1);
+  clock.advance(-50); // records a few ms out of order
+  m.onEvents(D, "1.0.0.1", ["loc_rate_a"], NO_FLAGS, 1);
+  assert.equal(m.modes(D).rate?.events, 2, "no window closed");
+  clock.advance(-3_600_000); // a replay started over
+  m.onEvents(D, "1.0.0.1", ["loc_rate_a"], NO_FLAGS, 1);
+  assert.equal(m.modes(D).rate?.events, 1, "a new window started");
+  assert.equal(m.modes(D).rate?.last_events, 2);
+  assert.equal(m.modes(D).rate?.mode, "nursery");
 });
