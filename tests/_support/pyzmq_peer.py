@@ -9,6 +9,7 @@ hex, "-" for an empty frame, separated by spaces.
   gen N F0 SIZE             N messages [F0, u32 BE seq + zero pad to SIZE]  -> OK N
   recv N [TIMEOUT_MS]       receive N messages: "MSG F..." each   -> OK | TIMEOUT got
   recvseq N [TIMEOUT_MS]    receive N [*, seq…] messages quietly  -> OK n in_order seconds bytes
+  recvcount N [TIMEOUT_MS]  receive N messages, only summing sizes -> OK n 1 seconds bytes
   subscribe F | unsubscribe F                                     -> OK
   probe F...                send F... every 10 ms until the next line -> OK probing
   stop                      (ends a probe)                        -> OK stopped
@@ -118,6 +119,21 @@ def main():
             for i in range(count):
                 sock.send_multipart([first, struct.pack(">I", i) + pad])
             say("OK %d" % count)
+        elif cmd == "recvcount":
+            # The benchmark baseline: receive and touch frame lengths, nothing more.
+            count = int(args[0])
+            sock.setsockopt(zmq.RCVTIMEO, int(args[1]) if len(args) > 1 else 20000)
+            try:
+                msg = sock.recv_multipart()
+                start = time.perf_counter()
+                nbytes = sum(len(f) for f in msg)
+                for _ in range(count - 1):
+                    msg = sock.recv_multipart()
+                    nbytes += sum(len(f) for f in msg)
+            except zmq.Again:
+                say("TIMEOUT")
+                continue
+            say("OK %d 1 %.6f %d" % (count, time.perf_counter() - start, nbytes))
         elif cmd in ("recv", "recvseq"):
             count = int(args[0])
             timeout = int(args[1]) if len(args) > 1 else 20000

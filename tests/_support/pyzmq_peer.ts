@@ -44,6 +44,8 @@ export interface PyzmqPeer {
   receive(count: number, timeoutMs?: number): Promise<Uint8Array[][]>;
   /** Receives `count` generated messages without echoing them; checks their order. */
   receiveSequence(count: number, timeoutMs?: number): Promise<SequenceResult>;
+  /** Receives `count` messages doing nothing but summing frame sizes (benchmark baseline). */
+  receiveCount(count: number, timeoutMs?: number): Promise<SequenceResult>;
   subscribe(prefix: Uint8Array): Promise<void>;
   unsubscribe(prefix: Uint8Array): Promise<void>;
   /** PUB/XPUB: sends `frames` every 10 ms until {@linkcode stopProbe} (slow-joiner sync). */
@@ -134,6 +136,19 @@ export async function pyzmqPeer(options: PyzmqPeerOptions): Promise<PyzmqPeer> {
     return reply;
   }
 
+  async function quiet(cmd: string, count: number, timeoutMs: number): Promise<SequenceResult> {
+    await writer.write(encoder.encode(`${cmd} ${count} ${timeoutMs}\n`));
+    const reply = await line(cmd, timeoutMs + timeout * 2);
+    const words = reply.split(" ");
+    if (words[0] !== "OK") throw new Error(`pyzmq peer: ${cmd} of ${count}: ${reply}`);
+    return {
+      count: Number(words[1]),
+      inOrder: words[2] === "1",
+      seconds: Number(words[3]),
+      bytes: Number(words[4]),
+    };
+  }
+
   let exited = false;
   async function finish(): Promise<void> {
     if (exited) return;
@@ -180,17 +195,11 @@ export async function pyzmqPeer(options: PyzmqPeerOptions): Promise<PyzmqPeer> {
         else throw new Error(`pyzmq peer: recv got ${messages.length} of ${count}: ${reply}`);
       }
     },
-    async receiveSequence(count, timeoutMs = timeout) {
-      await writer.write(encoder.encode(`recvseq ${count} ${timeoutMs}\n`));
-      const reply = await line("recvseq", timeoutMs + timeout * 2);
-      const words = reply.split(" ");
-      if (words[0] !== "OK") throw new Error(`pyzmq peer: recvseq of ${count}: ${reply}`);
-      return {
-        count: Number(words[1]),
-        inOrder: words[2] === "1",
-        seconds: Number(words[3]),
-        bytes: Number(words[4]),
-      };
+    receiveSequence(count, timeoutMs = timeout) {
+      return quiet("recvseq", count, timeoutMs);
+    },
+    receiveCount(count, timeoutMs = timeout) {
+      return quiet("recvcount", count, timeoutMs);
     },
     async subscribe(prefix) {
       await command(`subscribe ${hex(prefix)}`, "subscribe");

@@ -1,0 +1,151 @@
+/**
+ * `deno task bench zmtp`: receive throughput of our PULL socket fed by libzmq, against
+ * libzmq-to-libzmq (pyzmq PULL) on the same machine as the baseline.
+ *
+ * Both runs are set up the same way: a libzmq PUSH (Debian python3-zmq) connects to a port
+ * nobody listens on yet and queues N two-frame messages (10-byte header + 690-byte body = the
+ * sensor's 700-byte records) in memory; then the receiver binds, libzmq flushes as fast as it
+ * can, and the receiver's clock runs from its first message to its last. So the figure is the
+ * receiver's speed, not Python's send loop.
+ * @module
+ */
+
+import { PullSocket, PushSocket } from "../../src/zmtp/mod.ts";
+import { type PyzmqPeer, pyzmqPeer } from "../../tests/_support/pyzmq_peer.ts";
+import { pyzmqAvailable } from "../../tests/_support/pyzmq_available.ts";
+
+const COUNT = 200_000;
+const HEADER = new TextEncoder().encode("http:8984:");
+const BODY = 690;
+const RUNS = 3;
+
+interface Figure {
+  seconds: number;
+  count: number;
+  bytes: number;
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/** A libzmq PUSH with COUNT messages queued for an endpoint that is not bound yet. */
+async function queuedSender(endpoint: string): Promise<PyzmqPeer> {
+  const peer = await pyzmqPeer({
+    type: "PUSH",
+    mode: "connect",
+    endpoint,
+    socketOptions: { sndhwm: 0, linger: 0 },
+    timeout: 120_000,
+  });
+  await peer.generate(COUNT, HEADER, BODY);
+  return peer;
+}
+
+async function qtsPull(): Promise<Figure> {
+  const endpoint = `tcp://127.0.0.1:${freePort()}`;
+  const sender = await queuedSender(endpoint);
+  const pull = new PullSocket({ hwm: 10_000 });
+  try {
+    await pull.bind(endpoint);
+    let count = 0;
+    let bytes = 0;
+    let start = 0;
+    for await (const frames of pull) {
+      if (count === 0) start = performance.now();
+      for (const frame of frames) bytes += frame.length;
+      if (++count === COUNT) break;
+    }
+    return { seconds: (performance.now() - start) / 1000, count, bytes };
+  } finally {
+    await pull.close();
+    await sender.close();
+  }
+}
+
+async function pyzmqPull(): Promise<Figure> {
+  const endpoint = `tcp://127.0.0.1:${freePort()}`;
+  const sender = await queuedSender(endpoint);
+  const receiver = await pyzmqPeer({ type: "PULL", mode: "bind", endpoint, timeout: 120_000 });
+  try {
+    const result = await receiver.receiveCount(COUNT, 120_000);
+    return { seconds: result.seconds, count: result.count, bytes: result.bytes };
+  } finally {
+    await receiver.close();
+    await sender.close();
+  }
+}
+
+async function qtsToQts(): Promise<Figure> {
+  const pull = new PullSocket({ hwm: 10_000 });
+  const push = new PushSocket({ hwm: 10_000 });
+  try {
+    const endpoint = await pull.bind("tcp://127.0.0.1:0");
+    push.connect(endpoint);
+    const body = new Uint8Array(BODY);
+    const sending = (async () => {
+      for (let i = 0; i < COUNT; i++) {
+        if (!push.trySend([HEADER, body])) await push.send([HEADER, body]);
+      }
+    })();
+    let count = 0;
+    let bytes = 0;
+    let start = 0;
+    for await (const frames of pull) {
+      if (count === 0) start = performance.now();
+      for (const frame of frames) bytes += frame.length;
+      if (++count === COUNT) break;
+    }
+    await sending;
+    return { seconds: (performance.now() - start) / 1000, count, bytes };
+  } finally {
+    await push.close();
+    await pull.close();
+  }
+}
+
+function median(figures: Figure[]): Figure {
+  return [...figures].sort((a, b) => a.seconds - b.seconds)[Math.floor(figures.length / 2)]!;
+}
+
+function rate(f: Figure): { msgs: number; mb: number } {
+  return { msgs: f.count / f.seconds, mb: f.bytes / f.seconds / 1e6 };
+}
+
+function line(name: string, f: Figure): string {
+  const r = rate(f);
+  return `${name.padEnd(34)} ${Math.round(r.msgs).toLocaleString("en-US").padStart(11)} msg/s ${
+    r.mb.toFixed(1).padStart(8)
+  } MB/s  (${f.count} msgs in ${f.seconds.toFixed(3)} s)`;
+}
+
+/** Prints msg/s and MB/s for libzmq→qts PULL, libzmq→pyzmq PULL (baseline) and qts→qts. */
+export async function run(): Promise<void> {
+  const skip = pyzmqAvailable();
+  if (skip) {
+    console.log(`zmtp bench skipped: ${skip}`);
+    return;
+  }
+  console.log(
+    `${COUNT} messages of 2 frames (${HEADER.length} + ${BODY} bytes), median of ${RUNS} runs`,
+  );
+  const qts: Figure[] = [];
+  const py: Figure[] = [];
+  const local: Figure[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    qts.push(await qtsPull());
+    py.push(await pyzmqPull());
+    local.push(await qtsToQts());
+  }
+  const q = median(qts);
+  const p = median(py);
+  console.log(line("libzmq PUSH -> qts PULL", q));
+  console.log(line("libzmq PUSH -> pyzmq PULL (base)", p));
+  console.log(line("qts PUSH -> qts PULL", median(local)));
+  console.log(`ratio qts PULL / pyzmq PULL: ${(rate(q).msgs / rate(p).msgs).toFixed(2)}x`);
+}
+
+if (import.meta.main) await run();
