@@ -1,4 +1,85 @@
--- placeholder replaced by the lua filter work
-function allow_healthcheck(req)
-  return req.url == "/healthz"
+-- default.lua: the Lua rules qts ships, and a short guide to writing your own.
+--
+-- HOW RULES ARE CALLED
+--   A script defines global functions named allow_<name>(req) and deny_<name>(req).
+--   * Step 4 of the filter chain calls every allow_* (alphabetical order within a script,
+--     scripts in the order of the lua component's "scripts" list). The first one returning a
+--     truthy value sets the flag "whitelisted" on the request; later filters with
+--     skip_if: [whitelisted] then leave it alone.
+--   * Step 6 calls every deny_*. A truthy result emits the event "lua_<name>" for the client
+--     IP (deny_bad_method -> "lua_bad_method"); returning a string emits that string instead.
+--     The list manager turns events into bans through projections matching "^lua_".
+--
+-- WHAT req HOLDS
+--   Fields named as the wire record: req.url, req.method, req.host, req.http_user_agent,
+--   req.referer, req.cookie, req.geo, req.accept, req.request, req.status, req.timestamp, ...
+--   plus req.remote_addr (client IP as text), req.domain_id, req.headers (table by lower-case
+--   header name) and req.flags (table of flags set so far, e.g. req.flags.static).
+--   A field is filled only when its name appears in some script's code (outside comments):
+--   that keeps each call cheap. req is reused between requests: never keep a reference to it.
+--
+-- HELPERS
+--   qts.has_flag(name)          -> true when an earlier filter set the flag
+--   qts.set_flag(name[, value]) -> sets a flag on the request (value defaults to true)
+--   qts.match(pattern, s)       -> RE2 regular expression match (slower than string.find:
+--                                  prefer plain Lua patterns on hot paths)
+--
+-- LIMITS (the sandbox)
+--   No io, os, package, debug, require, load, dofile, loadfile, coroutine or string.dump.
+--   Each call may run instruction_budget VM instructions and allocate memory_limit_mb; a
+--   function that errors or goes over is stopped and the request continues as if it returned
+--   nothing (fail-open). Errors are counted in /metrics and logged once a minute.
+
+-- Monitoring probes: a GET/HEAD of a health URL from loopback or a private network is never
+-- rate-limited or banned.
+local HEALTH_PATHS = {
+  ["/health"] = true,
+  ["/healthz"] = true,
+  ["/ping"] = true,
+  ["/status"] = true,
+}
+
+local function is_private(ip)
+  return ip == "127.0.0.1" or ip == "::1"
+    or ip:find("^10%.") ~= nil
+    or ip:find("^192%.168%.") ~= nil
+    or ip:find("^172%.1[6-9]%.") ~= nil
+    or ip:find("^172%.2%d%.") ~= nil
+    or ip:find("^172%.3[01]%.") ~= nil
+    or ip:find("^f[cd]") ~= nil -- IPv6 unique local fc00::/7
 end
+
+function allow_health_check(req)
+  local method = req.method
+  if method ~= "GET" and method ~= "HEAD" then return false end
+  local path = req.url:match("^[^?]*")
+  return HEALTH_PATHS[path] == true and is_private(req.remote_addr)
+end
+
+-- Methods a web site answers. Anything else (TRACE, TRACK, DEBUG, PROPFIND, random words) is
+-- a scanner probing the server: event "lua_bad_method". An empty method (not sent by the
+-- proxy) is left alone.
+local STANDARD_METHODS = {
+  GET = true, HEAD = true, POST = true, PUT = true, DELETE = true, PATCH = true, OPTIONS = true,
+}
+
+function deny_bad_method(req)
+  local method = req.method
+  return method ~= "" and not STANDARD_METHODS[method]
+end
+
+-- More examples, disabled. Remove the comment markers to use one (and note that fields they
+-- name, like http_user_agent or headers, are then pushed on every call).
+--
+-- Ban clients that ask for well-known secrets, with a custom event name:
+--   function deny_secrets(req)
+--     if req.url:find("/.env", 1, true) or req.url:find("/.git/", 1, true) then
+--       return "lua_secret_probe"
+--     end
+--   end
+--
+-- Mark API clients so later filters can skip_if: [api]:
+--   function allow_api_marker(req)
+--     if req.headers["x-api-key"] then qts.set_flag("api") end
+--     return false
+--   end

@@ -1,0 +1,201 @@
+/**
+ * The Lua side of the lua filter: sandbox, script loader and the per-request dispatcher. Built
+ * once per engine for the record fields the scripts use, so a call pushes only those values
+ * onto the Lua stack and no table crosses the JS↔Lua bridge.
+ *
+ * Protocol of `__qts_phase(phase, now, flags, nfields, field1, …)`: phase 4 runs every
+ * enabled allow_*, phase 6 every deny_*; `flags` is "\n"-framed ("\nstatic\nfoo\n"); nfields is
+ * 0 when the record is the one pushed last time (phase 6 after 4). It returns nil when nothing
+ * happened, else lines: "W" (an allow_* was truthy), "E<event>" (a deny_* fired), "F+<flag>" /
+ * "F-<flag>" (qts.set_flag), "!<index>\t<kind>\t<message>" (a function failed; kind is
+ * budget|memory|error).
+ */
+export function luaPrelude(fields: readonly string[], budget: number): string {
+  const names = fields.map((_, i) => `v${i + 1}`);
+  const assign = fields.map((field, i) => `rawset(req, ${JSON.stringify(field)}, v${i + 1})`)
+    .join("\n    ");
+  return `
+local sethook, rawpcall, rawxpcall, load, error, type, tostring, rawset, rawget, pairs, next,
+  setmetatable, sort, find, gmatch, lower, gsub, sub, match =
+  debug.sethook, pcall, xpcall, load, error, type, tostring, rawset, rawget, pairs, next,
+  setmetatable, table.sort, string.find, string.gmatch, string.lower, string.gsub, string.sub,
+  string.match
+local BUDGET = ${budget}
+local BUDGET_MSG = "qts: instruction budget exceeded"
+local exhausted = false
+local function hook()
+  exhausted = true
+  error(BUDGET_MSG, 0)
+end
+
+-- The real string table stays reachable through ("").method: strip what it must not offer and
+-- lock the string metatable so one script cannot change strings for another.
+string.dump = nil
+getmetatable("").__metatable = false
+
+local function copy(t)
+  local c = {}
+  for k, v in pairs(t) do c[k] = v end
+  return c
+end
+
+-- A script's pcall must not swallow the budget error, or a loop around pcall would run forever.
+local function guard(ok, ...)
+  if exhausted then error(BUDGET_MSG, 0) end
+  return ok, ...
+end
+
+local flagstr = "\\n"
+local setflags = nil
+local req = {}
+local rawheaders = ""
+local function parse_headers(text)
+  local h = {}
+  for line in gmatch(text, "[^\\r\\n]+") do
+    local name, value = match(line, "^%s*([^:]-)%s*:%s*(.-)%s*$")
+    if name and name ~= "" then h[lower(name)] = value end
+  end
+  return h
+end
+setmetatable(req, { __index = function(t, k)
+  if k == "flags" then
+    local f = {}
+    for name in gmatch(flagstr, "[^\\n]+") do f[name] = true end
+    rawset(t, "flags", f)
+    return f
+  elseif k == "headers" then
+    local h = parse_headers(rawheaders)
+    rawset(t, "headers", h)
+    return h
+  end
+  return nil
+end })
+
+local qts = {}
+function qts.has_flag(name)
+  local f = rawget(req, "flags")
+  if f then return f[name] == true end
+  return find(flagstr, "\\n" .. tostring(name) .. "\\n", 1, true) ~= nil
+end
+function qts.set_flag(name, value)
+  name = tostring(name)
+  if value == nil then value = true end
+  value = value and true or false
+  if find(name, "[^%w_.%-]") or #name == 0 or #name > 64 then
+    error("qts.set_flag: bad flag name " .. name, 2)
+  end
+  setflags = (setflags or "") .. (value and "F+" or "F-") .. name .. "\\n"
+  local f = rawget(req, "flags")
+  if f then f[name] = value or nil end
+  if value then
+    if not find(flagstr, "\\n" .. name .. "\\n", 1, true) then flagstr = flagstr .. name .. "\\n" end
+  else
+    flagstr = gsub(flagstr, "\\n" .. gsub(name, "%p", "%%%0") .. "\\n", "\\n")
+  end
+end
+local js_match = __qts_match
+__qts_match = nil
+function qts.match(pattern, s)
+  if type(pattern) ~= "string" or type(s) ~= "string" then
+    error("qts.match(pattern, s) takes two strings", 2)
+  end
+  return js_match(pattern, s)
+end
+
+local function sandbox()
+  return {
+    assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs,
+    select = select, tonumber = tonumber, tostring = tostring, type = type,
+    rawequal = rawequal, rawget = rawget, rawset = rawset, rawlen = rawlen,
+    setmetatable = setmetatable, getmetatable = getmetatable, _VERSION = _VERSION,
+    pcall = function(f, ...) return guard(rawpcall(f, ...)) end,
+    xpcall = function(f, h, ...) return guard(rawxpcall(f, h, ...)) end,
+    string = copy(string), table = copy(table), math = copy(math), utf8 = copy(utf8),
+    qts = qts,
+  }
+end
+
+local allows, denies = {}, {}
+
+local function run(fn, arg)
+  exhausted = false
+  sethook(hook, "", BUDGET)
+  local ok, r = rawpcall(fn, arg)
+  sethook()
+  if ok then return true, r end
+  local kind = exhausted and "budget" or (r == "not enough memory" and "memory" or "error")
+  local msg = type(r) == "string" and r or type(r)
+  return false, kind .. "\\t" .. gsub(sub(msg, 1, 300), "[\\r\\n\\t]", " ")
+end
+
+-- Loads one script in its own environment; returns nil or an error line.
+function __qts_load(name, source)
+  local env = sandbox()
+  -- Text mode only ("t"): precompiled bytecode is refused.
+  local chunk, err = load(source, "=" .. name, "t", env)
+  if not chunk then return "syntax\\t" .. tostring(err) end
+  local ok, why = run(chunk, nil)
+  if not ok then return why end
+  local found = {}
+  for k, v in pairs(env) do
+    if type(k) == "string" and type(v) == "function" and (find(k, "^allow_") or find(k, "^deny_")) then
+      found[#found + 1] = k
+    end
+  end
+  sort(found)
+  for _, k in ipairs(found) do
+    local list = find(k, "^allow_") and allows or denies
+    list[#list + 1] = { fn = env[k], name = k, script = name, off = -1 }
+  end
+  return nil
+end
+
+-- "<phase>\\t<index>\\t<script>\\t<function>" lines, for the JS side's names and counters.
+function __qts_list()
+  local out = {}
+  for i, e in ipairs(allows) do out[#out + 1] = "4\\t" .. i .. "\\t" .. e.script .. "\\t" .. e.name end
+  for i, e in ipairs(denies) do out[#out + 1] = "6\\t" .. i .. "\\t" .. e.script .. "\\t" .. e.name end
+  return table.concat(out, "\\n")
+end
+
+function __qts_disable(phase, index, until_ms)
+  local list = phase == 4 and allows or denies
+  if list[index] then list[index].off = until_ms end
+end
+
+function __qts_phase(phase, now, flags, nfields, ${names.join(", ") || "_"})
+  flagstr = flags
+  setflags = nil
+  rawset(req, "flags", nil)
+  rawset(req, "headers", nil)
+  if nfields > 0 then
+    ${assign}
+    rawheaders = rawget(req, "headers_raw") or ""
+    rawset(req, "headers_raw", nil)
+  end
+  local list = phase == 4 and allows or denies
+  local out = nil
+  for i = 1, #list do
+    local e = list[i]
+    if e.off <= now then
+      local ok, r = run(e.fn, req)
+      if not ok then
+        out = (out or "") .. "!" .. i .. "\\t" .. r .. "\\n"
+      elseif r then
+        if phase == 4 then
+          out = (out or "") .. "W\\n"
+          break
+        end
+        out = (out or "") .. "E" .. (type(r) == "string" and r or ("lua_" .. sub(e.name, 6))) .. "\\n"
+      end
+    end
+  end
+  if setflags then out = (out or "") .. setflags end
+  return out
+end
+
+-- Nothing after the prelude may reach these (_G.x: the locals above keep their captures).
+_G.debug, _G.io, _G.os, _G.package, _G.require, _G.dofile, _G.loadfile, _G.load = nil
+_G.collectgarbage = nil
+`;
+}
