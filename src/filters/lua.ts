@@ -256,6 +256,6 @@ function isNotFound(error: unknown): boolean {
 function stripComments(source: string): string {
   return source.replace(
     /("(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*')|--\[(=*)\[[\s\S]*?\]\2\]|--[^\n]*/g,
-    (whole, quoted: string | undefined) => quoted ?? " ",
+    (_whole, quoted: string | undefined) => quoted ?? " ",
   );
 }
