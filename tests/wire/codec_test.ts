@@ -10,6 +10,7 @@ import {
   FIXED_SIZE,
   type HttpRecord,
   TAIL_FIELDS,
+  toPlainRecord,
 } from "../../src/wire/mod.ts";
 import { seededRandom } from "../_support/random.ts";
 
@@ -68,7 +69,7 @@ function sample(): HttpRecord {
 function decoded(bytes: Uint8Array): HttpRecord {
   const result = decodeRecord(bytes);
   if (!result.ok) throw new Error(`unexpected rejection ${result.reason}: ${result.detail}`);
-  return result.record;
+  return toPlainRecord(result.record);
 }
 
 Deno.test("FIXED_FIELDS adds up to the 488-byte fixed part", () => {
@@ -276,6 +277,20 @@ Deno.test("decodeRecord() round-trips 2,000 random records (seed 1)", () => {
     const record = randomRecord(rand);
     assert.deepEqual(decoded(encodeRecord(record)), record);
   }
+});
+
+Deno.test("decodeRecord() records read fields lazily and agree with a plain copy", () => {
+  const result = decodeRecord(encodeRecord({ ...sample(), remote_addr: "::1" }));
+  assert.ok(result.ok);
+  if (!result.ok) return;
+  assert.equal(result.record.host, "example.com");
+  assert.equal(result.record.host, "example.com");
+  assert.equal(result.record.body, "Hello. Привет");
+  assert.equal(result.record.remote_addr, "::1");
+  assert.deepEqual(JSON.parse(JSON.stringify(result.record)).url, "/page.html");
+  const plain = { ...emptyRecord() };
+  const empty = decodeRecord(encodeRecord(plain));
+  assert.ok(empty.ok && empty.record.remote_addr === undefined);
 });
 
 Deno.test("decodeRecord() never throws on 100k random byte strings (seed 2)", () => {
