@@ -61,6 +61,7 @@ export class Pipeline {
   readonly #building = new Map<number, Promise<DomainChain | undefined>>();
   readonly #join = new RequestJoin();
   readonly #workers: number;
+  readonly #counters = new Map<number, { value: number }>();
   #lastSweep = 0;
 
   constructor(options: PipelineOptions) {
@@ -133,13 +134,27 @@ export class Pipeline {
   ): void | Promise<void> {
     const ip = clientAddress(record);
     const ctx: RequestContext = { domainId, ip, now, phase, flags: new Map(), events: [] };
-    this.#o.metrics.inc("qts_records_total", "Records run through the filter chain", {
-      domain: domainId,
-      phase,
-    });
+    this.#recordCounter(domainId, phase).value++;
     const pending = chain.run(record, ctx);
     if (pending) return pending.then(() => this.#decide(ctx));
     this.#decide(ctx);
+  }
+
+  #recordCounter(domainId: number, phase: "first" | "response"): { value: number } {
+    const key = phase === "first" ? domainId : -1 - domainId;
+    let counter = this.#counters.get(key);
+    if (!counter) {
+      counter = this.#o.metrics.counter(
+        "qts_records_total",
+        "Records run through the filter chain",
+        {
+          domain: domainId,
+          phase,
+        },
+      );
+      this.#counters.set(key, counter);
+    }
+    return counter;
   }
 
   #decide(ctx: RequestContext): void {

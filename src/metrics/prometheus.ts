@@ -33,6 +33,21 @@ export class Metrics {
     return family;
   }
 
+  /**
+   * A handle on one counter series, for hot paths: `inc()` on it is a field update, where
+   * {@linkcode Metrics.inc} builds the series key on every call.
+   */
+  counter(name: string, help: string, labels: Labels = {}): { value: number } {
+    const family = this.#family(name, help, "counter");
+    const k = key(labels);
+    let series = family.series.get(k);
+    if (!series) {
+      series = { labels, value: 0 };
+      family.series.set(k, series);
+    }
+    return series;
+  }
+
   /** Adds `by` to a counter. */
   inc(name: string, help: string, labels: Labels = {}, by = 1): void {
     const family = this.#family(name, help, "counter");

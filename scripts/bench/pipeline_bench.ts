@@ -1,0 +1,95 @@
+import { ConfigStore } from "../../src/config/config_store.ts";
+import { loadSettings } from "../../src/config/settings.ts";
+import { chainBuilders, chainObservers } from "../../src/filters/builders.ts";
+import { Pipeline } from "../../src/ingest/pipeline.ts";
+import { ListManager } from "../../src/lm/list_manager.ts";
+import { silentLogger } from "../../src/log/logger.ts";
+import { Metrics } from "../../src/metrics/prometheus.ts";
+import { decodeRecord, encodeHeader, encodeRecord } from "../../src/wire/mod.ts";
+import { opsPerSecond, ratio, report } from "./_measure.ts";
+import { sampleRecord } from "./wire_bench.ts";
+
+/** A pipeline in this process on a temp config dir, with commands counted, not sent. */
+async function pipelineWith(
+  domainJson: unknown,
+): Promise<{ pipeline: Pipeline; commands: () => number }> {
+  const dir = await Deno.makeTempDir();
+  await Deno.mkdir(`${dir}/filters`);
+  await Deno.writeTextFile(`${dir}/filters/8984.json`, JSON.stringify(domainJson));
+  const settings = loadSettings(
+    `[tsng]\nfilters_config_dir = ${dir}/filters\ncomponents_config_dir = ${dir}/components\n`,
+    "bench.ini",
+  );
+  const store = new ConfigStore(settings);
+  await store.load();
+  let commands = 0;
+  let now = 1_700_000_000_000;
+  const clock = { now: () => now, observe: () => void (now += 0.05) };
+  const lm = new ListManager({ emit: () => void commands++, hostname: "bench", clock });
+  const deps = { store, log: silentLogger };
+  const pipeline = new Pipeline({
+    store,
+    lm,
+    metrics: new Metrics(),
+    log: silentLogger,
+    clock,
+    builders: chainBuilders(deps),
+    observers: chainObservers(deps),
+  });
+  await pipeline.start();
+  return { pipeline, commands: () => commands };
+}
+
+function messages(count: number, ips: number): Uint8Array[][] {
+  const header = encodeHeader(8984);
+  return Array.from({ length: count }, (_, i) => {
+    const record = sampleRecord(i);
+    record.remote_ip = (0x0a000000 + (i * 7919) % ips) >>> 0;
+    return [header, encodeRecord(record)];
+  });
+}
+
+/** Records/s through the chain vs decode-only (issues 5 and 6). */
+export async function run(): Promise<void> {
+  const n = 200_000;
+  const msgs = messages(8192, 50_000);
+  let sink = 0;
+  const decodeOnly = opsPerSecond(n, (i) => {
+    const r = decodeRecord(msgs[i & 8191]![1]!);
+    if (r.ok) sink += r.record.url.length;
+  });
+  report("decode only (header parse excluded)", decodeOnly, "records/s");
+
+  const list: string[] = [];
+  for (let i = 0; i < 10_000; i++) list.push(`192.0.${(i >> 8) & 255}.${i & 255}/32`);
+  const issue5 = await pipelineWith({
+    fixed_lists: { lists: [{ name: "bench", type: "black", entries: list }] },
+    ua_parser: { enabled: false },
+    lua: { enabled: false },
+    many_uas: { enabled: false },
+    limit_req_mc: { enabled: false },
+    request_hash_score: { enabled: false },
+    statstore_http_stats: { enabled: false },
+    telemetry_http_sampler: { enabled: false },
+  });
+  const chain5 = opsPerSecond(n, (i) => {
+    issue5.pipeline.handleFrames(msgs[i & 8191]!);
+  });
+  report("location_flags + fixed_lists (10k entries)", chain5, "records/s");
+  ratio("  ÷ decode only", chain5 / decodeOnly);
+  await issue5.pipeline.close();
+
+  const full = await pipelineWith({});
+  const steps = full.pipeline.chain(8984)?.steps() ?? [];
+  const chainFull = opsPerSecond(n, (i) => {
+    full.pipeline.handleFrames(msgs[i & 8191]!);
+  });
+  report(`full default chain (${steps.length} steps)`, chainFull, "records/s");
+  console.log(`  steps: ${steps.join(", ")}`);
+  ratio("  ÷ decode only", chainFull / decodeOnly);
+  console.log(`  commands decided during the run: ${full.commands()}`);
+  await full.pipeline.close();
+  if (sink === -1) console.log(sink);
+}
+
+if (import.meta.main) await run();
