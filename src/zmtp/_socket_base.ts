@@ -110,10 +110,19 @@ export abstract class SocketBase {
 
   /**
    * Listens on a `tcp://host:port` endpoint (`*` = every IPv4 interface, port 0 = any free
-   * port) and returns the endpoint actually bound. Throws what Deno.listen throws (address in
-   * use, permission) so a misconfiguration fails at start.
+   * port) and resolves to the endpoint actually bound. Rejects with what Deno.listen throws
+   * (address in use, permission) or a TypeError for a bad endpoint, so misconfiguration fails
+   * at start.
    */
   bind(endpoint: string): Promise<string> {
+    try {
+      return Promise.resolve(this.#listen(endpoint));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #listen(endpoint: string): string {
     this.#assertOpen("bind");
     const { hostname, port } = parseEndpoint(endpoint, "bind");
     const listener = Deno.listen({ hostname, port, transport: "tcp" });
@@ -122,7 +131,7 @@ export abstract class SocketBase {
     this.host.log("listen", { endpoint: actual });
     this.#bound.push({ listener, loop: this.#acceptLoop(listener) });
     this.#startTicker();
-    return Promise.resolve(actual);
+    return actual;
   }
 
   /**

@@ -3,7 +3,13 @@
  * @module
  */
 
-/** Structured log hook: an event name and its fields. Default: silent. */
+/**
+ * Structured log hook: an event name and its fields (always `socket`, mostly `peer`).
+ * Default: silent. Events: `listen`, `accept`, `accept_failed`, `connect`, `connect_failed`
+ * (with `retryMs`), `reconnect`, `ready` (`socketType`, `version`), `refuse`, `disconnect`
+ * (`reason`, `detail`), `subscribe`/`cancel` (`prefix`), `pause` (a receiver's queue for a
+ * peer is full), `ping`, `pong`. Rate-limit it yourself if you log to a file.
+ */
 export type ZmtpLogger = (event: string, fields: Record<string, unknown>) => void;
 
 /** Why a connection ended; counted in {@linkcode ZmtpStats.disconnected}. */

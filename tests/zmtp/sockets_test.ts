@@ -226,11 +226,18 @@ Deno.test("SubSocket binds and re-subscribes a PUB that reconnects", async () =>
   }
 });
 
-Deno.test("sockets reject bad options and bad endpoints at once", () => {
+Deno.test("sockets reject bad options and bad endpoints at once", async () => {
   assert.throws(() => new PullSocket({ hwm: 0 }), RangeError);
   assert.throws(() => new PullSocket({ maxFrame: -1 }), RangeError);
   assert.throws(() => new PullSocket({ reconnect: Number.NaN }), RangeError);
   const pull = new PullSocket();
   assert.throws(() => pull.connect("tcp://*:4100"), TypeError);
-  assert.throws(() => pull.bind("udp://127.0.0.1:4100"), TypeError);
+  await assert.rejects(pull.bind("udp://127.0.0.1:4100"), TypeError);
+  const taken = new PullSocket();
+  const endpoint = await taken.bind("tcp://127.0.0.1:0");
+  try {
+    await assert.rejects(pull.bind(endpoint), Deno.errors.AddrInUse);
+  } finally {
+    await taken.close();
+  }
 });
