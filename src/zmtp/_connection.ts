@@ -27,6 +27,7 @@ import type { DisconnectReason, ZmtpStats } from "./types.ts";
 /** Options after defaults. */
 export interface ResolvedOptions {
   maxFrame: number;
+  maxMessage: number;
   maxFrames: number;
   hwm: number;
   reconnect: number;
@@ -219,6 +220,7 @@ export class Connection {
     let need = GREETING_SIZE;
     let phase = PHASE_GREETING;
     let parts: Uint8Array[] = [];
+    let partsBytes = 0;
     try {
       while (!this.closed && this.#closeAfterFlush === undefined) {
         if (start === end && !shared) start = end = 0;
@@ -307,6 +309,11 @@ export class Connection {
           }
           shared = true;
           parts.push(body);
+          partsBytes += size;
+          if (partsBytes > opts.maxMessage) {
+            this.close("frame_too_large", `message over ${opts.maxMessage} bytes`);
+            return;
+          }
           if (flags & FLAG_MORE) {
             if (parts.length >= opts.maxFrames) {
               this.close("protocol_error", `more than ${opts.maxFrames} frames in a message`);
@@ -316,6 +323,7 @@ export class Connection {
           }
           const message = parts;
           parts = [];
+          partsBytes = 0;
           this.#host.onMessage(this, message);
           if (this.closed) return;
         }

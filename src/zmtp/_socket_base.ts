@@ -29,8 +29,10 @@ function silent(): void {}
 
 function resolveOptions(options: ZmtpOptions): ResolvedOptions {
   const interval = options.heartbeatInterval ?? 0;
+  const maxFrame = options.maxFrame ?? 16 * 1024 * 1024;
   const resolved: ResolvedOptions = {
-    maxFrame: options.maxFrame ?? 16 * 1024 * 1024,
+    maxFrame,
+    maxMessage: options.maxMessage ?? maxFrame * 4,
     maxFrames: options.maxFrames ?? 1024,
     hwm: options.hwm ?? 10_000,
     reconnect: options.reconnect ?? 100,

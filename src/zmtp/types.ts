@@ -20,7 +20,7 @@ export type DisconnectReason =
   | "bad_mechanism"
   /** The peer's Socket-Type cannot talk to ours (e.g. PUSH to PUB). */
   | "incompatible_socket"
-  /** A frame longer than `maxFrame`. */
+  /** A frame longer than `maxFrame`, or a message longer than `maxMessage`. */
   | "frame_too_large"
   /** Anything else malformed: reserved flag bits, bad READY, data where a command must be… */
   | "protocol_error"
@@ -78,6 +78,11 @@ export interface ZmtpStats {
 export interface ZmtpOptions {
   /** Largest frame body accepted from a peer; a longer one disconnects it. Default 16 MiB. */
   maxFrame?: number;
+  /**
+   * Largest total of frame bodies in one received message; more disconnects the peer like an
+   * oversized frame. Bounds memory per message. Default 4 × `maxFrame`.
+   */
+  maxMessage?: number;
   /** Largest number of frames in one received message; more is a protocol error. Default 1024. */
   maxFrames?: number;
   /**
