@@ -1,6 +1,9 @@
 import { join } from "node:path";
 import { createApi } from "../api/app.ts";
+import { ConfigActions } from "../api/config_actions.ts";
+import { Autoreload } from "./autoreload.ts";
 import { ConfigStore } from "../config/config_store.ts";
+import { type GeoIp, noGeoIp, openGeoIp } from "../geo/geoip.ts";
 import type { Settings } from "../config/settings.ts";
 import { chainBuilders, chainObservers } from "../filters/builders.ts";
 import { Pipeline } from "../ingest/pipeline.ts";
@@ -17,7 +20,7 @@ export interface SensorOptions {
   log: Logger;
   /** Event time; wall clock by default, a RecordClock for replay. */
   clock?: { now(): number; observe?(record: HttpRecord): void };
-  /** Country lookup for commands; "" when absent. */
+  /** Country lookup for commands; default: the `geoip_db` database, or "" without one. */
   geo?: (ip: string) => string;
 }
 
@@ -36,8 +39,10 @@ export class Sensor {
   readonly #log: Logger;
   readonly #clock: { now(): number; observe?(record: HttpRecord): void };
   #input: PullSocket | SubSocket | undefined;
+  #geo: GeoIp = noGeoIp();
   #server: Deno.HttpServer | undefined;
   #timers: ReturnType<typeof setInterval>[] = [];
+  #autoreload: Autoreload | undefined;
   #loop: Promise<void> | undefined;
   #started = 0;
   /** Bound addresses (real ports when configured with port 0 in tests). */
@@ -54,7 +59,7 @@ export class Sensor {
       {
         emit: (cmd) => this.publisher.publish(cmd),
         hostname,
-        geo: options.geo ?? (() => ""),
+        geo: options.geo ?? ((ip) => this.#geo.country(ip)),
         clock: this.#clock,
         workerPrefix: this.store.global.qpc.worker,
         stateFile: this.settings.state_dir
@@ -105,6 +110,17 @@ export class Sensor {
     this.metrics.collect(() => this.#collect());
     const s = this.settings;
     if (s.state_dir) await Deno.mkdir(s.state_dir, { recursive: true });
+    if (s.geoip_db) {
+      try {
+        this.#geo = await openGeoIp(s.geoip_db);
+      } catch (error) {
+        // A missing database must not stop the sensor: commands carry geo "" until it exists.
+        this.#log.log("error", "GeoIP database not loaded, geo will be empty", {
+          path: s.geoip_db,
+          error: (error as Error).message,
+        });
+      }
+    }
     await this.store.load();
     for (const [file, message] of this.store.problems) {
       this.#log.log("error", "configuration file rejected, last good configuration kept", {
@@ -129,7 +145,10 @@ export class Sensor {
       this.#input = pull;
     }
 
+    const { store, pipeline, metrics } = this;
+    const actions = new ConfigActions({ store, pipeline, metrics, log: this.#log });
     const app = createApi({
+      actions,
       store: this.store,
       pipeline: this.pipeline,
       lm: this.lm,
@@ -150,13 +169,12 @@ export class Sensor {
     await ready.promise;
 
     this.#timers.push(setInterval(() => this.pipeline.tick(), 30_000));
-    if (s.autodiscover) {
-      this.#timers.push(setInterval(() => {
-        this.store.reloadFilters().then((problems) => {
-          for (const p of problems) this.#log.log("error", "domain file rejected", { ...p });
-        }).catch((error) => this.#log.log("error", "autodiscover failed", { error }));
-      }, s.autodiscover_interval * 1000));
-    }
+    this.#autoreload = new Autoreload({
+      settings: s,
+      log: this.#log,
+      reload: (what, trigger) => actions.reload(what, trigger),
+    });
+    await this.#autoreload.start();
     this.#loop = this.#ingest();
     this.#log.log("info", "qts serving", {
       input: this.bound.input,
@@ -185,11 +203,13 @@ export class Sensor {
   async close(): Promise<void> {
     for (const timer of this.#timers) clearInterval(timer);
     this.#timers = [];
+    await this.#autoreload?.close();
     await this.#input?.close();
     await this.#loop;
     await this.#server?.shutdown();
     await this.pipeline.close();
     await this.lm.close();
     await this.publisher.close();
+    this.#geo.close();
   }
 }

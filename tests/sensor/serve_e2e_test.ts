@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { emptyRecord, encodeHeader, encodeRecord, parseIPv4 } from "../../src/wire/mod.ts";
 import { pyzmqAvailable } from "../_support/pyzmq_available.ts";
 import { pyzmqPeer } from "../_support/pyzmq_peer.ts";
 import { freePort, metricValue, startSensor, waitFor } from "../_support/sensor_process.ts";
 
 const T0 = 1_700_000_000;
+const GEO_DB = fileURLToPath(new URL("../fixtures/geo/test-country.mmdb", import.meta.url));
 const skip = pyzmqAvailable();
 if (skip) console.warn(`skipping sensor end-to-end tests: ${skip}`);
 
@@ -79,7 +81,7 @@ Deno.test({
       `[tsng]\ninput = tcp://127.0.0.1:${input}\nforce_domains = 8984\n` +
         `api_server_port = ${api}\nfilters_config_dir = ${join(dir, "filters")}\n` +
         `components_config_dir = ${join(dir, "components")}\nstate_dir = ${join(dir, "state")}\n` +
-        `autodiscover = false\nworkers = 1\nhostname = e2e-host\n` +
+        `autodiscover = false\nworkers = 1\nhostname = e2e-host\ngeoip_db = ${GEO_DB}\n` +
         `[tsng:qpc]\noutbound = tcp://127.0.0.1:${outbound}\n`,
     );
 
@@ -134,7 +136,7 @@ Deno.test({
           rule_name: "tsng.fixed",
           method: "add",
           ip_addr: "198.51.100.9",
-          geo: "",
+          geo: "US",
           timestamp: undefined,
           timeout: 86400,
           worker: "wrk_1",
@@ -175,6 +177,7 @@ Deno.test({
         assert.equal(cmd.method, "add");
         assert.equal(cmd.rule_name, "tsng.scan");
         assert.equal(cmd.comment, "fixed_scan");
+        assert.equal(cmd.geo, "RU");
       }
       // The one from the blocking projection's own event comes last.
       assert.equal(attack[5]!.ip_addr, "203.0.113.6");
