@@ -22,6 +22,8 @@ export interface AnalyzeOptions {
   activityThresholdUs?: number;
   /** Duplicate window in µs (0 = off). Default 1000. */
   duplicateWindowUs?: number;
+  /** Quiet time (µs) after which a closed TCP flow is emitted. Default 10 s. */
+  closedLingerUs?: number;
   /** Label given to every flow (one-application captures as training data). */
   label?: string;
   /** First payload bytes per direction handed to `inspector`. */
@@ -91,6 +93,7 @@ export async function analyzeCapture(
     ...(options.duplicateWindowUs !== undefined
       ? { duplicateWindowUs: options.duplicateWindowUs }
       : {}),
+    ...(options.closedLingerUs !== undefined ? { closedLingerUs: options.closedLingerUs } : {}),
     ...(options.payloadBytes !== undefined ? { payloadBytes: options.payloadBytes } : {}),
     ...(options.inspector !== undefined ? { inspector: options.inspector } : {}),
   }, (flow) => {

@@ -19,6 +19,8 @@ Output (any combination; "-" = stdout; with none given, CSV goes to stdout):
 Flows:
   --label NAME            label every flow (a one-application capture becomes training data)
   --flow-timeout SECONDS  cut a flow this long after its first packet (default 120)
+  --closed-linger SECONDS a TCP flow closed by FIN/RST goes out after this quiet time (default 10);
+                          until then residual packets stay in it (a new SYN starts a new flow)
   --active-threshold US   a flow gap above this many µs ends an active period (default 1000000)
   --dup-window US         identical packets closer than this are duplicates (default 1000, 0 = off)
 
@@ -82,6 +84,7 @@ export async function analyzeCommand(args: string[]): Promise<number> {
         label: { type: "string" },
         "flow-timeout": { type: "string" },
         "active-threshold": { type: "string" },
+        "closed-linger": { type: "string" },
         "dup-window": { type: "string" },
         quiet: { type: "boolean", short: "q" },
         help: { type: "boolean", short: "h" },
@@ -100,11 +103,12 @@ export async function analyzeCommand(args: string[]): Promise<number> {
     console.error(`qts analyze: no capture given\n\n${HELP}`);
     return 2;
   }
-  let timeout: number, threshold: number, dupWindow: number;
+  let timeout: number, threshold: number, dupWindow: number, linger: number;
   try {
     timeout = positive("flow-timeout", v["flow-timeout"], 120);
     threshold = positive("active-threshold", v["active-threshold"], 1_000_000, true);
     dupWindow = positive("dup-window", v["dup-window"], 1000, true);
+    linger = positive("closed-linger", v["closed-linger"], 10);
   } catch (error) {
     console.error(`qts analyze: ${(error as Error).message}`);
     return 2;
@@ -166,6 +170,7 @@ export async function analyzeCommand(args: string[]): Promise<number> {
         flowTimeoutSeconds: timeout,
         activityThresholdUs: threshold,
         duplicateWindowUs: dupWindow,
+        closedLingerUs: linger * 1e6,
         label,
         ...(onProgress ? { onProgress } : {}),
       }, (flow) => {

@@ -21,6 +21,15 @@ export class Flow {
   readonly protocol: number;
   /** Forward source address words [0..3] and forward destination words [4..7]. */
   readonly addr: Uint32Array = new Uint32Array(8);
+  /** The same words as plain fields: the per-packet match reads these (no typed-array hop). */
+  /** @internal */ readonly s0: number;
+  /** @internal */ readonly s1: number;
+  /** @internal */ readonly s2: number;
+  /** @internal */ readonly s3: number;
+  /** @internal */ readonly d0: number;
+  /** @internal */ readonly d1: number;
+  /** @internal */ readonly d2: number;
+  /** @internal */ readonly d3: number;
   /** Forward source and destination ports (ICMP echo: the identifier; else 0). */
   readonly srcPort: number;
   readonly dstPort: number;
@@ -64,6 +73,9 @@ export class Flow {
   /** @internal */ nextInBucket: Flow | undefined = undefined;
   /** @internal */ prev: Flow | undefined = undefined;
   /** @internal */ next: Flow | undefined = undefined;
+  /** @internal */ closedPrev: Flow | undefined = undefined;
+  /** @internal */ closedNext: Flow | undefined = undefined;
+  /** @internal */ inClosedList = false;
   /** @internal */ payload: [Uint8Array | undefined, Uint8Array | undefined] = [
     undefined,
     undefined,
@@ -89,6 +101,14 @@ export class Flow {
       this.addr[i] = src[i]!;
       this.addr[i + 4] = dst[i]!;
     }
+    this.s0 = src[0]!;
+    this.s1 = src[1]!;
+    this.s2 = src[2]!;
+    this.s3 = src[3]!;
+    this.d0 = dst[0]!;
+    this.d1 = dst[1]!;
+    this.d2 = dst[2]!;
+    this.d3 = dst[3]!;
     this.srcPort = srcPort;
     this.dstPort = dstPort;
   }

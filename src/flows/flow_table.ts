@@ -20,6 +20,10 @@ export interface FlowTableOptions {
   /** Identical packets in the same direction closer than this are duplicates (µs). Default 1 ms;
    * 0 disables duplicate detection. */
   duplicateWindowUs?: number;
+  /** A closed TCP flow (FIN both ways or RST) keeps residual packets until a new SYN, but is
+   * emitted once it has seen no packet for this long (µs), so closed flows do not pile up in
+   * memory until the flow timeout. Default 10 s. */
+  closedLingerUs?: number;
   /** Payload bytes per direction collected for the inspector (0 = none). Default 0, or 64 when
    * an inspector is given. */
   payloadBytes?: number;
@@ -72,6 +76,10 @@ export class FlowTable {
   readonly #buckets = new Map<number, Flow>();
   #head: Flow | undefined = undefined;
   #tail: Flow | undefined = undefined;
+  /** Closed TCP flows, least recently active first. */
+  #closedHead: Flow | undefined = undefined;
+  #closedTail: Flow | undefined = undefined;
+  readonly #linger: number;
   #clock = -Infinity;
   readonly #timeout: number;
   readonly #threshold: number;
@@ -85,6 +93,7 @@ export class FlowTable {
     this.#timeout = options.flowTimeoutUs ?? 120_000_000;
     this.#threshold = options.activityThresholdUs ?? 1_000_000;
     this.#dupWindow = options.duplicateWindowUs ?? 1000;
+    this.#linger = options.closedLingerUs ?? 10_000_000;
     this.#inspector = options.inspector;
     this.#payloadBytes = options.payloadBytes ?? (options.inspector ? 64 : 0);
     if (!(this.#timeout > 0)) {
@@ -147,6 +156,10 @@ export class FlowTable {
     const limit = this.#clock - this.#timeout;
     while (this.#head !== undefined && this.#head.firstUs < limit) {
       this.#finish(this.#head, "timeout");
+    }
+    const quiet = this.#clock - this.#linger;
+    while (this.#closedHead !== undefined && this.#closedHead.lastUs < quiet) {
+      this.#finish(this.#closedHead, this.#closedHead.endReason);
     }
   }
 
@@ -221,17 +234,44 @@ export class FlowTable {
     if (view.protocol === 6) {
       const f = view.tcpFlags;
       flow.tcpFlags[dir] |= f;
-      if ((f & RST) !== 0) {
+      if (flow.closed) {
+        this.#touchClosed(flow);
+      } else if ((f & RST) !== 0) {
         flow.closed = true;
         flow.endReason = "rst";
-      } else if ((flow.tcpFlags[0] & flow.tcpFlags[1] & FIN) !== 0 && !flow.closed) {
+        this.#touchClosed(flow);
+      } else if ((flow.tcpFlags[0] & flow.tcpFlags[1] & FIN) !== 0) {
         flow.closed = true;
         flow.endReason = "fin";
+        this.#touchClosed(flow);
       }
     }
     if (this.#payloadBytes > 0 && !flow.payloadDone[dir] && view.payloadCaptured > 0) {
       this.#collectPayload(flow, view, dir);
     }
+  }
+
+  /** Moves a closed flow to the tail of the closed list (most recently active). */
+  #touchClosed(flow: Flow): void {
+    if (flow.inClosedList) {
+      if (this.#closedTail === flow) return;
+      this.#unlinkClosed(flow);
+    }
+    flow.inClosedList = true;
+    flow.closedPrev = this.#closedTail;
+    flow.closedNext = undefined;
+    if (this.#closedTail !== undefined) this.#closedTail.closedNext = flow;
+    else this.#closedHead = flow;
+    this.#closedTail = flow;
+  }
+
+  #unlinkClosed(flow: Flow): void {
+    if (flow.closedPrev !== undefined) flow.closedPrev.closedNext = flow.closedNext;
+    else this.#closedHead = flow.closedNext;
+    if (flow.closedNext !== undefined) flow.closedNext.closedPrev = flow.closedPrev;
+    else this.#closedTail = flow.closedPrev;
+    flow.closedPrev = flow.closedNext = undefined;
+    flow.inClosedList = false;
   }
 
   #collectPayload(flow: Flow, view: PacketView, dir: FlowDirection): void {
@@ -264,6 +304,7 @@ export class FlowTable {
     if (flow.next !== undefined) flow.next.prev = flow.prev;
     else this.#tail = flow.prev;
     flow.prev = flow.next = undefined;
+    if (flow.inClosedList) this.#unlinkClosed(flow);
     // Unlink from its bucket chain.
     const headOfBucket = this.#buckets.get(flow.hash);
     if (headOfBucket === flow) {
@@ -288,19 +329,24 @@ export class FlowTable {
 /** 0 when the packet goes forward in `flow`, 1 backward, -1 when it is another flow. */
 function matchDirection(flow: Flow, view: PacketView): number {
   if (flow.protocol !== view.protocol || flow.ipVersion !== view.ipVersion) return -1;
-  const a = flow.addr;
+  const sp = view.srcPort;
+  const dp = view.dstPort;
   const s = view.src;
   const d = view.dst;
-  if (
-    flow.srcPort === view.srcPort && flow.dstPort === view.dstPort &&
-    a[0] === s[0] && a[1] === s[1] && a[2] === s[2] && a[3] === s[3] &&
-    a[4] === d[0] && a[5] === d[1] && a[6] === d[2] && a[7] === d[3]
-  ) return 0;
-  if (
-    flow.srcPort === view.dstPort && flow.dstPort === view.srcPort &&
-    a[0] === d[0] && a[1] === d[1] && a[2] === d[2] && a[3] === d[3] &&
-    a[4] === s[0] && a[5] === s[1] && a[6] === s[2] && a[7] === s[3]
-  ) return 1;
+  const s0 = s[0]!;
+  const d0 = d[0]!;
+  if (flow.srcPort === sp && flow.dstPort === dp && flow.s0 === s0 && flow.d0 === d0) {
+    if (
+      flow.s1 === s[1] && flow.s2 === s[2] && flow.s3 === s[3] &&
+      flow.d1 === d[1] && flow.d2 === d[2] && flow.d3 === d[3]
+    ) return 0;
+  }
+  if (flow.srcPort === dp && flow.dstPort === sp && flow.s0 === d0 && flow.d0 === s0) {
+    if (
+      flow.s1 === d[1] && flow.s2 === d[2] && flow.s3 === d[3] &&
+      flow.d1 === s[1] && flow.d2 === s[2] && flow.d3 === s[3]
+    ) return 1;
+  }
   return -1;
 }
 

@@ -163,3 +163,24 @@ Deno.test("FlowTable separates flows by protocol, ports and address family", asy
   );
   assert.equal(flows[3]!.dstAddress, "fe80::2");
 });
+
+Deno.test("FlowTable emits a closed flow after the linger time, residual packets extend it", async () => {
+  const other = (ms: number) =>
+    at(
+      ms,
+      ethernet(ipPacket({ src: "10.9.9.9", dst: "10.9.9.8", proto: "udp", sport: 1, dport: 2 })),
+    );
+  const order: string[] = [];
+  const frames: Frame[] = [
+    at(0, tcp(true, TCP.SYN)),
+    at(1, tcp(true, TCP.FIN | TCP.ACK)),
+    at(2, tcp(false, TCP.FIN | TCP.ACK)),
+    other(5_000),
+    at(6_000, tcp(true, TCP.ACK)), // residual, within the linger: stays, and restarts the linger
+    other(15_000), // 9 s after the residual ACK: still open
+    other(16_500), // 10.5 s after it: the closed flow goes out before this packet is added
+  ];
+  const { flows } = await flowsOf(pcap(frames), { closedLingerUs: 10_000_000 });
+  for (const f of flows) order.push(`${f.protocol}:${f.totalPackets}:${f.endReason}`);
+  assert.deepEqual(order, ["6:4:fin", "17:3:eof"]);
+});
