@@ -65,7 +65,11 @@ export abstract class SocketBase {
   readonly #log: ZmtpLogger;
   readonly #bound: Bound[] = [];
   readonly #connecters: Connecter[] = [];
-  readonly #abort = new AbortController();
+  /**
+   * One controller per connect attempt in flight. Never aborted once the attempt succeeded:
+   * aborting a connect signal later tears down the established stream under pending reads.
+   */
+  readonly #attempts = new Set<AbortController>();
   #closed = false;
   #ticker: ReturnType<typeof setInterval> | undefined;
   /** Pending backoff sleeps, so close() can end them at once. */
@@ -154,7 +158,7 @@ export abstract class SocketBase {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#abort.abort();
+    for (const attempt of this.#attempts) attempt.abort();
     for (const { listener } of this.#bound) {
       try {
         listener.close();
@@ -234,9 +238,12 @@ export abstract class SocketBase {
     let delay = this.opts.reconnect;
     while (!this.#closed) {
       let conn: Deno.Conn;
+      const attempt = new AbortController();
+      this.#attempts.add(attempt);
       try {
-        conn = await Deno.connect({ hostname, port, signal: this.#abort.signal });
+        conn = await Deno.connect({ hostname, port, signal: attempt.signal });
       } catch (error) {
+        this.#attempts.delete(attempt);
         if (this.#closed) return;
         this.stats.connectFailed++;
         this.host.log("connect_failed", { endpoint, detail: String(error), retryMs: delay });
@@ -244,6 +251,7 @@ export abstract class SocketBase {
         delay = Math.min(delay * 2, this.opts.reconnectMax);
         continue;
       }
+      this.#attempts.delete(attempt);
       if (this.#closed) {
         conn.close();
         return;
