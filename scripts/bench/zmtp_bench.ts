@@ -17,7 +17,7 @@ import { pyzmqAvailable } from "../../tests/_support/pyzmq_available.ts";
 const COUNT = 200_000;
 const HEADER = new TextEncoder().encode("http:8984:");
 const BODY = 690;
-const RUNS = 3;
+const RUNS = 5;
 
 interface Figure {
   seconds: number;

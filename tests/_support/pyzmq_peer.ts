@@ -38,6 +38,8 @@ export interface PyzmqPeer {
   readonly endpoint: string;
   /** Sends one multipart message. */
   send(frames: Uint8Array[]): Promise<void>;
+  /** Sends many messages in order, pipelined (one write, then one reply per message). */
+  sendMany(messages: Uint8Array[][]): Promise<void>;
   /** Sends `count` messages `[first, u32 BE sequence number + zero padding to size]`. */
   generate(count: number, first: Uint8Array, size: number): Promise<void>;
   /** Receives `count` messages; throws on timeout (stating how many arrived). */
@@ -181,6 +183,15 @@ export async function pyzmqPeer(options: PyzmqPeerOptions): Promise<PyzmqPeer> {
     endpoint,
     async send(frames) {
       await command(`send ${frames.map(hex).join(" ")}`, "send");
+    },
+    async sendMany(messages) {
+      if (messages.length === 0) return;
+      const text = messages.map((frames) => `send ${frames.map(hex).join(" ")}\n`).join("");
+      await writer.write(encoder.encode(text));
+      for (let i = 0; i < messages.length; i++) {
+        const reply = await line(`send ${i + 1} of ${messages.length}`);
+        if (reply !== "OK") throw new Error(`pyzmq peer: send ${i + 1} failed: ${reply}`);
+      }
     },
     async generate(count, first, size) {
       await command(`gen ${count} ${hex(first)} ${size}`, "gen", Math.max(timeout, count));

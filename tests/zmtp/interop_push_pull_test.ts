@@ -52,8 +52,12 @@ for (const qtsMode of ["bind", "connect"] as const) {
     try {
       const big = bigFrame(MiB, 7);
       await peer.send([b("http:8984:"), b("body")]);
-      await peer.send([new Uint8Array(0)]);
-      await peer.send([b("a"), new Uint8Array(0), b("c"), new Uint8Array(0)]);
+      await peer.sendMany([[new Uint8Array(0)], [
+        b("a"),
+        new Uint8Array(0),
+        b("c"),
+        new Uint8Array(0),
+      ]]);
       await peer.send([b("big"), big]);
       const got = await receiveN(pull, 4);
       assert.deepEqual(got[0]!.map(t), ["http:8984:", "body"]);
