@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { analyzeCapture } from "../../src/analyze/mod.ts";
 import type { Flow } from "../../src/flows/mod.ts";
+import {
+  addFieldBytes,
+  assertSameConversations,
+  conversationsOf,
+  parseConversations,
+} from "./_tshark.ts";
 
 /** Why the comparison cannot run here, or "" when tcpdump, tshark and curl are usable. */
 async function missingTools(): Promise<string> {
@@ -22,51 +28,6 @@ const missing = await missingTools();
 if (missing) console.warn(`tshark comparison skipped: ${missing}`);
 
 const HELPER = new URL("./_loopback_traffic.ts", import.meta.url).pathname;
-
-interface Totals {
-  ab: number;
-  ba: number;
-  bytes: number;
-}
-
-/** Parses `tshark -q -z conv,tcp -z conv,udp` (frames per direction; bytes as displayed). */
-function parseConversations(text: string): Map<string, Totals & { shownBytes: string }> {
-  const out = new Map<string, Totals & { shownBytes: string }>();
-  let proto = "";
-  const size = String.raw`(\d+ (?:bytes|kB|MB|GB))`;
-  const row = new RegExp(
-    String.raw`^(\S+):(\d+)\s+<->\s+(\S+):(\d+)\s+(\d+) ${size}\s+(\d+) ${size}\s+(\d+) ${size}`,
-  );
-  for (const line of text.split("\n")) {
-    if (line.startsWith("TCP Conversations")) proto = "tcp";
-    else if (line.startsWith("UDP Conversations")) proto = "udp";
-    const m = row.exec(line);
-    if (!m) continue;
-    const [, a, pa, b, pb, ba, , ab, , total, shown] = m;
-    const key = convKey(proto, `${a}:${pa}`, `${b}:${pb}`);
-    // "<-" is B→A, "->" is A→B; store as seen from the lexically smaller endpoint.
-    const aFirst = `${a}:${pa}` <= `${b}:${pb}`;
-    assert.equal(Number(ab) + Number(ba), Number(total));
-    out.set(key, {
-      ab: aFirst ? Number(ab) : Number(ba),
-      ba: aFirst ? Number(ba) : Number(ab),
-      bytes: 0,
-      shownBytes: shown!,
-    });
-  }
-  return out;
-}
-
-function convKey(proto: string, x: string, y: string): string {
-  return x <= y ? `${proto} ${x} ${y}` : `${proto} ${y} ${x}`;
-}
-
-/** Value range a tshark size string stands for (it truncates to whole kB/MB). */
-function sizeRange(shown: string): [number, number] {
-  const [n, unit] = shown.split(" ") as [string, string];
-  const mult = { bytes: 1, kB: 1e3, MB: 1e6, GB: 1e9 }[unit]!;
-  return mult === 1 ? [Number(n), Number(n)] : [Number(n) * mult, (Number(n) + 1) * mult];
-}
 
 const SENTINEL = new TextEncoder().encode("QTS-END-OF-TRAFFIC");
 
@@ -192,47 +153,17 @@ Deno.test({
         stdout: "piped",
         stderr: "null",
       }).output();
-      for (const line of new TextDecoder().decode(fields.stdout).trim().split("\n")) {
-        const [src, dst, ts, td, us, ud, len] = line.split(",");
-        const proto = ts ? "tcp" : "udp";
-        const key = convKey(proto, `${src}:${ts || us}`, `${dst}:${td || ud}`);
-        const t = theirs.get(key);
-        assert.ok(t, `tshark fields list ${key} but its conversation table does not`);
-        t.bytes += Number(len);
-      }
+      addFieldBytes(theirs, new TextDecoder().decode(fields.stdout));
 
-      const ours = new Map<string, Totals>();
       const flows: Flow[] = [];
       const summary = await analyzeCapture(file, {}, (f) => flows.push(f));
       assert.equal(summary.error, undefined);
-      for (const f of flows) {
-        const proto = f.protocol === 6 ? "tcp" : f.protocol === 17 ? "udp" : "";
-        if (!proto) continue;
-        const src = `${f.srcAddress}:${f.srcPort}`;
-        const dst = `${f.dstAddress}:${f.dstPort}`;
-        const key = convKey(proto, src, dst);
-        const t = ours.get(key) ?? { ab: 0, ba: 0, bytes: 0 };
-        const srcFirst = src <= dst;
-        t.ab += srcFirst ? f.packets[0] : f.packets[1];
-        t.ba += srcFirst ? f.packets[1] : f.packets[0];
-        t.bytes += f.frameBytes[0] + f.frameBytes[1];
-        ours.set(key, t);
-      }
+      const ours = conversationsOf(flows);
 
       const count = (p: string) => [...theirs.keys()].filter((k) => k.startsWith(p)).length;
       assert.ok(count("tcp") >= 7, "3 HTTP + 2 FTP control + 2 FTP data connections expected");
       assert.ok(count("udp") >= 5, "4 DNS-like exchanges and the final datagram expected");
-      assert.deepEqual([...ours.keys()].sort(), [...theirs.keys()].sort());
-      for (const [key, t] of theirs) {
-        const o = ours.get(key)!;
-        assert.deepEqual([o.ab, o.ba], [t.ab, t.ba], `frames per direction of ${key}`);
-        assert.equal(o.bytes, t.bytes, `bytes of ${key}`);
-        const [lo, hi] = sizeRange(t.shownBytes);
-        assert.ok(
-          o.bytes >= lo && o.bytes <= hi,
-          `${key}: ${o.bytes} vs tshark's "${t.shownBytes}"`,
-        );
-      }
+      assertSameConversations(ours, theirs);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
