@@ -3,17 +3,13 @@ import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { COMPONENT_NAMES, isComponentName } from "../config/components.ts";
 import { type ConfigStore, isDomainId } from "../config/config_store.ts";
-import {
-  completeComponents,
-  componentsFromObject,
-  parseComponent,
-} from "../config/load_components.ts";
 import type { Pipeline } from "../ingest/pipeline.ts";
-import type { ListManager } from "../lm/list_manager.ts";
+import type { Ban, ListManager } from "../lm/list_manager.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Metrics } from "../metrics/prometheus.ts";
 import { ipKey } from "../net/ip.ts";
 import { VERSION } from "../version.ts";
+import { ConfigActions } from "./config_actions.ts";
 
 /** What the REST API drives; the API reads and changes config and bans, never the other way. */
 export interface ApiDeps {
@@ -30,6 +26,11 @@ export interface ApiDeps {
   stats?(domainId: number): Record<string, unknown>;
   /** Largest accepted request body. Default 1 MiB. */
   maxBody?: number;
+  /**
+   * The serialised configuration changes; pass the sensor's so API calls, autodiscover and file
+   * watching take turns. Default: a new one over store and pipeline.
+   */
+  actions?: ConfigActions;
 }
 
 /** An API error: the seed's `{"status":"error","exception":…}` with HTTP 400 unless stated. */
@@ -64,13 +65,27 @@ function rewriteParam(c: Context): boolean {
   throw new ApiError(`rewrite must be 0 or 1, not "${value}"`);
 }
 
-async function jsonBody(c: Context): Promise<unknown> {
+/** The request body as a JSON object; `what` names the expected content in the error. */
+async function jsonObject(c: Context, what: string): Promise<Record<string, unknown>> {
   const text = await c.req.text();
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (error) {
     throw new ApiError(`invalid JSON body: ${(error as Error).message}`);
   }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    const got = value === null ? "null" : Array.isArray(value) ? "an array" : typeof value;
+    throw new ApiError(`request body must be a JSON object of ${what}, got ${got}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function sameIp(a: string, b: string): boolean {
+  const x = ipKey(a);
+  const y = ipKey(b);
+  if (!x || !y || x.v !== y.v) return false;
+  return x.v === 4 ? x.n === (y as typeof x).n : x.hex === (y as typeof x).hex;
 }
 
 function timingSafeEqual(a: string, b: string): boolean {
@@ -89,7 +104,9 @@ function timingSafeEqual(a: string, b: string): boolean {
 export function createApi(deps: ApiDeps): Hono {
   const { store, pipeline, lm } = deps;
   const maxBody = deps.maxBody ?? 1 << 20;
-  const app = new Hono();
+  const actions = deps.actions ?? new ConfigActions(deps);
+  // strict: false serves `/filters/8984/` like `/filters/8984`.
+  const app = new Hono({ strict: false });
 
   app.onError((error, c) => {
     if (error instanceof ApiError) {
@@ -102,8 +119,10 @@ export function createApi(deps: ApiDeps): Hono {
     });
     return c.json({ status: "error", exception: (error as Error).message }, 400);
   });
+  // The seed answers every error with 400; an unknown path is one too (this is also where a
+  // `/filters/../x` lands after URL normalisation).
   app.notFound((c) =>
-    c.json({ status: "error", exception: `no endpoint ${c.req.method} ${c.req.path}` }, 404)
+    c.json({ status: "error", exception: `no endpoint ${c.req.method} ${c.req.path}` }, 400)
   );
 
   app.get(
@@ -116,6 +135,7 @@ export function createApi(deps: ApiDeps): Hono {
       const header = c.req.header("authorization") ?? "";
       const given = header.startsWith("Bearer ") ? header.slice(7) : "";
       if (!timingSafeEqual(given, deps.token)) {
+        c.header("WWW-Authenticate", 'Bearer realm="qts"');
         throw new ApiError(
           "missing or wrong bearer token (Authorization: Bearer <api_token>)",
           401,
@@ -155,18 +175,14 @@ export function createApi(deps: ApiDeps): Hono {
   app.put("/filters/:domain", async (c) => {
     const id = domainParam(c);
     const rewrite = rewriteParam(c);
-    const body = await jsonBody(c);
-    const partial = componentsFromObject(body, `domain ${id}`);
-    await pipeline.check(id, completeComponents(partial, store.global));
-    await store.putDomain(id, body, rewrite);
-    await pipeline.reconfigure(id);
+    const body = await jsonObject(c, "components");
+    await actions.putDomain(id, body, rewrite);
     return c.json({ status: "success" });
   });
 
   app.delete("/filters/:domain", async (c) => {
     const id = knownDomain(c);
-    store.deleteDomain(id);
-    await Promise.resolve();
+    await actions.deleteDomain(id, rewriteParam(c));
     return c.json({ status: "success" });
   });
 
@@ -180,29 +196,17 @@ export function createApi(deps: ApiDeps): Hono {
     const id = domainParam(c);
     const name = componentParam(c);
     const rewrite = rewriteParam(c);
-    const body = await jsonBody(c);
-    const value = parseComponent(name, body, `domain ${id}`);
-    const candidate = { ...store.ownComponents(id), [name]: value };
-    await pipeline.check(id, completeComponents(candidate, store.global));
-    await store.putComponent(id, name, body, rewrite);
-    await pipeline.reconfigure(id);
+    const body = await jsonObject(c, `"${name}" settings`);
+    await actions.putComponent(id, name, body, rewrite);
     return c.json({ status: "success" });
   });
 
   const reload = (what: "filters" | "components") => async (c: Context) => {
-    const problems = what === "filters"
-      ? await store.reloadFilters()
-      : await store.reloadComponents();
-    for (const p of problems) deps.log.log("error", `${what} file rejected`, { ...p });
-    deps.metrics.inc("qts_reloads_total", "Configuration reloads", {
-      what,
-      result: problems.length ? "error" : "ok",
-    });
+    const { problems } = await actions.reload(what, "api");
     if (problems.length > 0) {
       throw new ApiError(
-        `${problems.length} file(s) rejected, last good configuration kept: ` +
-          problems.map((p) => p.message.startsWith(p.file) ? p.message : `${p.file}: ${p.message}`)
-            .join("; "),
+        `reload_${what}: ${problems.length} problem(s), last good configuration kept: ` +
+          problems.join("; "),
       );
     }
     return c.json({ status: "success" });
@@ -210,8 +214,20 @@ export function createApi(deps: ApiDeps): Hono {
   app.post("/reload_filters", reload("filters"));
   app.post("/reload_components", reload("components"));
 
-  app.get("/stats/:domain", (c) => {
+  /** A domain the sensor knows: configured, processed (force_domains), or holding bans. */
+  const seenDomain = (c: Context): number => {
     const id = domainParam(c);
+    if (
+      !store.hasDomain(id) && !store.accepts(id) && !lm.domainIds().includes(id) &&
+      !pipeline.chain(id)
+    ) {
+      throw new ApiError(`unknown domain ${id}`);
+    }
+    return id;
+  };
+
+  app.get("/stats/:domain", (c) => {
+    const id = seenDomain(c);
     return c.json({
       status: "success",
       data: {
@@ -224,16 +240,27 @@ export function createApi(deps: ApiDeps): Hono {
     });
   });
 
+  app.get("/bans", (c) => {
+    const data: (Ban & { domain_id: number })[] = [];
+    for (const id of lm.domainIds().sort((a, b) => a - b)) {
+      for (const ban of lm.bans(id)) data.push({ domain_id: id, ...ban });
+    }
+    return c.json({ status: "success", data });
+  });
+
   app.get("/bans/:domain", (c) => {
-    const id = domainParam(c);
+    const id = seenDomain(c);
     return c.json({ status: "success", data: lm.bans(id) });
   });
 
   app.delete("/bans/:domain/:ip", (c) => {
-    const id = domainParam(c);
+    const id = seenDomain(c);
     const ip = c.req.param("ip");
     if (!ipKey(ip)) throw new ApiError(`"${ip}" is not an IP address`);
-    const removed = lm.unban(id, ip);
+    // Bans keep the address as the record carried it; match `2001:DB8::1` to `2001:db8::1`.
+    const held = new Set(lm.bans(id).filter((b) => sameIp(b.ip, ip)).map((b) => b.ip));
+    let removed = 0;
+    for (const text of held) removed += lm.unban(id, text);
     if (removed === 0) throw new ApiError(`no active ban for ${ip} in domain ${id}`);
     return c.json({ status: "success", data: { removed } });
   });

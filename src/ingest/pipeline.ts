@@ -3,7 +3,7 @@ import type { ConfigStore } from "../config/config_store.ts";
 import type { ComponentBuilder, ObserverBuilder } from "../filters/chain.ts";
 import { DomainChain } from "../filters/chain.ts";
 import type { RequestContext } from "../filters/types.ts";
-import type { ListManager } from "../lm/list_manager.ts";
+import { ListManager } from "../lm/list_manager.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Metrics } from "../metrics/prometheus.ts";
 import { clientAddress, type HttpRecord } from "../wire/record.ts";
@@ -59,6 +59,10 @@ export class Pipeline {
   readonly #o: PipelineOptions;
   readonly #chains = new Map<number, DomainChain>();
   readonly #building = new Map<number, Promise<DomainChain | undefined>>();
+  /** Per-domain queue: reconfigurations and removals of one domain run one at a time. */
+  readonly #tails = new Map<number, Promise<void>>();
+  /** A queued reconfiguration that has not started yet; later requests share it. */
+  readonly #queued = new Map<number, Promise<void>>();
   readonly #join = new RequestJoin();
   readonly #workers: number;
   readonly #counters = new Map<number, { value: number }>();
@@ -68,7 +72,7 @@ export class Pipeline {
     this.#o = options;
     this.#workers = Math.max(1, options.workers ?? 1);
     options.store.onChange((change) => {
-      for (const id of change.removed) void this.#remove(id);
+      for (const id of change.removed) void this.#enqueue(id, () => this.#remove(id));
       const ids = change.global ? [...this.#chains.keys()] : change.changed;
       // Failures are logged and counted inside reconfigure; the previous chain stays in force.
       for (const id of new Set([...ids, ...change.changed])) this.reconfigure(id).catch(() => {});
@@ -219,6 +223,7 @@ export class Pipeline {
    * configuration whose filters cannot be built (missing list file, bad Lua) before it commits.
    */
   async check(domainId: number, config: DomainConfig): Promise<void> {
+    ListManager.check(domainId, config.lm, this.#o.store.global.lm);
     const trial = new DomainChain(domainId, this.#o.builders, this.#o.observers ?? {});
     try {
       await trial.configure(config, this.#keyOf(config));
@@ -231,12 +236,43 @@ export class Pipeline {
    * (Re)applies a domain's effective configuration to its chain and projections. A build error
    * keeps the previous chain and is logged, counted and rethrown for the API's explicit calls.
    */
-  async reconfigure(domainId: number): Promise<void> {
+  reconfigure(domainId: number): Promise<void> {
+    // Two overlapping runs for one domain would each build a fresh chain (one leaks) or apply
+    // an older configuration last; queued, they apply in order, and requests made before a
+    // queued run starts share it (it reads the configuration current when it starts).
+    const queued = this.#queued.get(domainId);
+    if (queued) return queued;
+    const run = this.#enqueue(domainId, () => {
+      this.#queued.delete(domainId);
+      return this.#apply(domainId);
+    });
+    this.#queued.set(domainId, run);
+    return run;
+  }
+
+  /** Resolves when the queued reconfigurations and removals of a domain have finished. */
+  settled(domainId: number): Promise<void> {
+    return this.#tails.get(domainId) ?? Promise.resolve();
+  }
+
+  #enqueue(domainId: number, task: () => Promise<void>): Promise<void> {
+    const run = (this.#tails.get(domainId) ?? Promise.resolve()).then(task);
+    const tail = run.catch(() => {});
+    this.#tails.set(domainId, tail);
+    void tail.then(() => {
+      if (this.#tails.get(domainId) === tail) this.#tails.delete(domainId);
+    });
+    return run;
+  }
+
+  async #apply(domainId: number): Promise<void> {
     const config = this.#o.store.domainConfig(domainId);
     let chain = this.#chains.get(domainId);
     const fresh = !chain;
     chain ??= new DomainChain(domainId, this.#o.builders, this.#o.observers ?? {});
     try {
+      // Checked first so a projection error cannot leave a new chain beside old projections.
+      ListManager.check(domainId, config.lm, this.#o.store.global.lm);
       await chain.configure(config, this.#keyOf(config));
     } catch (error) {
       this.#o.metrics.inc("qts_config_errors_total", "Domain configurations that failed to build", {
@@ -265,8 +301,14 @@ export class Pipeline {
     return this.#chains.get(domainId);
   }
 
+  /** Ids of the domains that have a chain. */
+  domainIds(): number[] {
+    return [...this.#chains.keys()];
+  }
+
   /** Closes every chain. */
   async close(): Promise<void> {
+    await Promise.all(this.#tails.values());
     for (const chain of this.#chains.values()) await chain.close();
     this.#chains.clear();
   }
