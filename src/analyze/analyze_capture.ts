@@ -34,6 +34,9 @@ export interface AnalyzeOptions {
   onProgress?: (progress: AnalyzeProgress) => void;
   /** Called with each decoded packet before the flow table sees it (e.g. statistics). */
   onPacket?: (view: PacketView) => void;
+  /** Stops the analysis early; flows open at that point are still emitted (reason "eof") and the
+   * summary says `aborted: true`. */
+  signal?: AbortSignal;
   /** Size of a streamed source, when known, for progress and early truncation reports. */
   sizeBytes?: number;
 }
@@ -59,12 +62,14 @@ export interface AnalyzeSummary {
   /** First and last packet time (µs), -1 when there were no packets. */
   firstUs: number;
   lastUs: number;
+  /** True when `signal` stopped the analysis before the end of the capture. */
+  aborted: boolean;
   /** Set when the capture was truncated or corrupt: everything before it was analyzed. */
   error: CaptureError | undefined;
 }
 
 /**
- * Reads a capture (path, bytes or stream), builds bidirectional flows and hands each finished
+ * Reads a capture (path, `-` for stdin, bytes or stream), builds bidirectional flows and hands each finished
  * flow to `onFlow` (features via `flowFeatures(flow)`). Never throws on a bad capture: the summary
  * carries the error; only an unopenable path rejects. Reusable from a Worker (TrActor jobs).
  */
@@ -76,7 +81,9 @@ export async function analyzeCapture(
   let file: Deno.FsFile | undefined;
   let input: Uint8Array | ByteSource;
   let size = options.sizeBytes;
-  if (typeof source === "string") {
+  if (source === "-") {
+    input = Deno.stdin;
+  } else if (typeof source === "string") {
     file = await Deno.open(source, { read: true });
     size = (await file.stat()).size;
     input = file;
@@ -120,6 +127,10 @@ export async function analyzeCapture(
       }
       : {}),
   });
+  const signal = options.signal;
+  const abort = () => reader.stop();
+  signal?.addEventListener("abort", abort);
+  if (signal?.aborted) reader.stop();
   try {
     await reader.forEach((view) => {
       if (firstUs < 0) firstUs = view.tsUs;
@@ -135,6 +146,7 @@ export async function analyzeCapture(
     });
     table.flush();
   } finally {
+    signal?.removeEventListener("abort", abort);
     file?.close();
   }
   const skippedByReason: Record<string, number> = {};
@@ -159,6 +171,7 @@ export async function analyzeCapture(
     bytesRead: reader.bytesConsumed,
     firstUs,
     lastUs,
+    aborted: signal?.aborted === true,
     error: reader.error,
   };
 }

@@ -5,7 +5,7 @@ import { flowRecord } from "./flow_record.ts";
 import { flowFeatures } from "../flows/flow_features.ts";
 import { TextSink } from "./text_sink.ts";
 
-const HELP = `Usage: qts analyze [options] <capture…>
+const HELP = `Usage: qts analyze [options] <capture…>      ("-" reads a capture from stdin)
 
 Reads pcap/pcapng captures, builds bidirectional flows and writes their time-related features
 (the TrActor table; definitions from the ISCX VPN-nonVPN 2016 dataset).

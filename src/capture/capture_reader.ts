@@ -153,6 +153,16 @@ export class CaptureReader {
     }
   }
 
+  /** Stops `forEach`/iteration after the current packet (e.g. a cancelled job). */
+  stop(): void {
+    this.#done = true;
+  }
+
+  /** True once reading has ended (end of file, error or `stop()`). */
+  get done(): boolean {
+    return this.#done;
+  }
+
   #truncated(): void {
     const have = this.#end - this.#pos;
     if (have === 0 && this.#needWhat.startsWith("next")) {

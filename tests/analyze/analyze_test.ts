@@ -254,3 +254,20 @@ Deno.test("analyzeCommand() keeps flows before a truncation and exits 1; bad opt
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("analyzeCapture() stops at an abort signal and still emits the open flows", async () => {
+  const controller = new AbortController();
+  let seen = 0;
+  let flows = 0;
+  const summary = await analyzeCapture(pcap(mixedTraffic()), {
+    signal: controller.signal,
+    onPacket: () => {
+      if (++seen === 5) controller.abort();
+    },
+  }, () => flows++);
+  assert.equal(summary.aborted, true);
+  assert.equal(summary.error, undefined);
+  assert.equal(summary.packets, 5);
+  assert.equal(flows, 1);
+  assert.equal(summary.flows, 1);
+});
