@@ -115,11 +115,13 @@ function rate(f: Figure): { msgs: number; mb: number } {
   return { msgs: f.count / f.seconds, mb: f.bytes / f.seconds / 1e6 };
 }
 
-function line(name: string, f: Figure): string {
-  const r = rate(f);
+function line(name: string, figures: Figure[]): string {
+  const r = rate(median(figures));
+  const all = figures.map((f) => rate(f).msgs);
+  const k = (n: number) => `${Math.round(n / 1000)}k`;
   return `${name.padEnd(34)} ${Math.round(r.msgs).toLocaleString("en-US").padStart(11)} msg/s ${
     r.mb.toFixed(1).padStart(8)
-  } MB/s  (${f.count} msgs in ${f.seconds.toFixed(3)} s)`;
+  } MB/s  (runs ${k(Math.min(...all))}-${k(Math.max(...all))} msg/s)`;
 }
 
 /** Prints msg/s and MB/s for libzmq→qts PULL, libzmq→pyzmq PULL (baseline) and qts→qts. */
@@ -142,9 +144,9 @@ export async function run(): Promise<void> {
   }
   const q = median(qts);
   const p = median(py);
-  console.log(line("libzmq PUSH -> qts PULL", q));
-  console.log(line("libzmq PUSH -> pyzmq PULL (base)", p));
-  console.log(line("qts PUSH -> qts PULL", median(local)));
+  console.log(line("libzmq PUSH -> qts PULL", qts));
+  console.log(line("libzmq PUSH -> pyzmq PULL (base)", py));
+  console.log(line("qts PUSH -> qts PULL", local));
   console.log(`ratio qts PULL / pyzmq PULL: ${(rate(q).msgs / rate(p).msgs).toFixed(2)}x`);
 }
 
