@@ -273,7 +273,8 @@ export class CaptureReader {
     }
     this.format = "pcap";
     if (avail < 24) return this.#needs(24, "pcap file header");
-    this.#pcapLink = this.#u32(p + 20) & 0x0fffffff;
+    // The upper bits carry FCS information (pcap spec §"LinkType"); the link type is the low 16.
+    this.#pcapLink = this.#u32(p + 20) & 0xffff;
     this.#pos += 24;
     this.#state = 1;
     return this.#pcapRecord(this.view);

@@ -4,6 +4,16 @@ import { RunningStats } from "./running_stats.ts";
 /** Why a flow ended. */
 export type FlowEndReason = "fin" | "rst" | "timeout" | "eof";
 
+/** The forward 5-tuple a flow is created with (addresses as four 32-bit words each). */
+export interface FlowKey {
+  ipVersion: number;
+  protocol: number;
+  src: ArrayLike<number>;
+  srcPort: number;
+  dst: ArrayLike<number>;
+  dstPort: number;
+}
+
 /** Direction of a packet within its flow: 0 forward (as the flow's first packet), 1 backward. */
 export type FlowDirection = 0 | 1;
 
@@ -84,19 +94,12 @@ export class Flow {
   /** @internal */ payloadDone: [boolean, boolean] = [false, false];
   /** @internal */ nextSeq: [number, number] = [-1, -1];
 
-  /** Creates an empty flow for the given forward 5-tuple (addresses as 4 words each). */
-  constructor(
-    id: number,
-    ipVersion: number,
-    protocol: number,
-    src: ArrayLike<number>,
-    srcPort: number,
-    dst: ArrayLike<number>,
-    dstPort: number,
-  ) {
+  /** Creates an empty flow for the given forward 5-tuple. */
+  constructor(id: number, key: FlowKey) {
+    const { src, dst } = key;
     this.id = id;
-    this.ipVersion = ipVersion;
-    this.protocol = protocol;
+    this.ipVersion = key.ipVersion;
+    this.protocol = key.protocol;
     for (let i = 0; i < 4; i++) {
       this.addr[i] = src[i]!;
       this.addr[i + 4] = dst[i]!;
@@ -109,8 +112,8 @@ export class Flow {
     this.d1 = dst[1]!;
     this.d2 = dst[2]!;
     this.d3 = dst[3]!;
-    this.srcPort = srcPort;
-    this.dstPort = dstPort;
+    this.srcPort = key.srcPort;
+    this.dstPort = key.dstPort;
   }
 
   /** Forward source address as text. */

@@ -167,17 +167,26 @@ export class FlowTable {
     const id = ++this.stats.flowsCreated;
     // A capture that starts with the SYN-ACK: the SYN's sender is the forward side.
     const reversed = view.protocol === 6 && (view.tcpFlags & (SYN | ACK)) === (SYN | ACK);
-    const flow = reversed
-      ? new Flow(id, view.ipVersion, 6, view.dst, view.dstPort, view.src, view.srcPort)
-      : new Flow(
-        id,
-        view.ipVersion,
-        view.protocol,
-        view.src,
-        view.srcPort,
-        view.dst,
-        view.dstPort,
-      );
+    const flow = new Flow(
+      id,
+      reversed
+        ? {
+          ipVersion: view.ipVersion,
+          protocol: 6,
+          src: view.dst,
+          srcPort: view.dstPort,
+          dst: view.src,
+          dstPort: view.srcPort,
+        }
+        : {
+          ipVersion: view.ipVersion,
+          protocol: view.protocol,
+          src: view.src,
+          srcPort: view.srcPort,
+          dst: view.dst,
+          dstPort: view.dstPort,
+        },
+    );
     flow.firstUs = flow.lastUs = flow.lastBreakUs = view.tsUs;
     flow.hash = hash;
     flow.nextInBucket = this.#buckets.get(hash);

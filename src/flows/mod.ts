@@ -1,6 +1,6 @@
 /** Flows: bidirectional flow table, flow records, time-related features. */
 export { Flow } from "./flow.ts";
-export type { FlowDirection, FlowEndReason } from "./flow.ts";
+export type { FlowDirection, FlowEndReason, FlowKey } from "./flow.ts";
 export { FlowTable } from "./flow_table.ts";
 export type { FlowTableOptions, FlowTableStats, PayloadInspector } from "./flow_table.ts";
 export { featureNames, flowFeatures } from "./flow_features.ts";
