@@ -13,12 +13,19 @@ export const derivedNames: readonly string[] = Object.freeze([
   "max_flowiat_share",
   "idle_share",
   "active_periods",
+  "fwd_tail",
+  "bwd_tail",
+  "fiat_peak",
+  "biat_peak",
+  "fiat_share_of_gap",
 ]);
 
 const F = {
   duration: 0,
   totalFiat: 1,
   totalBiat: 2,
+  maxFiat: 5,
+  maxBiat: 6,
   meanFiat: 7,
   meanBiat: 8,
   pktsPerSecond: 9,
@@ -39,10 +46,13 @@ function ratio(a: number, b: number): number {
  * axis-aligned splits: packet and byte counts (rate × duration), packets per direction
  * (total gap ÷ mean gap + 1), mean packet size, direction balance and burstiness.
  */
-export function deriveFeatures(x: Float64Array, rows: number): Float64Array {
+export function deriveFeatures(
+  x: ArrayLike<number>,
+  rows: number,
+  out: Float64Array = new Float64Array(rows * (featureNames.length + derivedNames.length)),
+): Float64Array {
   const inWidth = featureNames.length;
   const outWidth = inWidth + derivedNames.length;
-  const out = new Float64Array(rows * outWidth);
   for (let r = 0; r < rows; r++) {
     const src = r * inWidth;
     const dst = r * outWidth;
@@ -72,6 +82,13 @@ export function deriveFeatures(x: Float64Array, rows: number): Float64Array {
     out[at++] = ratio(v(F.maxFlowiat), duration);
     out[at++] = ratio(v(F.meanIdle) * Math.max(idleCount, 0), duration);
     out[at++] = idleCount;
+    // Time outside the forward (backward) gap span: where the flow starts and ends relative to
+    // each direction's first and last packet.
+    out[at++] = v(F.totalFiat) > 0 ? duration - v(F.totalFiat) : -1;
+    out[at++] = v(F.totalBiat) > 0 ? duration - v(F.totalBiat) : -1;
+    out[at++] = ratio(v(F.maxFiat), v(F.meanFiat));
+    out[at++] = ratio(v(F.maxBiat), v(F.meanBiat));
+    out[at++] = ratio(v(F.meanFiat), v(F.meanFlowiat));
   }
   return out;
 }

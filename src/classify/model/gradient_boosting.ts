@@ -41,6 +41,8 @@ export interface Boosting {
   width: number;
   /** Initial raw score per class (log prior). */
   bias: Float64Array;
+  /** Per feature, the histogram bin edges; every tree threshold is one of them. */
+  cuts: Float64Array[];
   trees: Tree[];
 }
 
@@ -374,7 +376,8 @@ export function trainBoosting(
       }
       const value = new Float64Array(1);
       for (const leaf of leaves) {
-        value[0] = (-leaf.G / (leaf.H + o.lambda)) * o.learningRate;
+        // float32 so that a saved model predicts exactly what the trainer scored.
+        value[0] = Math.fround((-leaf.G / (leaf.H + o.lambda)) * o.learningRate);
         builder.setLeaf(leaf.node, value);
         pool.push(leaf.hist);
       }
@@ -414,7 +417,7 @@ export function trainBoosting(
     }
   }
   if (validRows.length > 0) trees.length = bestRound * K;
-  return { kind: "boosting", classes: K, width: F, bias, trees };
+  return { kind: "boosting", classes: K, width: F, bias, cuts, trees };
 }
 
 /** Writes the class probabilities of the row at `base` into `out` (length classes). */
