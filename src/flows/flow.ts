@@ -29,17 +29,16 @@ export class Flow {
   readonly ipVersion: number;
   /** IP protocol number (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6 …). */
   readonly protocol: number;
-  /** Forward source address words [0..3] and forward destination words [4..7]. */
-  readonly addr: Uint32Array = new Uint32Array(8);
-  /** The same words as plain fields: the per-packet match reads these (no typed-array hop). */
-  /** @internal */ readonly s0: number;
-  /** @internal */ readonly s1: number;
-  /** @internal */ readonly s2: number;
-  /** @internal */ readonly s3: number;
-  /** @internal */ readonly d0: number;
-  /** @internal */ readonly d1: number;
-  /** @internal */ readonly d2: number;
-  /** @internal */ readonly d3: number;
+  /** Forward source (s0..s3) and destination (d0..d3) address as big-endian 32-bit words (IPv4
+   * in word 0). Plain fields rather than a typed array: cheaper per flow and per match. */
+  readonly s0: number;
+  readonly s1: number;
+  readonly s2: number;
+  readonly s3: number;
+  readonly d0: number;
+  readonly d1: number;
+  readonly d2: number;
+  readonly d3: number;
   /** Forward source and destination ports (ICMP echo: the identifier; else 0). */
   readonly srcPort: number;
   readonly dstPort: number;
@@ -100,10 +99,6 @@ export class Flow {
     this.id = id;
     this.ipVersion = key.ipVersion;
     this.protocol = key.protocol;
-    for (let i = 0; i < 4; i++) {
-      this.addr[i] = src[i]!;
-      this.addr[i + 4] = dst[i]!;
-    }
     this.s0 = src[0]!;
     this.s1 = src[1]!;
     this.s2 = src[2]!;
@@ -118,12 +113,12 @@ export class Flow {
 
   /** Forward source address as text. */
   get srcAddress(): string {
-    return formatAddress(this.addr.subarray(0, 4), this.ipVersion);
+    return formatAddress([this.s0, this.s1, this.s2, this.s3], this.ipVersion);
   }
 
   /** Forward destination address as text. */
   get dstAddress(): string {
-    return formatAddress(this.addr.subarray(4, 8), this.ipVersion);
+    return formatAddress([this.d0, this.d1, this.d2, this.d3], this.ipVersion);
   }
 
   /** Total packets in both directions. */
