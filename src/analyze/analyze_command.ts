@@ -152,12 +152,12 @@ export async function analyzeCommand(args: string[]): Promise<number> {
   const tty = Deno.stderr.isTerminal();
   const encoder = new TextEncoder();
   for (const path of parsed.positionals) {
-    let lastReport = 0;
+    let lastReport = Date.now();
     let progressShown = false;
     const onProgress = quiet ? undefined : (p: AnalyzeProgress) => {
       if (p.totalBytes === undefined || p.totalBytes < PROGRESS_MIN_BYTES) return;
       const now = Date.now();
-      if (now - lastReport < (tty ? 500 : 5000)) return;
+      if (now - lastReport < (tty ? 500 : 2000)) return;
       lastReport = now;
       progressShown = true;
       const pct = ((100 * p.bytesRead) / p.totalBytes).toFixed(1);
