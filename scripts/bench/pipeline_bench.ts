@@ -1,6 +1,6 @@
 import { ConfigStore } from "../../src/config/config_store.ts";
 import { loadSettings } from "../../src/config/settings.ts";
-import { chainBuilders, chainObservers } from "../../src/filters/builders.ts";
+import { HttpStats } from "../../src/filters/statstore_http_stats.ts";
 import { Pipeline } from "../../src/ingest/pipeline.ts";
 import { ListManager } from "../../src/lm/list_manager.ts";
 import { silentLogger } from "../../src/log/logger.ts";
@@ -26,15 +26,14 @@ async function pipelineWith(
   let now = 1_700_000_000_000;
   const clock = { now: () => now, observe: () => void (now += 0.05) };
   const lm = new ListManager({ emit: () => void commands++, hostname: "bench", clock });
-  const deps = { store, log: silentLogger };
+  const env = { settings, global: () => store.global, log: silentLogger, stats: new HttpStats() };
   const pipeline = new Pipeline({
     store,
     lm,
     metrics: new Metrics(),
     log: silentLogger,
     clock,
-    builders: chainBuilders(deps),
-    observers: chainObservers(deps),
+    env,
   });
   await pipeline.start();
   return { pipeline, commands: () => commands };
@@ -80,7 +79,7 @@ export async function run(): Promise<void> {
   await issue5.pipeline.close();
 
   const full = await pipelineWith({});
-  const steps = full.pipeline.chain(8984)?.steps() ?? [];
+  const steps = full.pipeline.steps(8984) ?? [];
   const chainFull = opsPerSecond(n, (i) => {
     full.pipeline.handleFrames(msgs[i & 8191]!);
   });

@@ -228,7 +228,13 @@ export const COMPONENT_SCHEMAS = {
     fields: {
       ...common,
       rate: { type: "number", min: 0, max: 1, default: 0.001 },
-      file: { type: "string", default: "" },
+      // A bare file name, written under <state_dir>/telemetry/: API input must not pick the path.
+      file: {
+        type: "string",
+        pattern: /^([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$/,
+        patternHint: "a file name (no directories), written under state_dir/telemetry/",
+        default: "",
+      },
     },
   },
   ua_parser: {

@@ -1,15 +1,24 @@
-import type { ComponentName, DomainConfig } from "../config/components.ts";
+import type { DomainConfig } from "../config/components.ts";
 import type { ConfigStore } from "../config/config_store.ts";
-import type { ComponentBuilder, ObserverBuilder } from "../filters/chain.ts";
-import { DomainChain } from "../filters/chain.ts";
-import type { RequestContext } from "../filters/types.ts";
+import { chainBuilders, chainObservers, type FilterEnv } from "../filters/builders.ts";
+import { DomainChain, type StepName } from "../filters/chain.ts";
 import { ListManager } from "../lm/list_manager.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Metrics } from "../metrics/prometheus.ts";
-import { clientAddress, type HttpRecord } from "../wire/record.ts";
+import type { HttpRecord } from "../wire/record.ts";
 import { decodeRecord } from "../wire/decode_record.ts";
 import { decodeHeader } from "../wire/header.ts";
-import { RequestJoin } from "./request_join.ts";
+import {
+  type ChainFactories,
+  type ChainRunner,
+  componentKey,
+  type Decision,
+  LocalRunner,
+} from "./chain_runner.ts";
+import type { ComponentName } from "../config/components.ts";
+import type { ComponentBuilder, ObserverBuilder } from "../filters/chain.ts";
+import { HttpStats } from "../filters/statstore_http_stats.ts";
+import type { DecisionClock } from "./record_clock.ts";
 
 /** Why an input message was dropped (`qts_input_dropped_total{reason}`). */
 export type DropReason =
@@ -32,10 +41,18 @@ export interface PipelineOptions {
   log: Logger;
   /** Event time source in ms; a clock with `observe` is advanced by each record (replay). */
   clock: { now(): number; observe?(record: HttpRecord): void };
-  builders: Partial<Record<ComponentName, ComponentBuilder>>;
+  /** Where chains run: a LocalRunner (this thread) or a WorkerRunner. */
+  runner?: ChainRunner;
+  /** Filter services in this thread, for trial builds of candidate configurations. */
+  env?: FilterEnv;
+  /**
+   * Without `runner`: the factories of a LocalRunner made here (tests wrap the built-in ones);
+   * they also serve trial builds when `env` is absent.
+   */
+  builders?: Partial<Record<ComponentName, ComponentBuilder>>;
   observers?: Partial<Record<ComponentName, ObserverBuilder>>;
-  /** Number of shards requests are spread over by client IP (`wrk_<n>`). */
-  workers?: number;
+  /** The list manager's clock, set to each decision's event time while it is applied. */
+  decisionClock?: DecisionClock;
   /** Largest accepted body (settings max_body). */
   maxBody?: number;
 }
@@ -43,45 +60,78 @@ export interface PipelineOptions {
 const DROPPED = "qts_input_dropped_total";
 const DROPPED_HELP = "Input messages dropped, by reason";
 
-/** FNV-1a of a string: stable IP → shard mapping. */
-function hash(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  return h >>> 0;
-}
-
 /**
- * The sensor's data path after the socket: header → domain routing → decode → before/after
- * join → the domain's filter chain → the list manager. Never throws on input: every dropped
- * message is counted by reason and logged at a limited rate.
+ * The sensor's data path after the socket: header → domain routing → decode → the chain
+ * runner (join, filters) → decisions → the list manager. Never throws on input: every dropped
+ * message is counted by reason and logged at a limited rate. Configuration changes reach the
+ * runner and the list manager from here.
  */
 export class Pipeline {
   readonly #o: PipelineOptions;
-  readonly #chains = new Map<number, DomainChain>();
-  readonly #building = new Map<number, Promise<DomainChain | undefined>>();
+  readonly #building = new Map<number, Promise<boolean>>();
+  readonly #counters = new Map<number, { value: number }>();
+  readonly #dropCounters = new Map<string, { value: number }>();
+  #lastSweep = 0;
+
+  readonly #runner: ChainRunner;
+  readonly #factories: ChainFactories;
+
+  constructor(options: PipelineOptions) {
+    this.#o = options;
+    const env = options.env;
+    this.#factories = env
+      ? { builders: chainBuilders(env), observers: chainObservers(env) }
+      : { builders: options.builders ?? {}, observers: options.observers ?? {} };
+    this.#runner = options.runner ?? new LocalRunner(
+      env ?? {
+        settings: options.store.settings,
+        global: () => options.store.global,
+        log: options.log,
+        stats: new HttpStats(),
+      },
+      { decide: (d) => this.decide(d), drop: (r, id) => this.dropped(r, id) },
+      1,
+      options.builders ? this.#factories : undefined,
+    );
+    options.store.onChange((change) => {
+      if (change.global) this.#runner.setGlobal(options.store.global);
+      for (const id of change.removed) void this.#enqueue(id, () => this.#remove(id));
+      const ids = new Set(change.changed);
+      if (change.global) { for (const id of this.#known) ids.add(id); }
+      // Failures are logged and counted inside reconfigure; the previous chain stays in force.
+      for (const id of ids) this.reconfigure(id).catch(() => {});
+    });
+  }
+
+  readonly #known = new Set<number>();
   /** Per-domain queue: reconfigurations and removals of one domain run one at a time. */
   readonly #tails = new Map<number, Promise<void>>();
   /** A queued reconfiguration that has not started yet; later requests share it. */
   readonly #queued = new Map<number, Promise<void>>();
-  readonly #join = new RequestJoin();
-  readonly #workers: number;
-  readonly #counters = new Map<number, { value: number }>();
-  #lastSweep = 0;
 
-  constructor(options: PipelineOptions) {
-    this.#o = options;
-    this.#workers = Math.max(1, options.workers ?? 1);
-    options.store.onChange((change) => {
-      for (const id of change.removed) void this.#enqueue(id, () => this.#remove(id));
-      const ids = change.global ? [...this.#chains.keys()] : change.changed;
-      // Failures are logged and counted inside reconfigure; the previous chain stays in force.
-      for (const id of new Set([...ids, ...change.changed])) this.reconfigure(id).catch(() => {});
-    });
+  /** The list manager's view of a runner decision. */
+  decide(decision: Decision): void {
+    this.#o.metrics.inc("qts_events_total", "Filter events passed to the list manager", {
+      domain: decision.domainId,
+    }, decision.events.length);
+    const flags = new Map<string, boolean>();
+    for (const flag of decision.flags) flags.set(flag, true);
+    const apply = () =>
+      this.#o.lm.onEvents(decision.domainId, decision.ip, decision.events, flags, decision.worker);
+    if (this.#o.decisionClock) this.#o.decisionClock.at(decision.now, apply);
+    else apply();
+  }
+
+  /** Counts a record the runner dropped after routing. */
+  dropped(reason: "duplicate", domainId: number): void {
+    this.#drop(reason, "request id seen twice", domainId);
   }
 
   /** Builds chains and projections for every configured domain. */
   async start(): Promise<void> {
-    for (const id of this.#o.store.domains()) await this.reconfigure(id);
+    for (const id of this.#o.store.domains()) {
+      await this.reconfigure(id).catch(() => {});
+    }
   }
 
   /** Handles one ZeroMQ message (header frame + body frame). */
@@ -90,88 +140,49 @@ export class Pipeline {
     const domainId = decodeHeader(frames[0]!);
     if (domainId === undefined) return this.#drop("bad_header", "header is not http:<domain_id>:");
     if (!this.#o.store.accepts(domainId)) {
-      this.#o.metrics.inc(
-        "qts_input_unknown_domain_total",
-        "Messages for domains not in force_domains",
-        {
-          domain: domainId,
-        },
-      );
       return this.#drop("unknown_domain", `domain ${domainId} is not in force_domains`);
     }
-    const result = decodeRecord(frames[1]!, { maxBytes: this.#o.maxBody ?? 1 << 20 });
+    const body = frames[1]!;
+    const result = decodeRecord(body, { maxBytes: this.#o.maxBody ?? 1 << 20 });
     if (!result.ok) return this.#drop(result.reason, result.detail, domainId);
-    return this.handleRecord(domainId, result.record);
+    return this.#submit(domainId, result.record, body);
   }
 
-  /** Runs one decoded record through join, chain and list manager. */
-  handleRecord(domainId: number, record: HttpRecord): void | Promise<void> {
+  /** Runs one decoded record (replay, syslog input) as if it arrived on the socket. */
+  handleRecord(domainId: number, record: HttpRecord, body?: Uint8Array): void | Promise<void> {
+    return this.#submit(domainId, record, body ?? new Uint8Array(0));
+  }
+
+  #submit(domainId: number, record: HttpRecord, body: Uint8Array): void | Promise<void> {
     this.#o.clock.observe?.(record);
     const now = this.#o.clock.now();
     if (now - this.#lastSweep >= 30_000) this.#sweep(now);
-    let phase: "first" | "response" = "first";
-    if (record.qrator_request_id !== "") {
-      const kind = this.#join.classify(
-        `${domainId}:${record.qrator_request_id}`,
-        record.req_type,
-        now,
-      );
-      if (kind === "duplicate") return this.#drop("duplicate", "request id seen twice", domainId);
-      phase = kind;
-    }
-    const chain = this.#chains.get(domainId);
-    if (chain) return this.#run(chain, domainId, record, phase, now);
-    return this.#chainFor(domainId).then((built) => {
-      if (!built) {
-        return this.#drop("config_error", "domain configuration failed to build", domainId);
-      }
-      return this.#run(built, domainId, record, phase, now);
+    this.#recordCounter(domainId).value++;
+    if (this.#runner.has(domainId)) return this.#runner.submit(domainId, record, body, now);
+    return this.#firstSight(domainId).then((ok) => {
+      if (!ok) return this.#drop("config_error", "domain configuration failed to build", domainId);
+      return this.#runner.submit(domainId, record, body, now);
     });
   }
 
-  #run(
-    chain: DomainChain,
-    domainId: number,
-    record: HttpRecord,
-    phase: "first" | "response",
-    now: number,
-  ): void | Promise<void> {
-    const ip = clientAddress(record);
-    const ctx: RequestContext = { domainId, ip, now, phase, flags: new Map(), events: [] };
-    this.#recordCounter(domainId, phase).value++;
-    const pending = chain.run(record, ctx);
-    if (pending) return pending.then(() => this.#decide(ctx));
-    this.#decide(ctx);
-  }
-
-  #recordCounter(domainId: number, phase: "first" | "response"): { value: number } {
-    const key = phase === "first" ? domainId : -1 - domainId;
-    let counter = this.#counters.get(key);
+  #recordCounter(domainId: number): { value: number } {
+    let counter = this.#counters.get(domainId);
     if (!counter) {
-      counter = this.#o.metrics.counter(
-        "qts_records_total",
-        "Records run through the filter chain",
-        {
-          domain: domainId,
-          phase,
-        },
-      );
-      this.#counters.set(key, counter);
+      counter = this.#o.metrics.counter("qts_records_total", "Records routed to the filter chain", {
+        domain: domainId,
+      });
+      this.#counters.set(domainId, counter);
     }
     return counter;
   }
 
-  #decide(ctx: RequestContext): void {
-    if (ctx.events.length === 0) return;
-    this.#o.metrics.inc("qts_events_total", "Filter events passed to the list manager", {
-      domain: ctx.domainId,
-    }, ctx.events.length);
-    const worker = (hash(ctx.ip) % this.#workers) + 1;
-    this.#o.lm.onEvents(ctx.domainId, ctx.ip, ctx.events, ctx.flags, worker);
-  }
-
   #drop(reason: DropReason, detail: string, domainId?: number): void {
-    this.#o.metrics.inc(DROPPED, DROPPED_HELP, { reason });
+    let counter = this.#dropCounters.get(reason);
+    if (!counter) {
+      counter = this.#o.metrics.counter(DROPPED, DROPPED_HELP, { reason });
+      this.#dropCounters.set(reason, counter);
+    }
+    counter.value++;
     this.#o.log.limited(`drop:${reason}`, "warn", "input message dropped", {
       reason,
       detail,
@@ -181,14 +192,7 @@ export class Pipeline {
 
   #sweep(now: number): void {
     this.#lastSweep = now;
-    for (const chain of this.#chains.values()) chain.sweep(now);
-    this.#join.expire(now);
-    this.#o.metrics.set(
-      "qts_join_pending",
-      "Request ids waiting for their after-message",
-      {},
-      this.#join.size,
-    );
+    this.#runner.sweep(now);
   }
 
   /** Called on the 30 s timer when live (replay drives time through records instead). */
@@ -197,25 +201,13 @@ export class Pipeline {
     this.#o.lm.tick();
   }
 
-  #chainFor(domainId: number): Promise<DomainChain | undefined> {
+  #firstSight(domainId: number): Promise<boolean> {
     const known = this.#building.get(domainId);
     if (known) return known;
-    const building = this.reconfigure(domainId).then(
-      () => this.#chains.get(domainId),
-      () => undefined,
-    );
+    const building = this.reconfigure(domainId).then(() => true, () => false);
     this.#building.set(domainId, building);
     void building.finally(() => this.#building.delete(domainId));
     return building;
-  }
-
-  /** The key that decides whether a component's filters can be kept across a reload. */
-  #keyOf(config: DomainConfig) {
-    const global = this.#o.store.global;
-    return (name: ComponentName) =>
-      name === "fixed_lists"
-        ? JSON.stringify([config.fixed_lists, global.fixed_lists])
-        : `${JSON.stringify(config[name])}`;
   }
 
   /**
@@ -224,9 +216,9 @@ export class Pipeline {
    */
   async check(domainId: number, config: DomainConfig): Promise<void> {
     ListManager.check(domainId, config.lm, this.#o.store.global.lm);
-    const trial = new DomainChain(domainId, this.#o.builders, this.#o.observers ?? {});
+    const trial = new DomainChain(domainId, this.#factories.builders, this.#factories.observers);
     try {
-      await trial.configure(config, this.#keyOf(config));
+      await trial.configure(config, componentKey(config, this.#o.store.global));
     } finally {
       await trial.close();
     }
@@ -234,7 +226,7 @@ export class Pipeline {
 
   /**
    * (Re)applies a domain's effective configuration to its chain and projections. A build error
-   * keeps the previous chain and is logged, counted and rethrown for the API's explicit calls.
+   * keeps the previous chain and projections, and is logged, counted and rethrown.
    */
   reconfigure(domainId: number): Promise<void> {
     // Two overlapping runs for one domain would each build a fresh chain (one leaks) or apply
@@ -267,13 +259,10 @@ export class Pipeline {
 
   async #apply(domainId: number): Promise<void> {
     const config = this.#o.store.domainConfig(domainId);
-    let chain = this.#chains.get(domainId);
-    const fresh = !chain;
-    chain ??= new DomainChain(domainId, this.#o.builders, this.#o.observers ?? {});
     try {
       // Checked first so a projection error cannot leave a new chain beside old projections.
       ListManager.check(domainId, config.lm, this.#o.store.global.lm);
-      await chain.configure(config, this.#keyOf(config));
+      await this.#runner.configure(domainId, config);
     } catch (error) {
       this.#o.metrics.inc("qts_config_errors_total", "Domain configurations that failed to build", {
         domain: domainId,
@@ -282,34 +271,37 @@ export class Pipeline {
         domain: domainId,
         error: (error as Error).message,
       });
-      if (fresh) await chain.close();
       throw error;
     }
-    if (fresh) this.#chains.set(domainId, chain);
+    this.#known.add(domainId);
     this.#o.lm.configure(domainId, config.lm, this.#o.store.global.lm);
   }
 
   async #remove(domainId: number): Promise<void> {
+    this.#known.delete(domainId);
     this.#o.lm.removeDomain(domainId);
-    const chain = this.#chains.get(domainId);
-    this.#chains.delete(domainId);
-    await chain?.close();
+    await this.#runner.remove(domainId);
   }
 
-  /** The chain of a domain, when built (stats, tests). */
-  chain(domainId: number): DomainChain | undefined {
-    return this.#chains.get(domainId);
+  /** The filter steps in force for a domain (for /stats and tests). */
+  steps(domainId: number): StepName[] | undefined {
+    return this.#runner.steps(domainId);
+  }
+
+  /** The chain of a domain as far as callers may see it: its steps, when built. */
+  chain(domainId: number): { steps(): StepName[] } | undefined {
+    const steps = this.#runner.steps(domainId);
+    return steps ? { steps: () => steps } : undefined;
   }
 
   /** Ids of the domains that have a chain. */
   domainIds(): number[] {
-    return [...this.#chains.keys()];
+    return [...this.#known];
   }
 
-  /** Closes every chain. */
+  /** Closes the runner's chains after queued reconfigurations finish. */
   async close(): Promise<void> {
     await Promise.all(this.#tails.values());
-    for (const chain of this.#chains.values()) await chain.close();
-    this.#chains.clear();
+    await this.#runner.close();
   }
 }

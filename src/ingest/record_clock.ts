@@ -23,3 +23,30 @@ export class RecordClock {
     if (t > this.#now) this.#now = t;
   }
 }
+
+/**
+ * The list manager's clock: the time of the request being decided while a decision is applied
+ * (decisions from workers arrive a batch later than their records), else the base clock.
+ */
+export class DecisionClock {
+  readonly #base: { now(): number };
+  #at: number | undefined;
+
+  constructor(base: { now(): number }) {
+    this.#base = base;
+  }
+
+  now(): number {
+    return this.#at ?? this.#base.now();
+  }
+
+  /** Runs `fn` with the clock reading `time`. */
+  at(time: number, fn: () => void): void {
+    this.#at = time;
+    try {
+      fn();
+    } finally {
+      this.#at = undefined;
+    }
+  }
+}

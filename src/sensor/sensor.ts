@@ -5,14 +5,20 @@ import { Autoreload } from "./autoreload.ts";
 import { ConfigStore } from "../config/config_store.ts";
 import { type GeoIp, noGeoIp, openGeoIp } from "../geo/geoip.ts";
 import type { Settings } from "../config/settings.ts";
-import { chainBuilders, chainObservers } from "../filters/builders.ts";
+import type { FilterEnv } from "../filters/builders.ts";
+import { HttpStats } from "../filters/statstore_http_stats.ts";
+import { type ChainRunner, LocalRunner, type RunnerSinks } from "../ingest/chain_runner.ts";
 import { Pipeline } from "../ingest/pipeline.ts";
+import { DecisionClock } from "../ingest/record_clock.ts";
+import { WorkerRunner } from "../ingest/worker_runner.ts";
 import { ListManager } from "../lm/list_manager.ts";
 import type { Logger } from "../log/logger.ts";
 import { Metrics } from "../metrics/prometheus.ts";
 import { CommandPublisher } from "../outbound/command_publisher.ts";
 import type { HttpRecord } from "../wire/record.ts";
-import { PullSocket, SubSocket } from "../zmtp/mod.ts";
+import { PubSocket, PullSocket, SubSocket } from "../zmtp/mod.ts";
+
+const encoder = new TextEncoder();
 
 /** Options of {@linkcode Sensor}. */
 export interface SensorOptions {
@@ -36,7 +42,9 @@ export class Sensor {
   readonly publisher: CommandPublisher;
   readonly lm: ListManager;
   readonly pipeline: Pipeline;
+  readonly runner: ChainRunner;
   readonly #log: Logger;
+  #telemetry: PubSocket | undefined;
   readonly #clock: { now(): number; observe?(record: HttpRecord): void };
   #input: PullSocket | SubSocket | undefined;
   #geo: GeoIp = noGeoIp();
@@ -55,29 +63,48 @@ export class Sensor {
     this.store = new ConfigStore(this.settings);
     this.publisher = new CommandPublisher(this.metrics);
     const hostname = this.settings.hostname || Deno.hostname();
-    this.lm = new ListManager(
-      {
-        emit: (cmd) => this.publisher.publish(cmd),
-        hostname,
-        geo: options.geo ?? ((ip) => this.#geo.country(ip)),
-        clock: this.#clock,
-        workerPrefix: this.store.global.qpc.worker,
-        stateFile: this.settings.state_dir
-          ? join(this.settings.state_dir, "lm-state.json")
-          : undefined,
-        log: (level, msg, fields) => this.#log.log(level, msg, fields),
-      } as ConstructorParameters<typeof ListManager>[0],
-    );
-    const deps = { store: this.store, log: this.#log };
+    const decisionClock = new DecisionClock(this.#clock);
+    this.lm = new ListManager({
+      emit: (cmd) => this.publisher.publish(cmd),
+      hostname,
+      geo: options.geo ?? ((ip) => this.#geo.country(ip)),
+      clock: decisionClock,
+      workerPrefix: this.store.global.qpc.worker,
+      stateFile: this.settings.state_dir
+        ? join(this.settings.state_dir, "lm-state.json")
+        : undefined,
+      log: (level, msg, fields) => this.#log.log(level, msg, fields),
+    });
+    const env: FilterEnv = {
+      settings: this.settings,
+      global: () => this.store.global,
+      log: this.#log,
+      stats: new HttpStats(),
+      publishTelemetry: (json) => this.#telemetry?.send([encoder.encode(json)]),
+    };
+    const sinks: RunnerSinks = {
+      decide: (decision) => this.pipeline.decide(decision),
+      drop: (reason, domainId) => this.pipeline.dropped(reason, domainId),
+    };
+    // workers = 0 runs the chain on the ingest thread (replay's exact event order); n > 0 runs
+    // it in n Web Workers with records sharded by client IP.
+    this.runner = this.settings.workers === 0 ? new LocalRunner(env, sinks) : new WorkerRunner({
+      workers: this.settings.workers,
+      settings: this.settings,
+      global: this.store.global,
+      logLevel: this.settings.log_level,
+      sinks,
+      publishTelemetry: env.publishTelemetry!,
+    });
     this.pipeline = new Pipeline({
       store: this.store,
       lm: this.lm,
       metrics: this.metrics,
       log: this.#log,
       clock: this.#clock,
-      builders: chainBuilders(deps),
-      observers: chainObservers(deps),
-      workers: Math.max(1, this.settings.workers),
+      runner: this.runner,
+      env,
+      decisionClock,
       maxBody: this.settings.max_body,
     });
   }
@@ -131,6 +158,10 @@ export class Sensor {
     const restored = await this.lm.restore();
     this.#log.log("info", "ban state restored", { bans: restored });
     this.bound.outbound = await this.publisher.bind(s.qpc_outbound.text);
+    if (s.telemetry_outbound !== "") {
+      this.#telemetry = new PubSocket({ hwm: 10_000 });
+      await this.#telemetry.bind(s.telemetry_outbound);
+    }
     await this.pipeline.start();
 
     if (s.input_socket === "sub") {
@@ -145,8 +176,8 @@ export class Sensor {
       this.#input = pull;
     }
 
-    const { store, pipeline, metrics } = this;
-    const actions = new ConfigActions({ store, pipeline, metrics, log: this.#log });
+    const { store, pipeline, metrics, lm } = this;
+    const actions = new ConfigActions({ store, pipeline, lm, metrics, log: this.#log });
     const app = createApi({
       actions,
       store: this.store,
@@ -210,6 +241,7 @@ export class Sensor {
     await this.pipeline.close();
     await this.lm.close();
     await this.publisher.close();
+    await this.#telemetry?.close();
     this.#geo.close();
   }
 }

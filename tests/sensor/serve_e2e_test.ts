@@ -11,6 +11,13 @@ const GEO_DB = fileURLToPath(new URL("../fixtures/geo/test-country.mmdb", import
 const skip = pyzmqAvailable();
 if (skip) console.warn(`skipping sensor end-to-end tests: ${skip}`);
 
+/** FNV-1a, as the sensor shards client IPs over workers (an independent copy). */
+function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
 function message(domain: number, ip: string, at: number, url = "/"): Uint8Array[] {
   const record = {
     ...emptyRecord(),
@@ -62,168 +69,176 @@ function domainConfig(scanState: "auto" | "disabled") {
   };
 }
 
-Deno.test({
-  name: "qts serve: libzmq records in, exact JSON commands out, across reload and restart",
-  ignore: skip !== undefined,
-  sanitizeResources: false,
-  sanitizeOps: false,
-  async fn() {
-    const dir = await Deno.makeTempDir();
-    await Deno.mkdir(join(dir, "filters"));
-    await Deno.writeTextFile(
-      join(dir, "filters", "8984.json"),
-      JSON.stringify(domainConfig("auto")),
-    );
-    const [input, outbound, api] = [freePort(), freePort(), freePort()];
-    const ini = join(dir, "qts.ini");
-    await Deno.writeTextFile(
-      ini,
-      `[tsng]\ninput = tcp://127.0.0.1:${input}\nforce_domains = 8984\n` +
-        `api_server_port = ${api}\nfilters_config_dir = ${join(dir, "filters")}\n` +
-        `components_config_dir = ${join(dir, "components")}\nstate_dir = ${join(dir, "state")}\n` +
-        `autodiscover = false\nworkers = 1\nhostname = e2e-host\ngeoip_db = ${GEO_DB}\n` +
-        `[tsng:qpc]\noutbound = tcp://127.0.0.1:${outbound}\n`,
-    );
-
-    let sensor = await startSensor(ini, ["--clock", "record"]);
-    const sub = await pyzmqPeer({
-      type: "SUB",
-      mode: "connect",
-      endpoint: `tcp://127.0.0.1:${outbound}`,
-    });
-    const push = await pyzmqPeer({
-      type: "PUSH",
-      mode: "connect",
-      endpoint: `tcp://127.0.0.1:${input}`,
-    });
-    const received: Record<string, unknown>[] = [];
-    const take = async (n: number) => {
-      for (const frames of await sub.receive(n, 15_000)) {
-        received.push(JSON.parse(new TextDecoder().decode(frames[0])));
-      }
-      return received.slice(-n);
-    };
-    try {
-      await sub.subscribe(new Uint8Array(0));
-      const metrics = async () => await (await fetch(`${sensor.api}/metrics`)).text();
-      await waitFor(
-        "the subscription to reach the sensor",
-        async () =>
-          (metricValue(await metrics(), "qts_outbound_subscribers") ?? 0) >= 1 ? true : undefined,
-      );
-
-      // A black-listed IP: one add with the list's event as comment.
-      await push.send(message(8984, "198.51.100.9", T0));
-      const [black] = await take(1);
-      assert.deepEqual(Object.keys(black!), [
-        "domain_id",
-        "comment",
-        "rule_name",
-        "method",
-        "ip_addr",
-        "geo",
-        "timestamp",
-        "timeout",
-        "worker",
-        "broadcast",
-        "hoplite",
-      ]);
-      assert.deepEqual(
-        { ...black, timestamp: undefined },
-        {
-          domain_id: 8984,
-          comment: "fixed_bad",
-          rule_name: "tsng.fixed",
-          method: "add",
-          ip_addr: "198.51.100.9",
-          geo: "US",
-          timestamp: undefined,
-          timeout: 86400,
-          worker: "wrk_1",
-          broadcast: false,
-          hoplite: "e2e-host",
-        },
-      );
-      assert.equal(black!.timestamp, T0);
-
-      // White-listed and black-listed at once: nothing. Repeats of a banned IP: nothing.
-      await push.send(message(8984, "198.51.100.7", T0 + 1));
-      await push.send(message(8984, "198.51.100.9", T0 + 2));
-
-      // Garbage on the input socket: counted by reason, the next good record still processed.
-      const enc = new TextEncoder();
-      await push.send([enc.encode("http:8984:")]);
-      await push.send([enc.encode("http:4242:"), encodeRecord(emptyRecord())]);
-      await push.send([enc.encode("http:8984:"), new Uint8Array(3)]);
-      const oversized = encodeRecord(emptyRecord());
-      new DataView(oversized.buffer).setUint32(488, 0x7fffffff, true);
-      await push.send([enc.encode("http:8984:"), oversized]);
-
-      // Low traffic on the auto projection: it stays in nursery, no command.
-      for (let i = 0; i < 3; i++) await push.send(message(8984, "203.0.113.1", T0 + 5 + i));
-      // An attack: 30 events in one window → watch at the next tick.
-      for (let i = 0; i < 30; i++) {
-        await push.send(message(8984, `203.0.113.${1 + (i % 4)}`, T0 + 35 + i * 0.5));
-      }
-      // 50 more from 5 IPs while watched → block at the next tick, adds for the watched IPs.
-      for (let i = 0; i < 50; i++) {
-        await push.send(message(8984, `203.0.113.${1 + (i % 5)}`, T0 + 65 + i * 0.4));
-      }
-      await push.send(message(8984, "203.0.113.6", T0 + 95));
-      const attack = await take(6);
-      const scanIps = attack.map((c) => c.ip_addr).sort();
-      assert.deepEqual(scanIps, [1, 2, 3, 4, 5, 6].map((n) => `203.0.113.${n}`));
-      for (const cmd of attack) {
-        assert.equal(cmd.method, "add");
-        assert.equal(cmd.rule_name, "tsng.scan");
-        assert.equal(cmd.comment, "fixed_scan");
-        assert.equal(cmd.geo, "RU");
-      }
-      // The one from the blocking projection's own event comes last.
-      assert.equal(attack[5]!.ip_addr, "203.0.113.6");
-
-      const text = await metrics();
-      assert.equal(metricValue(text, 'qts_input_dropped_total{reason="bad_frame_count"}'), 1);
-      assert.equal(metricValue(text, 'qts_input_dropped_total{reason="unknown_domain"}'), 1);
-      assert.equal(metricValue(text, 'qts_input_dropped_total{reason="short_body"}'), 1);
-      assert.equal(metricValue(text, 'qts_input_dropped_total{reason="bad_length"}'), 1);
-
-      // Restart: bans are restored, no duplicate add for a banned IP.
-      assert.equal(await sensor.stop(), 0);
-      sensor = await startSensor(ini, ["--clock", "record"]);
-      const bans = await (await fetch(`${sensor.api}/bans/8984`)).json();
-      assert.equal(bans.status, "success");
-      assert.equal(bans.data.length, 7);
-      await waitFor(
-        "the subscriber to reconnect",
-        async () =>
-          (metricValue(await metrics(), "qts_outbound_subscribers") ?? 0) >= 1 ? true : undefined,
-      );
-      await push.send(message(8984, "198.51.100.9", T0 + 100));
-      await push.send(message(8984, "203.0.113.2", T0 + 101));
-
-      // Disabling the projection through a config reload: del for each of its active IPs.
+for (const workers of [0, 2]) {
+  Deno.test({
+    name:
+      `qts serve (workers=${workers}): libzmq records in, exact JSON commands out, across reload and restart`,
+    ignore: skip !== undefined,
+    sanitizeResources: false,
+    sanitizeOps: false,
+    async fn() {
+      const dir = await Deno.makeTempDir();
+      await Deno.mkdir(join(dir, "filters"));
       await Deno.writeTextFile(
         join(dir, "filters", "8984.json"),
-        JSON.stringify(domainConfig("disabled")),
+        JSON.stringify(domainConfig("auto")),
       );
-      const reload = await fetch(`${sensor.api}/reload_filters`, { method: "POST" });
-      assert.deepEqual(await reload.json(), { status: "success" });
-      const dels = await take(6);
-      assert.deepEqual(dels.map((c) => c.ip_addr).sort(), scanIps);
-      for (const cmd of dels) {
-        assert.equal(cmd.method, "del");
-        assert.equal(cmd.rule_name, "tsng.scan");
-        assert.equal("timeout" in cmd, false);
+      const [input, outbound, api] = [freePort(), freePort(), freePort()];
+      const ini = join(dir, "qts.ini");
+      await Deno.writeTextFile(
+        ini,
+        `[tsng]\ninput = tcp://127.0.0.1:${input}\nforce_domains = 8984\n` +
+          `api_server_port = ${api}\nfilters_config_dir = ${join(dir, "filters")}\n` +
+          `components_config_dir = ${join(dir, "components")}\nstate_dir = ${
+            join(dir, "state")
+          }\n` +
+          `autodiscover = false\nworkers = ${workers}\nhostname = e2e-host\ngeoip_db = ${GEO_DB}\n` +
+          `[tsng:qpc]\noutbound = tcp://127.0.0.1:${outbound}\n`,
+      );
+
+      let sensor = await startSensor(ini, ["--clock", "record"]);
+      const sub = await pyzmqPeer({
+        type: "SUB",
+        mode: "connect",
+        endpoint: `tcp://127.0.0.1:${outbound}`,
+      });
+      const push = await pyzmqPeer({
+        type: "PUSH",
+        mode: "connect",
+        endpoint: `tcp://127.0.0.1:${input}`,
+      });
+      const received: Record<string, unknown>[] = [];
+      const take = async (n: number) => {
+        for (const frames of await sub.receive(n, 15_000)) {
+          received.push(JSON.parse(new TextDecoder().decode(frames[0])));
+        }
+        return received.slice(-n);
+      };
+      try {
+        await sub.subscribe(new Uint8Array(0));
+        const metrics = async () => await (await fetch(`${sensor.api}/metrics`)).text();
+        await waitFor(
+          "the subscription to reach the sensor",
+          async () =>
+            (metricValue(await metrics(), "qts_outbound_subscribers") ?? 0) >= 1 ? true : undefined,
+        );
+
+        // A black-listed IP: one add with the list's event as comment.
+        await push.send(message(8984, "198.51.100.9", T0));
+        const [black] = await take(1);
+        assert.deepEqual(Object.keys(black!), [
+          "domain_id",
+          "comment",
+          "rule_name",
+          "method",
+          "ip_addr",
+          "geo",
+          "timestamp",
+          "timeout",
+          "worker",
+          "broadcast",
+          "hoplite",
+        ]);
+        assert.deepEqual(
+          { ...black, timestamp: undefined },
+          {
+            domain_id: 8984,
+            comment: "fixed_bad",
+            rule_name: "tsng.fixed",
+            method: "add",
+            ip_addr: "198.51.100.9",
+            geo: "US",
+            timestamp: undefined,
+            timeout: 86400,
+            worker: `wrk_${workers === 0 ? 1 : fnv1a("198.51.100.9") % workers + 1}`,
+            broadcast: false,
+            hoplite: "e2e-host",
+          },
+        );
+        assert.equal(black!.timestamp, T0);
+
+        // White-listed and black-listed at once: nothing. Repeats of a banned IP: nothing.
+        await push.send(message(8984, "198.51.100.7", T0 + 1));
+        await push.send(message(8984, "198.51.100.9", T0 + 2));
+
+        // Garbage on the input socket: counted by reason, the next good record still processed.
+        const enc = new TextEncoder();
+        await push.send([enc.encode("http:8984:")]);
+        await push.send([enc.encode("http:4242:"), encodeRecord(emptyRecord())]);
+        await push.send([enc.encode("http:8984:"), new Uint8Array(3)]);
+        const oversized = encodeRecord(emptyRecord());
+        new DataView(oversized.buffer).setUint32(488, 0x7fffffff, true);
+        await push.send([enc.encode("http:8984:"), oversized]);
+
+        // Low traffic on the auto projection: it stays in nursery, no command.
+        for (let i = 0; i < 3; i++) await push.send(message(8984, "203.0.113.1", T0 + 5 + i));
+        // An attack: 30 events in one window → watch at the next tick.
+        for (let i = 0; i < 30; i++) {
+          await push.send(message(8984, `203.0.113.${1 + (i % 4)}`, T0 + 35 + i * 0.5));
+        }
+        // 50 more from 5 IPs while watched → block at the next tick, adds for the watched IPs.
+        for (let i = 0; i < 50; i++) {
+          await push.send(message(8984, `203.0.113.${1 + (i % 5)}`, T0 + 65 + i * 0.4));
+        }
+        await push.send(message(8984, "203.0.113.6", T0 + 95));
+        const attack = await take(6);
+        const scanIps = attack.map((c) => c.ip_addr).sort();
+        assert.deepEqual(scanIps, [1, 2, 3, 4, 5, 6].map((n) => `203.0.113.${n}`));
+        for (const cmd of attack) {
+          assert.equal(cmd.method, "add");
+          assert.equal(cmd.rule_name, "tsng.scan");
+          assert.equal(cmd.comment, "fixed_scan");
+          assert.equal(cmd.geo, "RU");
+        }
+        // The one from the blocking projection's own event comes last.
+        assert.equal(attack[5]!.ip_addr, "203.0.113.6");
+
+        const text = await metrics();
+        assert.equal(metricValue(text, 'qts_input_dropped_total{reason="bad_frame_count"}'), 1);
+        assert.equal(metricValue(text, 'qts_input_dropped_total{reason="unknown_domain"}'), 1);
+        assert.equal(metricValue(text, 'qts_input_dropped_total{reason="short_body"}'), 1);
+        assert.equal(metricValue(text, 'qts_input_dropped_total{reason="bad_length"}'), 1);
+
+        // Restart: bans are restored, no duplicate add for a banned IP.
+        assert.equal(await sensor.stop(), 0);
+        sensor = await startSensor(ini, ["--clock", "record"]);
+        const bans = await (await fetch(`${sensor.api}/bans/8984`)).json();
+        assert.equal(bans.status, "success");
+        assert.equal(bans.data.length, 7);
+        await waitFor(
+          "the subscriber to reconnect",
+          async () =>
+            (metricValue(await metrics(), "qts_outbound_subscribers") ?? 0) >= 1 ? true : undefined,
+        );
+        await push.send(message(8984, "198.51.100.9", T0 + 100));
+        await push.send(message(8984, "203.0.113.2", T0 + 101));
+
+        // Disabling the projection through a config reload: del for each of its active IPs.
+        await Deno.writeTextFile(
+          join(dir, "filters", "8984.json"),
+          JSON.stringify(domainConfig("disabled")),
+        );
+        const reload = await fetch(`${sensor.api}/reload_filters`, { method: "POST" });
+        assert.deepEqual(await reload.json(), { status: "success" });
+        const dels = await take(6);
+        assert.deepEqual(dels.map((c) => c.ip_addr).sort(), scanIps);
+        for (const cmd of dels) {
+          assert.equal(cmd.method, "del");
+          assert.equal(cmd.rule_name, "tsng.scan");
+          assert.equal("timeout" in cmd, false);
+        }
+        assert.ok(
+          !received.some((c) => c.ip_addr === "198.51.100.7"),
+          "white-listed IP was banned",
+        );
+        assert.equal(received.filter((c) => c.ip_addr === "198.51.100.9").length, 1);
+        const after = await (await fetch(`${sensor.api}/bans/8984`)).json();
+        assert.deepEqual(after.data.map((b: { ip: string }) => b.ip), ["198.51.100.9"]);
+      } finally {
+        await push.close();
+        await sub.close();
+        await sensor.stop();
       }
-      assert.ok(!received.some((c) => c.ip_addr === "198.51.100.7"), "white-listed IP was banned");
-      assert.equal(received.filter((c) => c.ip_addr === "198.51.100.9").length, 1);
-      const after = await (await fetch(`${sensor.api}/bans/8984`)).json();
-      assert.deepEqual(after.data.map((b: { ip: string }) => b.ip), ["198.51.100.9"]);
-    } finally {
-      await push.close();
-      await sub.close();
-      await sensor.stop();
-    }
-  },
-});
+    },
+  });
+}
