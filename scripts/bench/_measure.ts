@@ -1,7 +1,11 @@
 /** Shared timing helpers for the benchmarks: figures, never pass/fail. */
 
 /** Runs `fn(i)` for `n` iterations after a warm-up and returns operations per second. */
-export function opsPerSecond(n: number, fn: (i: number) => void, warmup = Math.min(n, 20_000)): number {
+export function opsPerSecond(
+  n: number,
+  fn: (i: number) => void,
+  warmup = Math.min(n, 20_000),
+): number {
   for (let i = 0; i < warmup; i++) fn(i);
   const start = performance.now();
   for (let i = 0; i < n; i++) fn(i);
