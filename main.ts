@@ -23,11 +23,11 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   },
   replay: {
     summary: "replay traffic fixtures or logs through the real pipeline",
-    load: () => Promise.resolve(pending("replay", "the replay issue")),
+    load: async () => (await import("./src/cli/replay.ts")).replayCommand,
   },
   analyze: {
     summary: "read pcap/pcapng captures and write the flow feature table",
-    load: () => Promise.resolve(pending("analyze", "the capture analyzer issue")),
+    load: async () => (await import("./src/analyze/analyze_command.ts")).analyzeCommand,
   },
   tractor: {
     summary: "serve the TrActor REST API v1 over a capture repository",
@@ -35,11 +35,11 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   },
   model: {
     summary: "train and evaluate the traffic classifier",
-    load: () => Promise.resolve(pending("model", "the classifier issue")),
+    load: async () => (await import("./src/model_cli/model_command.ts")).modelCommand,
   },
   bouncer: {
     summary: "apply ban commands to an nftables set",
-    load: () => Promise.resolve(pending("bouncer", "the replay and integrations issue")),
+    load: async () => (await import("./src/cli/bouncer.ts")).bouncerCommand,
   },
   "check-config": {
     summary: "validate settings and every component and domain file",
