@@ -1,7 +1,8 @@
-import type { CaptureError } from "../capture/capture_error.ts";
+import { CaptureError } from "../capture/capture_error.ts";
 import { type ByteSource, type CaptureFormat, CaptureReader } from "../capture/capture_reader.ts";
 import { decodePacket, skipReasonNames, skipReasons } from "../capture/decode_packet.ts";
 import type { PacketView } from "../capture/packet_view.ts";
+import { type StreamSource, streamSource } from "../capture/stream_source.ts";
 import type { Flow } from "../flows/flow.ts";
 import { FlowTable, type PayloadInspector } from "../flows/flow_table.ts";
 
@@ -79,6 +80,7 @@ export async function analyzeCapture(
   onFlow: (flow: Flow) => void = () => {},
 ): Promise<AnalyzeSummary> {
   let file: Deno.FsFile | undefined;
+  let gzip: StreamSource | undefined;
   let input: Uint8Array | ByteSource;
   let size = options.sizeBytes;
   if (source === "-") {
@@ -87,6 +89,16 @@ export async function analyzeCapture(
     file = await Deno.open(source, { read: true });
     size = (await file.stat()).size;
     input = file;
+    // gzip-compressed captures (tcpdump -z gzip, *.pcap.gz) are read through a decompressor.
+    const magic = new Uint8Array(2);
+    const n = await file.read(magic);
+    await file.seek(0, Deno.SeekMode.Start);
+    if (n === 2 && magic[0] === 0x1f && magic[1] === 0x8b) {
+      gzip = streamSource(file.readable.pipeThrough(new DecompressionStream("gzip")));
+      file = undefined; // the stream owns and closes the file
+      input = gzip;
+      size = undefined;
+    }
   } else {
     input = source;
     if (source instanceof Uint8Array) size = source.length;
@@ -172,6 +184,11 @@ export async function analyzeCapture(
     firstUs,
     lastUs,
     aborted: signal?.aborted === true,
-    error: reader.error,
+    error: gzip?.error
+      ? new CaptureError(
+        `Corrupt gzip capture: ${gzip.error.message} after ${reader.bytesConsumed} decompressed bytes`,
+        reader.bytesConsumed,
+      )
+      : reader.error,
   };
 }

@@ -6,3 +6,5 @@ export { decodePacket, skipReasonNames, skipReasons } from "./decode_packet.ts";
 export { formatAddress } from "./format_address.ts";
 export { linkTypes } from "./link_types.ts";
 export { PacketView } from "./packet_view.ts";
+export { streamSource } from "./stream_source.ts";
+export type { StreamSource } from "./stream_source.ts";

@@ -271,3 +271,32 @@ Deno.test("analyzeCapture() stops at an abort signal and still emits the open fl
   assert.equal(flows, 1);
   assert.equal(summary.flows, 1);
 });
+
+Deno.test("analyzeCapture() reads a gzip-compressed capture and reports a corrupt one", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "qts-analyze-" });
+  try {
+    const plain = pcap(mixedTraffic());
+    const gz = new Uint8Array(
+      await new Response(
+        new Blob([plain.slice()]).stream().pipeThrough(new CompressionStream("gzip")),
+      ).arrayBuffer(),
+    );
+    await Deno.writeFile(`${dir}/c.pcap.gz`, gz);
+    const expected = await csvOf(plain);
+    const rows: string[] = [];
+    const summary = await analyzeCapture(
+      `${dir}/c.pcap.gz`,
+      {},
+      (f) => rows.push(seedCsvRow(flowFeatures(f), "")),
+    );
+    assert.equal(summary.error, undefined);
+    assert.deepEqual(rows, expected);
+    const bad = gz.slice(0, Math.floor(gz.length * 0.6));
+    await Deno.writeFile(`${dir}/bad.pcap.gz`, bad);
+    const broken = await analyzeCapture(`${dir}/bad.pcap.gz`);
+    assert.ok(broken.error);
+    assert.ok(broken.packets < mixedTraffic().length);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

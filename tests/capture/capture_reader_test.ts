@@ -292,3 +292,37 @@ Deno.test("CaptureReader async iteration yields the same reused view", async () 
   assert.equal(n, 4);
   assert.equal(views.size, 1);
 });
+
+Deno.test("CaptureReader reads concatenated pcapng sections of opposite byte order", async () => {
+  const first = pcapng([{ linkType: 1 }], [{ iface: 0, tsUs: T0, data: ethernet(syn) }]);
+  const second = pcapng([{ linkType: 101, tsresol: 9 }], [{ iface: 0, tsUs: T0 + 5, data: udp }], {
+    bigEndian: true,
+  });
+  const both = new Uint8Array(first.length + second.length);
+  both.set(first);
+  both.set(second, first.length);
+  const { seen, reader } = await readAll(both);
+  assert.equal(reader.error, undefined);
+  assert.deepEqual(seen.map((s) => [s.linkType, s.tsUs, s.dport]), [[1, T0, 80], [
+    101,
+    T0 + 5,
+    53,
+  ]]);
+});
+
+Deno.test("decodePacket() skips a later IPv6 fragment and decodes the first one", async () => {
+  const firstFrag = ipPacket({
+    src: "2001:db8::1",
+    dst: "2001:db8::2",
+    proto: "udp",
+    sport: 7,
+    dport: 9,
+    ext: [44],
+  });
+  const later = firstFrag.slice();
+  later[40 + 3] = 0x08; // fragment offset 1 (× 8 bytes)
+  const { seen } = await readAll(
+    pcap([{ tsUs: T0, data: firstFrag }, { tsUs: T0, data: later }], { linkType: 229 }),
+  );
+  assert.deepEqual(seen.map((s) => [s.skip, s.dport]), [[0, 9], [5, 0]]);
+});
