@@ -219,7 +219,7 @@ export function createApi(deps: ApiDeps): Hono {
     const id = domainParam(c);
     if (
       !store.hasDomain(id) && !store.accepts(id) && !lm.domainIds().includes(id) &&
-      !pipeline.chain(id)
+      pipeline.steps(id) === undefined
     ) {
       throw new ApiError(`unknown domain ${id}`);
     }
@@ -232,7 +232,7 @@ export function createApi(deps: ApiDeps): Hono {
       status: "success",
       data: {
         domain_id: id,
-        filters: pipeline.chain(id)?.steps() ?? [],
+        filters: pipeline.steps(id) ?? [],
         projections: lm.modes(id),
         bans: lm.bans(id).length,
         ...(deps.stats?.(id) ?? {}),

@@ -176,8 +176,8 @@ export class Sensor {
       this.#input = pull;
     }
 
-    const { store, pipeline, metrics, lm } = this;
-    const actions = new ConfigActions({ store, pipeline, lm, metrics, log: this.#log });
+    const { store, pipeline, metrics } = this;
+    const actions = new ConfigActions({ store, pipeline, metrics, log: this.#log });
     const app = createApi({
       actions,
       store: this.store,
