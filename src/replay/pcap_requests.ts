@@ -17,9 +17,11 @@ interface Stream {
   serverPort: number;
   /** Next expected sequence number; -1 before the first payload. */
   next: number;
-  /** Bytes not yet parsed, and the capture time of the packet that brought the first of them. */
+  /** Bytes not yet parsed; `base` is the stream offset of buffer[0]. */
   buffer: Uint8Array;
-  firstTs: number;
+  base: number;
+  /** Stream offset where each packet's bytes begin, with its capture time (µs). */
+  marks: { at: number; ts: number }[];
   /** Out-of-order segments by sequence number. */
   pending: Map<number, { data: Uint8Array; ts: number }>;
   /** Body bytes still to skip after the last request head. */
@@ -50,9 +52,13 @@ function drain(stream: Stream, domain: number, out: TimedRecord[]): void {
     if (stream.skip > 0) {
       const n = Math.min(stream.skip, stream.buffer.length);
       stream.buffer = stream.buffer.subarray(n);
+      stream.base += n;
       stream.skip -= n;
       if (stream.skip > 0) return;
     }
+    // The request's time is that of the packet carrying its first byte.
+    while (stream.marks.length > 1 && stream.marks[1]!.at <= stream.base) stream.marks.shift();
+    const firstTs = stream.marks[0]?.ts ?? 0;
     const end = headEnd(stream.buffer);
     if (end < 0) {
       if (stream.buffer.length > 65536) stream.dead = true; // not HTTP, or a runaway head
@@ -60,6 +66,7 @@ function drain(stream: Stream, domain: number, out: TimedRecord[]): void {
     }
     const head = latin1.decode(stream.buffer.subarray(0, end));
     stream.buffer = stream.buffer.subarray(end);
+    stream.base += end;
     const lines = head.split("\r\n");
     const [method, url, version] = lines[0]!.split(" ");
     if (!method || !url || !version?.startsWith("HTTP/1.")) {
@@ -93,12 +100,11 @@ function drain(stream: Stream, domain: number, out: TimedRecord[]): void {
     record.server_port = String(stream.serverPort);
     record.request_length = String(end);
     setClient(record, stream.client);
-    const t = stream.firstTs / 1e6;
+    const t = firstTs / 1e6;
     setTime(record, Math.round(t * 1000) / 1000);
     out.push({ domain, t, record });
     const length = Number(headers.get("content-length") ?? "0");
     stream.skip = Number.isFinite(length) && length > 0 ? length : 0;
-    stream.firstTs = -1;
   }
 }
 
@@ -121,7 +127,7 @@ function feed(
   let chunk = data.subarray(-delta);
   let chunkTs = ts;
   for (;;) {
-    if (stream.firstTs < 0 || stream.buffer.length === 0) stream.firstTs = chunkTs;
+    stream.marks.push({ at: stream.base + stream.buffer.length, ts: chunkTs });
     stream.buffer = append(stream.buffer, chunk);
     stream.next = (stream.next + chunk.length) >>> 0;
     const queued = stream.pending.get(stream.next);
@@ -166,7 +172,8 @@ export async function pcapRequests(path: string, domain: number): Promise<PcapRe
           serverPort: view.dstPort,
           next: -1,
           buffer: new Uint8Array(0),
-          firstTs: -1,
+          base: 0,
+          marks: [],
           pending: new Map(),
           skip: 0,
           dead: false,
