@@ -180,3 +180,32 @@ Deno.test("overlapping PUTs apply in order: the last one is what runs", async ()
     await f.close();
   }
 });
+
+Deno.test("one PUT builds the domain's chain once (no second, leaked chain)", async () => {
+  const configured: number[] = [];
+  const f = await apiFixture({
+    runner: (runner) => ({
+      submit: (domainId, record, body, now) => runner.submit(domainId, record, body, now),
+      configure(domainId, config) {
+        configured.push(domainId);
+        return runner.configure(domainId, config);
+      },
+      has: (domainId) => runner.has(domainId),
+      setGlobal: (global) => runner.setGlobal(global),
+      remove: (domainId) => runner.remove(domainId),
+      sweep: (now) => runner.sweep(now),
+      steps: (domainId) => runner.steps(domainId),
+      stats: () => runner.stats(),
+      close: () => runner.close(),
+    }),
+  });
+  try {
+    configured.length = 0;
+    assert.equal((await f.call("PUT", "/filters/9400", domainObject())).status, 200);
+    assert.equal((await f.call("PUT", "/filters/9400/many_uas", { max_uas: 2 })).status, 200);
+    assert.equal((await f.call("POST", "/reload_components")).status, 200);
+    assert.deepEqual(configured, [9400, 9400]);
+  } finally {
+    await f.close();
+  }
+});
