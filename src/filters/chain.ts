@@ -87,9 +87,14 @@ export class DomainChain {
    * Applies a configuration. Throws (leaving the previous chain in force) when a component
    * cannot be built, naming the component.
    */
-  async configure(config: DomainConfig, keyOf: (name: ComponentName) => string): Promise<void> {
+  async configure(
+    config: DomainConfig,
+    keyOf: (name: ComponentName) => string,
+    options: { lenient?: boolean } = {},
+  ): Promise<string[]> {
     const next = new Map<ComponentName, BuiltComponent>();
     const created: FilterInstance[] = [];
+    const skipped: string[] = [];
     try {
       for (
         const [name, builder] of Object.entries(this.#builders) as [
@@ -109,12 +114,17 @@ export class DomainChain {
         try {
           steps = await builder(config, this.domainId);
         } catch (error) {
-          throw new TypeError(
+          const failure = new TypeError(
             `Cannot load component "${name}" for domain ${this.domainId}: ${
               (error as Error).message
             }`,
             { cause: error },
           );
+          // A domain with no chain yet runs without the broken component rather than not at
+          // all (there is no last good configuration to keep); the caller reports it.
+          if (!options.lenient) throw failure;
+          skipped.push(failure.message);
+          continue;
         }
         for (const step of Object.values(steps)) if (step) created.push(step);
         next.set(name, { key, steps });
@@ -148,7 +158,7 @@ export class DomainChain {
     }
     for (const [name, old] of this.#built) {
       if (next.get(name) !== old) {
-        for (const step of Object.values(old.steps)) await step?.close?.();
+        for (const filter of instancesOf(old)) await filter.close?.();
       }
     }
     this.#built = next;
@@ -161,6 +171,7 @@ export class DomainChain {
       const skipIf = (config[component] as { skip_if?: string[] }).skip_if ?? [];
       this.#steps.push({ name: step, skipIf, filter });
     }
+    return skipped;
   }
 
   /** Runs the chain on a record; flags and events accumulate on `ctx`. */

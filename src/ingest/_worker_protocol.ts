@@ -26,6 +26,6 @@ export type ToWorker =
 
 /** Messages from a chain worker to the ingest thread. */
 export type FromWorker =
-  | { t: "ack"; id: number; error?: string; steps?: StepName[] }
+  | { t: "ack"; id: number; error?: string; steps?: StepName[]; skipped?: string[] }
   | { t: "done"; seq: number; decisions: Decision[]; duplicates: number[]; telemetry: string[] }
   | { t: "stats"; id: number; snapshot: StatsSnapshot };

@@ -29,8 +29,12 @@ export interface Decision {
 export interface ChainRunner {
   /** Filters one decoded record; `body` is its wire bytes (workers decode their own copy). */
   submit(domainId: number, record: HttpRecord, body: Uint8Array, now: number): void | Promise<void>;
-  /** Builds or rebuilds a domain's chain; throws (keeping the previous chain) when it cannot. */
-  configure(domainId: number, config: DomainConfig): Promise<void>;
+  /**
+   * Builds or rebuilds a domain's chain; throws (keeping the previous chain) when it cannot.
+   * A domain's first chain is built leniently: components that fail are left out and their
+   * errors returned, so a broken script does not stop a domain's traffic from being filtered.
+   */
+  configure(domainId: number, config: DomainConfig): Promise<string[]>;
   /** True when the domain has a chain. */
   has(domainId: number): boolean;
   /** The global components changed (fixed_lists catalogue, telemetry…). */
@@ -127,17 +131,21 @@ export class LocalRunner implements ChainRunner {
     });
   }
 
-  async configure(domainId: number, config: DomainConfig): Promise<void> {
+  async configure(domainId: number, config: DomainConfig): Promise<string[]> {
     let chain = this.#chains.get(domainId);
     const fresh = !chain;
     chain ??= new DomainChain(domainId, this.#builders.builders, this.#builders.observers);
+    let skipped: string[];
     try {
-      await chain.configure(config, componentKey(config, this.#global));
+      skipped = await chain.configure(config, componentKey(config, this.#global), {
+        lenient: fresh,
+      });
     } catch (error) {
       if (fresh) await chain.close();
       throw error;
     }
     if (fresh) this.#chains.set(domainId, chain);
+    return skipped;
   }
 
   has(domainId: number): boolean {

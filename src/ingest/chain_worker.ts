@@ -57,8 +57,8 @@ async function handle(message: ToWorker): Promise<void> {
     }
     case "configure":
       try {
-        await runner!.configure(message.domainId, message.config);
-        post({ t: "ack", id: message.id, steps: runner!.steps(message.domainId) ?? [] });
+        const skipped = await runner!.configure(message.domainId, message.config);
+        post({ t: "ack", id: message.id, steps: runner!.steps(message.domainId) ?? [], skipped });
       } catch (error) {
         post({ t: "ack", id: message.id, error: (error as Error).message });
       }

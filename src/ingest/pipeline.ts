@@ -104,6 +104,7 @@ export class Pipeline {
   }
 
   readonly #known = new Set<number>();
+  readonly #failed = new Map<number, number>();
   /** Per-domain queue: reconfigurations and removals of one domain run one at a time. */
   readonly #tails = new Map<number, Promise<void>>();
   /** A queued reconfiguration that has not started yet; later requests share it. */
@@ -204,7 +205,13 @@ export class Pipeline {
   #firstSight(domainId: number): Promise<boolean> {
     const known = this.#building.get(domainId);
     if (known) return known;
-    const building = this.reconfigure(domainId).then(() => true, () => false);
+    // A domain whose configuration cannot be built is retried every 10 s, not per record.
+    const failedAt = this.#failed.get(domainId);
+    if (failedAt !== undefined && Date.now() - failedAt < 10_000) return Promise.resolve(false);
+    const building = this.reconfigure(domainId).then(
+      () => (this.#failed.delete(domainId), true),
+      () => (this.#failed.set(domainId, Date.now()), false),
+    );
     this.#building.set(domainId, building);
     void building.finally(() => this.#building.delete(domainId));
     return building;
@@ -262,12 +269,25 @@ export class Pipeline {
     try {
       // Checked first so a projection error cannot leave a new chain beside old projections.
       ListManager.check(domainId, config.lm, this.#o.store.global.lm);
-      await this.#runner.configure(domainId, config);
+      const skipped = await this.#runner.configure(domainId, config);
+      for (const error of skipped) {
+        this.#o.metrics.inc(
+          "qts_config_errors_total",
+          "Domain configurations that failed to build",
+          {
+            domain: domainId,
+          },
+        );
+        this.#o.log.log("error", "component left out of a new domain chain", {
+          domain: domainId,
+          error,
+        });
+      }
     } catch (error) {
       this.#o.metrics.inc("qts_config_errors_total", "Domain configurations that failed to build", {
         domain: domainId,
       });
-      this.#o.log.log("error", "domain configuration not applied", {
+      this.#o.log.limited(`config:${domainId}`, "error", "domain configuration not applied", {
         domain: domainId,
         error: (error as Error).message,
       });

@@ -188,12 +188,13 @@ export class WorkerRunner implements ChainRunner {
     ]);
   }
 
-  async configure(domainId: number, config: DomainConfig): Promise<void> {
+  async configure(domainId: number, config: DomainConfig): Promise<string[]> {
     this.flush();
     const acks = await this.#everyWorker((id) => ({ t: "configure", id, domainId, config }));
     const failed = acks.find((a) => a.error !== undefined);
     if (failed) throw new TypeError(failed.error);
     this.#steps.set(domainId, acks[0]?.steps ?? []);
+    return acks[0]?.skipped ?? [];
   }
 
   has(domainId: number): boolean {

@@ -22,6 +22,7 @@ function escape(value: string | number): string {
 export class Metrics {
   #families = new Map<string, Family>();
   #collectors: (() => void)[] = [];
+  #texts: (() => string)[] = [];
 
   /** Declares a family; repeated declarations return the same one. */
   #family(name: string, help: string, type: Family["type"]): Family {
@@ -73,6 +74,11 @@ export class Metrics {
     this.#collectors.push(collector);
   }
 
+  /** Registers a function whose Prometheus text is appended to every render (statstore). */
+  append(text: () => string): void {
+    this.#texts.push(text);
+  }
+
   /** Prometheus text exposition. */
   render(): string {
     for (const collector of this.#collectors) collector();
@@ -84,6 +90,8 @@ export class Metrics {
         lines.push(`${name}${text ? `{${text}}` : ""} ${value}`);
       }
     }
-    return lines.join("\n") + "\n";
+    let out = lines.join("\n") + "\n";
+    for (const text of this.#texts) out += text();
+    return out;
   }
 }

@@ -6,7 +6,7 @@ import { ConfigStore } from "../config/config_store.ts";
 import { type GeoIp, noGeoIp, openGeoIp } from "../geo/geoip.ts";
 import type { Settings } from "../config/settings.ts";
 import type { FilterEnv } from "../filters/builders.ts";
-import { HttpStats } from "../filters/statstore_http_stats.ts";
+import { HttpStats, renderPrometheus } from "../filters/statstore_http_stats.ts";
 import { type ChainRunner, LocalRunner, type RunnerSinks } from "../ingest/chain_runner.ts";
 import { Pipeline } from "../ingest/pipeline.ts";
 import { DecisionClock } from "../ingest/record_clock.ts";
@@ -135,6 +135,7 @@ export class Sensor {
   async start(): Promise<void> {
     this.#started = Date.now();
     this.metrics.collect(() => this.#collect());
+    this.metrics.append(() => renderPrometheus(this.runner.stats()));
     const s = this.settings;
     if (s.state_dir) await Deno.mkdir(s.state_dir, { recursive: true });
     if (s.geoip_db) {
@@ -187,6 +188,7 @@ export class Sensor {
       log: this.#log,
       token: s.api_token,
       uptime: () => Date.now() - this.#started,
+      stats: (id) => ({ http: this.runner.stats().domains[id] ?? null }),
     });
     const ready = Promise.withResolvers<void>();
     this.#server = Deno.serve({
