@@ -91,12 +91,51 @@ function seedValue(v: number, kind: "int" | "real"): string {
   return Number.isInteger(v) ? String(v) : stripZeros(sixDigits(v), false);
 }
 
-/** Formats a value the way the ISCX ARFF files do: ≤ 10 decimals, ≤ 15 significant digits. */
+/** Rounds a plain decimal string half-up to `decimals` places, on its digits (no binary error). */
+function roundDecimal(s: string, decimals: number): string {
+  const neg = s.startsWith("-");
+  const body = neg ? s.slice(1) : s;
+  const dot = body.indexOf(".");
+  if (dot < 0 || body.length - dot - 1 <= decimals) return s;
+  const digits = (body.slice(0, dot) + body.slice(dot + 1, dot + 1 + decimals)).split("").map(
+    Number,
+  );
+  if (body.charCodeAt(dot + 1 + decimals) >= 53) {
+    let i = digits.length - 1;
+    while (i >= 0 && digits[i] === 9) digits[i--] = 0;
+    if (i >= 0) digits[i]!++;
+    else digits.unshift(1);
+  }
+  const intLen = digits.length - decimals;
+  const out = `${digits.slice(0, intLen).join("")}${decimals > 0 ? "." : ""}${
+    digits.slice(intLen).join("")
+  }`;
+  return neg ? `-${out}` : out;
+}
+
+/** Rounds a plain decimal string half-up to `significant` significant digits. */
+function roundSignificant(s: string, significant: number): string {
+  const body = s.startsWith("-") ? s.slice(1) : s;
+  const dot = body.indexOf(".");
+  if (dot < 0) return s;
+  const firstNonZero = body.search(/[1-9]/);
+  if (firstNonZero < 0) return s;
+  // Decimals that keep `significant` digits counted from the first non-zero digit.
+  const intDigits = firstNonZero < dot ? dot - firstNonZero : -(firstNonZero - dot - 1);
+  return roundDecimal(s, Math.max(0, significant - intDigits));
+}
+
+/**
+ * Formats a value the way the ISCX ARFF files do. Their numbers went through a spreadsheet: the
+ * tool's shortest decimal form of the double (Java's Double.toString, the same digits as
+ * JavaScript's), rounded half-up to 15 significant digits, then to at most 10 decimals. Both
+ * roundings are visible in the files (2 packets in 41 µs print as 48780.4878048781).
+ */
 export function iscxValue(v: number): string {
   if (Number.isInteger(v)) return String(v);
-  const a = Math.abs(v);
-  const intDigits = a >= 1 ? Math.floor(Math.log10(a)) + 1 : 0;
-  return stripZeros(v.toFixed(Math.min(10, Math.max(0, 15 - intDigits))), false);
+  const shortest = String(v);
+  if (shortest.includes("e")) return stripZeros(v.toFixed(10), false);
+  return stripZeros(roundDecimal(roundSignificant(shortest, 15), 10), false);
 }
 
 function csvField(s: string): string {
