@@ -19,6 +19,7 @@ kill -INT "$td"
 wait "$td" || true
 cp "$tmp/cap.pcap" "$out/loopback-sll2.pcap"
 editcap -F pcapng "$out/loopback-sll2.pcap" "$out/loopback-sll2.pcapng"
+editcap -F nsecpcap "$out/loopback-sll2.pcap" "$out/loopback-sll2.nsec.pcap"
 tshark -r "$out/loopback-sll2.pcap" -q -z conv,tcp -z conv,udp >"$out/loopback-sll2.conv.txt" 2>/dev/null
 tshark -r "$out/loopback-sll2.pcap" -Y "(tcp or udp) and not icmp" -T fields -E separator=, \
   -e ip.src -e ip.dst -e tcp.srcport -e tcp.dstport -e udp.srcport -e udp.dstport -e frame.len \

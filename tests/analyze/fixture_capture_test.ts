@@ -9,7 +9,8 @@ import {
 } from "./_tshark.ts";
 
 // Recorded by scripts/make-test-capture.sh: tcpdump -i any -s 128 (Linux SLL2, truncated frames)
-// of real HTTP, DNS-like UDP and FTP traffic; the .pcapng is editcap's conversion of the .pcap.
+// of real HTTP, DNS-like UDP and FTP traffic; the .pcapng and .nsec.pcap are editcap's
+// conversions of the .pcap.
 const dir = new URL("../fixtures/captures/", import.meta.url);
 
 async function flowsOf(name: string): Promise<Flow[]> {
@@ -29,12 +30,13 @@ Deno.test("analyzeCapture() matches the recorded tshark view of a real SLL2 loop
   assertSameConversations(conversationsOf(await flowsOf("loopback-sll2.pcap")), theirs);
 });
 
-Deno.test("a real pcap and editcap's pcapng of it give identical feature tables", async () => {
+Deno.test("a real pcap and editcap's pcapng and nanosecond pcap of it give identical tables", async () => {
   const table = async (name: string) =>
     (await flowsOf(name)).map((f) => seedCsvRow(flowFeatures(f), ""));
   const fromPcap = await table("loopback-sll2.pcap");
   assert.ok(fromPcap.length >= 12);
   assert.deepEqual(await table("loopback-sll2.pcapng"), fromPcap);
+  assert.deepEqual(await table("loopback-sll2.nsec.pcap"), fromPcap);
 });
 
 Deno.test("flows of the real capture carry the IP lengths, not the 128-byte snap length", async () => {
