@@ -123,6 +123,9 @@ export class ReplaySession {
           autoreload_filters: false,
           autoreload_components: false,
           syslog_input: "",
+          // Chains on the ingest thread: decisions in record order, and the barrier below
+          // passes only after every record before it has been filtered.
+          workers: 0,
           telemetry_outbound: "",
           hostname: settings.hostname || "replay",
         } satisfies Partial<Settings>,
