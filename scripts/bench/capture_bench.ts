@@ -174,6 +174,8 @@ async function generateCapture(path: string, targetBytes: number): Promise<void>
 
 interface Measured {
   seconds: number;
+  /** User + system CPU seconds (GNU time), NaN without it: steadier than wall time on a busy host. */
+  cpuSeconds: number;
   /** Peak resident set in MiB, or NaN when GNU time is missing. */
   rssMiB: number;
   stdout: string;
@@ -195,27 +197,45 @@ async function measure(cmd: string, args: string[]): Promise<Measured> {
   const haveTime = await exists("/usr/bin/time");
   const start = performance.now();
   const out = await new Deno.Command(haveTime ? "/usr/bin/time" : cmd, {
-    args: haveTime ? ["-f", "%e %M", "-o", timeFile, cmd, ...args] : args,
+    args: haveTime ? ["-f", "%e %M %U %S", "-o", timeFile, cmd, ...args] : args,
     stdout: "piped",
     stderr: "piped",
   }).output();
   const wall = (performance.now() - start) / 1000;
   let rssMiB = NaN;
+  let cpuSeconds = NaN;
   if (haveTime) {
     const parts = (await Deno.readTextFile(timeFile)).trim().split("\n").pop()!.split(" ");
     rssMiB = Number(parts[1]) / 1024;
+    cpuSeconds = Number(parts[2]) + Number(parts[3]);
   }
   await Deno.remove(timeFile);
-  return { seconds: wall, rssMiB, stdout: new TextDecoder().decode(out.stdout), ok: out.success };
+  return {
+    seconds: wall,
+    cpuSeconds,
+    rssMiB,
+    stdout: new TextDecoder().decode(out.stdout),
+    ok: out.success,
+  };
 }
 
-function line(name: string, packets: number, seconds: number, rssMiB: number, note = ""): void {
+function line(name: string, packets: number, seconds: number, m: Measured, note = ""): void {
   const pps = Math.round(packets / seconds).toLocaleString("en-US");
-  const rss = Number.isNaN(rssMiB) ? "n/a" : `${rssMiB.toFixed(0)} MiB`;
+  const rss = Number.isNaN(m.rssMiB) ? "n/a" : `${m.rssMiB.toFixed(0)} MiB`;
+  const cpu = Number.isNaN(m.cpuSeconds) ? "n/a" : `${m.cpuSeconds.toFixed(2)} s`;
+  const tail = note ? `  (${note})` : "";
   console.log(
-    `${name.padEnd(44)} ${pps.padStart(12)} packets/s  ${
-      seconds.toFixed(2).padStart(8)
-    } s  peak RSS ${rss.padStart(9)}${note ? `  (${note})` : ""}`,
+    `${name.padEnd(40)} ${pps.padStart(11)} packets/s ${seconds.toFixed(2).padStart(7)} s` +
+      `  process CPU ${cpu.padStart(7)}  peak RSS ${rss.padStart(8)}${tail}`,
+  );
+}
+
+function ratios(tool: string, theirs: Measured, ours: Measured): void {
+  const f = (a: number, b: number) => (a / b).toFixed(1);
+  console.log(
+    `ratio ${tool} / qts flows: wall ${f(theirs.seconds, ours.seconds)}×, CPU ${
+      f(theirs.cpuSeconds, ours.cpuSeconds)
+    }×, peak RSS ${f(theirs.rssMiB, ours.rssMiB)}×`,
   );
 }
 
@@ -260,29 +280,17 @@ export async function run(): Promise<void> {
       (size / packets).toFixed(0)
     } bytes/packet on average`,
   );
-  line(
-    "qts read-only (pcap + decode)",
-    packets,
-    readResult.seconds,
-    read.rssMiB,
-    "in-process timer",
-  );
+  line("qts read-only (pcap + decode)", packets, readResult.seconds, read, "in-process timer");
   const full = await child("flows");
   const fullResult = JSON.parse(full.stdout) as { packets: number; seconds: number; flows: number };
   line(
     "qts read + flows + features + CSV rows",
     packets,
     fullResult.seconds,
-    full.rssMiB,
+    full,
     `${fullResult.flows} flows`,
   );
-  line(
-    "qts read + flows + features (process wall)",
-    packets,
-    full.seconds,
-    full.rssMiB,
-    "incl. startup",
-  );
+  line("qts read + flows + features (process)", packets, full.seconds, full, "wall incl. startup");
 
   if (Deno.env.get("QTS_BENCH_SKIP_TSHARK")) {
     console.log("tshark: skipped (QTS_BENCH_SKIP_TSHARK set)");
@@ -290,16 +298,8 @@ export async function run(): Promise<void> {
     const tshark = await measure("tshark", ["-r", path, "-q", "-z", "conv,tcp", "-z", "conv,udp"])
       .catch(() => undefined);
     if (tshark?.ok) {
-      line(
-        "tshark -q -z conv,tcp -z conv,udp",
-        packets,
-        tshark.seconds,
-        tshark.rssMiB,
-        "process wall",
-      );
-      console.log(
-        `ratio qts flows / tshark: ${(tshark.seconds / fullResult.seconds).toFixed(1)}× faster`,
-      );
+      line("tshark -q -z conv,tcp -z conv,udp", packets, tshark.seconds, tshark, "process wall");
+      ratios("tshark", tshark, full);
     } else console.log("tshark: skipped (not installed or failed)");
   }
   const noNdpi = await whyNoNdpi();
@@ -307,10 +307,8 @@ export async function run(): Promise<void> {
   else {
     const ndpi = await measure("ndpiReader", ["-i", path, "-q"]);
     if (ndpi.ok) {
-      line("ndpiReader -i FILE -q", packets, ndpi.seconds, ndpi.rssMiB, "process wall");
-      console.log(
-        `ratio qts flows / ndpiReader: ${(ndpi.seconds / fullResult.seconds).toFixed(2)}× faster`,
-      );
+      line("ndpiReader -i FILE -q", packets, ndpi.seconds, ndpi, "process wall");
+      ratios("ndpiReader", ndpi, full);
     } else console.log("ndpiReader: failed on the capture");
   }
 }
