@@ -1,4 +1,4 @@
-import { join } from "node:path";
+import { resolve } from "node:path";
 import type { ConfigChange, ConfigStore } from "../config/config_store.ts";
 import {
   completeComponents,
@@ -45,6 +45,8 @@ export class ConfigActions {
   /** Domains the store's last change removed; the pipeline lifts their bans in its queue. */
   #removed: number[] = [];
   #lastChange: ConfigChange | undefined;
+  /** Domain files this process wrote or removed (rewrite=1), by absolute path → signature. */
+  readonly #ownWrites = new Map<string, string>();
 
   constructor(options: ConfigActionsOptions) {
     this.#o = options;
@@ -96,6 +98,7 @@ export class ConfigActions {
       const partial = componentsFromObject(body, `domain ${domainId}`);
       await pipeline.check(domainId, completeComponents(partial, store.global));
       await store.putDomain(domainId, body, rewrite);
+      if (rewrite) await this.#remember(domainId);
       await this.#applied();
     });
   }
@@ -108,6 +111,7 @@ export class ConfigActions {
       const candidate = { ...store.ownComponents(domainId), [component]: value };
       await pipeline.check(domainId, completeComponents(candidate, store.global));
       await store.putComponent(domainId, component, body, rewrite);
+      if (rewrite) await this.#remember(domainId);
       await this.#applied();
     });
   }
@@ -122,7 +126,7 @@ export class ConfigActions {
       const { store } = this.#o;
       if (!store.hasDomain(domainId)) throw new RangeError(`unknown domain ${domainId}`);
       if (rewrite) {
-        const file = join(store.settings.filters_config_dir[0]!, `${domainId}.json`);
+        const file = this.#domainFile(domainId);
         try {
           await Deno.remove(file);
         } catch (error) {
@@ -133,10 +137,31 @@ export class ConfigActions {
           }
         }
       }
+      if (rewrite) await this.#remember(domainId);
       store.deleteDomain(domainId);
       await this.#applied();
       this.#o.log.log("info", "domain configuration deleted", { domain: domainId, rewrite });
     });
+  }
+
+  #domainFile(domainId: number): string {
+    return resolve(this.#o.store.settings.filters_config_dir[0]!, `${domainId}.json`);
+  }
+
+  async #remember(domainId: number): Promise<void> {
+    const file = this.#domainFile(domainId);
+    this.#ownWrites.set(file, await signature(file));
+  }
+
+  /**
+   * True when a domain file is exactly as this process last wrote (or removed) it through
+   * rewrite=1: the file watcher then need not reload, which would also drop other domains'
+   * in-memory changes. An edit by anyone else changes the signature (mtime, size).
+   */
+  async isOwnWrite(path: string): Promise<boolean> {
+    const file = resolve(path);
+    const known = this.#ownWrites.get(file);
+    return known !== undefined && known === await signature(file);
   }
 
   async #applied(): Promise<void> {
@@ -194,5 +219,16 @@ export class ConfigActions {
       }
       return report;
     });
+  }
+}
+
+/** mtime, ctime, size and inode of a file (a rename-over gives a new inode), or "gone". */
+async function signature(file: string): Promise<string> {
+  try {
+    const info = await Deno.stat(file);
+    return `${info.mtime?.getTime()}:${info.ctime?.getTime()}:${info.size}:${info.ino ?? ""}`;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return "gone";
+    throw error;
   }
 }

@@ -27,6 +27,11 @@ export interface AutoreloadOptions {
     | "autoreload_filters"
     | "autoreload_components"
   >;
+  /**
+   * True for a domain file exactly as the API last wrote it (rewrite=1): no reload for that
+   * event, which would drop other domains' in-memory changes for nothing.
+   */
+  isOwnWrite?(path: string): Promise<boolean>;
   /** Runs one reload (the sensor's `ConfigActions.reload`); it logs and counts its problems. */
   reload(what: ReloadKind, trigger: "autodiscover" | "autoreload"): Promise<unknown>;
   log: Logger;
@@ -55,6 +60,8 @@ interface Pending {
   running: Promise<void> | undefined;
   /** Events arrived while a reload ran: run once more after it. */
   again: boolean;
+  /** Files changed since the last reload started; undefined = unknown (reload regardless). */
+  paths: Set<string> | undefined;
 }
 
 /**
@@ -70,8 +77,8 @@ export class Autoreload {
   readonly #debounce: number;
   readonly #maxWait: number;
   readonly #pending: Record<ReloadKind, Pending> = {
-    filters: { timer: undefined, since: 0, running: undefined, again: false },
-    components: { timer: undefined, since: 0, running: undefined, again: false },
+    filters: { timer: undefined, since: 0, running: undefined, again: false, paths: new Set() },
+    components: { timer: undefined, since: 0, running: undefined, again: false, paths: new Set() },
   };
   readonly #watchers: { close(): void }[] = [];
   readonly #loops: Promise<void>[] = [];
@@ -130,7 +137,7 @@ export class Autoreload {
             // Events for the directory itself or a subdirectory's entries are not ours.
             if (resolve(dirname(path)) !== dir) continue;
             for (const kind of kinds) {
-              if (isConfigFile(kind, basename(path))) this.notify(kind);
+              if (isConfigFile(kind, basename(path))) this.notify(kind, path);
             }
           }
         }
@@ -145,10 +152,15 @@ export class Autoreload {
     })());
   }
 
-  /** A configuration file of `kind` changed: reload once the burst of changes settles. */
-  notify(kind: ReloadKind): void {
+  /**
+   * A configuration file of `kind` changed (`path`, when known): reload once the burst of
+   * changes settles.
+   */
+  notify(kind: ReloadKind, path?: string): void {
     if (this.#closed) return;
     const p = this.#pending[kind];
+    if (path === undefined) p.paths = undefined;
+    else p.paths?.add(path);
     const now = this.#timers.now();
     if (p.timer === undefined) p.since = now;
     else this.#timers.clearTimeout(p.timer);
@@ -165,7 +177,9 @@ export class Autoreload {
       p.again = true;
       return;
     }
-    p.running = this.#o.reload(kind, "autoreload").then(
+    const paths = p.paths;
+    p.paths = new Set();
+    p.running = this.#reloadUnlessOwn(kind, paths).then(
       () => {},
       (error) =>
         this.#o.log.log("error", "automatic reload failed", {
@@ -179,6 +193,17 @@ export class Autoreload {
         this.#fire(kind);
       }
     });
+  }
+
+  async #reloadUnlessOwn(kind: ReloadKind, paths: Set<string> | undefined): Promise<void> {
+    // Checked when the burst has settled, so the API has recorded its write by now.
+    const isOwn = this.#o.isOwnWrite;
+    if (kind === "filters" && isOwn && paths && paths.size > 0) {
+      let own = true;
+      for (const path of paths) if (!(await isOwn(path))) own = false;
+      if (own) return;
+    }
+    await this.#o.reload(kind, "autoreload");
   }
 
   #scheduleDiscover(): void {

@@ -206,6 +206,7 @@ export class Sensor {
       settings: s,
       log: this.#log,
       reload: (what, trigger) => actions.reload(what, trigger),
+      isOwnWrite: (path) => actions.isOwnWrite(path),
     });
     await this.#autoreload.start();
     this.#loop = this.#ingest();

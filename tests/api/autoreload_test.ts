@@ -206,19 +206,43 @@ Deno.test("Autoreload routes watcher events by directory and file name", async (
   event(q("filters"), "sub/8984.json");
   await settle();
   timers.advance(1000);
-  assert.deepEqual(calls, [], "temp files, other files and subdirectories are ignored");
+  assert.equal(calls.length, 0, "temp files, other files and subdirectories are ignored");
 
   event(q("filters"), "8984.json");
   await settle();
   timers.advance(1000);
   assert.deepEqual(calls, ["filters"]);
 
+  // Files the API wrote itself are skipped, unless another file changed in the same burst.
+  const own = join(q("filters"), "9.json");
+  const skipping = new Autoreload({
+    settings: { ...SETTINGS, filters_config_dir: [q("filters")], autoreload_filters: true },
+    log: silentLogger,
+    timers,
+    reload(what: ReloadKind) {
+      calls.push(`skipping:${what}`);
+      return Promise.resolve();
+    },
+    isOwnWrite: (path) => Promise.resolve(path === own),
+    watch: () => Object.assign(new ReadableStream<Deno.FsEvent>(), { close() {} }),
+  });
+  skipping.notify("filters", own);
+  timers.advance(1000);
+  await settle();
+  assert.deepEqual(calls, ["filters"]);
+  skipping.notify("filters", own);
+  skipping.notify("filters", join(q("filters"), "10.json"));
+  timers.advance(1000);
+  await settle();
+  assert.deepEqual(calls, ["filters", "skipping:filters"]);
+  await skipping.close();
+
   // A directory that is both: a domain file reloads filters, a component file components.
   event(q("shared"), "7.json");
   event(q("shared"), "many_uas.yaml");
   await settle();
   timers.advance(1000);
-  assert.deepEqual(calls.sort(), ["components", "filters", "filters"]);
+  assert.deepEqual(calls.sort(), ["components", "filters", "filters", "skipping:filters"]);
   await auto.close();
   await Deno.remove(root, { recursive: true });
 });
@@ -260,3 +284,57 @@ async function poll(what: string, ok: () => boolean): Promise<void> {
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+Deno.test("ConfigActions.isOwnWrite() knows the files rewrite=1 wrote or removed, until someone else edits them", async () => {
+  const f = await apiFixture();
+  try {
+    const file = join(f.filtersDir, "9000.json");
+    assert.equal(await f.actions.isOwnWrite(file), false);
+    assert.equal((await f.call("PUT", "/filters/9000?rewrite=1", {})).status, 200);
+    assert.equal(await f.actions.isOwnWrite(file), true);
+    assert.equal(await f.actions.isOwnWrite(join(f.filtersDir, `${DOMAIN}.json`)), false);
+    await Deno.writeTextFile(file, "{ }\n");
+    assert.equal(await f.actions.isOwnWrite(file), false, "an operator's edit");
+    assert.equal((await f.call("PUT", "/filters/9000/many_uas?rewrite=1", {})).status, 200);
+    assert.equal(await f.actions.isOwnWrite(file), true);
+    assert.equal((await f.call("DELETE", "/filters/9000?rewrite=1")).status, 200);
+    assert.equal(await f.actions.isOwnWrite(file), true, "removed by the API");
+  } finally {
+    await f.close();
+  }
+});
+
+Deno.test("Autoreload skips the reload for a file the API itself just wrote", async () => {
+  const f = await apiFixture();
+  let reloads = 0;
+  const ownSeen = Promise.withResolvers<void>();
+  const auto = new Autoreload({
+    settings: { ...f.store.settings, autodiscover: false, autoreload_filters: true },
+    log: silentLogger,
+    debounceMs: 20,
+    reload: (what, trigger) => (reloads++, f.actions.reload(what, trigger)),
+    async isOwnWrite(path) {
+      const own = await f.actions.isOwnWrite(path);
+      if (own) ownSeen.resolve();
+      return own;
+    },
+  });
+  try {
+    await auto.start();
+    // An in-memory change elsewhere, then a rewrite=1 PUT: its file event must not trigger a
+    // reload that would drop the in-memory change.
+    await f.call("PUT", "/filters/9000", { many_uas: { max_uas: 2 } });
+    await f.call("PUT", `/filters/${DOMAIN}/many_uas?rewrite=1`, { max_uas: 6 });
+    await ownSeen.promise;
+    for (let i = 0; i < 10; i++) await Promise.resolve();
+    assert.equal(reloads, 0);
+    assert.deepEqual(f.store.domains(), [DOMAIN, 8985, 9000]);
+    // Someone else's file is reloaded as usual.
+    await Deno.writeTextFile(join(f.filtersDir, "7.json"), "{}");
+    await poll("the operator's file to be loaded", () => f.store.domains().includes(7));
+    assert.equal(reloads, 1);
+  } finally {
+    await auto.close();
+    await f.close();
+  }
+});
