@@ -121,8 +121,9 @@ export async function analyzeCapture(
   });
   const skippedBy = new Array<number>(skipReasonNames.length).fill(0);
   let fragments = 0;
-  let firstUs = -1;
-  let lastUs = -1;
+  // First/last packet time in a typed array: a double kept in a closure variable would be boxed
+  // anew on every packet.
+  const span = Float64Array.of(-1, -1);
   const onProgress = options.onProgress;
   const onPacket = options.onPacket;
   const reader: CaptureReader = new CaptureReader(input, {
@@ -145,8 +146,9 @@ export async function analyzeCapture(
   if (signal?.aborted) reader.stop();
   try {
     await reader.forEach((view) => {
-      if (firstUs < 0) firstUs = view.tsUs;
-      if (view.tsUs > lastUs) lastUs = view.tsUs;
+      const ts = view.tsUs;
+      if (span[0]! < 0) span[0] = ts;
+      if (ts > span[1]!) span[1] = ts;
       const skip = decodePacket(view);
       if (view.isFragment) fragments++;
       if (skip !== skipReasons.NONE) {
@@ -181,8 +183,8 @@ export async function analyzeCapture(
     captureOutOfOrder: s.captureOutOfOrder,
     duplicates: s.duplicates,
     bytesRead: reader.bytesConsumed,
-    firstUs,
-    lastUs,
+    firstUs: span[0]!,
+    lastUs: span[1]!,
     aborted: signal?.aborted === true,
     error: gzip?.error
       ? new CaptureError(
