@@ -9,7 +9,17 @@ import {
   seedCsvRow,
 } from "../../src/analyze/mod.ts";
 import { flowFeatures } from "../../src/flows/mod.ts";
-import { ethernet, type Frame, ipPacket, pcap, pcapng, TCP } from "../capture/_capture_builder.ts";
+import {
+  ethernet,
+  type Frame,
+  ipPacket,
+  nullLoop,
+  pcap,
+  pcapng,
+  sll,
+  sll2,
+  TCP,
+} from "../capture/_capture_builder.ts";
 
 /** The table of the seed ("Экспериментальные результаты"), copied verbatim (tab-separated). */
 const SEED_TABLE =
@@ -298,5 +308,22 @@ Deno.test("analyzeCapture() reads a gzip-compressed capture and reports a corrup
     assert.ok(broken.packets < mixedTraffic().length);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the same traffic over SLL, SLL2, QinQ VLAN, raw IP and null loopback gives identical flows", async () => {
+  const frames = mixedTraffic();
+  const reference = await csvOf(pcap(frames));
+  const ip = (f: Frame) => f.data.subarray(14);
+  const variants: [string, number, (f: Frame) => Uint8Array][] = [
+    ["SLL", 113, (f) => sll(ip(f))],
+    ["SLL2", 276, (f) => sll2(ip(f))],
+    ["QinQ", 1, (f) => ethernet(ip(f), [100, 200])],
+    ["raw", 101, ip],
+    ["null", 0, (f) => nullLoop(ip(f))],
+  ];
+  for (const [name, linkType, wrap] of variants) {
+    const file = pcap(frames.map((f) => ({ tsUs: f.tsUs, data: wrap(f) })), { linkType });
+    assert.deepEqual(await csvOf(file), reference, name);
   }
 });
