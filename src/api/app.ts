@@ -35,7 +35,7 @@ export interface ApiDeps {
 
 /** An API error: the seed's `{"status":"error","exception":…}` with HTTP 400 unless stated. */
 class ApiError extends Error {
-  constructor(message: string, readonly status: 400 | 401 | 404 = 400) {
+  constructor(message: string, readonly status: 400 | 401 = 400) {
     super(message);
   }
 }
