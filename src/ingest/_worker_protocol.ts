@@ -14,7 +14,8 @@ export type ToWorker =
   | {
     t: "batch";
     seq: number;
-    /** Per record: domain id, event time (ms), end offset of its body in `bytes`. */
+    /** Per record: ingest sequence number, domain id, event time (ms), end of its body. */
+    seqs: Float64Array;
     domains: Uint32Array;
     nows: Float64Array;
     ends: Uint32Array;
@@ -27,5 +28,12 @@ export type ToWorker =
 /** Messages from a chain worker to the ingest thread. */
 export type FromWorker =
   | { t: "ack"; id: number; error?: string; steps?: StepName[]; skipped?: string[] }
-  | { t: "done"; seq: number; decisions: Decision[]; duplicates: number[]; telemetry: string[] }
+  | {
+    t: "done";
+    seq: number;
+    /** Decisions with the ingest sequence number of their record. */
+    decisions: (Decision & { seq: number })[];
+    duplicates: number[];
+    telemetry: string[];
+  }
   | { t: "stats"; id: number; snapshot: StatsSnapshot };

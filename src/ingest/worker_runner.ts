@@ -24,7 +24,9 @@ export interface WorkerRunnerOptions {
 
 interface Lane {
   worker: Worker;
-  pending: { domainId: number; body: Uint8Array; now: number }[];
+  pending: { seq: number; domainId: number; body: Uint8Array; now: number }[];
+  /** First sequence number of each batch in flight, oldest first. */
+  flying: number[];
   bytes: number;
   inFlight: number;
   drained: PromiseWithResolvers<void> | undefined;
@@ -52,6 +54,10 @@ export class WorkerRunner implements ChainRunner {
   readonly #steps = new Map<number, StepName[]>();
   #nextId = 1;
   #seq = 0;
+  /** Ingest sequence number of the next record. */
+  #record = 0;
+  /** Decisions waiting for every earlier record's decision (they are applied in record order). */
+  #held: (import("./chain_runner.ts").Decision & { seq: number })[] = [];
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
   #statsTimer: ReturnType<typeof setInterval> | undefined;
   readonly #batchSize: number;
@@ -66,6 +72,7 @@ export class WorkerRunner implements ChainRunner {
       const lane: Lane = {
         worker,
         pending: [],
+        flying: [],
         bytes: 0,
         inFlight: 0,
         drained: undefined,
@@ -106,7 +113,9 @@ export class WorkerRunner implements ChainRunner {
       }
       case "done": {
         lane.inFlight--;
-        for (const decision of message.decisions) this.#o.sinks.decide(decision);
+        lane.flying.shift();
+        if (message.decisions.length > 0) this.#held.push(...message.decisions);
+        this.#release();
         for (const domainId of message.duplicates) this.#o.sinks.drop("duplicate", domainId);
         if (this.#o.publishTelemetry) {
           for (const json of message.telemetry) this.#o.publishTelemetry(json);
@@ -127,6 +136,26 @@ export class WorkerRunner implements ChainRunner {
     }
   }
 
+  /**
+   * Applies held decisions in record order, up to the oldest record some worker still has:
+   * the list manager then sees the same sequence whatever the number of workers, so
+   * projections' windows and replay results do not depend on scheduling.
+   */
+  #release(): void {
+    if (this.#held.length === 0) return;
+    let safe = Infinity;
+    for (const lane of this.#lanes) {
+      const oldest = lane.flying[0] ?? lane.pending[0]?.seq;
+      if (oldest !== undefined && oldest < safe) safe = oldest;
+    }
+    this.#held.sort((a, b) => a.seq - b.seq);
+    let n = 0;
+    while (n < this.#held.length && this.#held[n]!.seq < safe) n++;
+    if (n === 0) return;
+    const ready = this.#held.splice(0, n);
+    for (const { seq: _seq, ...decision } of ready) this.#o.sinks.decide(decision);
+  }
+
   async #everyWorker(make: (id: number) => ToWorker): Promise<(FromWorker & { t: "ack" })[]> {
     const waits = this.#lanes.map((lane) => {
       const id = this.#nextId++;
@@ -145,7 +174,7 @@ export class WorkerRunner implements ChainRunner {
     now: number,
   ): void | Promise<void> {
     const lane = this.#lanes[shardOf(clientAddress(record), this.#lanes.length)]!;
-    lane.pending.push({ domainId, body, now });
+    lane.pending.push({ seq: this.#record++, domainId, body, now });
     lane.bytes += body.length;
     if (lane.pending.length >= this.#batchSize) this.#flush(lane);
     else this.#flushTimer ??= setTimeout(() => this.flush(), 0);
@@ -164,6 +193,7 @@ export class WorkerRunner implements ChainRunner {
 
   #flush(lane: Lane): void {
     const n = lane.pending.length;
+    const seqs = new Float64Array(n);
     const domains = new Uint32Array(n);
     const nows = new Float64Array(n);
     const ends = new Uint32Array(n);
@@ -171,16 +201,19 @@ export class WorkerRunner implements ChainRunner {
     let offset = 0;
     for (let i = 0; i < n; i++) {
       const item = lane.pending[i]!;
+      seqs[i] = item.seq;
       domains[i] = item.domainId;
       nows[i] = item.now;
       bytes.set(item.body, offset);
       offset += item.body.length;
       ends[i] = offset;
     }
+    lane.flying.push(seqs[0]!);
     lane.pending = [];
     lane.bytes = 0;
     lane.inFlight++;
-    this.#post(lane, { t: "batch", seq: this.#seq++, domains, nows, ends, bytes }, [
+    this.#post(lane, { t: "batch", seq: this.#seq++, seqs, domains, nows, ends, bytes }, [
+      seqs.buffer,
       domains.buffer,
       nows.buffer,
       ends.buffer,

@@ -234,6 +234,10 @@ for (const workers of [0, 2]) {
         assert.equal(received.filter((c) => c.ip_addr === "198.51.100.9").length, 1);
         const after = await (await fetch(`${sensor.api}/bans/8984`)).json();
         assert.deepEqual(after.data.map((b: { ip: string }) => b.ip), ["198.51.100.9"]);
+      } catch (error) {
+        console.error(JSON.stringify(sensor.logs.slice(-20)));
+        console.error(await (await fetch(`${sensor.api}/stats/8984`)).text());
+        throw error;
       } finally {
         await push.close();
         await sub.close();
