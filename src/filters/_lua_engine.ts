@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url";
 import { type LuaEngine, LuaFactory } from "wasmoon";
 import { compileRegex } from "../config/regex.ts";
 import { luaPrelude } from "./_lua_prelude.ts";
@@ -24,7 +25,19 @@ interface RawModule {
   _lua_tolstring(L: number, idx: number, len: number): number;
   _lua_settop(L: number, idx: number): void;
   _lua_checkstack(L: number, n: number): number;
+  _lua_sethook(L: number, hook: number, mask: number, count: number): void;
+  _lua_error(L: number): number;
+  _lua_tonumberx(L: number, idx: number, isnum: number): number;
+  addFunction(fn: (...args: number[]) => void, signature: string): number;
+  removeFunction(ptr: number): void;
 }
+
+const LUA_MASKCOUNT = 1 << 3;
+const BUDGET_MESSAGE = "qts: instruction budget exceeded";
+/** Wall-clock cap of one call, for instructions that are slow (huge string.rep in a loop). */
+const MAX_CALL_MS = 250;
+/** The count hook fires every this many instructions to check budget and clock. */
+const HOOK_STEP = 100;
 
 let factory: LuaFactory | undefined;
 const encoder = new TextEncoder();
@@ -56,15 +69,40 @@ export class LuaBridge {
   #scratch: number;
   #scratchSize = 4096;
   readonly #lenPtr: number;
+  readonly #budget: number;
+  readonly #hook: number;
+  readonly #step: number;
+  #exhausted = false;
+  #spent = 0;
+  #start = 0;
   #closed = false;
 
-  private constructor(engine: LuaEngine, memoryLimit: number) {
+  private constructor(engine: LuaEngine, memoryLimit: number, budget: number) {
     this.#engine = engine;
     this.#m = (engine.global.lua as unknown as { module: RawModule }).module;
     this.#L = engine.global.address;
     this.#memoryLimit = memoryLimit;
     this.#scratch = this.#m._malloc(this.#scratchSize);
     this.#lenPtr = this.#m._malloc(8);
+    this.#budget = budget;
+    // The instruction budget of a request: a count hook armed with lua_sethook from JS (one
+    // wasm call), far cheaper than debug.sethook from Lua (~1 µs a call). It fires every
+    // HOOK_STEP instructions to add up the budget and check the clock; once spent, it fires
+    // at every instruction, so no pcall inside a script can catch it and carry on.
+    const m = this.#m;
+    const message = this.#name(BUDGET_MESSAGE);
+    const messageLength = encoder.encode(BUDGET_MESSAGE).length;
+    this.#step = Math.min(budget, HOOK_STEP);
+    this.#hook = m.addFunction((L: number) => {
+      if (!this.#exhausted) {
+        this.#spent += this.#step;
+        if (this.#spent < this.#budget && performance.now() - this.#start < MAX_CALL_MS) return;
+        this.#exhausted = true;
+        m._lua_sethook(L, this.#hook, LUA_MASKCOUNT, 1);
+      }
+      m._lua_pushlstring(L, message, messageLength);
+      m._lua_error(L);
+    }, "vii");
   }
 
   /** Starts a Lua state with the sandbox prelude for `fields`. */
@@ -74,18 +112,31 @@ export class LuaBridge {
     memoryLimit: number,
     onMatchError: (error: unknown) => void,
   ): Promise<LuaBridge> {
-    factory ??= new LuaFactory();
+    // wasmoon takes a Web Worker for a browser and fetches its wasm from a CDN; the sensor runs
+    // chains in workers, so name the package's own file (inside the binary once compiled).
+    factory ??= new LuaFactory(fileURLToPath(new URL("glue.wasm", import.meta.resolve("wasmoon"))));
     const engine = await factory.createEngine({ traceAllocations: true, injectObjects: false });
+    let bridge: LuaBridge | undefined;
     engine.global.set("__qts_match", (pattern: string, input: string) => {
+      const start = performance.now();
       try {
         return compileRegex(pattern).test(input);
       } catch (error) {
         onMatchError(error);
         return false;
+      } finally {
+        // Host time (a first RE2 compile takes ~50 ms) is not the script's: keep it off the clock.
+        bridge?.excludeHostTime(performance.now() - start);
       }
     });
     engine.doStringSync(luaPrelude(fields, budget));
-    return new LuaBridge(engine, memoryLimit);
+    bridge = new LuaBridge(engine, memoryLimit, budget);
+    return bridge;
+  }
+
+  /** Moves the call's clock start forward by `ms` spent in JS on the script's behalf. */
+  excludeHostTime(ms: number): void {
+    this.#start += ms;
   }
 
   /** Loads a script; returns an error line ("<kind>\t<message>") or null. */
@@ -109,7 +160,8 @@ export class LuaBridge {
 
   /**
    * Runs one phase. `values` are the field values in prelude order, or null when they are
-   * those of the previous call. Returns the dispatcher's result text or null.
+   * those of the previous call. Returns the dispatcher's result text or null; when the
+   * instruction budget ran out, a "!<index>\tbudget\t…" line for the function that was running.
    */
   phase(
     phase: 4 | 6,
@@ -117,8 +169,34 @@ export class LuaBridge {
     flags: string,
     values: readonly LuaValue[] | null,
   ): string | null {
-    const head: LuaValue[] = [phase, now, flags, values === null ? 0 : values.length];
-    return this.#call("__qts_phase", values === null ? head : head.concat(values));
+    const m = this.#m;
+    const L = this.#L;
+    m._lua_checkstack(L, (values?.length ?? 0) + 6);
+    m._lua_getglobal(L, this.#name("__qts_phase"));
+    m._lua_pushnumber(L, phase);
+    m._lua_pushnumber(L, now);
+    this.#pushString(flags);
+    if (values === null) m._lua_pushnumber(L, 0);
+    else {
+      m._lua_pushnumber(L, values.length);
+      for (let i = 0; i < values.length; i++) {
+        const value = values[i];
+        if (typeof value === "string") this.#pushString(value);
+        else if (typeof value === "number") m._lua_pushnumber(L, value);
+        else m._lua_pushnil(L);
+      }
+    }
+    this.#exhausted = false;
+    this.#spent = 0;
+    this.#start = performance.now();
+    m._lua_sethook(L, this.#hook, LUA_MASKCOUNT, this.#step);
+    const out = this.#pcall(4 + (values?.length ?? 0));
+    m._lua_sethook(L, 0, 0, 0);
+    if (!this.#exhausted) return out;
+    m._lua_getglobal(L, this.#name("__qts_cur"));
+    const index = m._lua_tonumberx(L, -1, 0);
+    m._lua_settop(L, 0);
+    return `!${index}\tbudget\t${BUDGET_MESSAGE}\n`;
   }
 
   /** Bytes the Lua state has allocated. */
@@ -132,7 +210,9 @@ export class LuaBridge {
     this.#closed = true;
     this.#m._free(this.#scratch);
     this.#m._free(this.#lenPtr);
+    for (const ptr of this.#names.values()) this.#m._free(ptr);
     this.#engine.global.close();
+    this.#m.removeFunction(this.#hook);
   }
 
   #call(fn: string, args: readonly LuaValue[]): string | null {
@@ -146,13 +226,20 @@ export class LuaBridge {
       else if (typeof value === "number") m._lua_pushnumber(L, value);
       else m._lua_pushnil(L);
     }
-    // The limit applies to the scripts only: our own pushes above must never fail outside a
+    return this.#pcall(args.length);
+  }
+
+  /** Calls the function below `nargs` pushed arguments; returns its string result or an error line. */
+  #pcall(nargs: number): string | null {
+    const m = this.#m;
+    const L = this.#L;
+    // The limit applies to the scripts only: our own pushes must never fail outside a
     // protected call, which would abort the whole wasm instance.
     const global = this.#engine.global;
     global.setMemoryMax(global.getMemoryUsed() + this.#memoryLimit);
     let rc: number;
     try {
-      rc = m._lua_pcallk(L, args.length, 1, 0, 0, 0);
+      rc = m._lua_pcallk(L, nargs, 1, 0, 0, 0);
     } finally {
       global.setMemoryMax(undefined);
     }

@@ -20,6 +20,7 @@ local sethook, rawpcall, rawxpcall, load, error, type, tostring, rawset, rawget,
   debug.sethook, pcall, xpcall, load, error, type, tostring, rawset, rawget, pairs, next,
   setmetatable, table.sort, string.find, string.gmatch, string.lower, string.gsub, string.sub,
   string.match
+local pack, unpack = table.pack, table.unpack
 local BUDGET = ${budget}
 local BUDGET_MSG = "qts: instruction budget exceeded"
 local exhausted = false
@@ -37,12 +38,6 @@ local function copy(t)
   local c = {}
   for k, v in pairs(t) do c[k] = v end
   return c
-end
-
--- A script's pcall must not swallow the budget error, or a loop around pcall would run forever.
-local function guard(ok, ...)
-  if exhausted then error(BUDGET_MSG, 0) end
-  return ok, ...
 end
 
 local flagstr = "\\n"
@@ -107,9 +102,23 @@ local function sandbox()
     assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs,
     select = select, tonumber = tonumber, tostring = tostring, type = type,
     rawequal = rawequal, rawget = rawget, rawset = rawset, rawlen = rawlen,
-    setmetatable = setmetatable, getmetatable = getmetatable, _VERSION = _VERSION,
-    pcall = function(f, ...) return guard(rawpcall(f, ...)) end,
-    xpcall = function(f, h, ...) return guard(rawxpcall(f, h, ...)) end,
+    getmetatable = getmetatable, _VERSION = _VERSION,
+    -- A script's pcall cannot swallow the budget stop: once the budget is spent, the JS hook
+    -- raises an error at every instruction until control is back in JS. xpcall calls its
+    -- handler after unwinding, because Lua runs an erroring handler again with hooks off.
+    pcall = rawpcall,
+    xpcall = function(f, handler, ...)
+      local result = pack(rawpcall(f, ...))
+      if result[1] then return unpack(result, 1, result.n) end
+      return false, handler(result[2])
+    end,
+    -- Finalizers run with hooks off: a looping __gc would hang the state, so none are allowed.
+    setmetatable = function(t, mt)
+      if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
+        error("qts: __gc metamethods are not allowed", 2)
+      end
+      return setmetatable(t, mt)
+    end,
     string = copy(string), table = copy(table), math = copy(math), utf8 = copy(utf8),
     qts = qts,
   }
@@ -117,7 +126,9 @@ end
 
 local allows, denies = {}, {}
 
-local function run(fn, arg)
+-- Load time only: budget through debug.sethook (the per-request path uses a cheaper C hook
+-- armed from JS, see _lua_engine.ts).
+local function run_hooked(fn, arg)
   exhausted = false
   sethook(hook, "", BUDGET)
   local ok, r = rawpcall(fn, arg)
@@ -134,7 +145,7 @@ function __qts_load(name, source)
   -- Text mode only ("t"): precompiled bytecode is refused.
   local chunk, err = load(source, "=" .. name, "t", env)
   if not chunk then return "syntax\\t" .. tostring(err) end
-  local ok, why = run(chunk, nil)
+  local ok, why = run_hooked(chunk, nil)
   if not ok then return why end
   local found = {}
   for k, v in pairs(env) do
@@ -178,9 +189,12 @@ function __qts_phase(phase, now, flags, nfields, ${names.join(", ") || "_"})
   for i = 1, #list do
     local e = list[i]
     if e.off <= now then
-      local ok, r = run(e.fn, req)
+      __qts_cur = i
+      local ok, r = rawpcall(e.fn, req)
       if not ok then
-        out = (out or "") .. "!" .. i .. "\\t" .. r .. "\\n"
+        local kind = r == "not enough memory" and "memory" or "error"
+        local msg = type(r) == "string" and gsub(sub(r, 1, 300), "[\\r\\n\\t]", " ") or type(r)
+        out = (out or "") .. "!" .. i .. "\\t" .. kind .. "\\t" .. msg .. "\\n"
       elseif r then
         if phase == 4 then
           out = (out or "") .. "W\\n"

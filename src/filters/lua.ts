@@ -50,8 +50,9 @@ const DISABLE_MS = 60_000;
  * address), `domain_id`, `headers` (a table by lower-case name, parsed on first use) and
  * `flags` (a table of the flags set so far). `req` is one table reused for every request.
  * Sandbox: no io, os, package, debug, require, load, dofile, loadfile, string.dump or
- * coroutine; a budget of `instruction_budget` VM instructions and `memory_limit_mb` of
- * allocation per call. A function that errors, loops or over-allocates is stopped, counted and
+ * coroutine; a budget of `instruction_budget` VM instructions per phase call (all allow_* or
+ * all deny_* of one request together), 250 ms of wall time per call (for loops of slow
+ * instructions such as huge string.rep) and `memory_limit_mb` of allocation per call. A function that errors, loops or over-allocates is stopped, counted and
  * logged (once a minute per kind) and the request goes on; one stopped by budget or memory
  * 3 times within a minute is skipped for the next minute, so a bad script cannot slow the
  * sensor. Scripts run on first-phase records only.

@@ -137,6 +137,19 @@ Deno.test("lua() contains an endless loop, then skips that function; others keep
       function deny_sneaky(req)
         if req.url == "/sneaky" then while true do pcall(function() while true do end end) end end
       end
+      function deny_handler(req)
+        if req.url == "/handler" then
+          while true do
+            xpcall(function() while true do end end, function() while true do end end)
+          end
+        end
+      end
+      function deny_gsub(req)
+        if req.url == "/gsub" then
+          local s = ("x"):rep(1000)
+          while true do s:gsub(".", function(c) return c end) end
+        end
+      end
       function deny_ok(req) return req.url == "/bad" end
     `,
   });
@@ -153,16 +166,19 @@ Deno.test("lua() contains an endless loop, then skips that function; others keep
     for (let i = 0; i < 3; i++) both(f, rec({ url: "/sneaky" }), 30 + i);
     assert.equal(f.counters().budget, 6, "pcall cannot swallow the budget error");
     assert.equal(f.counters().disabled, 2);
+    both(f, rec({ url: "/handler" }), 40);
+    both(f, rec({ url: "/gsub" }), 41);
+    assert.equal(f.counters().budget, 8, "nor can an xpcall handler or a gsub callback");
     // A minute of event time later the function is tried again.
     both(f, rec({ url: "/loop" }), 70_000);
-    assert.equal(f.counters().budget, 7);
+    assert.equal(f.counters().budget, 9);
     assert.ok(logs.some((l) => l.includes("loop.lua:deny_loop")));
   } finally {
     f.allow.close!();
   }
 });
 
-Deno.test("lua() contains a 1 GB allocation and an unbounded table", async () => {
+Deno.test("lua() contains a 1 GB allocation, an unbounded table and slow instructions", async () => {
   const { build } = withScripts({
     "mem.lua": `
       function deny_big(req)
@@ -171,7 +187,12 @@ Deno.test("lua() contains a 1 GB allocation and an unbounded table", async () =>
       function deny_grow(req)
         if req.url == "/grow" then
           local t = {}
-          for i = 1, 1e9 do t[i] = ("y"):rep(4096) .. i end
+          for i = 1, 1e9 do t[i] = ("y"):rep(1024 * 1024) .. i end
+        end
+      end
+      function deny_slow(req)
+        if req.url == "/slow" then
+          for i = 1, 1e6 do local s = ("z"):rep(2 * 1024 * 1024) end
         end
       end
       function deny_ok(req) return req.url == "/after" end
@@ -180,8 +201,13 @@ Deno.test("lua() contains a 1 GB allocation and an unbounded table", async () =>
   const f = await build();
   try {
     assert.deepEqual(both(f, rec({ url: "/big" })).events, []);
+    assert.equal(f.counters().memory, 1, "1 GB in one instruction: the memory limit");
+    // The growing table meets the memory limit or, on a slow machine, the 250 ms clock first.
     assert.deepEqual(both(f, rec({ url: "/grow" })).events, []);
-    assert.equal(f.counters().memory, 2);
+    assert.equal(f.counters().memory + f.counters().budget, 2);
+    // Few instructions, each slow (2 MiB copies): stopped by the 250 ms clock, not the count.
+    assert.deepEqual(both(f, rec({ url: "/slow" })).events, []);
+    assert.equal(f.counters().memory + f.counters().budget, 3);
     assert.deepEqual(both(f, rec({ url: "/after" })).events, ["lua_ok"]);
   } finally {
     f.allow.close!();
@@ -203,6 +229,7 @@ Deno.test("lua() sandbox: no os, io, require, load, debug, string.dump or byteco
     `coroutine.create(function() end)`,
     `collectgarbage("stop")`,
     `getmetatable("").__index = {}`,
+    `setmetatable({}, { __gc = function() while true do end end })`,
   ];
   const { build } = withScripts({
     "escape.lua": probes.map((p, i) => `function deny_p${i}(req) ${p} return "escaped_${i}" end`)
