@@ -211,3 +211,40 @@ Deno.test("qts serve refuses a non-loopback api_server_host without api_token (e
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test({
+  name: "qts serve with autoreload_filters applies a domain file written while it runs",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "qts-api-e2e-" });
+    const filters = join(dir, "filters");
+    const ini = join(dir, "qts.ini");
+    await Deno.writeTextFile(
+      ini,
+      `[tsng]\ninput = tcp://127.0.0.1:${freePort()}\nforce_domains = *\n` +
+        `api_server_port = ${freePort()}\nfilters_config_dir = ${filters}\n` +
+        `components_config_dir = ${join(dir, "components")}\nstate_dir = ${join(dir, "state")}\n` +
+        `autoreload_filters = true\nworkers = 0\n` +
+        `[tsng:qpc]\noutbound = tcp://127.0.0.1:${freePort()}\n`,
+    );
+    const sensor = await startSensor(ini);
+    try {
+      assert.deepEqual((await api(sensor.api, "GET", "/filters")).body.data, []);
+      await Deno.writeTextFile(join(filters, "4242.json"), JSON.stringify(domainObject()));
+      await waitFor("the new domain file to be applied", async () => {
+        const r = await api(sensor.api, "GET", "/filters");
+        return (r.body.data as number[]).includes(4242) ? true : undefined;
+      });
+      const stats = await api(sensor.api, "GET", "/stats/4242");
+      assert.deepEqual(Object.keys((stats.body.data as { projections: object }).projections), [
+        "bad",
+        "scan",
+        "uas",
+      ]);
+    } finally {
+      assert.equal(await sensor.stop(), 0);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
