@@ -116,7 +116,7 @@ export class LuaBridge {
     // chains in workers, so name the package's own file (inside the binary once compiled).
     factory ??= new LuaFactory(fileURLToPath(new URL("glue.wasm", import.meta.resolve("wasmoon"))));
     const engine = await factory.createEngine({ traceAllocations: true, injectObjects: false });
-    let bridge: LuaBridge | undefined;
+    const holder: { bridge?: LuaBridge } = {};
     engine.global.set("__qts_match", (pattern: string, input: string) => {
       const start = performance.now();
       try {
@@ -126,12 +126,12 @@ export class LuaBridge {
         return false;
       } finally {
         // Host time (a first RE2 compile takes ~50 ms) is not the script's: keep it off the clock.
-        bridge?.excludeHostTime(performance.now() - start);
+        holder.bridge?.excludeHostTime(performance.now() - start);
       }
     });
     engine.doStringSync(luaPrelude(fields, budget));
-    bridge = new LuaBridge(engine, memoryLimit, budget);
-    return bridge;
+    holder.bridge = new LuaBridge(engine, memoryLimit, budget);
+    return holder.bridge;
   }
 
   /** Moves the call's clock start forward by `ms` spent in JS on the script's behalf. */
