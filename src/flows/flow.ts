@@ -91,6 +91,7 @@ export class Flow {
   ];
   /** @internal */ payloadHave: [number, number] = [0, 0];
   /** @internal */ payloadDone: [boolean, boolean] = [false, false];
+  /** @internal */ followed = false;
   /** @internal */ nextSeq: [number, number] = [-1, -1];
 
   /** Creates an empty flow for the given forward 5-tuple. */

@@ -7,7 +7,13 @@ import { Flow, type FlowDirection, type FlowEndReason } from "./flow.ts";
  * TCP payload is taken in sequence order; retransmissions and segments after a gap are ignored.
  */
 export interface PayloadInspector {
-  inspect(flow: Flow, direction: FlowDirection, payload: Uint8Array): void;
+  /** Sees the first payload bytes of one direction. Returning `"follow"` asks for every later
+   * packet with payload of this flow (both directions) through `follow()`, e.g. to read the
+   * PASV/PORT replies of an FTP control connection. */
+  inspect(flow: Flow, direction: FlowDirection, payload: Uint8Array): void | "follow";
+  /** Called for each packet with captured payload of a followed flow; the view is only valid
+   * during the call (payload at `view.payloadOffset`, `view.payloadCaptured` bytes). */
+  follow?(flow: Flow, direction: FlowDirection, view: PacketView): void;
 }
 
 /** Options of {@linkcode FlowTable}. */
@@ -255,8 +261,11 @@ export class FlowTable {
         this.#touchClosed(flow);
       }
     }
-    if (this.#payloadBytes > 0 && !flow.payloadDone[dir] && view.payloadCaptured > 0) {
-      this.#collectPayload(flow, view, dir);
+    if (view.payloadCaptured > 0) {
+      if (flow.followed) this.#inspector?.follow?.(flow, dir, view);
+      else if (this.#payloadBytes > 0 && !flow.payloadDone[dir]) {
+        this.#collectPayload(flow, view, dir);
+      }
     }
   }
 
@@ -305,7 +314,9 @@ export class FlowTable {
 
   #inspect(flow: Flow, dir: FlowDirection): void {
     flow.payloadDone[dir] = true;
-    this.#inspector?.inspect(flow, dir, flow.firstPayload(dir));
+    if (this.#inspector?.inspect(flow, dir, flow.firstPayload(dir)) === "follow") {
+      flow.followed = true;
+    }
   }
 
   #finish(flow: Flow, reason: FlowEndReason): void {

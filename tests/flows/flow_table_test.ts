@@ -184,3 +184,37 @@ Deno.test("FlowTable emits a closed flow after the linger time, residual packets
   for (const f of flows) order.push(`${f.protocol}:${f.totalPackets}:${f.endReason}`);
   assert.deepEqual(order, ["6:4:fin", "17:3:eof"]);
 });
+
+Deno.test("FlowTable passes every later payload of a followed flow to the inspector", async () => {
+  const enc = new TextEncoder();
+  const dec = new TextDecoder();
+  const followed: string[] = [];
+  await flowsOf(
+    pcap([
+      at(0, tcp(false, TCP.ACK | TCP.PSH, { seq: 1, payload: enc.encode("220 FTP ready\r\n") })),
+      at(1, tcp(true, TCP.ACK | TCP.PSH, { seq: 1, payload: enc.encode("PASV\r\n") })),
+      at(
+        2,
+        tcp(false, TCP.ACK | TCP.PSH, {
+          seq: 16,
+          payload: enc.encode("227 Entering Passive Mode (10,1,0,2,4,1)\r\n"),
+        }),
+      ),
+      at(3, tcp(true, TCP.ACK)),
+    ]),
+    {
+      payloadBytes: 4,
+      inspector: {
+        inspect: (_flow, _dir, payload) => dec.decode(payload) === "220 " ? "follow" : undefined,
+        follow: (_flow, dir, view) => {
+          const p = view.buf.subarray(
+            view.payloadOffset,
+            view.payloadOffset + view.payloadCaptured,
+          );
+          followed.push(`${dir}:${dec.decode(p).trim()}`);
+        },
+      },
+    },
+  );
+  assert.deepEqual(followed, ["1:PASV", "0:227 Entering Passive Mode (10,1,0,2,4,1)"]);
+});
