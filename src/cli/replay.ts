@@ -168,6 +168,11 @@ async function replayLogs(
     return 2;
   }
   const seconds = (performance.now() - started) / 1000;
+  const metrics = session.sensor.metrics;
+  // bad_frame_count is the replay's own barrier message, not the log's.
+  const dropped = ["unknown_domain", "bad_utf8", "oversized", "duplicate", "config_error"]
+    .map((reason) => [reason, metrics.get("qts_input_dropped_total", { reason })] as const)
+    .filter(([, n]) => n > 0);
   await session.close();
   const span = records > 0 ? last - first : 0;
   console.error(
@@ -175,6 +180,9 @@ async function replayLogs(
       `${formatSpan(span)} of traffic in ${seconds.toFixed(2)} s, ` +
       `${Math.round(records / Math.max(seconds, 1e-9))} records/s`,
   );
+  if (dropped.length > 0) {
+    console.error(`dropped by the sensor: ${dropped.map(([r, n]) => `${r} ${n}`).join(", ")}`);
+  }
   const rules = [...byRule].sort(([a], [b]) => a.localeCompare(b));
   if (rules.length === 0) console.error("commands: none");
   for (const [rule, c] of rules) console.error(`  ${rule}: ${c.add} add, ${c.del} del`);
