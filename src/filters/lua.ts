@@ -112,6 +112,7 @@ export async function lua(config: LuaConfig, deps: LuaDeps = {}): Promise<LuaFil
   const denyCount = infos.length - allowCount;
   const strikes = new Map<string, { count: number; since: number }>();
 
+  const getters = used.map(getterOf);
   const values: LuaValue[] = new Array(used.length);
   let lastRecord: HttpRecord | undefined;
   let lastCtx: RequestContext | undefined;
@@ -125,7 +126,7 @@ export async function lua(config: LuaConfig, deps: LuaDeps = {}): Promise<LuaFil
       record !== lastRecord || ctx !== lastCtx || ctx.now !== lastNow ||
       phase === 4
     ) {
-      for (let i = 0; i < used.length; i++) values[i] = fieldValue(used[i]!, record, ctx);
+      for (let i = 0; i < getters.length; i++) values[i] = getters[i]!(record, ctx);
       fresh = values;
       lastRecord = record;
       lastCtx = ctx;
@@ -210,19 +211,31 @@ function emptyFilters(counters: LuaCounters): LuaFilters {
   };
 }
 
-function fieldValue(field: string, record: HttpRecord, ctx: RequestContext): LuaValue {
-  switch (field) {
-    case "remote_addr":
-      return ctx.ip;
-    case "domain_id":
-      return ctx.domainId;
-    case "failed_servers":
-      return Number(record.failed_servers);
-    default: {
-      const value = (record as unknown as Record<string, unknown>)[field];
-      return typeof value === "string" || typeof value === "number" ? value : undefined;
-    }
-  }
+type Getter = (record: HttpRecord, ctx: RequestContext) => LuaValue;
+
+/** Direct property reads for the usual fields (a keyed read per field is megamorphic). */
+const GETTERS: Record<string, Getter> = {
+  remote_addr: (_r, ctx) => ctx.ip,
+  domain_id: (_r, ctx) => ctx.domainId,
+  failed_servers: (r) => Number(r.failed_servers),
+  url: (r) => r.url,
+  method: (r) => r.method,
+  host: (r) => r.host,
+  http_user_agent: (r) => r.http_user_agent,
+  status: (r) => r.status,
+  referer: (r) => r.referer,
+  cookie: (r) => r.cookie,
+  geo: (r) => r.geo,
+  headers: (r) => r.headers,
+  request: (r) => r.request,
+  timestamp: (r) => r.timestamp,
+};
+
+function getterOf(field: string): Getter {
+  return GETTERS[field] ?? ((record) => {
+    const value = (record as unknown as Record<string, unknown>)[field];
+    return typeof value === "string" || typeof value === "number" ? value : undefined;
+  });
 }
 
 async function readScript(file: string, deps: LuaDeps): Promise<string> {
