@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { Bouncer } from "../../src/bouncer/bouncer.ts";
 import { NftSet, parseNftTarget } from "../../src/bouncer/nft_set.ts";
 import { type BanCommand, formatCommand } from "../../src/lm/command.ts";
+import { baseRecord, setClient, setTime } from "../../src/replay/expand_requests.ts";
+import { ReplaySession } from "../../src/replay/replay_session.ts";
 import { PubSocket } from "../../src/zmtp/mod.ts";
 
 /** Why the nftables test cannot run here, or undefined when it can. */
@@ -158,6 +160,90 @@ Deno.test({
       await bouncer.close();
       await pub.close();
       await api.shutdown();
+      ip("netns", "del", ns);
+    }
+  },
+});
+
+Deno.test({
+  name: "Bouncer against a real sensor: resync from its GET /bans, add and manual unban reach nft",
+  ignore: skip !== undefined,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const ns = `qts-bouncer-e2e-${Deno.pid}`;
+    const ip = (...args: string[]) => new Deno.Command("ip", { args }).outputSync();
+    assert.ok(ip("netns", "add", ns).success, "ip netns add");
+    // Records carry wall-clock times, so the sensor's expires_at is a real wall-clock instant.
+    const session = await ReplaySession.start({
+      config: {
+        settings: {},
+        components: {},
+        files: {},
+        domains: new Map([[8984, {
+          fixed_lists: { lists: [{ name: "bad", type: "black", entries: ["198.51.100.0/24"] }] },
+          lm: {
+            use_component_projections: false,
+            projections: [{
+              name: "fixed",
+              events: "^fixed_",
+              rule_name: "tsng.fixed_lists",
+              state: "enabled",
+              timeout: 600,
+            }],
+          },
+        }]]),
+      },
+    });
+    const record = (addr: string) => {
+      const r = baseRecord();
+      setClient(r, addr);
+      setTime(r, Math.round(Date.now()) / 1000);
+      return r;
+    };
+    const nft = new NftSet(parseNftTarget("inet/qts/bans"), {
+      command: ["ip", "netns", "exec", ns, "nft"],
+    });
+    let bouncer: Bouncer | undefined;
+    try {
+      // A ban made before the bouncer runs: only the resync can bring it.
+      await session.send(8984, record("198.51.100.1"));
+      assert.equal((await session.drain()).length, 1);
+      bouncer = new Bouncer(nft, {
+        from: session.sensor.bound.outbound,
+        api: session.sensor.bound.api,
+        batchMs: 20,
+        pollMs: 50,
+      });
+      const b = bouncer;
+      const applied = appliedEvents(b);
+      await b.start();
+      await applied("the first resync", () => b.stats.resyncs === 1);
+      let members = await nft.members();
+      assert.deepEqual([...members.keys()], ["198.51.100.1"]);
+      const left = members.get("198.51.100.1") ?? 0;
+      assert.ok(left > 590 && left <= 600, `lifetime from the sensor's expires_at, got ${left}`);
+
+      await until(
+        "the bouncer's subscription",
+        () => Promise.resolve(session.sensor.publisher.subscribers >= 2),
+      );
+      await session.send(8984, record("198.51.100.2"));
+      await session.drain();
+      await applied("the add", () => nft.stats.added === 1);
+      assert.ok((await nft.members()).has("198.51.100.2"));
+
+      const response = await fetch(`${session.sensor.bound.api}/bans/8984/198.51.100.2`, {
+        method: "DELETE",
+      });
+      assert.equal(response.status, 200, await response.text());
+      await applied("the del of the manual unban", () => nft.stats.deleted === 1);
+      members = await nft.members();
+      assert.ok(!members.has("198.51.100.2"));
+      assert.ok(members.has("198.51.100.1"));
+    } finally {
+      await bouncer?.close();
+      await session.close();
       ip("netns", "del", ns);
     }
   },
