@@ -1,3 +1,4 @@
+import { formatAddress } from "../capture/format_address.ts";
 import { parseIPv6Hex } from "../net/ip.ts";
 import { emptyRecord, type HttpRecord, parseIPv4 } from "../wire/record.ts";
 import type { RequestSpec, ValueSpec } from "./fixture.ts";
@@ -56,9 +57,11 @@ function rangeAddress(cidr: string, i: number): string {
   const hostBits = Math.min(32, 128 - bits);
   const size = 2 ** hostBits;
   const low = parseInt(hex.slice(24), 16);
-  const n = (low - (low % size)) + 1 + (i % (size - 1 || 1));
-  const full = hex.slice(0, 24) + (n >>> 0).toString(16).padStart(8, "0");
-  return full.match(/.{4}/g)!.map((g) => g.replace(/^0+(?=.)/, "")).join(":");
+  const base = low - (low % size);
+  // Skip the all-zero (subnet-router anycast) address of ranges larger than two addresses.
+  const n = size > 2 ? base + 1 + (i % (size - 1)) : base + (i % size);
+  const words = [0, 8, 16].map((o) => parseInt(hex.slice(o, o + 8), 16)).concat(n >>> 0);
+  return formatAddress(words, 6);
 }
 
 function valueAt(spec: ValueSpec, i: number): string | number {

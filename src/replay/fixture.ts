@@ -1,3 +1,35 @@
+/**
+ * Replay fixtures (`qts replay`, SPEC §9): one YAML file per behaviour,
+ * `tests/fixtures/<behaviour-name>/fixture.yaml`. Every key below is optional unless marked;
+ * any other key is an error naming its path.
+ *
+ * ```yaml
+ * description: what the fixture shows
+ * domain: 8984                  # default domain of requests, logs and captures
+ * start: 2023-11-14T22:13:20Z   # instant of `at: 0` (ISO or unix s; default 1700000000)
+ * config:
+ *   settings: { tsng: { hostname: h1 } }  # INI overrides; endpoints, dirs and workers are the replay's
+ *   components: { many_uas: {…} }         # global components (components_config_dir)
+ *   domain: { lm: {…}, fixed_lists: {…} } # the domain's own components (<domain>.json)
+ *   domains: { "8985": {…} }              # more domains
+ *   files: { extra.lua: "…" }             # Lua scripts and list files for components_config_dir
+ * requests:                     # records; defaults GET / HTTP/1.1, host example.com, status 200
+ *   - at: 0                     # seconds after start
+ *     ip: 203.0.113.5           # or { range: 203.0.113.0/24 } / { one_of: [...] }; or ips: [...]
+ *     user_agent: { one_of: [a, b] }   # any record field by wire name takes a value or a
+ *     url: { format: "/p/{i}" }        # generator over the repeat index i
+ *     repeat: { count: 100, every: 0.5 }
+ * log: access.log               # or [{ file, format: auto|combined|json, domain }]; times from lines
+ * pcap: capture.pcap            # HTTP/1.x requests reassembled, client IP and time from packets
+ * expect:                       # required
+ *   commands:                   # in order, each matched on the keys it states; none left over
+ *     - { at: 30, method: add, ip_addr: 203.0.113.5, rule_name: r, comment: e, timeout: 3600 }
+ *   none_for: [192.0.2.0/24]    # no command at all for these addresses
+ * ```
+ *
+ * With logs or captures and no `requests`, `at` counts from the first record's whole second.
+ * @module
+ */
 import { dirname, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { IpSet } from "../net/ip_set.ts";

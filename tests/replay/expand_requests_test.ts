@@ -64,3 +64,15 @@ Deno.test("expandRequests() orders by time, keeping fixture order at equal times
     [5, "192.0.2.3"],
   ]);
 });
+
+Deno.test("expandRequests() walks IPv6 ranges and prints them in RFC 5952 form", () => {
+  const out = expand(
+    "  - { at: 0, ip: { range: '2001:db8:0:7::/64' }, repeat: { count: 2 } }\n" +
+      "  - { at: 1, ip: { range: '2001:db8::5/128' } }",
+  );
+  assert.deepEqual(out.map((o) => o.record.remote_addr), [
+    "2001:db8:0:7::1",
+    "2001:db8:0:7::2",
+    "2001:db8::5",
+  ]);
+});
