@@ -39,7 +39,58 @@ const MAX_CALL_MS = 250;
 /** The count hook fires every this many instructions to check budget and clock. */
 const HOOK_STEP = 100;
 
-let factory: LuaFactory | undefined;
+let factory: Promise<LuaFactory> | undefined;
+let wasmExports: WebAssembly.Exports | undefined;
+
+/**
+ * Makes the one LuaFactory, catching the wasm instance's exports on the way: wasmoon ships an
+ * Emscripten build with assertions, whose `_lua_*` wrappers cost an `apply` and two checks per
+ * call (the largest single cost of a Lua phase); the raw exports are plain wasm calls.
+ */
+async function makeFactory(): Promise<LuaFactory> {
+  const api = WebAssembly as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+  const instantiate = api.instantiate!;
+  const streaming = api.instantiateStreaming;
+  const keep = (result: unknown) => {
+    const instance = result instanceof WebAssembly.Instance
+      ? result
+      : (result as { instance: WebAssembly.Instance }).instance;
+    if (typeof instance?.exports.lua_pushlstring === "function") wasmExports = instance.exports;
+    return result;
+  };
+  api.instantiate = (...args) => instantiate.apply(WebAssembly, args).then(keep);
+  if (streaming) {
+    api.instantiateStreaming = (...args) => streaming.apply(WebAssembly, args).then(keep);
+  }
+  try {
+    // wasmoon takes a Web Worker for a browser and fetches its wasm from a CDN; the sensor runs
+    // chains in workers, so name the package's own file (inside the binary once compiled).
+    const made = new LuaFactory(
+      fileURLToPath(new URL("glue.wasm", import.meta.resolve("wasmoon"))),
+    );
+    await made.getLuaModule();
+    return made;
+  } finally {
+    api.instantiate = instantiate;
+    if (streaming) api.instantiateStreaming = streaming;
+  }
+}
+
+/** The module's functions, raw wasm exports where we caught them. */
+function rawModule(module: RawModule): RawModule {
+  const raw = wasmExports;
+  if (raw === undefined) return module;
+  const fast = Object.create(module) as RawModule & Record<string, unknown>;
+  for (const name of Object.keys(raw)) {
+    if (
+      typeof raw[name] === "function" &&
+      typeof (module as unknown as Record<string, unknown>)[`_${name}`] === "function"
+    ) {
+      fast[`_${name}`] = raw[name];
+    }
+  }
+  return fast;
+}
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -79,7 +130,7 @@ export class LuaBridge {
 
   private constructor(engine: LuaEngine, memoryLimit: number, budget: number) {
     this.#engine = engine;
-    this.#m = (engine.global.lua as unknown as { module: RawModule }).module;
+    this.#m = rawModule((engine.global.lua as unknown as { module: RawModule }).module);
     this.#L = engine.global.address;
     this.#memoryLimit = memoryLimit;
     this.#scratch = this.#m._malloc(this.#scratchSize);
@@ -96,7 +147,7 @@ export class LuaBridge {
     this.#hook = m.addFunction((L: number) => {
       if (!this.#exhausted) {
         this.#spent += this.#step;
-        if (this.#spent < this.#budget && performance.now() - this.#start < MAX_CALL_MS) return;
+        if (this.#spent < this.#budget && Date.now() - this.#start < MAX_CALL_MS) return;
         this.#exhausted = true;
         m._lua_sethook(L, this.#hook, LUA_MASKCOUNT, 1);
       }
@@ -112,10 +163,11 @@ export class LuaBridge {
     memoryLimit: number,
     onMatchError: (error: unknown) => void,
   ): Promise<LuaBridge> {
-    // wasmoon takes a Web Worker for a browser and fetches its wasm from a CDN; the sensor runs
-    // chains in workers, so name the package's own file (inside the binary once compiled).
-    factory ??= new LuaFactory(fileURLToPath(new URL("glue.wasm", import.meta.resolve("wasmoon"))));
-    const engine = await factory.createEngine({ traceAllocations: true, injectObjects: false });
+    factory ??= makeFactory();
+    const engine = await (await factory).createEngine({
+      traceAllocations: true,
+      injectObjects: false,
+    });
     const holder: { bridge?: LuaBridge } = {};
     engine.global.set("__qts_match", (pattern: string, input: string) => {
       const start = performance.now();
@@ -188,7 +240,7 @@ export class LuaBridge {
     }
     this.#exhausted = false;
     this.#spent = 0;
-    this.#start = performance.now();
+    this.#start = Date.now(); // not performance.now(): an op call, measurable per request
     m._lua_sethook(L, this.#hook, LUA_MASKCOUNT, this.#step);
     const out = this.#pcall(4 + (values?.length ?? 0));
     m._lua_sethook(L, 0, 0, 0);
