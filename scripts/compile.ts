@@ -11,7 +11,7 @@ export const COMPILE_FLAGS: readonly string[] = [
   "--allow-write",
   "--allow-env",
   "--allow-sys=hostname,osRelease,loadavg",
-  "--allow-run=nft,tcpdump",
+  "--allow-run=nft,ip,tcpdump",
 ];
 
 /** The `deno compile` arguments for an output path. */
