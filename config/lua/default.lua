@@ -28,7 +28,11 @@
 --   No io, os, package, debug, require, load, dofile, loadfile, coroutine or string.dump.
 --   Each call may run instruction_budget VM instructions and allocate memory_limit_mb; a
 --   function that errors or goes over is stopped and the request continues as if it returned
---   nothing (fail-open). Errors are counted in /metrics and logged once a minute.
+--   nothing (fail-open). Errors are counted in /metrics and logged once a minute. A function
+--   stopped 3 times within a minute is skipped for the next minute.
+--   One string.find/match/gsub runs to its end without budget checks: keep Lua patterns simple
+--   (no chains of several * or - on the same class) and use qts.match, which is linear-time,
+--   for anything complex on client-controlled text.
 
 -- Monitoring probes: a GET/HEAD of a health URL from loopback or a private network is never
 -- rate-limited or banned.

@@ -325,3 +325,38 @@ function spawnChild(server: string) {
     },
   };
 }
+
+Deno.test("limitReqMc() decides locally at once while memcached hangs or is down", async () => {
+  // A server that accepts connections and never answers: the first request waits timeout_ms,
+  // then the client is marked down and later requests do not wait at all.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) held.push(conn);
+  })();
+  const logs: string[] = [];
+  const f = limitReqMc({
+    ...config(zone()),
+    backend: "memcached",
+    servers: [`127.0.0.1:${(listener.addr as Deno.NetAddr).port}`],
+    timeout_ms: 30,
+  }, { log: (_level, msg) => logs.push(msg) });
+  try {
+    await f.ready();
+    const first = await decide(f, rec(), 0);
+    assert.equal(first.decision, "pass");
+    assert.equal(f.counters().fallback, 1);
+    const record = rec();
+    const ctx = ctxFor(record, 1);
+    const returned = f.run(record, ctx);
+    assert.equal(returned, undefined, "synchronous: nothing to wait for");
+    assert.deepEqual(ctx.events, ["loc_rate_def1_GET/"], "local bucket continues");
+    assert.equal(f.counters().fallback, 2);
+    assert.ok(logs.some((l) => l.includes("counting locally")));
+  } finally {
+    await f.close!();
+    listener.close();
+    await accepting.catch(() => {});
+    for (const conn of held) conn.close();
+  }
+});
