@@ -30,9 +30,9 @@
 --   function that errors or goes over is stopped and the request continues as if it returned
 --   nothing (fail-open). Errors are counted in /metrics and logged once a minute. A function
 --   stopped 3 times within a minute is skipped for the next minute.
---   One string.find/match/gsub runs to its end without budget checks: keep Lua patterns simple
---   (no chains of several * or - on the same class) and use qts.match, which is linear-time,
---   for anything complex on client-controlled text.
+--   One string.find/match/gsub runs to its end without budget checks, so a pattern whose worst
+--   case on its subject is too slow (several * + - repetitions on long text) is refused with
+--   an error: use qts.match (RE2, linear-time) for complex patterns on client-controlled text.
 
 -- Monitoring probes: a GET/HEAD of a health URL from loopback or a private network is never
 -- rate-limited or banned.

@@ -32,6 +32,84 @@ end
 -- The real string table stays reachable through ("").method: strip what it must not offer and
 -- lock the string metatable so one script cannot change strings for another.
 string.dump = nil
+
+-- A Lua pattern match is one C call: the instruction budget cannot stop it, and k unbounded
+-- repetitions (* + -) can cost up to n^k steps on n bytes (n^(k+1) unanchored or repeated by
+-- gmatch/gsub). Refuse matches whose worst case is over ~2e7 steps; qts.match (RE2) is linear.
+local PATTERN_LIMIT = 2e7
+local FACTORIAL = { 1, 2, 6, 24, 120, 720, 5040 }
+local function set_end(p, i)
+  i = i + 1
+  if sub(p, i, i) == "^" then i = i + 1 end
+  repeat
+    local c = sub(p, i, i)
+    if c == "" then return i end
+    if c == "%" then i = i + 1 end
+    i = i + 1
+  until sub(p, i, i) == "]"
+  return i + 1
+end
+local function repetitions(p)
+  local n, i, len = 0, 1, #p
+  if sub(p, 1, 1) == "^" then i = 2 end
+  while i <= len do
+    local c = sub(p, i, i)
+    local j
+    if c == "%" then
+      local d = sub(p, i + 1, i + 1)
+      if d == "b" then j = -(i + 4)
+      elseif d == "f" then j = -set_end(p, i + 2)
+      else j = i + 2 end
+    elseif c == "[" then j = set_end(p, i)
+    elseif c == "(" or c == ")" then j = -(i + 1)
+    else j = i + 1 end
+    if j < 0 then
+      i = -j
+    else
+      local q = sub(p, j, j)
+      if q == "*" or q == "+" or q == "-" then n = n + 1; i = j + 1
+      elseif q == "?" then i = j + 1
+      else i = j end
+    end
+  end
+  return n
+end
+local known = {}
+local known_count = 0
+local function check_pattern(s, p, scans)
+  if type(s) ~= "string" or type(p) ~= "string" then return end
+  local k = known[p]
+  if not k then
+    k = repetitions(p)
+    if known_count > 1000 then known, known_count = {}, 0 end
+    known[p] = k
+    known_count = known_count + 1
+  end
+  if scans or sub(p, 1, 1) ~= "^" then k = k + 1 end
+  if k < 2 then return end
+  local cost = (#s) ^ k / (FACTORIAL[k] or 5040)
+  if cost > PATTERN_LIMIT then
+    error("qts: Lua pattern with " .. k .. " repetitions on " .. #s ..
+      " bytes may take too long; use qts.match (RE2) or a simpler pattern", 3)
+  end
+end
+local raw_find, raw_match, raw_gmatch, raw_gsub = string.find, string.match, string.gmatch, string.gsub
+string.find = function(s, p, init, plain)
+  if not plain then check_pattern(s, p, false) end
+  return raw_find(s, p, init, plain)
+end
+string.match = function(s, p, init)
+  check_pattern(s, p, false)
+  return raw_match(s, p, init)
+end
+string.gmatch = function(s, p, init)
+  check_pattern(s, p, true)
+  return raw_gmatch(s, p, init)
+end
+string.gsub = function(s, p, repl, n)
+  check_pattern(s, p, true)
+  return raw_gsub(s, p, repl, n)
+end
 getmetatable("").__metatable = false
 
 local function copy(t)
@@ -44,11 +122,20 @@ local flagstr = "\\n"
 local setflags = nil
 local req = {}
 local rawheaders = ""
+-- Header text is client-controlled: parse it in linear time (no backtracking patterns).
+local function trim(text)
+  local first = find(text, "%S")
+  if not first then return "" end
+  return sub(text, first, #match(text, ".*%S"))
+end
 local function parse_headers(text)
   local h = {}
   for line in gmatch(text, "[^\\r\\n]+") do
-    local name, value = match(line, "^%s*([^:]-)%s*:%s*(.-)%s*$")
-    if name and name ~= "" then h[lower(name)] = value end
+    local colon = find(line, ":", 1, true)
+    if colon then
+      local name = trim(sub(line, 1, colon - 1))
+      if name ~= "" then h[lower(name)] = trim(sub(line, colon + 1)) end
+    end
   end
   return h
 end

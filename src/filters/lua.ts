@@ -52,7 +52,9 @@ const DISABLE_MS = 60_000;
  * Sandbox: no io, os, package, debug, require, load, dofile, loadfile, string.dump or
  * coroutine; a budget of `instruction_budget` VM instructions per phase call (all allow_* or
  * all deny_* of one request together), 250 ms of wall time per call (for loops of slow
- * instructions such as huge string.rep) and `memory_limit_mb` of allocation per call. A function that errors, loops or over-allocates is stopped, counted and
+ * instructions such as huge string.rep) and `memory_limit_mb` of allocation per call; a Lua
+ * pattern match whose worst case on its subject exceeds ~2e7 steps is refused (one C call
+ * cannot be interrupted). A function that errors, loops or over-allocates is stopped, counted and
  * logged (once a minute per kind) and the request goes on; one stopped by budget or memory
  * 3 times within a minute is skipped for the next minute, so a bad script cannot slow the
  * sensor. Scripts run on first-phase records only.

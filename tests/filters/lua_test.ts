@@ -214,6 +214,35 @@ Deno.test("lua() contains a 1 GB allocation, an unbounded table and slow instruc
   }
 });
 
+Deno.test("lua() refuses Lua patterns whose worst case on the subject is too slow", async () => {
+  const { build } = withScripts({
+    "patterns.lua": `
+      function deny_fine(req)
+        return req.url:find("^/api/v%d+/users/%d+$") ~= nil and req.headers.host ~= nil
+      end
+      function deny_evil(req)
+        return string.find(req.body, "a*a*a*a*a*b") ~= nil
+      end
+      function deny_evil_method(req)
+        return req.body:match("(.-)(.-)(.-)x") ~= nil
+      end
+      function deny_plain(req)
+        return req.body:find("a*a*a*b", 1, true) ~= nil
+      end
+    `,
+  });
+  const f = await build();
+  try {
+    const body = "a".repeat(20_000);
+    const headers = "Host: x\r\nCookie: " + " ".repeat(8000) + "z\r\n";
+    const ctx = both(f, rec({ url: "/api/v2/users/42", body, headers }));
+    assert.deepEqual(ctx.events, ["lua_fine"], "plain find and a short anchored pattern run");
+    assert.equal(f.counters().error, 2, "both costly patterns refused with an error");
+  } finally {
+    f.allow.close!();
+  }
+});
+
 Deno.test("lua() sandbox: no os, io, require, load, debug, string.dump or bytecode", async () => {
   const probes = [
     `os.execute("touch /tmp/qts-pwned")`,
