@@ -15,8 +15,9 @@
 --   req.referer, req.cookie, req.geo, req.accept, req.request, req.status, req.timestamp, ...
 --   plus req.remote_addr (client IP as text), req.domain_id, req.headers (table by lower-case
 --   header name) and req.flags (table of flags set so far, e.g. req.flags.static).
---   A field is filled only when its name appears in some script's code (outside comments):
---   that keeps each call cheap. req is reused between requests: never keep a reference to it.
+--   A field is filled only when some script reads it as req.name or req["name"] (outside
+--   comments): that keeps each call cheap. req is reused between requests: never keep a
+--   reference to it.
 --
 -- HELPERS
 --   qts.has_flag(name)          -> true when an earlier filter set the flag

@@ -45,8 +45,9 @@ const DISABLE_MS = 60_000;
  * Builds the lua filter: loads `config.scripts` (from components_config_dir through
  * `deps.readFile`, else the embedded `config/lua/`) into one sandboxed wasmoon state.
  *
- * `req` carries the record's wire fields that the scripts' text names (a field no script
- * mentions is never pushed: that is what keeps a call near 1-2 µs), `remote_addr` (the client
+ * `req` carries the record's wire fields that the scripts read as `x.field` or `x["field"]`
+ * (a field no script reads so is never pushed: that keeps a call near 1-2 µs; `pairs(req)`
+ * sees only those), `remote_addr` (the client
  * address), `domain_id`, `headers` (a table by lower-case name, parsed on first use) and
  * `flags` (a table of the flags set so far). `req` is one table reused for every request.
  * Sandbox: no io, os, package, debug, require, load, dofile, loadfile, string.dump or
@@ -78,7 +79,10 @@ export async function lua(config: LuaConfig, deps: LuaDeps = {}): Promise<LuaFil
     sources.push([file, await readScript(file, deps)]);
   }
   const code = sources.map(([, source]) => stripComments(source)).join("\n");
-  const used = FIELDS.filter((field) => new RegExp(`\\b${field}\\b`).test(code));
+  // A field counts as used where the code reads it: `x.field` or `x["field"]`.
+  const used = FIELDS.filter((field) =>
+    new RegExp(`\\.\\s*${field}\\b|\\[\\s*["']${field}["']\\s*\\]`).test(code)
+  );
   const pushed = used.map((field) => field === "headers" ? "headers_raw" : field);
 
   const counters: LuaCounters = { calls: 0, budget: 0, memory: 0, error: 0, disabled: 0 };

@@ -78,8 +78,9 @@ Deno.test("lua() exposes wire fields, headers, flags and the qts helpers", async
           req.domain_id == 8984, req.headers["x-test"] == "yes", req.headers.host == "h.example",
           req.flags.static == nil, req.flags.from_lua == true, qts.has_flag("static") == false,
           qts.has_flag("from_lua"), qts.match("^/a+/[0-9]{2}$", req.url) == true,
-          qts.match("^/b", req.url) == false, req["acc" .. "ept"] == nil }
-        for i = 1, 16 do
+          qts.match("^/b", req.url) == false, req["acc" .. "ept"] == nil,
+          req["geo"] == "US" }
+        for i = 1, 17 do
           if not checks[i] then return "lua_fail_" .. i end
         end
         return "lua_fields_ok"
@@ -100,6 +101,7 @@ Deno.test("lua() exposes wire fields, headers, flags and the qts helpers", async
       http_user_agent: "UA ✓",
       status: 204,
       headers: "Host: h.example\r\nX-Test:  yes \r\n",
+      geo: "US",
       ip: "2001:db8::7",
     });
     const ctx = both(f, record, 0, { static: true });
