@@ -210,6 +210,8 @@ export async function run(): Promise<void> {
     `${(withLoop / ((full + fullAgain) / 2)).toFixed(3)} ×`,
   );
 
+  await memcachedFigures(base);
+
   // Per-IP state with 1M distinct IPs.
   const million = 1_000_000;
   const common = { enabled: true, skip_if: [] };
@@ -256,6 +258,77 @@ export async function run(): Promise<void> {
     line(`${label}: bytes per IP at ${fmt(keys)} IPs`, `${(bytes / keys).toFixed(0)} B`);
     line(`  inserts`, `${fmt(million / seconds)} IP/s`);
     await filter.close?.();
+  }
+}
+
+/** limit_req_mc on a real memcached: one request at a time (a chain awaiting each) and 64 in flight. */
+async function memcachedFigures(base: number): Promise<void> {
+  try {
+    Deno.statSync("/usr/bin/memcached");
+  } catch {
+    line("limit_req_mc on memcached", "skipped: no memcached");
+    return;
+  }
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  const child = new Deno.Command("/usr/bin/memcached", {
+    args: ["-l", "127.0.0.1", "-p", String(port), "-U", "0", "-u", "root"],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const f = limitReqMc({
+    enabled: true,
+    skip_if: [],
+    backend: "memcached",
+    servers: [`127.0.0.1:${port}`],
+    timeout_ms: 1000,
+    configurations: [{
+      name: "mc",
+      host: "",
+      method: "",
+      path: "",
+      location: "/",
+      key: "ip",
+      rate: "10r/s",
+      burst: 5,
+      nodelay: true,
+    }],
+  });
+  try {
+    // memcached needs a moment to listen; the client reconnects with backoff until it does.
+    for (let i = 0; i < 100; i++) {
+      await f.ready();
+      const record = sample(i);
+      await f.run(record, context(record, base));
+      if (f.counters().shared > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const n = 20_000;
+    let start = performance.now();
+    for (let i = 0; i < n; i++) {
+      const record = sample(i);
+      await f.run(record, context(record, base + i));
+    }
+    const sequential = n / ((performance.now() - start) / 1000);
+    start = performance.now();
+    for (let i = 0; i < n; i += 64) {
+      const batch: (void | Promise<void>)[] = [];
+      for (let j = i; j < i + 64; j++) {
+        const record = sample(j);
+        batch.push(f.run(record, context(record, base + n + j)));
+      }
+      await Promise.all(batch);
+    }
+    const pipelined = n / ((performance.now() - start) / 1000);
+    const { shared, fallback } = f.counters();
+    line("limit_req_mc on memcached, one at a time (wall)", `${fmt(sequential)} rec/s`);
+    line("limit_req_mc on memcached, 64 in flight (wall)", `${fmt(pipelined)} rec/s`);
+    line("  decided by memcached / locally", `${fmt(shared)} / ${fmt(fallback)}`);
+  } finally {
+    await f.close?.();
+    child.kill("SIGKILL");
+    await child.status;
   }
 }
 
