@@ -1,0 +1,121 @@
+import { parseArgs } from "node:util";
+import { startTractor } from "../tractor/start_tractor.ts";
+
+const HELP = `Usage: qts tractor --captures <dir> --state <dir> [options]
+
+Serves the TrActor REST API v1 (and a page at /) over the captures in <dir>: list them, process
+them in background jobs (flows, labels, per-IP statistics), read the results. Jobs and results
+live in SQLite in the state directory; a job interrupted by a restart is resumed.
+
+  --captures <dir>        capture repository: *.pcap, *.pcapng, *.cap (also .gz) directly inside
+  --state <dir>           state directory (tractor.sqlite), created when missing
+  --listen <host:port>    address to serve on (default 127.0.0.1:4280; [::1]:4280 for IPv6)
+  --geoip <file.mmdb>     MaxMind-format city database for country/city in statistics/ip
+  --labels <file.yaml>    label groups for /labels/list (default: config/labels.yaml when it
+                          exists in the working directory, else the seed's groups)
+  --workers <n>           captures processed in parallel, one Worker each (default 1)
+  --flow-timeout <s>      flow timeout of the analyzer (default 120)
+  -h, --help              this text
+
+Permissions: --allow-net=<host:port> --allow-read --allow-write=<state dir>
+
+The API has no authentication: keep it on loopback or behind an authenticating proxy.
+`;
+
+function parseListen(text: string): { hostname: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(text);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || !(port >= 0 && port <= 65535)) {
+    throw new RangeError(`Invalid --listen "${text}": expected host:port or [ipv6]:port`);
+  }
+  return { hostname: m[1] ?? m[2]!, port };
+}
+
+function positiveInt(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const v = Number(text);
+  if (!/^\d+$/.test(text) || !(v >= 1)) {
+    throw new RangeError(`Invalid --${name} "${text}": expected a positive integer`);
+  }
+  return v;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch {
+    return false;
+  }
+}
+
+/** `qts tractor`: serves until SIGINT/SIGTERM; returns the exit code. */
+export async function tractorCommand(args: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        captures: { type: "string" },
+        state: { type: "string" },
+        listen: { type: "string" },
+        geoip: { type: "string" },
+        labels: { type: "string" },
+        workers: { type: "string" },
+        "flow-timeout": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (error) {
+    console.error(`qts tractor: ${(error as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (values.captures === undefined || values.state === undefined) {
+    console.error(`qts tractor: --captures and --state are required\n\n${HELP}`);
+    return 2;
+  }
+  let listen, workers, flowTimeout;
+  try {
+    listen = parseListen(values.listen ?? "127.0.0.1:4280");
+    workers = positiveInt("workers", values.workers, 1);
+    flowTimeout = positiveInt("flow-timeout", values["flow-timeout"], 120);
+  } catch (error) {
+    console.error(`qts tractor: ${(error as Error).message}`);
+    return 2;
+  }
+  const labelsPath = values.labels ??
+    (await exists("config/labels.yaml") ? "config/labels.yaml" : undefined);
+  const log = (line: string) => console.log(`tractor: ${line}`);
+  let tractor;
+  try {
+    tractor = await startTractor({
+      capturesDir: values.captures,
+      stateDir: values.state,
+      listen,
+      workers,
+      flowTimeoutSeconds: flowTimeout,
+      log,
+      ...(values.geoip !== undefined ? { geoipPath: values.geoip } : {}),
+      ...(labelsPath !== undefined ? { labelsPath } : {}),
+    });
+  } catch (error) {
+    console.error(`qts tractor: ${(error as Error).message}`);
+    return 1;
+  }
+  log(`listening on ${tractor.url}`);
+  const stopped = Promise.withResolvers<string>();
+  const handlers: [Deno.Signal, () => void][] = [
+    ["SIGINT", () => stopped.resolve("SIGINT")],
+    ["SIGTERM", () => stopped.resolve("SIGTERM")],
+  ];
+  for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
+  const signal = await stopped.promise;
+  for (const [sig, handler] of handlers) Deno.removeSignalListener(sig, handler);
+  log(`stopping (${signal})`);
+  await tractor.close();
+  log("stopped");
+  return 0;
+}

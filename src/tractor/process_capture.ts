@@ -1,0 +1,93 @@
+/**
+ * Runs one TrActor job: analyses a capture, labels each finished flow and writes the flows to the
+ * store in batches, then completes the job with its aggregates. Used inside the job worker; the
+ * job must already be in_progress (the runner marks it so before handing it over).
+ */
+import { analyzeCapture } from "../analyze/analyze_capture.ts";
+import type { Flow } from "../flows/flow.ts";
+import { flowLabeler } from "./flow_labeler.ts";
+import type { FlowRow, TractorStore } from "./tractor_store.ts";
+
+/** Options of {@linkcode processCapture}. */
+export interface ProcessCaptureOptions {
+  /** Flow timeout in seconds (default 120). */
+  flowTimeoutSeconds?: number;
+  /** Flows written per transaction (default 2000). */
+  batchSize?: number;
+  /** Stops the job; it then fails with "aborted". */
+  signal?: AbortSignal;
+  /** Called after each buffer refill with the bytes read so far. */
+  onProgress?: (bytesRead: number) => void;
+  /** Unix seconds (default: the wall clock). */
+  now?: () => number;
+}
+
+const protocolNames: Record<number, string> = { 1: "icmp", 6: "tcp", 17: "udp", 58: "icmpv6" };
+
+/** Processes the capture at `path` for job `jobId`; rejects when the job cannot complete. */
+export async function processCapture(
+  store: TractorStore,
+  jobId: number,
+  path: string,
+  options: ProcessCaptureOptions = {},
+): Promise<{ flows: number }> {
+  const now = options.now ?? (() => Math.floor(Date.now() / 1000));
+  const batchSize = options.batchSize ?? 2000;
+  const timeout = options.flowTimeoutSeconds ?? 120;
+  const labeler = flowLabeler({ flowTimeoutSeconds: timeout });
+  let batch: FlowRow[] = [];
+  let written = 0;
+  let bytesRead = 0;
+  const flush = () => {
+    if (batch.length === 0) return;
+    const rows = batch;
+    batch = [];
+    store.transaction(() => {
+      store.insertFlows(jobId, rows);
+      store.setProgress(jobId, bytesRead);
+    });
+    written += rows.length;
+  };
+  const onFlow = (flow: Flow) => {
+    const v = labeler.label(flow);
+    batch.push({
+      flowId: flow.id,
+      clientIp: flow.srcAddress,
+      clientPort: flow.srcPort,
+      serverIp: flow.dstAddress,
+      serverPort: flow.dstPort,
+      protocol: protocolNames[flow.protocol] ?? String(flow.protocol),
+      timeStart: Math.floor(flow.firstUs / 1e6),
+      timeEnd: Math.floor(flow.lastUs / 1e6),
+      packets: flow.totalPackets,
+      bytes: flow.totalBytes,
+      label: v.label,
+      comment: v.comment,
+      userAgent: v.userAgent ?? null,
+      domainName: v.domainName ?? null,
+    });
+    if (batch.length >= batchSize) flush();
+  };
+  const summary = await analyzeCapture(path, {
+    flowTimeoutSeconds: timeout,
+    inspector: labeler.inspector,
+    payloadBytes: labeler.payloadBytes,
+    onProgress: (p) => {
+      bytesRead = p.bytesRead;
+      options.onProgress?.(p.bytesRead);
+    },
+    ...(options.signal ? { signal: options.signal } : {}),
+  }, onFlow);
+  if (summary.aborted) throw new Error("processing was aborted");
+  if (summary.error && summary.packets === 0) {
+    throw new SyntaxError(`not a readable capture: ${summary.error.message}`);
+  }
+  bytesRead = summary.bytesRead;
+  flush();
+  store.finishJob(jobId, {
+    firstUs: summary.firstUs,
+    lastUs: summary.lastUs,
+    ...(summary.error ? { warning: summary.error.message } : {}),
+  }, now());
+  return { flows: written };
+}

@@ -1,0 +1,107 @@
+/**
+ * Wires TrActor together: the state database in `stateDir`, the capture repository, GeoIP, label
+ * groups, the job runner and the Hono app, optionally listening on a socket. `qts tractor` and the
+ * tests start it the same way.
+ */
+import { join } from "node:path";
+import type { Hono } from "hono";
+import { type GeoIp, noGeoIp, openGeoIp } from "../geo/geoip.ts";
+import { CaptureRepository } from "./capture_repository.ts";
+import { JobRunner } from "./job_runner.ts";
+import { loadLabelGroups } from "./label_groups.ts";
+import { peekFirstPacket } from "./_peek_first_packet.ts";
+import { createTractorApi } from "./tractor_api.ts";
+import { TractorStore } from "./tractor_store.ts";
+
+/** Options of {@linkcode startTractor}. */
+export interface StartTractorOptions {
+  capturesDir: string;
+  stateDir: string;
+  /** Socket to serve on; omitted = no socket (use `app.request()`). Port 0 picks a free one. */
+  listen?: { hostname: string; port: number };
+  /** MaxMind-format city (or country) database for `statistics/ip`. */
+  geoipPath?: string;
+  /** Label groups file (YAML); default: the seed's groups. */
+  labelsPath?: string;
+  workers?: number;
+  flowTimeoutSeconds?: number;
+  log?: (line: string) => void;
+}
+
+/** A running TrActor. */
+export interface Tractor {
+  app: Hono;
+  store: TractorStore;
+  runner: JobRunner;
+  /** Base URL when listening, e.g. `http://127.0.0.1:4280/`. */
+  url: string | undefined;
+  /** Stops serving and the workers (a running job resumes at the next start). */
+  close(): Promise<void>;
+}
+
+/** Database file name inside the state directory. */
+export const DATABASE_FILE = "tractor.sqlite";
+
+/** Starts TrActor; rejects with a message naming the path when a directory or file is unusable. */
+export async function startTractor(options: StartTractorOptions): Promise<Tractor> {
+  const log = options.log ?? (() => {});
+  const info = await Deno.stat(options.capturesDir).catch((cause) => {
+    throw new Error(`Cannot use captures directory "${options.capturesDir}": ${cause.message}`, {
+      cause,
+    });
+  });
+  if (!info.isDirectory) {
+    throw new Error(`Cannot use captures directory "${options.capturesDir}": not a directory`);
+  }
+  await Deno.mkdir(options.stateDir, { recursive: true });
+  const labelGroups = await loadLabelGroups(options.labelsPath);
+  const geo: GeoIp = options.geoipPath === undefined
+    ? noGeoIp()
+    : await openGeoIp(options.geoipPath);
+  const store = new TractorStore(join(options.stateDir, DATABASE_FILE));
+  const repository = new CaptureRepository(options.capturesDir);
+  const runner = new JobRunner({
+    store,
+    repository,
+    log,
+    ...(options.workers !== undefined ? { workers: options.workers } : {}),
+    ...(options.flowTimeoutSeconds !== undefined
+      ? { flowTimeoutSeconds: options.flowTimeoutSeconds }
+      : {}),
+  });
+  const app = createTractorApi({
+    store,
+    repository,
+    geo,
+    labelGroups,
+    submit: (file, force) => runner.submit(file, force),
+    peekStart: (file) => peekFirstPacket(file.path),
+    log,
+  });
+  runner.start();
+  let server: Deno.HttpServer<Deno.NetAddr> | undefined;
+  let url: string | undefined;
+  if (options.listen) {
+    const listening = Promise.withResolvers<Deno.NetAddr>();
+    server = Deno.serve({
+      hostname: options.listen.hostname,
+      port: options.listen.port,
+      onListen: (addr) => listening.resolve(addr),
+    }, app.fetch);
+    const addr = await listening.promise;
+    const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+    url = `http://${host}:${addr.port}/`;
+  }
+  return {
+    app,
+    store,
+    runner,
+    url,
+    async close() {
+      runner.close();
+      await server?.shutdown();
+      geo.close();
+      store.close();
+    },
+  };
+}
