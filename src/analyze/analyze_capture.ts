@@ -5,6 +5,7 @@ import type { PacketView } from "../capture/packet_view.ts";
 import { type StreamSource, streamSource } from "../capture/stream_source.ts";
 import type { Flow } from "../flows/flow.ts";
 import { FlowTable, type PayloadInspector } from "../flows/flow_table.ts";
+import type { FlowLabeler } from "../classify/label_flows.ts";
 
 /** Progress of {@linkcode analyzeCapture}, reported after each buffer refill. */
 export interface AnalyzeProgress {
@@ -31,6 +32,10 @@ export interface AnalyzeOptions {
   payloadBytes?: number;
   /** Optional per-flow payload inspector (signatures). */
   inspector?: PayloadInspector;
+  /** Labels and sessions for each finished flow (`labelFlows()`): signatures, FTP data
+   * connections, classifier. Brings its own inspector and payload budget unless those are given.
+   * With `label` set, flows keep that label and the labeler's findings go to annotations. */
+  labeler?: FlowLabeler;
   /** Progress callback (called often; throttle in the callback). */
   onProgress?: (progress: AnalyzeProgress) => void;
   /** Called with each decoded packet before the flow table sees it (e.g. statistics). */
@@ -104,6 +109,10 @@ export async function analyzeCapture(
     if (source instanceof Uint8Array) size = source.length;
   }
   const label = options.label ?? "";
+  const labeler = options.labeler;
+  const inspector = options.inspector ?? labeler?.inspector;
+  const payloadBytes = options.payloadBytes ??
+    (options.inspector ? undefined : labeler?.payloadBytes);
   const table = new FlowTable({
     flowTimeoutUs: (options.flowTimeoutSeconds ?? 120) * 1e6,
     ...(options.activityThresholdUs !== undefined
@@ -113,10 +122,11 @@ export async function analyzeCapture(
       ? { duplicateWindowUs: options.duplicateWindowUs }
       : {}),
     ...(options.closedLingerUs !== undefined ? { closedLingerUs: options.closedLingerUs } : {}),
-    ...(options.payloadBytes !== undefined ? { payloadBytes: options.payloadBytes } : {}),
-    ...(options.inspector !== undefined ? { inspector: options.inspector } : {}),
+    ...(payloadBytes !== undefined ? { payloadBytes } : {}),
+    ...(inspector !== undefined ? { inspector } : {}),
   }, (flow) => {
     if (label !== "" && flow.label === "") flow.label = label;
+    labeler?.label(flow);
     onFlow(flow);
   });
   const skippedBy = new Array<number>(skipReasonNames.length).fill(0);

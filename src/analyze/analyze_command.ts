@@ -4,6 +4,8 @@ import { arffHeader, arffRow, seedCsvHeader, seedCsvRow } from "./feature_table.
 import { flowRecord } from "./flow_record.ts";
 import { flowFeatures } from "../flows/flow_features.ts";
 import { TextSink } from "./text_sink.ts";
+import { type FlowLabelInfo, labelFlows } from "../classify/label_flows.ts";
+import { builtinLabelConfig } from "../classify/signatures/label_config.ts";
 
 const HELP = `Usage: qts analyze [options] <capture…>      ("-" reads a capture from stdin)
 
@@ -13,11 +15,19 @@ Reads pcap/pcapng captures, builds bidirectional flows and writes their time-rel
 Output (any combination; "-" = stdout; with none given, CSV goes to stdout):
   --csv FILE              the seed's table: 23 feature columns + label, the seed's conventions
   --arff FILE             ISCX attribute names and conventions (mergeable with the ISCX files)
-  --json FILE             flow list: 5-tuple, times, counts, features (null = undefined), label
+  --json FILE             flow list: 5-tuple, times, counts, features (null = undefined), label,
+                          labelSource, confidence, session, protocol/domain found by signatures
   --format csv|arff|json  with --output FILE (default stdout): same as the options above
 
+Labels (default: payload signatures, else the time-feature classifier's class):
+  --label NAME            label every flow (a one-application capture becomes training data);
+                          the JSON still shows what signatures found ("detected")
+  --no-classify           signatures and sessions only: flows they cannot name stay unlabelled
+  --no-labels             no labeling at all (fastest; label column empty unless --label)
+  --session-gap SECONDS   flows of one client to one service closer than this share a session
+                          (default 60); FTP data connections join their control connection
+
 Flows:
-  --label NAME            label every flow (a one-application capture becomes training data)
   --flow-timeout SECONDS  cut a flow this long after its first packet (default 120)
   --closed-linger SECONDS a TCP flow closed by FIN/RST goes out after this quiet time (default 10);
                           until then residual packets stay in it (a new SYN starts a new flow)
@@ -65,6 +75,24 @@ function summaryLine(path: string, s: AnalyzeSummary): string {
     ` (in flows ${s.outOfOrder}, in capture ${s.captureOutOfOrder}), duplicates ${s.duplicates}`;
 }
 
+/** The labeler's findings as JSON fields (after `label`). */
+function labelFields(flow: { annotations: Record<string, unknown> | undefined }) {
+  const info = flow.annotations?.labels as FlowLabelInfo | undefined;
+  if (info === undefined) return {};
+  return {
+    labelSource: info.source,
+    confidence: Number(info.confidence.toFixed(4)),
+    session: info.session,
+    ...(info.group !== undefined ? { group: info.group } : {}),
+    ...(info.source === "given"
+      ? { detected: info.detected, detectedSource: info.detectedSource }
+      : {}),
+    ...(info.protocol !== undefined ? { appProtocol: info.protocol } : {}),
+    ...(info.domain !== undefined ? { domain: info.domain } : {}),
+    ...(info.userAgent !== undefined ? { userAgent: info.userAgent } : {}),
+  };
+}
+
 /**
  * `qts analyze`: parses its own arguments and returns the exit code. Writes tables as flows
  * finish, so memory stays bounded by the open flows, not the capture size.
@@ -82,6 +110,9 @@ export async function analyzeCommand(args: string[]): Promise<number> {
         format: { type: "string" },
         output: { type: "string", short: "o" },
         label: { type: "string" },
+        "no-classify": { type: "boolean" },
+        "no-labels": { type: "boolean" },
+        "session-gap": { type: "string" },
         "flow-timeout": { type: "string" },
         "active-threshold": { type: "string" },
         "closed-linger": { type: "string" },
@@ -103,8 +134,9 @@ export async function analyzeCommand(args: string[]): Promise<number> {
     console.error(`qts analyze: no capture given\n\n${HELP}`);
     return 2;
   }
-  let timeout: number, threshold: number, dupWindow: number, linger: number;
+  let timeout: number, threshold: number, dupWindow: number, linger: number, gap: number;
   try {
+    gap = positive("session-gap", v["session-gap"], 60, true);
     timeout = positive("flow-timeout", v["flow-timeout"], 120);
     threshold = positive("active-threshold", v["active-threshold"], 1_000_000, true);
     dupWindow = positive("dup-window", v["dup-window"], 1000, true);
@@ -145,7 +177,11 @@ export async function analyzeCommand(args: string[]): Promise<number> {
     return 2;
   }
   csv?.write(seedCsvHeader());
-  arff?.write(arffHeader(label === "" ? [] : [label]));
+  const labeling = v["no-labels"] !== true;
+  // Without --label the ARFF class attribute must declare every label the labeler can give.
+  arff?.write(
+    arffHeader(label !== "" ? [label] : labeling ? builtinLabelConfig().allLabels() : []),
+  );
   json?.write("[");
   let firstJson = true;
   let exit = 0;
@@ -165,6 +201,14 @@ export async function analyzeCommand(args: string[]): Promise<number> {
       Deno.stderr.writeSync(encoder.encode(tty ? `\r${line}\x1b[K` : `${line}\n`));
     };
     let summary: AnalyzeSummary;
+    // One labeler per capture: sessions and FTP expectations do not cross files.
+    const labeler = labeling
+      ? labelFlows({
+        classify: v["no-classify"] !== true,
+        flowTimeoutSeconds: timeout,
+        sessionGapSeconds: gap,
+      })
+      : undefined;
     try {
       summary = await analyzeCapture(path, {
         flowTimeoutSeconds: timeout,
@@ -172,13 +216,15 @@ export async function analyzeCommand(args: string[]): Promise<number> {
         duplicateWindowUs: dupWindow,
         closedLingerUs: linger * 1e6,
         label,
+        ...(labeler ? { labeler } : {}),
         ...(onProgress ? { onProgress } : {}),
       }, (flow) => {
         const features = flowFeatures(flow);
         csv?.write(seedCsvRow(features, flow.label));
         arff?.write(arffRow(features, flow.label));
         if (json) {
-          json.write(`${firstJson ? "\n" : ",\n"}${JSON.stringify(flowRecord(flow, path))}`);
+          const record = { ...flowRecord(flow, path), ...labelFields(flow) };
+          json.write(`${firstJson ? "\n" : ",\n"}${JSON.stringify(record)}`);
           firstJson = false;
         }
       });

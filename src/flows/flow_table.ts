@@ -14,6 +14,11 @@ export interface PayloadInspector {
   /** Called for each packet with captured payload of a followed flow; the view is only valid
    * during the call (payload at `view.payloadOffset`, `view.payloadCaptured` bytes). */
   follow?(flow: Flow, direction: FlowDirection, view: PacketView): void;
+  /** Asked after each collected segment while fewer than `payloadBytes` bytes are in: `true`
+   * inspects the direction now (e.g. a complete request header, a whole UDP datagram), so a
+   * control connection can be followed from its first line and a datagram is not mixed with the
+   * next one. */
+  ready?(flow: Flow, direction: FlowDirection, payload: Uint8Array): boolean;
 }
 
 /** Options of {@linkcode FlowTable}. */
@@ -307,7 +312,10 @@ export class FlowTable {
     for (let i = 0, o = view.payloadOffset; i < n; i++) buf[have + i] = src[o + i]!;
     flow.payloadHave[dir] = have + n;
     // A segment cut by the snap length leaves a hole: what we have is all we will get.
-    if (have + n >= this.#payloadBytes || view.payloadCaptured < view.payloadLength) {
+    if (
+      have + n >= this.#payloadBytes || view.payloadCaptured < view.payloadLength ||
+      this.#inspector?.ready?.(flow, dir, buf.subarray(0, have + n)) === true
+    ) {
       this.#inspect(flow, dir);
     }
   }
