@@ -1,7 +1,14 @@
+import defaultLua from "../../config/lua/default.lua" with { type: "text" };
 import type { LuaConfig } from "../config/components.ts";
 import { emptyRecord, type HttpRecord } from "../wire/record.ts";
 import { LuaBridge, type LuaFunctionInfo, type LuaValue } from "./_lua_engine.ts";
 import type { FilterDeps, FilterInstance, RequestContext } from "./types.ts";
+
+/**
+ * The scripts shipped with qts, carried by the module graph so a compiled binary has them
+ * without any file beside it.
+ */
+const EMBEDDED_SCRIPTS: Record<string, string> = { "default.lua": defaultLua };
 
 /** Services of the lua filter besides the common ones. */
 export interface LuaDeps extends FilterDeps {
@@ -256,15 +263,16 @@ async function readScript(file: string, deps: LuaDeps): Promise<string> {
       }
     }
   }
-  const dir = deps.embeddedDir ?? new URL("../../config/lua/", import.meta.url);
-  try {
-    return await Deno.readTextFile(new URL(file, dir));
-  } catch (error) {
-    throw new TypeError(
-      `Cannot build lua: script "${file}" is neither in components_config_dir nor embedded`,
-      { cause: error },
-    );
+  if (deps.embeddedDir) {
+    try {
+      return await Deno.readTextFile(new URL(file, deps.embeddedDir));
+    } catch { /* fall through to the error below */ }
+  } else if (Object.hasOwn(EMBEDDED_SCRIPTS, file)) {
+    return EMBEDDED_SCRIPTS[file]!;
   }
+  throw new TypeError(
+    `Cannot build lua: script "${file}" is neither in components_config_dir nor embedded`,
+  );
 }
 
 function isNotFound(error: unknown): boolean {

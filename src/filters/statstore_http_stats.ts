@@ -176,9 +176,13 @@ export function renderPrometheus(snapshot: StatsSnapshot): string {
       lines.push(`qts_filter_events_total{domain="${d.domain_id}",event="${label(event)}"} ${n}`);
     }
   }
-  family("qts_input_dropped_total", "Input records dropped before filtering, by reason.");
-  for (const [reason, n] of sorted(snapshot.drops)) {
-    lines.push(`qts_input_dropped_total{reason="${label(reason)}"} ${n}`);
+  // The sensor's ingest counts drops in its own registry under this name; a family must not
+  // appear twice in one exposition, so it is written only by a process that counted here.
+  if (Object.keys(snapshot.drops).length > 0) {
+    family("qts_input_dropped_total", "Input records dropped before filtering, by reason.");
+    for (const [reason, n] of sorted(snapshot.drops)) {
+      lines.push(`qts_input_dropped_total{reason="${label(reason)}"} ${n}`);
+    }
   }
   return lines.join("\n") + "\n";
 }

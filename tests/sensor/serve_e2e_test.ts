@@ -194,6 +194,11 @@ for (const workers of [0, 2]) {
         assert.equal(attack[5]!.ip_addr, "203.0.113.6");
 
         const text = await metrics();
+        const families = text.split("\n").filter((l) => l.startsWith("# TYPE ")).map((l) =>
+          l.split(" ")[2]
+        );
+        assert.deepEqual(families, [...new Set(families)], "a metric family appears twice");
+        assert.ok(families.includes("qts_http_requests_total"), "statstore counters missing");
         assert.equal(metricValue(text, 'qts_input_dropped_total{reason="bad_frame_count"}'), 1);
         assert.equal(metricValue(text, 'qts_input_dropped_total{reason="unknown_domain"}'), 1);
         assert.equal(metricValue(text, 'qts_input_dropped_total{reason="short_body"}'), 1);
