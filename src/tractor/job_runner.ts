@@ -26,6 +26,9 @@ export interface JobRunnerOptions {
 interface Slot {
   worker: Worker | undefined;
   jobId: number | undefined;
+  /** Size of the running job's capture, and the last progress tenth logged. */
+  sizeBytes: number;
+  loggedTenth: number;
 }
 
 /** Queue and workers of TrActor jobs. */
@@ -48,7 +51,12 @@ export class JobRunner {
     if (!Number.isInteger(n) || n < 1) {
       throw new RangeError(`Invalid TrActor workers ${n}: expected a positive integer`);
     }
-    this.#slots = Array.from({ length: n }, () => ({ worker: undefined, jobId: undefined }));
+    this.#slots = Array.from({ length: n }, () => ({
+      worker: undefined,
+      jobId: undefined,
+      sizeBytes: 0,
+      loggedTenth: 0,
+    }));
     this.#timeout = options.flowTimeoutSeconds ?? 120;
     this.#maxAttempts = options.maxAttempts ?? 3;
     this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
@@ -126,6 +134,8 @@ export class JobRunner {
       // Marked in_progress synchronously, so the request that queued it reports it running.
       this.#store.startJob(id, this.#now());
       slot.jobId = id;
+      slot.sizeBytes = job.sizeBytes;
+      slot.loggedTenth = 0;
       this.#log(`job ${id} started on "${job.fileName}"`);
       void this.#dispatch(slot, id, job.fileName);
     }
@@ -154,7 +164,14 @@ export class JobRunner {
     worker.onmessage = (event: MessageEvent<JobWorkerMessage>) => {
       const m = event.data;
       if (m.jobId !== slot.jobId) return;
-      if (m.type === "progress") return;
+      if (m.type === "progress") {
+        const tenth = slot.sizeBytes > 0 ? Math.floor((m.bytesRead / slot.sizeBytes) * 10) : 0;
+        if (tenth > slot.loggedTenth && tenth < 10) {
+          slot.loggedTenth = tenth;
+          this.#log(`job ${m.jobId} progress ${tenth * 10}%`);
+        }
+        return;
+      }
       this.#end(slot, m.jobId, m.type === "failed" ? m.message : undefined);
     };
     worker.onerror = (event: ErrorEvent) => {
