@@ -93,8 +93,19 @@ function evaluateModel(model: TrafficModel, data: Dataset): ClassificationReport
   return classificationReport(data.y, predicted, data.classes);
 }
 
+/**
+ * Guesses the flow timeout of unnamed data: in the ISCX files at most 3 % of 15 s flows last over
+ * 16 s (the tool did not always cut them) but over 40 % of 120 s flows do.
+ */
+function timeoutFromRows(data: Dataset): number {
+  const width = data.x.length / Math.max(data.rows, 1);
+  let long = 0;
+  for (let i = 0; i < data.rows; i++) if (data.x[i * width]! > 16e6) long++;
+  return long > 0.15 * data.rows ? 120 : 15;
+}
+
 function pickMember(set: ModelSet, data: Dataset, timeout: number | null): TrafficModel {
-  const wanted = timeout ?? timeoutFromName(data.source);
+  const wanted = timeout ?? timeoutFromName(data.source) ?? timeoutFromRows(data);
   const covering = set.models.filter((m) => data.classes.every((c) => m.classes.includes(c)));
   const pool = covering.length > 0 ? new ModelSet(covering) : set;
   return pool.pick(wanted);
@@ -165,6 +176,12 @@ async function evaluate(values: Values): Promise<number> {
     if (set) {
       const model = pickMember(set, data, timeout);
       report = evaluateModel(model, data);
+      if (model.trainedOn.includes(name)) {
+        console.error(
+          `note: the model was trained on a file named ${name}; if these are those rows, the ` +
+            `scores are not a held-out estimate (use --cv 5)`,
+        );
+      }
       if (!values.json) {
         console.log(
           `${name} (${data.rows} rows): model ${model.timeout ?? "?"}s [${
@@ -233,7 +250,7 @@ interface Values {
 }
 
 /**
- * `qts model train|eval`: trains the time-feature traffic classifier or scores it (fixed model
+ * `qts model train|eval` (`args` are the words after `qts model`): trains the time-feature traffic classifier or scores it (fixed model
  * or k-fold cross-validation, optionally against a 200-tree random forest). Returns the exit code.
  */
 export async function modelCommand(args: string[]): Promise<number> {

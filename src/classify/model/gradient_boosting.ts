@@ -196,7 +196,6 @@ export function trainBoosting(
   const prob = new Float64Array(n * K);
   const grad = new Float64Array(n), hess = new Float64Array(n);
   const idx = new Uint32Array(n);
-  const leafOfRow = new Int32Array(n);
   const histSize = F * B * 3;
   const pool: Float64Array[] = [];
   const takeHist = () => pool.pop()?.fill(0) ?? new Float64Array(histSize);
@@ -391,7 +390,6 @@ export function trainBoosting(
           node = codes[base + f]! <= nodeBin[node]! ? tree.left[node]! : tree.right[node]!;
           f = tree.feature[node]!;
         }
-        leafOfRow[i] = node;
         score[i * K + k] = score[i * K + k]! + tree.values[tree.left[node]!]!;
       }
       trees.push(tree);
@@ -420,6 +418,49 @@ export function trainBoosting(
   return { kind: "boosting", classes: K, width: F, bias, cuts, trees };
 }
 
+/** All trees of a model in one preorder node array: left child = next node, leaves hold values. */
+interface Packed {
+  /** Feature per node, −1 for a leaf. */
+  feature: Int32Array;
+  /** Threshold of a split, output of a leaf. */
+  value: Float64Array;
+  /** Right child of a split. */
+  right: Int32Array;
+  /** Root node of every tree. */
+  roots: Int32Array;
+}
+
+const packedCache = new WeakMap<Boosting, Packed>();
+
+function pack(model: Boosting): Packed {
+  let size = 0;
+  for (const tree of model.trees) size += tree.feature.length;
+  const feature = new Int32Array(size),
+    value = new Float64Array(size),
+    right = new Int32Array(size);
+  const roots = new Int32Array(model.trees.length);
+  let at = 0;
+  model.trees.forEach((tree, t) => {
+    roots[t] = at;
+    // Preorder with an explicit stack of (node, packed parent waiting for it as right child).
+    const stack: Array<[node: number, parent: number]> = [[0, -1]];
+    while (stack.length > 0) {
+      const [node, parent] = stack.pop()!;
+      const i = at++;
+      if (parent >= 0) right[parent] = i;
+      const f = tree.feature[node]!;
+      feature[i] = f;
+      if (f < 0) {
+        value[i] = tree.values[tree.left[node]!]!;
+        continue;
+      }
+      value[i] = tree.threshold[node]!;
+      stack.push([tree.right[node]!, i], [tree.left[node]!, -1]);
+    }
+  });
+  return { feature, value, right, roots };
+}
+
 /** Writes the class probabilities of the row at `base` into `out` (length classes). */
 export function boostingProba(
   model: Boosting,
@@ -427,12 +468,26 @@ export function boostingProba(
   base: number,
   out: Float64Array,
 ): void {
+  let packed = packedCache.get(model);
+  if (!packed) {
+    packed = pack(model);
+    packedCache.set(model, packed);
+  }
+  const { feature, value, right, roots } = packed;
   const K = model.classes;
   out.set(model.bias);
-  const trees = model.trees;
-  for (let t = 0; t < trees.length; t++) {
-    const tree = trees[t]!;
-    out[t % K] = out[t % K]! + tree.values[leafOffset(tree, x, base)]!;
+  const rounds = roots.length / K;
+  let t = 0;
+  for (let r = 0; r < rounds; r++) {
+    for (let k = 0; k < K; k++) {
+      let node = roots[t++]!;
+      let f = feature[node]!;
+      while (f >= 0) {
+        node = x[base + f]! <= value[node]! ? node + 1 : right[node]!;
+        f = feature[node]!;
+      }
+      out[k] = out[k]! + value[node]!;
+    }
   }
   let max = -Infinity;
   for (let k = 0; k < K; k++) max = Math.max(max, out[k]!);

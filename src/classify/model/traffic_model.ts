@@ -125,7 +125,7 @@ export class TrafficModel {
     const params: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(this.options)) {
       // JSON has no Infinity; an absent limit means unlimited.
-      if (key !== "seed" && Number.isFinite(value) || typeof value === "string") {
+      if (key !== "seed" && (Number.isFinite(value) || typeof value === "string")) {
         params[key] = value;
       }
     }
