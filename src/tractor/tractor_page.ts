@@ -155,6 +155,7 @@ async function selectJob(id) {
   loadFiles();
   if (protocols.length > 0) selectLabel(state.label && present.has(state.label) ? state.label : protocols[0].label);
   else $("flows").replaceChildren(el("p", { class: "muted" }, "No flows"));
+  if (clients.length > 0) selectIp(clients[0].label);
 }
 
 async function selectLabel(label) {
