@@ -11,8 +11,8 @@ live in SQLite in the state directory; a job interrupted by a restart is resumed
   --state <dir>           state directory (tractor.sqlite), created when missing
   --listen <host:port>    address to serve on (default 127.0.0.1:4280; [::1]:4280 for IPv6)
   --geoip <file.mmdb>     MaxMind-format city database for country/city in statistics/ip
-  --labels <file.yaml>    label groups for /labels/list (default: config/labels.yaml when it
-                          exists in the working directory, else the seed's groups)
+  --labels <file.yaml>    labels: groups for /labels/list, domain -> application, protocol
+                          labels (shape of config/labels.yaml; default: the embedded copy)
   --workers <n>           captures processed in parallel, one Worker each (default 1)
   --flow-timeout <s>      flow timeout of the analyzer (default 120)
   -h, --help              this text
@@ -38,14 +38,6 @@ function positiveInt(name: string, text: string | undefined, fallback: number): 
     throw new RangeError(`Invalid --${name} "${text}": expected a positive integer`);
   }
   return v;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isFile;
-  } catch {
-    return false;
-  }
 }
 
 /** `qts tractor`: serves until SIGINT/SIGTERM; returns the exit code. */
@@ -86,8 +78,7 @@ export async function tractorCommand(args: string[]): Promise<number> {
     console.error(`qts tractor: ${(error as Error).message}`);
     return 2;
   }
-  const labelsPath = values.labels ??
-    (await exists("config/labels.yaml") ? "config/labels.yaml" : undefined);
+  const labelsPath = values.labels;
   const log = (line: string) => console.log(`tractor: ${line}`);
   let tractor;
   try {

@@ -13,6 +13,8 @@ export interface RunJobMessage {
   path: string;
   dbPath: string;
   flowTimeoutSeconds: number;
+  /** Labels YAML given with --labels (text and file name); absent = the embedded one. */
+  labels?: { text: string; source: string };
 }
 
 /** Worker → runner. */
@@ -35,6 +37,7 @@ self.onmessage = async (event: MessageEvent<RunJobMessage>) => {
     let lastPost = 0;
     const { flows } = await processCapture(store, m.jobId, m.path, {
       flowTimeoutSeconds: m.flowTimeoutSeconds,
+      ...(m.labels ? { labels: m.labels } : {}),
       onProgress: (bytesRead) => {
         // Progress is also in the database; messages are for logs and waiting tests.
         const t = Date.now();

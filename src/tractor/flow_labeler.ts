@@ -1,14 +1,14 @@
 /**
- * TrActor's labelling adapter: payload hints (HTTP/TLS/DNS/SSH/FTP) name what they can, the
- * shipped classifier (`classifyFlow`) names the rest when confident, the transport protocol is
- * the fallback. Kept in this folder until the signature stage's glue (src/classify/label_flows.ts)
- * is available; only this file changes when it is.
+ * TrActor's view of the analyzer's labelling (`labelFlows`: payload signatures, domains from
+ * `config/labels.yaml`, FTP/service sessions, then the time-feature classifier): what one flow
+ * row needs — its label, a human comment, and the user agent and domain name for the per-IP
+ * details of `statistics/ip`.
  */
-import { classifyFlow } from "../classify/model/classify_flow.ts";
-import type { Flow, FlowDirection } from "../flows/flow.ts";
-import { featureNames, flowFeatures } from "../flows/flow_features.ts";
-import type { PayloadInspector } from "../flows/flow_table.ts";
-import { type PayloadHints, payloadHints } from "./_payload_hints.ts";
+import { type FlowLabelInfo, labelFlows } from "../classify/label_flows.ts";
+import type { FlowLabeler as AnalyzerLabeler } from "../classify/label_flows.ts";
+import { builtinLabelConfig, labelConfig } from "../classify/signatures/label_config.ts";
+import type { LabelConfig } from "../classify/signatures/label_config.ts";
+import type { Flow } from "../flows/flow.ts";
 
 /** The label of one flow and what the per-IP details need from it. */
 export interface FlowVerdict {
@@ -22,90 +22,64 @@ export interface FlowVerdict {
 export interface FlowLabelerOptions {
   /** Flow timeout the analyzer uses (s): picks the classifier model. Default 120. */
   flowTimeoutSeconds?: number;
-  /** Classifier verdicts below this probability fall back to the transport name. Default 0.5. */
-  minConfidence?: number;
+  /** Text of a labels YAML file and its name for errors; default the embedded one. */
+  labels?: { text: string; source: string };
 }
 
-/** A payload inspector for the analyzer plus the function that labels a finished flow. */
+/** The analyzer's labeler for one capture plus the reading of its verdicts. */
 export interface FlowLabeler {
-  inspector: PayloadInspector;
-  /** First payload bytes per direction the inspector needs. */
-  payloadBytes: number;
-  label(flow: Flow): FlowVerdict;
+  /** Give this to `analyzeCapture({ labeler })`. */
+  labeler: AnalyzerLabeler;
+  /** Reads the verdict of a flow the labeler has labelled. */
+  verdict(flow: Flow): FlowVerdict;
 }
 
-const transportNames: Record<number, string> = { 1: "icmp", 6: "tcp", 17: "udp", 58: "icmpv6" };
-
-// ISCX writes undefined features as these values (min/max -1, totals and means 0); the model was
-// trained on that convention.
-const undefinedValue: Record<string, number> = {
-  total_fiat: 0,
-  total_biat: 0,
-  mean_fiat: 0,
-  mean_biat: 0,
-};
-
-function featureVector(flow: Flow): Float64Array {
-  const f = flowFeatures(flow);
-  const out = new Float64Array(featureNames.length);
-  featureNames.forEach((name, i) => {
-    const v = f[name];
-    out[i] = v ?? undefinedValue[name] ??
-      (name.startsWith("min_") || name.startsWith("max_") ? -1 : 0);
-  });
-  return out;
+/** The label configuration: a given labels file, else the one embedded in the binary. */
+export function loadLabelConfig(labels?: { text: string; source: string }): LabelConfig {
+  return labels === undefined ? builtinLabelConfig() : labelConfig(labels.text, labels.source);
 }
 
-const hintsKey = "tractorHints";
-
-function hintsOf(flow: Flow): PayloadHints | undefined {
-  return flow.annotations?.[hintsKey] as PayloadHints | undefined;
+function comment(info: FlowLabelInfo): string {
+  let what: string;
+  switch (info.detectedSource) {
+    case "signature":
+      what = `${info.protocol ?? "signature"}${info.domain !== undefined ? ` ${info.domain}` : ""}`;
+      break;
+    case "session":
+      what = `${info.protocol ?? "ftp"} data connection`;
+      break;
+    case "dns":
+      what = `address answered for ${info.domain ?? "a known domain"}`;
+      break;
+    case "classifier":
+      what = `classifier ${info.detected} (${info.confidence.toFixed(2)})`;
+      break;
+    default:
+      what = "unlabelled";
+  }
+  if (info.source === "given") what = `label given; detected: ${what}`;
+  return `${what}; session ${info.session}`;
 }
 
-/** Builds the labeller used by TrActor jobs. */
+/** Builds the labelling of one capture for a TrActor job. */
 export function flowLabeler(options: FlowLabelerOptions = {}): FlowLabeler {
-  const timeout = options.flowTimeoutSeconds ?? 120;
-  const minConfidence = options.minConfidence ?? 0.5;
-  const inspector: PayloadInspector = {
-    inspect(flow: Flow, direction: FlowDirection, payload: Uint8Array): void {
-      let hints = hintsOf(flow);
-      if (hints === undefined) {
-        hints = {};
-        flow.annotations = { ...flow.annotations, [hintsKey]: hints };
-      }
-      payloadHints(flow, direction, payload, hints);
-    },
-  };
+  const labeler = labelFlows({
+    flowTimeoutSeconds: options.flowTimeoutSeconds ?? 120,
+    labels: loadLabelConfig(options.labels),
+  });
   return {
-    inspector,
-    payloadBytes: 1024,
-    label(flow: Flow): FlowVerdict {
-      const hints = hintsOf(flow) ?? {};
-      const domainName = hints.host ?? hints.sni ?? hints.dnsName;
-      const base = { userAgent: hints.userAgent, domainName };
-      if (flow.label !== "") return { label: flow.label, comment: "label given", ...base };
-      if (hints.app !== undefined) {
-        const detail = hints.host !== undefined
-          ? `Host ${hints.host}`
-          : hints.sni !== undefined
-          ? `SNI ${hints.sni}`
-          : hints.dnsName !== undefined
-          ? `query ${hints.dnsName}`
-          : "payload signature";
-        return { label: hints.app, comment: `${hints.app}: ${detail}`, ...base };
+    labeler,
+    verdict(flow: Flow): FlowVerdict {
+      const info = flow.annotations?.labels as FlowLabelInfo | undefined;
+      if (info === undefined) {
+        return { label: flow.label, comment: "", userAgent: undefined, domainName: undefined };
       }
-      const transport = transportNames[flow.protocol] ?? `ip-${flow.protocol}`;
-      if (flow.protocol === 6 || flow.protocol === 17) {
-        const verdict = classifyFlow(featureVector(flow), { timeout });
-        if (verdict.confidence >= minConfidence) {
-          return {
-            label: verdict.label,
-            comment: `classifier: ${verdict.label} (${verdict.confidence.toFixed(2)})`,
-            ...base,
-          };
-        }
-      }
-      return { label: transport, comment: transport, ...base };
+      return {
+        label: info.label === "" ? "unknown" : info.label,
+        comment: comment(info),
+        userAgent: info.userAgent,
+        domainName: info.domain,
+      };
     },
   };
 }

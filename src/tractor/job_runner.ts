@@ -15,6 +15,8 @@ export interface JobRunnerOptions {
   workers?: number;
   /** Flow timeout for the analyzer (s). Default 120. */
   flowTimeoutSeconds?: number;
+  /** Labels YAML (text and file name) for the jobs; default the embedded one. */
+  labels?: { text: string; source: string };
   /** Starts a job may take (restarts included) before it is failed. Default 3. */
   maxAttempts?: number;
   /** Unix seconds. */
@@ -37,6 +39,7 @@ export class JobRunner {
   readonly #repository: CaptureRepository;
   readonly #slots: Slot[];
   readonly #timeout: number;
+  readonly #labels: { text: string; source: string } | undefined;
   readonly #maxAttempts: number;
   readonly #now: () => number;
   readonly #log: (line: string) => void;
@@ -58,6 +61,7 @@ export class JobRunner {
       loggedTenth: 0,
     }));
     this.#timeout = options.flowTimeoutSeconds ?? 120;
+    this.#labels = options.labels;
     this.#maxAttempts = options.maxAttempts ?? 3;
     this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
     this.#log = options.log ?? (() => {});
@@ -155,6 +159,7 @@ export class JobRunner {
       path: file.path,
       dbPath: this.#store.path,
       flowTimeoutSeconds: this.#timeout,
+      ...(this.#labels ? { labels: this.#labels } : {}),
     };
     slot.worker.postMessage(message);
   }

@@ -1,12 +1,10 @@
 /** TrActor: REST API v1 over a capture repository, jobs in Workers, results in SQLite. */
 export { captureExtension, CaptureRepository, isCaptureName } from "./capture_repository.ts";
 export type { CaptureFile } from "./capture_repository.ts";
-export { flowLabeler } from "./flow_labeler.ts";
+export { flowLabeler, loadLabelConfig } from "./flow_labeler.ts";
 export type { FlowLabeler, FlowLabelerOptions, FlowVerdict } from "./flow_labeler.ts";
 export { JobRunner } from "./job_runner.ts";
 export type { JobRunnerOptions } from "./job_runner.ts";
-export { defaultLabelGroups, loadLabelGroups, parseLabelGroups } from "./label_groups.ts";
-export type { LabelGroup } from "./label_groups.ts";
 export { processCapture } from "./process_capture.ts";
 export type { ProcessCaptureOptions } from "./process_capture.ts";
 export { createTractorApi, fileStatus } from "./tractor_api.ts";

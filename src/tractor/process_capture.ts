@@ -12,6 +12,8 @@ import type { FlowRow, TractorStore } from "./tractor_store.ts";
 export interface ProcessCaptureOptions {
   /** Flow timeout in seconds (default 120). */
   flowTimeoutSeconds?: number;
+  /** Labels YAML text and its name; default the embedded `config/labels.yaml`. */
+  labels?: { text: string; source: string };
   /** Flows written per transaction (default 2000). */
   batchSize?: number;
   /** Stops the job; it then fails with "aborted". */
@@ -34,7 +36,10 @@ export async function processCapture(
   const now = options.now ?? (() => Math.floor(Date.now() / 1000));
   const batchSize = options.batchSize ?? 2000;
   const timeout = options.flowTimeoutSeconds ?? 120;
-  const labeler = flowLabeler({ flowTimeoutSeconds: timeout });
+  const labeling = flowLabeler({
+    flowTimeoutSeconds: timeout,
+    ...(options.labels ? { labels: options.labels } : {}),
+  });
   let batch: FlowRow[] = [];
   let written = 0;
   let bytesRead = 0;
@@ -49,7 +54,7 @@ export async function processCapture(
     written += rows.length;
   };
   const onFlow = (flow: Flow) => {
-    const v = labeler.label(flow);
+    const v = labeling.verdict(flow);
     batch.push({
       flowId: flow.id,
       clientIp: flow.srcAddress,
@@ -70,8 +75,7 @@ export async function processCapture(
   };
   const summary = await analyzeCapture(path, {
     flowTimeoutSeconds: timeout,
-    inspector: labeler.inspector,
-    payloadBytes: labeler.payloadBytes,
+    labeler: labeling.labeler,
     onProgress: (p) => {
       bytesRead = p.bytesRead;
       options.onProgress?.(p.bytesRead);

@@ -8,7 +8,7 @@ import type { Hono } from "hono";
 import { type GeoIp, noGeoIp, openGeoIp } from "../geo/geoip.ts";
 import { CaptureRepository } from "./capture_repository.ts";
 import { JobRunner } from "./job_runner.ts";
-import { loadLabelGroups } from "./label_groups.ts";
+import { loadLabelConfig } from "./flow_labeler.ts";
 import { peekFirstPacket } from "./_peek_first_packet.ts";
 import { createTractorApi } from "./tractor_api.ts";
 import { TractorStore } from "./tractor_store.ts";
@@ -21,7 +21,7 @@ export interface StartTractorOptions {
   listen?: { hostname: string; port: number };
   /** MaxMind-format city (or country) database for `statistics/ip`. */
   geoipPath?: string;
-  /** Label groups file (YAML); default: the seed's groups. */
+  /** Labels file (YAML, the shape of config/labels.yaml); default: the embedded one. */
   labelsPath?: string;
   workers?: number;
   flowTimeoutSeconds?: number;
@@ -54,7 +54,15 @@ export async function startTractor(options: StartTractorOptions): Promise<Tracto
     throw new Error(`Cannot use captures directory "${options.capturesDir}": not a directory`);
   }
   await Deno.mkdir(options.stateDir, { recursive: true });
-  const labelGroups = await loadLabelGroups(options.labelsPath);
+  let labels: { text: string; source: string } | undefined;
+  if (options.labelsPath !== undefined) {
+    const text = await Deno.readTextFile(options.labelsPath).catch((cause) => {
+      throw new Error(`Cannot read labels "${options.labelsPath}": ${cause.message}`, { cause });
+    });
+    labels = { text, source: options.labelsPath };
+  }
+  // Parsed here as well as in the workers, so a bad file stops the start with its message.
+  const labelGroups = loadLabelConfig(labels).groups;
   const geo: GeoIp = options.geoipPath === undefined
     ? noGeoIp()
     : await openGeoIp(options.geoipPath);
@@ -64,6 +72,7 @@ export async function startTractor(options: StartTractorOptions): Promise<Tracto
     store,
     repository,
     log,
+    ...(labels ? { labels } : {}),
     ...(options.workers !== undefined ? { workers: options.workers } : {}),
     ...(options.flowTimeoutSeconds !== undefined
       ? { flowTimeoutSeconds: options.flowTimeoutSeconds }

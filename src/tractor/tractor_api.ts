@@ -8,7 +8,7 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import type { GeoIp } from "../geo/geoip.ts";
 import type { CaptureFile, CaptureRepository } from "./capture_repository.ts";
-import type { LabelGroup } from "./label_groups.ts";
+import type { LabelGroup } from "../classify/signatures/label_config.ts";
 import type { CountItem, JobRow, TractorStore } from "./tractor_store.ts";
 import { tractorPage } from "./tractor_page.ts";
 

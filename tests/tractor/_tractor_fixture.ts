@@ -23,7 +23,7 @@ export interface TractorFixture {
 
 /** Starts TrActor over a fresh temp dir holding copies of the committed captures. */
 export async function tractorFixture(
-  options: { listen?: boolean; copies?: Record<string, URL> } = {},
+  options: { listen?: boolean; copies?: Record<string, URL>; labelsYaml?: string } = {},
 ): Promise<TractorFixture> {
   const root = await Deno.makeTempDir({ prefix: "qts-tractor-" });
   const captures = join(root, "captures");
@@ -34,12 +34,24 @@ export async function tractorFixture(
   for (const [name, url] of Object.entries(copies)) {
     await Deno.copyFile(url, join(captures, name));
   }
-  const tractor = await startTractor({
-    capturesDir: captures,
-    stateDir: state,
-    geoipPath: CITY_DB,
-    ...(options.listen ? { listen: { hostname: "127.0.0.1", port: 0 } } : {}),
-  });
+  let labelsPath: string | undefined;
+  if (options.labelsYaml !== undefined) {
+    labelsPath = join(root, "labels.yaml");
+    await Deno.writeTextFile(labelsPath, options.labelsYaml);
+  }
+  let tractor: Tractor;
+  try {
+    tractor = await startTractor({
+      ...(labelsPath !== undefined ? { labelsPath } : {}),
+      capturesDir: captures,
+      stateDir: state,
+      geoipPath: CITY_DB,
+      ...(options.listen ? { listen: { hostname: "127.0.0.1", port: 0 } } : {}),
+    });
+  } catch (error) {
+    await Deno.remove(root, { recursive: true });
+    throw error;
+  }
   return {
     tractor,
     root,

@@ -46,9 +46,8 @@ const expectedStatistics = [
     title: "protocols",
     content: [
       { label: "http", count: 2 },
-      { label: "dns", count: 1 },
+      { label: "vk", count: 2 },
       { label: "ssh", count: 1 },
-      { label: "tls", count: 1 },
     ],
   },
   {
@@ -160,9 +159,21 @@ Deno.test("GET statistics/labels counts the flows of a label or of a label group
       { title: "protocols", content: [{ label: "http", count: 2 }] },
       { title: "clients", content: [{ label: CLIENTS.chicago, count: 2 }] },
     ]);
-    const group = await fx.call(`/v1/file/${id}/statistics/labels?label=other`);
-    assert.equal(group.status, 200);
-    assert.deepEqual(group.body, expectedStatistics);
+    // A group name selects the labels of the group (config/labels.yaml: vk is "social").
+    const social = await fx.call(`/v1/file/${id}/statistics/labels?label=social`);
+    assert.equal(social.status, 200);
+    assert.deepEqual(social.body, [
+      { title: "protocols", content: [{ label: "vk", count: 2 }] },
+      { title: "clients", content: [{ label: CLIENTS.moscow, count: 2 }] },
+    ]);
+    const other = await fx.call(`/file/${id}/statistics/labels?label=other`);
+    assert.deepEqual(other.body, [
+      { title: "protocols", content: [{ label: "http", count: 2 }, { label: "ssh", count: 1 }] },
+      {
+        title: "clients",
+        content: [{ label: CLIENTS.chicago, count: 2 }, { label: CLIENTS.amsterdam, count: 1 }],
+      },
+    ]);
     const none = await fx.call(`/file/${id}/statistics/labels?label=facebook`);
     assert.equal(none.status, 200);
     assert.deepEqual(none.body, [
@@ -232,7 +243,7 @@ Deno.test("GET flows/labels lists the seed's DetailsLabelItem for a label, paged
         server_port: 80,
         time_start: T0,
         time_end: T0,
-        comment: `http: Host ${HTTP_HOST}`,
+        comment: `http ${HTTP_HOST}; session 1`,
       },
       {
         client_ip: CLIENTS.chicago,
@@ -241,12 +252,18 @@ Deno.test("GET flows/labels lists the seed's DetailsLabelItem for a label, paged
         server_port: 80,
         time_start: T0 + 1,
         time_end: T0 + 1,
-        comment: `http: Host ${HTTP_HOST}`,
+        comment: `http ${HTTP_HOST}; session 1`,
       },
     ]);
     const page = await fx.call(`/v1/file/${id}/flows/labels?label=http&limit=1&offset=1`);
     assert.equal((page.body as Json[]).length, 1);
     assert.equal((page.body as Json[])[0]!.client_port, 40002);
+    // The DNS query and the TLS connection for vk.com are both the application "vk".
+    const vk = (await fx.call(`/file/${id}/flows/labels?label=vk`)).body as Json[];
+    assert.deepEqual(vk.map((f) => [f.server_port, String(f.comment).split(";")[0]]), [
+      [53, "dns vk.com"],
+      [443, "tls vk.com"],
+    ]);
     const ssh = (await fx.call(`/file/${id}/flows/labels?label=ssh`)).body as Json[];
     assert.deepEqual(
       ssh.map((f) => [f.client_ip, f.server_ip, f.server_port]),
@@ -407,4 +424,29 @@ Deno.test("GET / serves the page: HTML with inline script and style, nothing fro
   } finally {
     await fx.close();
   }
+});
+
+Deno.test("--labels: a labels file sets the groups and the domain → application labels", async () => {
+  const yaml = "groups:\n  - group_name: sites\n    labels: [example]\n" +
+    "domains:\n  example: [example.com]\n";
+  const fx = await tractorFixture({ labelsYaml: yaml });
+  try {
+    const id = await processFile(fx, "clients.pcap");
+    const groups = (await fx.call("/labels/list")).body as { group_name: string }[];
+    assert.equal(groups[0]!.group_name, "sites");
+    const r = await fx.call(`/file/${id}/statistics/labels?label=sites`);
+    assert.deepEqual(r.body, [
+      { title: "protocols", content: [{ label: "example", count: 2 }] },
+      { title: "clients", content: [{ label: CLIENTS.chicago, count: 2 }] },
+    ]);
+  } finally {
+    await fx.close();
+  }
+});
+
+Deno.test("startTractor() refuses a bad labels file, naming it", async () => {
+  await assert.rejects(
+    () => tractorFixture({ labelsYaml: "groups: 5\n" }),
+    /labels\.yaml.*groups/,
+  );
 });

@@ -117,7 +117,7 @@ Deno.test({
           CLIENTS.chicago,
           CLIENTS.moscow,
           CLIENTS.amsterdam,
-          "http: Host " + HTTP_HOST,
+          "http " + HTTP_HOST,
           "Chicago",
           USER_AGENT,
         ]
@@ -125,7 +125,7 @@ Deno.test({
         assert.ok(dom.includes(text), `rendered page shows ${text}`);
       }
       // Charts: one bar per label and per client, drawn as inline SVG.
-      for (const label of ["http", "dns", "tls", "ssh"]) {
+      for (const label of ["http", "vk", "ssh"]) {
         assert.ok(dom.includes(`<g class="bar" data-label="${label}"`), `bar for ${label}`);
       }
       assert.ok(dom.includes(`<g class="bar" data-label="${CLIENTS.chicago}"`));

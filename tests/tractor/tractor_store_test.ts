@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { isCaptureName } from "../../src/tractor/capture_repository.ts";
-import { parseLabelGroups } from "../../src/tractor/label_groups.ts";
 import { SCHEMA_VERSION, TractorStore } from "../../src/tractor/tractor_store.ts";
 import { clientsCapture } from "./_clients_capture.ts";
 import { CLIENTS_PCAP } from "./_tractor_fixture.ts";
@@ -119,27 +118,6 @@ Deno.test("isCaptureName() accepts plain capture names only", () => {
   ) {
     assert.equal(isCaptureName(bad), false, JSON.stringify(bad));
   }
-});
-
-Deno.test("parseLabelGroups() reads the list, mapping and groups: shapes and names bad entries", () => {
-  const expected = [{ group_name: "social", labels: ["vk"] }, {
-    group_name: "other",
-    labels: ["ssh"],
-  }];
-  assert.deepEqual(
-    parseLabelGroups(
-      "groups:\n  - group_name: social\n    labels: [vk]\n  - group_name: other\n    labels: [ssh]\ndomains: {}\n",
-      "t",
-    ),
-    expected,
-  );
-  assert.deepEqual(parseLabelGroups("social: [vk]\nother: [ssh]\n", "t"), expected);
-  assert.deepEqual(
-    parseLabelGroups("- {name: social, labels: [vk]}\n- {group_name: other, labels: [ssh]}\n", "t"),
-    expected,
-  );
-  assert.throws(() => parseLabelGroups("social: 3\n", "t.yaml"), /t\.yaml.*social/);
-  assert.throws(() => parseLabelGroups("[: bad", "t.yaml"), SyntaxError);
 });
 
 Deno.test("the committed clients.pcap is what _clients_capture.ts builds", async () => {
