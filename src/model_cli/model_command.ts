@@ -6,7 +6,7 @@ import { crossValidate } from "../classify/model/cross_validate.ts";
 import { datasetDir, datasetFiles } from "../classify/model/dataset_dir.ts";
 import { ModelSet } from "../classify/model/model_set.ts";
 import { type Dataset, parseDataset } from "../classify/model/parse_dataset.ts";
-import { forestProba, trainForest } from "../classify/model/random_forest.ts";
+import { forestProba, trainForest } from "../classify/model/train_forest.ts";
 import { timeoutFromName, trainModelSet } from "../classify/model/train_model_set.ts";
 import { TrafficModel } from "../classify/model/traffic_model.ts";
 

@@ -1,4 +1,4 @@
-import type { BoostingOptions } from "./gradient_boosting.ts";
+import type { BoostingOptions } from "./train_boosting.ts";
 
 /**
  * The shipped algorithm's hyperparameters, chosen by stratified 5-fold cross-validation on the

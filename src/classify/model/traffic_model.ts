@@ -6,7 +6,7 @@ import {
   type BoostingOptions,
   boostingProba,
   trainBoosting,
-} from "./gradient_boosting.ts";
+} from "./train_boosting.ts";
 import { hyperparameters } from "./hyperparameters.ts";
 
 /** Serialised form of one `TrafficModel` (see `toJSON()`). */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ModelSet } from "../../../src/classify/model/model_set.ts";
-import { forestProba, trainForest } from "../../../src/classify/model/random_forest.ts";
+import { forestProba, trainForest } from "../../../src/classify/model/train_forest.ts";
 import { TrafficModel } from "../../../src/classify/model/traffic_model.ts";
 import { syntheticRows } from "./_synthetic.ts";
 
