@@ -113,6 +113,10 @@ CREATE TABLE client_counts(
   job_id INTEGER NOT NULL, ip TEXT NOT NULL, count INTEGER NOT NULL,
   PRIMARY KEY (job_id, ip)
 ) WITHOUT ROWID;
+CREATE TABLE label_client_counts(
+  job_id INTEGER NOT NULL, label TEXT NOT NULL, ip TEXT NOT NULL, count INTEGER NOT NULL,
+  PRIMARY KEY (job_id, label, ip)
+) WITHOUT ROWID;
 CREATE TABLE ip_details(
   job_id INTEGER NOT NULL, ip TEXT NOT NULL, user_agent TEXT, domain_name TEXT,
   PRIMARY KEY (job_id, ip)
@@ -124,6 +128,15 @@ CREATE TABLE file_peek(
 `;
 
 type Row = Record<string, SQLInputValue>;
+
+/** Tables holding a job's results, flows first. */
+const RESULT_TABLES = [
+  "flows",
+  "label_counts",
+  "client_counts",
+  "label_client_counts",
+  "ip_details",
+] as const;
 
 function jobRow(r: Row): JobRow {
   return {
@@ -306,7 +319,7 @@ export class TractorStore {
   }
 
   #clearResults(id: number): void {
-    for (const table of ["flows", "label_counts", "client_counts", "ip_details"]) {
+    for (const table of RESULT_TABLES) {
       this.#stmt(`DELETE FROM ${table} WHERE job_id = ?`).run(id);
     }
   }
@@ -351,7 +364,7 @@ export class TractorStore {
       if (!job || job.state !== "in_progress") {
         throw new RangeError(`Cannot finish job ${id}: it is ${job ? job.state : "missing"}`);
       }
-      for (const table of ["label_counts", "client_counts", "ip_details"]) {
+      for (const table of RESULT_TABLES.slice(1)) {
         this.#stmt(`DELETE FROM ${table} WHERE job_id = ?`).run(id);
       }
       this.#stmt(
@@ -361,6 +374,11 @@ export class TractorStore {
       this.#stmt(
         `INSERT INTO client_counts(job_id, ip, count)
          SELECT job_id, client_ip, count(*) FROM flows WHERE job_id = ? GROUP BY client_ip`,
+      ).run(id);
+      this.#stmt(
+        `INSERT INTO label_client_counts(job_id, label, ip, count)
+         SELECT job_id, label, client_ip, count(*) FROM flows WHERE job_id = ?
+         GROUP BY label, client_ip`,
       ).run(id);
       this.#aggregateIpDetails(id);
       const n = Number(
@@ -448,8 +466,8 @@ export class TractorStore {
     if (labels.length === 0) return [];
     return counts(
       this.db.prepare(
-        `SELECT client_ip AS label, count(*) AS count FROM flows WHERE job_id = ? AND label IN
-         (${placeholders(labels.length)}) GROUP BY client_ip ORDER BY count DESC, client_ip`,
+        `SELECT ip AS label, sum(count) AS count FROM label_client_counts WHERE job_id = ? AND
+         label IN (${placeholders(labels.length)}) GROUP BY ip ORDER BY count DESC, ip`,
       ).all(jobId, ...labels) as Row[],
     );
   }
@@ -462,13 +480,15 @@ export class TractorStore {
     if (labels.length === 0) return { total: 0, flows: [] };
     const where = `job_id = ? AND label IN (${placeholders(labels.length)})`;
     const total = Number(
-      (this.db.prepare(`SELECT count(*) AS n FROM flows WHERE ${where}`).get(
-        jobId,
-        ...labels,
-      ) as Row).n,
+      (this.db.prepare(`SELECT count(*) AS n FROM flows INDEXED BY flows_by_label WHERE ${where}`)
+        .get(
+          jobId,
+          ...labels,
+        ) as Row).n,
     );
     const rows = this.db.prepare(
-      `SELECT * FROM flows WHERE ${where} ORDER BY time_start, flow_id LIMIT ? OFFSET ?`,
+      `SELECT * FROM flows INDEXED BY flows_by_label WHERE ${where}
+       ORDER BY time_start, flow_id LIMIT ? OFFSET ?`,
     ).all(jobId, ...labels, limit, offset) as Row[];
     return {
       total,
@@ -501,17 +521,23 @@ export class TractorStore {
     userAgent: string | null;
     domainName: string | null;
   } | undefined {
+    // Two index lookups (as client, as server) instead of an OR that would scan the job; named
+    // indexes because without statistics the planner prefers the primary key's job_id prefix.
+    const involved = `SELECT label, client_ip FROM flows INDEXED BY flows_by_client
+      WHERE job_id = ?1 AND client_ip = ?2
+      UNION ALL SELECT label, client_ip FROM flows INDEXED BY flows_by_server
+      WHERE job_id = ?1 AND server_ip = ?2 AND client_ip <> ?2`;
     const protocols = counts(
       this.#stmt(
-        `SELECT label, count(*) AS count FROM flows WHERE job_id = ?1 AND (client_ip = ?2 OR
-         server_ip = ?2) GROUP BY label ORDER BY count DESC, label`,
+        `SELECT label, count(*) AS count FROM (${involved}) GROUP BY label
+         ORDER BY count DESC, label`,
       ).all(jobId, ip) as Row[],
     );
     if (protocols.length === 0) return undefined;
     const clients = counts(
       this.#stmt(
-        `SELECT client_ip AS label, count(*) AS count FROM flows WHERE job_id = ?1 AND
-         (client_ip = ?2 OR server_ip = ?2) GROUP BY client_ip ORDER BY count DESC, client_ip`,
+        `SELECT client_ip AS label, count(*) AS count FROM (${involved}) GROUP BY client_ip
+         ORDER BY count DESC, client_ip`,
       ).all(jobId, ip) as Row[],
     );
     const d = this.#stmt(
