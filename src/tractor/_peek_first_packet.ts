@@ -5,19 +5,28 @@
 import { CaptureReader } from "../capture/capture_reader.ts";
 import { streamSource } from "../capture/stream_source.ts";
 
+/** Bytes read from the start of a capture: enough for the headers and a first packet. */
+const HEAD_BYTES = 256 * 1024;
+
 /** Unix seconds of the first packet at `path`, or undefined (no packet, unreadable). */
 export async function peekFirstPacket(path: string): Promise<number | undefined> {
   let file: Deno.FsFile | undefined;
   try {
     file = await Deno.open(path, { read: true });
-    const magic = new Uint8Array(2);
-    const n = await file.read(magic);
-    await file.seek(0, Deno.SeekMode.Start);
-    const gz = n === 2 && magic[0] === 0x1f && magic[1] === 0x8b;
-    const source = gz
-      ? streamSource(file.readable.pipeThrough(new DecompressionStream("gzip")))
-      : file;
-    if (gz) file = undefined; // the stream owns the file now
+    const head = new Uint8Array(HEAD_BYTES);
+    let n = 0;
+    for (;;) {
+      const got = await file.read(head.subarray(n));
+      if (got === null) break;
+      n += got;
+      if (n === head.length) break;
+    }
+    const bytes = head.subarray(0, n);
+    // A gzip capture is peeked through its first block only: a stream that owns no file handle
+    // and can be dropped half-read.
+    const source = n >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b
+      ? streamSource(new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip")))
+      : bytes;
     const reader = new CaptureReader(source, { bufferBytes: 64 * 1024 });
     for await (const view of reader) {
       const ts = view.tsUs;

@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { CLIENTS, HTTP_HOST, SERVERS, T0, USER_AGENT } from "./_clients_capture.ts";
-import { processFile, tractorFixture } from "./_tractor_fixture.ts";
+import { noGeoIp } from "../../src/geo/geoip.ts";
+import { CaptureRepository } from "../../src/tractor/capture_repository.ts";
+import { createTractorApi } from "../../src/tractor/tractor_api.ts";
+import { CLIENTS_PCAP, processFile, tractorFixture } from "./_tractor_fixture.ts";
 
 type Json = Record<string, unknown>;
 
@@ -449,4 +452,61 @@ Deno.test("startTractor() refuses a bad labels file, naming it", async () => {
     () => tractorFixture({ labelsYaml: "groups: 5\n" }),
     /labels\.yaml.*groups/,
   );
+});
+
+Deno.test("a gzip-compressed capture is listed as pcap.gz and processed like the plain one", async () => {
+  const fx = await tractorFixture({ copies: {} });
+  try {
+    const gz = await new Response(
+      new Blob([await Deno.readFile(CLIENTS_PCAP)]).stream().pipeThrough(
+        new CompressionStream("gzip"),
+      ),
+    ).bytes();
+    await Deno.writeFile(`${fx.captures}/clients.pcap.gz`, gz);
+    const list = (await fx.call("/files/list")).body as Json[];
+    assert.equal(list.length, 1);
+    assert.equal(list[0]!.extension, "pcap.gz");
+    assert.equal(list[0]!.time_start, T0);
+    const id = await processFile(fx, "clients.pcap.gz");
+    assert.deepEqual((await fx.call(`/file/${id}/statistics`)).body, expectedStatistics);
+  } finally {
+    await fx.close();
+  }
+});
+
+Deno.test("an unexpected failure answers 500 in the seed's shape without details", async () => {
+  const fx = await tractorFixture({ copies: {} });
+  const lines: string[] = [];
+  try {
+    const app = createTractorApi({
+      store: new Proxy(fx.tractor.store, {
+        get(target, key) {
+          if (key === "seenLabels") {
+            return () => {
+              throw new Error("disk on fire");
+            };
+          }
+          const v = Reflect.get(target, key);
+          return typeof v === "function" ? v.bind(target) : v;
+        },
+      }),
+      repository: new CaptureRepository(fx.captures),
+      submit: () => {
+        throw new Error("unused");
+      },
+      geo: noGeoIp(),
+      labelGroups: [],
+      log: (line) => lines.push(line),
+    });
+    const res = await app.request("/v1/labels/list");
+    assert.equal(res.status, 500);
+    assert.deepEqual(await res.json(), {
+      status: 500,
+      code: 500,
+      message: "Internal server error",
+    });
+    assert.ok(lines.some((l) => l.includes("disk on fire")), "logged for the operator");
+  } finally {
+    await fx.close();
+  }
 });
