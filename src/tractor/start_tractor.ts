@@ -42,6 +42,27 @@ export interface Tractor {
 /** Database file name inside the state directory. */
 export const DATABASE_FILE = "tractor.sqlite";
 
+/**
+ * Holds an exclusive lock on `<state>/tractor.lock` for the life of the process: a second TrActor
+ * on the same state would otherwise take the first one's running jobs for interrupted ones.
+ */
+async function lockStateDir(stateDir: string): Promise<Deno.FsFile> {
+  const file = await Deno.open(join(stateDir, "tractor.lock"), { create: true, write: true });
+  // Deno has no try-lock: wait briefly for the lock, then give up with a clear message.
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const locked = await Promise.race([
+    file.lock(true).then(() => true),
+    new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), 2000)),
+  ]);
+  clearTimeout(timer);
+  if (!locked) {
+    throw new Error(
+      `Cannot use state directory "${stateDir}": another qts tractor is using it (tractor.lock)`,
+    );
+  }
+  return file;
+}
+
 /** Starts TrActor; rejects with a message naming the path when a directory or file is unusable. */
 export async function startTractor(options: StartTractorOptions): Promise<Tractor> {
   const log = options.log ?? (() => {});
@@ -54,6 +75,7 @@ export async function startTractor(options: StartTractorOptions): Promise<Tracto
     throw new Error(`Cannot use captures directory "${options.capturesDir}": not a directory`);
   }
   await Deno.mkdir(options.stateDir, { recursive: true });
+  const lock = await lockStateDir(options.stateDir);
   let labels: { text: string; source: string } | undefined;
   if (options.labelsPath !== undefined) {
     const text = await Deno.readTextFile(options.labelsPath).catch((cause) => {
@@ -111,6 +133,7 @@ export async function startTractor(options: StartTractorOptions): Promise<Tracto
       await server?.shutdown();
       geo.close();
       store.close();
+      lock.close();
     },
   };
 }

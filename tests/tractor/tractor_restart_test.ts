@@ -112,3 +112,42 @@ Deno.test({
     }
   },
 });
+
+Deno.test("a second qts tractor on the same state directory refuses to start", async () => {
+  const root = await Deno.makeTempDir({ prefix: "qts-tractor-lock-" });
+  const captures = join(root, "captures");
+  const state = join(root, "state");
+  await Deno.mkdir(captures);
+  await Deno.mkdir(state);
+  const first = spawnTractor(captures, state);
+  try {
+    await first.out.waitFor(/listening on/, 60_000);
+    const second = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-net=127.0.0.1",
+        "--allow-read",
+        `--allow-write=${state}`,
+        "--allow-env=LOG_TOKENS,LOG_STREAM",
+        MAIN,
+        "--captures",
+        captures,
+        "--state",
+        state,
+        "--listen",
+        "127.0.0.1:0",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(60_000),
+    });
+    const out = await second.output();
+    assert.equal(out.code, 1);
+    assert.match(new TextDecoder().decode(out.stderr), /another qts tractor is using it/);
+  } finally {
+    first.child.kill("SIGTERM");
+    assert.equal((await first.child.status).code, 0);
+    await first.out.done;
+    await Deno.remove(root, { recursive: true });
+  }
+});
