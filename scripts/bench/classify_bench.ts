@@ -1,9 +1,13 @@
 /**
- * `deno task bench classify`: flows/s through `classifyFlow()` (the shipped model, per timeout)
- * and the shipped model's size. Rows come from the shared ISCX files when present, else a
+ * `deno task bench classify`: flows/s through `classifyFlow()` and `classifyFlows()` (the shipped
+ * model, per timeout) and the shipped model's size. Rows come from the shared ISCX files when present, else a
  * synthetic spread. Prints figures only; no pass/fail on timing.
  */
-import { builtinModels, classifyFlow } from "../../src/classify/model/classify_flow.ts";
+import {
+  builtinModels,
+  classifyFlow,
+  classifyFlows,
+} from "../../src/classify/model/classify_flow.ts";
 import { datasetDir, datasetFiles } from "../../src/classify/model/dataset_dir.ts";
 import { parseDataset } from "../../src/classify/model/parse_dataset.ts";
 
@@ -55,6 +59,23 @@ export async function run(): Promise<void> {
       `classifyFlow (${timeout}s model, ${file} rows): ${(flows / seconds).toFixed(0)} flows/s, ${
         (1e6 * seconds / flows).toFixed(1)
       } µs/flow (checksum ${checksum.toFixed(1)})`,
+    );
+    const packed = new Float64Array(rows.length * 23);
+    rows.forEach((row, i) => packed.set(row, i * 23));
+    classifyFlows(packed.subarray(0, 23 * 400), { timeout });
+    let batchFlows = 0, batchChecksum = 0;
+    const batchStarted = performance.now();
+    while (performance.now() - batchStarted < 1000) {
+      for (const verdict of classifyFlows(packed, { timeout })) batchChecksum += verdict.confidence;
+      batchFlows += rows.length;
+    }
+    const batchSeconds = (performance.now() - batchStarted) / 1000;
+    console.log(
+      `classifyFlows batch (${timeout}s model): ${
+        (batchFlows / batchSeconds).toFixed(0)
+      } flows/s, ${
+        ((batchFlows / batchSeconds) / (flows / seconds)).toFixed(2)
+      }× single (checksum ${batchChecksum.toFixed(1)})`,
     );
   }
 }

@@ -2,7 +2,7 @@
  * Time-feature traffic classifier (ISCX VPN-nonVPN classes) for flows no signature names:
  * `classifyFlow()` for the analyzer, training and evaluation for `qts model`.
  */
-export { builtinModels, classifyFlow } from "./classify_flow.ts";
+export { builtinModels, classifyFlow, classifyFlows } from "./classify_flow.ts";
 export type { ClassifyFlowOptions, FlowClass } from "./classify_flow.ts";
 export { featureNames } from "./feature_names.ts";
 export { ModelSet } from "./model_set.ts";

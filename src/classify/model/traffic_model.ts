@@ -5,6 +5,7 @@ import {
   type Boosting,
   type BoostingOptions,
   boostingProba,
+  boostingProbaMany,
   trainBoosting,
 } from "./train_boosting.ts";
 import { hyperparameters } from "./hyperparameters.ts";
@@ -116,6 +117,20 @@ export class TrafficModel {
     }
     deriveFeatures(row, 1, this.#scratchOut);
     boostingProba(this.booster, this.#scratchOut, 0, out);
+    return out;
+  }
+
+  /**
+   * Class probabilities of `rows` rows of raw features (row-major, 23 columns) as a
+   * `rows × classes` array; about twice as fast per row as `proba()`.
+   */
+  probaMany(x: Float64Array, rows: number): Float64Array {
+    if (x.length < rows * inputWidth) {
+      throw new RangeError(`Cannot classify ${rows} rows from ${x.length} values: need 23 each`);
+    }
+    const out = new Float64Array(rows * this.classes.length);
+    const width = inputWidth + derivedNames.length;
+    boostingProbaMany(this.booster, deriveFeatures(x, rows), width, rows, out);
     return out;
   }
 

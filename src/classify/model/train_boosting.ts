@@ -461,6 +461,88 @@ function pack(model: Boosting): Packed {
   return { feature, value, right, roots };
 }
 
+function softmaxInPlace(out: Float64Array, at: number, K: number): void {
+  let max = -Infinity;
+  for (let k = 0; k < K; k++) max = Math.max(max, out[at + k]!);
+  let sum = 0;
+  for (let k = 0; k < K; k++) sum += out[at + k] = Math.exp(out[at + k]! - max);
+  for (let k = 0; k < K; k++) out[at + k] = out[at + k]! / sum;
+}
+
+function packedFor(model: Boosting): Packed {
+  let packed = packedCache.get(model);
+  if (!packed) {
+    packed = pack(model);
+    packedCache.set(model, packed);
+  }
+  return packed;
+}
+
+/**
+ * Class probabilities of `rows` rows of `x` (row-major, `width` columns) into `out`
+ * (`rows × classes`). Walks four rows through each tree together: the walks are independent, so
+ * the CPU overlaps their loads and mispredicted branches (about twice the single-row rate).
+ */
+export function boostingProbaMany(
+  model: Boosting,
+  x: Float64Array,
+  width: number,
+  rows: number,
+  out: Float64Array,
+): void {
+  const { feature, value, right, roots } = packedFor(model);
+  const K = model.classes;
+  const rounds = roots.length / K;
+  let r0 = 0;
+  for (; r0 + 4 <= rows; r0 += 4) {
+    const b0 = r0 * width, b1 = b0 + width, b2 = b1 + width, b3 = b2 + width;
+    const o0 = r0 * K, o1 = o0 + K, o2 = o1 + K, o3 = o2 + K;
+    for (let k = 0; k < K; k++) {
+      out[o0 + k] =
+        out[o1 + k] =
+        out[o2 + k] =
+        out[o3 + k] =
+          model.bias[k]!;
+    }
+    let t = 0;
+    for (let r = 0; r < rounds; r++) {
+      for (let k = 0; k < K; k++) {
+        const root = roots[t++]!;
+        let n0 = root, n1 = root, n2 = root, n3 = root;
+        let f0 = feature[root]!, f1 = f0, f2 = f0, f3 = f0;
+        while (f0 >= 0 || f1 >= 0 || f2 >= 0 || f3 >= 0) {
+          if (f0 >= 0) {
+            n0 = x[b0 + f0]! <= value[n0]! ? n0 + 1 : right[n0]!;
+            f0 = feature[n0]!;
+          }
+          if (f1 >= 0) {
+            n1 = x[b1 + f1]! <= value[n1]! ? n1 + 1 : right[n1]!;
+            f1 = feature[n1]!;
+          }
+          if (f2 >= 0) {
+            n2 = x[b2 + f2]! <= value[n2]! ? n2 + 1 : right[n2]!;
+            f2 = feature[n2]!;
+          }
+          if (f3 >= 0) {
+            n3 = x[b3 + f3]! <= value[n3]! ? n3 + 1 : right[n3]!;
+            f3 = feature[n3]!;
+          }
+        }
+        out[o0 + k] = out[o0 + k]! + value[n0]!;
+        out[o1 + k] = out[o1 + k]! + value[n1]!;
+        out[o2 + k] = out[o2 + k]! + value[n2]!;
+        out[o3 + k] = out[o3 + k]! + value[n3]!;
+      }
+    }
+    for (const o of [o0, o1, o2, o3]) softmaxInPlace(out, o, K);
+  }
+  const one = new Float64Array(K);
+  for (; r0 < rows; r0++) {
+    boostingProba(model, x, r0 * width, one);
+    out.set(one, r0 * K);
+  }
+}
+
 /** Writes the class probabilities of the row at `base` into `out` (length classes). */
 export function boostingProba(
   model: Boosting,
@@ -468,12 +550,7 @@ export function boostingProba(
   base: number,
   out: Float64Array,
 ): void {
-  let packed = packedCache.get(model);
-  if (!packed) {
-    packed = pack(model);
-    packedCache.set(model, packed);
-  }
-  const { feature, value, right, roots } = packed;
+  const { feature, value, right, roots } = packedFor(model);
   const K = model.classes;
   out.set(model.bias);
   const rounds = roots.length / K;
@@ -489,9 +566,5 @@ export function boostingProba(
       out[k] = out[k]! + value[node]!;
     }
   }
-  let max = -Infinity;
-  for (let k = 0; k < K; k++) max = Math.max(max, out[k]!);
-  let sum = 0;
-  for (let k = 0; k < K; k++) sum += out[k] = Math.exp(out[k]! - max);
-  for (let k = 0; k < K; k++) out[k] = out[k]! / sum;
+  softmaxInPlace(out, 0, K);
 }
