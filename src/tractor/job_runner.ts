@@ -4,7 +4,7 @@
  * again from the start) or, after too many attempts, failed: never left in_progress.
  */
 import type { CaptureFile, CaptureRepository } from "./capture_repository.ts";
-import type { JobWorkerMessage, RunJobMessage } from "./_job_worker.ts";
+import type { JobWorkerMessage, RunJobMessage, StopMessage } from "./_job_worker.ts";
 import type { JobRow, TractorStore } from "./tractor_store.ts";
 
 /** Options of {@linkcode JobRunner}. */
@@ -110,18 +110,36 @@ export class JobRunner {
     });
   }
 
-  /** Stops the workers; a running job goes back to the queue, to resume at the next start. */
-  close(): void {
+  /**
+   * Stops the workers; a running job goes back to the queue, to resume at the next start. Each
+   * worker is asked to stop between two writes and close its database first; one that does not
+   * answer within `graceMs` is terminated.
+   */
+  async close(graceMs = 30_000): Promise<void> {
+    if (this.#closed) return;
     this.#closed = true;
-    for (const slot of this.#slots) {
-      slot.worker?.terminate();
-      slot.worker = undefined;
+    await Promise.all(this.#slots.map(async (slot) => {
+      const worker = slot.worker;
+      if (worker) {
+        const stopped = new Promise<void>((resolve) => {
+          worker.addEventListener("message", (e: MessageEvent<JobWorkerMessage>) => {
+            if (e.data.type === "stopped") resolve();
+          });
+        });
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const stop: StopMessage = { type: "stop" };
+        worker.postMessage(stop);
+        await Promise.race([stopped, new Promise((r) => timer = setTimeout(r, graceMs))]);
+        clearTimeout(timer);
+        worker.terminate();
+        slot.worker = undefined;
+      }
       if (slot.jobId !== undefined) {
         this.#store.requeueJob(slot.jobId);
         this.#log(`job ${slot.jobId} stopped; it resumes at the next start`);
         slot.jobId = undefined;
       }
-    }
+    }));
   }
 
   #pump(): void {
@@ -168,7 +186,7 @@ export class JobRunner {
     const worker = new Worker(new URL("./_job_worker.ts", import.meta.url), { type: "module" });
     worker.onmessage = (event: MessageEvent<JobWorkerMessage>) => {
       const m = event.data;
-      if (m.jobId !== slot.jobId) return;
+      if (m.type === "stopped" || m.jobId !== slot.jobId) return;
       if (m.type === "progress") {
         const tenth = slot.sizeBytes > 0 ? Math.floor((m.bytesRead / slot.sizeBytes) * 10) : 0;
         if (tenth > slot.loggedTenth && tenth < 10) {

@@ -129,7 +129,7 @@ export async function startTractor(options: StartTractorOptions): Promise<Tracto
     runner,
     url,
     async close() {
-      runner.close();
+      await runner.close();
       await server?.shutdown();
       geo.close();
       store.close();

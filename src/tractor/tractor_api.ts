@@ -194,11 +194,13 @@ export function createTractorApi(deps: TractorApiDeps): Hono {
   };
 
   const jobFileInfo = (job: JobRow): FileInfo => {
+    // Before the job has read the capture: the first-packet time /files/list peeked, if any.
+    const start = job.timeStart ?? store.peekedStart(job.fileName, job.sizeBytes, job.mtimeMs) ?? 0;
     const info: FileInfo = {
       name: job.fileName,
       extension: job.extension,
-      time_start: job.timeStart ?? 0,
-      time_end: job.timeEnd ?? job.timeStart ?? 0,
+      time_start: start,
+      time_end: job.timeEnd ?? Math.max(start, Math.floor(job.mtimeMs / 1000)),
       status: fileStatus(job),
       size: kilobytes(job.sizeBytes),
     };

@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
+import { CaptureRepository } from "../../src/tractor/capture_repository.ts";
+import { startTractor } from "../../src/tractor/start_tractor.ts";
 import { ChildLines } from "./_child_lines.ts";
+import { withTimeout } from "./_tractor_fixture.ts";
 import { writeLargeCapture } from "./_large_capture.ts";
 
 const MAIN = new URL("./_tractor_main.ts", import.meta.url).pathname;
@@ -148,6 +151,51 @@ Deno.test("a second qts tractor on the same state directory refuses to start", a
     first.child.kill("SIGTERM");
     assert.equal((await first.child.status).code, 0);
     await first.out.done;
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("closing TrActor during a job puts it back in the queue; the next start finishes it", async () => {
+  const root = await Deno.makeTempDir({ prefix: "qts-tractor-close-" });
+  const captures = join(root, "captures");
+  const state = join(root, "state");
+  await Deno.mkdir(captures);
+  await writeLargeCapture(join(captures, "big.pcap"), COPIES);
+  try {
+    const progressed = Promise.withResolvers<void>();
+    const first = await startTractor({
+      capturesDir: captures,
+      stateDir: state,
+      log: (l) => / progress \d+%/.test(l) && progressed.resolve(),
+    });
+    const file = await new CaptureRepository(captures).resolve("big.pcap");
+    const job = first.runner.submit(file!);
+    assert.equal(job.state, "in_progress");
+    // Mid-job, with flows written: the worker must stop between transactions.
+    await withTimeout(progressed.promise, 120_000, "job progress");
+    await first.close();
+    const check = new DatabaseSync(join(state, "tractor.sqlite"));
+    const row = check.prepare("SELECT state FROM jobs WHERE id = ?").get(job.id) as {
+      state: string;
+    };
+    check.close();
+    assert.equal(row.state, "new");
+
+    const lines: string[] = [];
+    const second = await startTractor({
+      capturesDir: captures,
+      stateDir: state,
+      log: (l) => lines.push(l),
+    });
+    try {
+      const done = await second.runner.waitFor(job.id);
+      assert.equal(done.state, "finished");
+      assert.equal(done.flowsCount, COPIES * FLOWS_PER_COPY);
+      assert.ok(lines.includes(`job ${job.id} started on "big.pcap"`), lines.join("\n"));
+    } finally {
+      await second.close();
+    }
+  } finally {
     await Deno.remove(root, { recursive: true });
   }
 });
