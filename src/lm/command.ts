@@ -23,6 +23,21 @@ export interface BanCommand {
   hoplite: string;
 }
 
+/** The keys of a command in the seed's order (§3.4.2); `timeout` is present on `add` only. */
+export const COMMAND_KEYS = [
+  "domain_id",
+  "comment",
+  "rule_name",
+  "method",
+  "ip_addr",
+  "geo",
+  "timestamp",
+  "timeout",
+  "worker",
+  "broadcast",
+  "hoplite",
+] as const;
+
 /** The comment of a command that stems from two or more distinct events (seed §3.4.2). */
 export const MULTIPLE = "_multiple_";
 

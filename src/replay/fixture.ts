@@ -1,3 +1,4 @@
+import { COMMAND_KEYS } from "../lm/command.ts";
 /**
  * Replay fixtures (`qts replay`, SPEC §9): one YAML file per behaviour,
  * `tests/fixtures/<behaviour-name>/fixture.yaml`. Every key below is optional unless marked;
@@ -108,20 +109,7 @@ export interface Fixture {
 }
 
 /** Keys an expected command may state (the outbound JSON keys plus `at`). */
-export const COMMAND_KEYS = [
-  "at",
-  "domain_id",
-  "comment",
-  "rule_name",
-  "method",
-  "ip_addr",
-  "geo",
-  "timestamp",
-  "timeout",
-  "worker",
-  "broadcast",
-  "hoplite",
-] as const;
+export const EXPECTED_COMMAND_KEYS = ["at", ...COMMAND_KEYS] as const;
 
 const RECORD_FIELDS = new Set(Object.keys(emptyRecord()).concat("remote_addr"));
 // Fields set from the request's own keys or computed: not writable from a fixture.
@@ -355,7 +343,7 @@ function expectation(file: string, value: unknown): Expectation {
     commands = list(file, "expect.commands", obj.commands).map((item, i) => {
       const where = join("expect.commands", i);
       const cmd = object(file, where, item);
-      only(file, where, cmd, COMMAND_KEYS);
+      only(file, where, cmd, EXPECTED_COMMAND_KEYS);
       return cmd;
     });
   }

@@ -15,6 +15,23 @@ export function freePort(): number {
   return port;
 }
 
+/** `deno run` arguments for `qts serve --config <ini>` with the permissions an operator grants. */
+export function serveArgs(ini: string, args: string[] = []): string[] {
+  return [
+    "run",
+    "--allow-net=127.0.0.1",
+    "--allow-read",
+    "--allow-write",
+    "--allow-env",
+    "--allow-sys=hostname",
+    MAIN,
+    "serve",
+    "--config",
+    ini,
+    ...args,
+  ];
+}
+
 /** A running sensor child process. */
 export interface SensorProcess {
   readonly api: string;
@@ -30,19 +47,7 @@ export async function startSensor(
   timeoutMs = 30_000,
 ): Promise<SensorProcess> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net=127.0.0.1",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-sys=hostname",
-      MAIN,
-      "serve",
-      "--config",
-      ini,
-      ...args,
-    ],
+    args: serveArgs(ini, args),
     stdout: "null",
     stderr: "piped",
     stdin: "null",

@@ -1,10 +1,15 @@
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { emptyRecord, encodeHeader, encodeRecord, parseIPv4 } from "../../src/wire/mod.ts";
 import { pyzmqAvailable } from "../_support/pyzmq_available.ts";
 import { pyzmqPeer } from "../_support/pyzmq_peer.ts";
-import { freePort, metricValue, startSensor, waitFor } from "../_support/sensor_process.ts";
+import {
+  freePort,
+  metricValue,
+  serveArgs,
+  startSensor,
+  waitFor,
+} from "../_support/sensor_process.ts";
 import { domainObject } from "./_api_fixture.ts";
 
 const T0 = 1_700_000_000;
@@ -184,20 +189,8 @@ Deno.test("qts serve refuses a non-loopback api_server_host without api_token (e
   try {
     const ini = join(dir, "qts.ini");
     await Deno.writeTextFile(ini, `[tsng]\napi_server_host = 0.0.0.0\nstate_dir = ${dir}\n`);
-    const main = fileURLToPath(new URL("../../main.ts", import.meta.url));
     const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-net=127.0.0.1",
-        "--allow-read",
-        "--allow-write",
-        "--allow-env",
-        "--allow-sys=hostname",
-        main,
-        "serve",
-        "--config",
-        ini,
-      ],
+      args: serveArgs(ini),
       stdout: "piped",
       stderr: "piped",
     }).output();

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { SEED_COMMAND_KEYS } from "../_support/seed.ts";
 import { type BanCommand, formatCommand } from "../../src/lm/mod.ts";
 
 const seedExample: BanCommand = {
@@ -22,19 +23,7 @@ Deno.test("formatCommand() prints the seed example with its exact key order", ()
       '"method":"add","ip_addr":"1.2.3.4","geo":"US","timestamp":1669808971.274,"timeout":5183,' +
       '"worker":"wrk_1","broadcast":false,"hoplite":"1c30c1ea0869"}',
   );
-  assert.deepEqual(Object.keys(JSON.parse(formatCommand(seedExample))), [
-    "domain_id",
-    "comment",
-    "rule_name",
-    "method",
-    "ip_addr",
-    "geo",
-    "timestamp",
-    "timeout",
-    "worker",
-    "broadcast",
-    "hoplite",
-  ]);
+  assert.deepEqual(Object.keys(JSON.parse(formatCommand(seedExample))), SEED_COMMAND_KEYS);
 });
 
 Deno.test("formatCommand() omits timeout on del even when one is given", () => {

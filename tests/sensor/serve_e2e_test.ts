@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { SEED_COMMAND_KEYS } from "../_support/seed.ts";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { emptyRecord, encodeHeader, encodeRecord, parseIPv4 } from "../../src/wire/mod.ts";
@@ -126,19 +127,7 @@ for (const workers of [0, 2]) {
         // A black-listed IP: one add with the list's event as comment.
         await push.send(message(8984, "198.51.100.9", T0));
         const [black] = await take(1);
-        assert.deepEqual(Object.keys(black!), [
-          "domain_id",
-          "comment",
-          "rule_name",
-          "method",
-          "ip_addr",
-          "geo",
-          "timestamp",
-          "timeout",
-          "worker",
-          "broadcast",
-          "hoplite",
-        ]);
+        assert.deepEqual(Object.keys(black!), SEED_COMMAND_KEYS);
         assert.deepEqual(
           { ...black, timestamp: undefined },
           {
