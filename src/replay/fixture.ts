@@ -1,4 +1,3 @@
-import { COMMAND_KEYS } from "../lm/command.ts";
 /**
  * Replay fixtures (`qts replay`, SPEC §9): one YAML file per behaviour,
  * `tests/fixtures/<behaviour-name>/fixture.yaml`. Every key below is optional unless marked;
@@ -32,6 +31,7 @@ import { COMMAND_KEYS } from "../lm/command.ts";
  * @module
  */
 import { dirname, resolve } from "node:path";
+import { COMMAND_KEYS } from "../lm/command.ts";
 import { parse as parseYaml } from "yaml";
 import { IpSet } from "../net/ip_set.ts";
 import { emptyRecord } from "../wire/record.ts";
