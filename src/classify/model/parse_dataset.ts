@@ -115,7 +115,9 @@ export function parseDataset(text: string, source = "dataset"): Dataset {
     if (trimmed === "" || trimmed.startsWith("%") || trimmed.startsWith("#")) continue;
     const fields = splitFields(line);
     if (fields.length === 0) continue;
-    if (fields.length <= layout.labelColumn) {
+    // A row without a label (e.g. an analyzer flow no one labelled) cannot train or score.
+    if (fields.length === layout.labelColumn || fields[layout.labelColumn]?.trim() === "") continue;
+    if (fields.length < layout.labelColumn) {
       throw new SyntaxError(
         `Cannot parse ${source}:${i + 1}: ${fields.length} fields, class is column ${
           layout.labelColumn + 1

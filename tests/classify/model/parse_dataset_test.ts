@@ -93,3 +93,12 @@ Deno.test("parseDataset() rejects a table missing an ISCX column", () => {
     /column "total_fiat" is missing/,
   );
 });
+
+Deno.test("parseDataset() skips rows without a label", () => {
+  const data = syntheticRows(3, ["CHAT"]);
+  const lines = syntheticArff(data).split("\r\n");
+  const last = lines.length - 2;
+  lines[last] = lines[last]!.replace(/,CHAT$/, ",");
+  const parsed = parseDataset(lines.join("\n"), "partly-labelled.arff");
+  assert.equal(parsed.rows, 2);
+});
