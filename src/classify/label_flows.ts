@@ -6,6 +6,7 @@ import { featureNames } from "./model/feature_names.ts";
 import { FtpControl } from "./sessions/ftp_control.ts";
 import type { FtpDataEndpoint } from "./sessions/ftp_data_endpoint.ts";
 import { SessionBuilder } from "./sessions/session_builder.ts";
+import { isDhtMessage } from "./signatures/bittorrent_signature.ts";
 import { parseDnsMessage } from "./signatures/dns_signature.ts";
 import { isGreeting220 } from "./signatures/ftp_signature.ts";
 import { builtinLabelConfig, type LabelConfig } from "./signatures/label_config.ts";
@@ -19,6 +20,7 @@ export type LabelSource =
   | "signature" // payload signature (protocol, or application by domain)
   | "session" // FTP data connection announced on a labelled control connection
   | "dns" // destination address answered for an application's domain earlier in the capture
+  | "endpoint" // destination address and port spoke BitTorrent DHT earlier (encrypted peers)
   | "classifier" // time-feature model
   | "none";
 
@@ -84,8 +86,14 @@ function iscxVector(features: FlowFeatures, out: Float64Array): Float64Array {
   return out;
 }
 
-/** Bound on the DNS answers remembered (address → domain). */
+/** Bound on the DNS answers (address → domain) and BitTorrent endpoints remembered. */
 const MAX_ANSWERS = 16_384;
+
+function remember(map: Map<string, string>, key: string, value: string): void {
+  map.delete(key);
+  map.set(key, value);
+  while (map.size > MAX_ANSWERS) map.delete(map.keys().next().value!);
+}
 
 interface Notes {
   ftp?: FtpControl;
@@ -115,6 +123,9 @@ export function labelFlows(options: LabelFlowsOptions = {}): FlowLabeler {
   const timeout = options.flowTimeoutSeconds ?? 120;
   const sessions = new SessionBuilder({ gapUs: (options.sessionGapSeconds ?? 60) * 1e6 });
   const answers = new Map<string, string>();
+  // BitTorrent clients take peer connections (TCP) on their DHT port (UDP): a TCP flow to an
+  // address and port that spoke DHT is BitTorrent even when its handshake is encrypted (MSE).
+  const peers = new Map<string, string>();
   const vector = new Float64Array(featureNames.length);
 
   function controlSession(flow: Flow): number {
@@ -141,15 +152,17 @@ export function labelFlows(options: LabelFlowsOptions = {}): FlowLabeler {
       return payloadReady(flow.protocol, payload);
     },
     inspect(flow: Flow, direction: FlowDirection, payload: Uint8Array): void | "follow" {
-      if (flow.protocol === 17 && direction === 1) {
-        // DNS answers tell which domain later flows to an address belong to.
-        const dns = parseDnsMessage(payload);
-        if (dns?.response && dns.addresses.length > 0 && config.labelForDomain(dns.name)) {
-          for (const a of dns.addresses) {
-            answers.delete(a);
-            answers.set(a, dns.name);
+      if (flow.protocol === 17) {
+        if (isDhtMessage(payload)) {
+          const label = config.labelForProtocol("bittorrent");
+          remember(peers, `${flow.srcAddress}|${flow.srcPort}`, label);
+          remember(peers, `${flow.dstAddress}|${flow.dstPort}`, label);
+        } else if (direction === 1) {
+          // DNS answers tell which domain later flows to an address belong to.
+          const dns = parseDnsMessage(payload);
+          if (dns?.response && dns.addresses.length > 0 && config.labelForDomain(dns.name)) {
+            for (const a of dns.addresses) remember(answers, a, dns.name);
           }
-          while (answers.size > MAX_ANSWERS) answers.delete(answers.keys().next().value!);
         }
         return;
       }
@@ -202,7 +215,15 @@ export function labelFlows(options: LabelFlowsOptions = {}): FlowLabeler {
     } else {
       const known = answers.get(flow.dstAddress);
       const app = known !== undefined ? config.labelForDomain(known) : undefined;
-      if (app !== undefined) {
+      const peer = flow.protocol === 6
+        ? peers.get(`${flow.dstAddress}|${flow.dstPort}`)
+        : undefined;
+      if (peer !== undefined) {
+        detected = peer;
+        source = "endpoint";
+        confidence = 1;
+        match = { protocol: "bittorrent", detail: "endpoint" };
+      } else if (app !== undefined) {
         detected = app;
         domain = known;
         source = "dns";

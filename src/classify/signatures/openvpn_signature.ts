@@ -26,7 +26,8 @@ function indexOf(hay: Uint8Array, needle: Uint8Array, from: number, to: number):
  * OpenVPN (TLS mode) over UDP or TCP: the client's first packet is P_CONTROL_HARD_RESET_CLIENT
  * (opcode 7 or 10, key id 0) with an 8-byte session id; the server answers with
  * P_CONTROL_HARD_RESET_SERVER_V2 (opcode 8) that acknowledges it, carrying the client's session id
- * back (after the tls-auth HMAC when there is one). Without an answer, port 1194 must back it up.
+ * back (after the tls-auth HMAC when there is one). Without an answer: a bare reset (no
+ * tls-auth) whose TCP length prefix is exactly its 14 bytes, or one on port 1194.
  * Static-key mode has no handshake and is left to the classifier.
  */
 export function openvpnSignature(input: SignatureInput): SignatureMatch | undefined {
@@ -43,7 +44,8 @@ export function openvpnSignature(input: SignatureInput): SignatureMatch | undefi
     // Plain reset (no tls-auth): ack array length 0, then message packet id 0.
     const plain = c.length >= 14 && c[9] === 0 && c[10] === 0 && c[11] === 0 && c[12] === 0 &&
       c[13] === 0;
-    return plain && (input.dstPort === 1194 || input.srcPort === 1194)
+    // Over TCP the length prefix must equal the bare reset's 14 bytes: strong enough alone.
+    return plain && (c.length === 14 && tcp || input.dstPort === 1194 || input.srcPort === 1194)
       ? { protocol: "openvpn", detail: "hard_reset" }
       : undefined;
   }
