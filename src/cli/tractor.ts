@@ -97,6 +97,9 @@ export async function tractorCommand(args: string[]): Promise<number> {
     return 1;
   }
   log(`listening on ${tractor.url}`);
+  if (!/^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(listen.hostname)) {
+    log(`warning: ${listen.hostname} is not loopback and the API has no authentication`);
+  }
   const stopped = Promise.withResolvers<string>();
   const handlers: [Deno.Signal, () => void][] = [
     ["SIGINT", () => stopped.resolve("SIGINT")],
