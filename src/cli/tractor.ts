@@ -18,6 +18,7 @@ live in SQLite in the state directory; a job interrupted by a restart is resumed
   -h, --help              this text
 
 Permissions: --allow-net=<host:port> --allow-read --allow-write=<state dir>
+             --allow-env=LOG_TOKENS,LOG_STREAM (read by the YAML parser of the labels)
 
 The API has no authentication: keep it on loopback or behind an authenticating proxy.
 `;
