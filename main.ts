@@ -7,15 +7,6 @@ import { checkConfigCommand } from "./src/cli/check_config.ts";
 
 type Command = (args: string[]) => Promise<number>;
 
-const pending = (name: string, issue: string): Command => (args) => {
-  if (args.includes("--help") || args.includes("-h")) {
-    console.log(`Usage: qts ${name} …\n\nNot available in this build yet (${issue}).`);
-    return Promise.resolve(0);
-  }
-  console.error(`qts ${name}: not available in this build yet (${issue})`);
-  return Promise.resolve(2);
-};
-
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
   serve: {
     summary: "run the sensor: ZeroMQ records in, ban commands out, REST API",
@@ -31,7 +22,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   },
   tractor: {
     summary: "serve the TrActor REST API v1 over a capture repository",
-    load: () => Promise.resolve(pending("tractor", "the TrActor API issue")),
+    load: async () => (await import("./src/cli/tractor.ts")).tractorCommand,
   },
   model: {
     summary: "train and evaluate the traffic classifier",

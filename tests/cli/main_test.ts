@@ -48,7 +48,9 @@ for (
   });
 }
 
-for (const command of ["serve", "replay", "analyze", "model", "bouncer", "check-config"]) {
+for (
+  const command of ["serve", "replay", "analyze", "tractor", "model", "bouncer", "check-config"]
+) {
   Deno.test(`main() ${command} rejects an unknown flag with exit 2`, async () => {
     const { code, err } = await quietly(() => main([command, "--no-such-flag"]));
     assert.equal(code, 2);
