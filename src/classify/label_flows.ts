@@ -1,3 +1,4 @@
+import { formatAddress } from "../capture/format_address.ts";
 import type { Flow, FlowDirection } from "../flows/flow.ts";
 import { type FlowFeatures, flowFeatures } from "../flows/flow_features.ts";
 import type { PayloadInspector } from "../flows/flow_table.ts";
@@ -18,7 +19,8 @@ import type { SignatureMatch, SignatureProtocol } from "./signatures/signature_m
 export type LabelSource =
   | "given" // --label: the capture's application (training data)
   | "signature" // payload signature (protocol, or application by domain)
-  | "session" // FTP data connection announced on a labelled control connection
+  | "session" // FTP data connection announced on its control connection; an ICMP error quoting
+  //             a labelled flow
   | "dns" // destination address answered for an application's domain earlier in the capture
   | "endpoint" // destination address and port spoke BitTorrent DHT earlier (encrypted peers)
   | "classifier" // time-feature model
@@ -89,6 +91,34 @@ function iscxVector(features: FlowFeatures, out: Float64Array): Float64Array {
 /** Bound on the DNS answers (address → domain) and BitTorrent endpoints remembered. */
 const MAX_ANSWERS = 16_384;
 
+/** The flow an ICMP/ICMPv6 error quotes, as a 5-tuple key, or undefined (echo, or no quote). */
+function quotedTuple(flow: Flow): string | undefined {
+  if (flow.protocol !== 1 && flow.protocol !== 58) return undefined;
+  const q = flow.firstPayload(0).length > 0 ? flow.firstPayload(0) : flow.firstPayload(1);
+  let proto: number, src: string, dst: string, l4: number;
+  if (flow.protocol === 1) {
+    if (q.length < 28 || q[0]! >> 4 !== 4) return undefined;
+    l4 = (q[0]! & 15) * 4;
+    proto = q[9]!;
+    src = `${q[12]}.${q[13]}.${q[14]}.${q[15]}`;
+    dst = `${q[16]}.${q[17]}.${q[18]}.${q[19]}`;
+  } else {
+    if (q.length < 48 || q[0]! >> 4 !== 6) return undefined;
+    l4 = 40;
+    proto = q[6]!;
+    const words = (o: number) =>
+      [0, 4, 8, 12].map((i) =>
+        ((q[o + i]! << 24) | (q[o + i + 1]! << 16) | (q[o + i + 2]! << 8) | q[o + i + 3]!) >>> 0
+      );
+    src = formatAddress(words(8), 6);
+    dst = formatAddress(words(24), 6);
+  }
+  if ((proto !== 6 && proto !== 17) || q.length < l4 + 4) return undefined;
+  const sport = (q[l4]! << 8) | q[l4 + 1]!;
+  const dport = (q[l4 + 2]! << 8) | q[l4 + 3]!;
+  return `${proto}|${src}|${sport}|${dst}|${dport}`;
+}
+
 function remember(map: Map<string, string>, key: string, value: string): void {
   map.delete(key);
   map.set(key, value);
@@ -126,6 +156,8 @@ export function labelFlows(options: LabelFlowsOptions = {}): FlowLabeler {
   // BitTorrent clients take peer connections (TCP) on their DHT port (UDP): a TCP flow to an
   // address and port that spoke DHT is BitTorrent even when its handshake is encrypted (MSE).
   const peers = new Map<string, string>();
+  // Labelled TCP/UDP flows by 5-tuple, for the ICMP errors that quote them (port unreachable …).
+  const tuples = new Map<string, string>();
   const vector = new Float64Array(featureNames.length);
 
   function controlSession(flow: Flow): number {
@@ -202,7 +234,15 @@ export function labelFlows(options: LabelFlowsOptions = {}): FlowLabeler {
     let confidence = 0;
     let session: number | undefined = n.session;
     let domain = match?.domain;
-    if (data !== undefined) {
+    const quoted = match === undefined && data === undefined ? quotedTuple(flow) : undefined;
+    const quotedFlow = quoted !== undefined ? tuples.get(quoted) : undefined;
+    if (quotedFlow !== undefined) {
+      const bar = quotedFlow.indexOf("|");
+      session = Number(quotedFlow.slice(0, bar));
+      detected = quotedFlow.slice(bar + 1);
+      source = "session";
+      confidence = 1;
+    } else if (data !== undefined) {
       [session, detected] = data;
       source = "session";
       confidence = 1;
@@ -255,6 +295,14 @@ export function labelFlows(options: LabelFlowsOptions = {}): FlowLabeler {
     if (match?.userAgent !== undefined) info.userAgent = match.userAgent;
     const group = config.groupOf(flow.label);
     if (group !== undefined) info.group = group;
+    if ((flow.protocol === 6 || flow.protocol === 17) && source !== "classifier" && detected) {
+      const a =
+        `${flow.protocol}|${flow.srcAddress}|${flow.srcPort}|${flow.dstAddress}|${flow.dstPort}`;
+      const b =
+        `${flow.protocol}|${flow.dstAddress}|${flow.dstPort}|${flow.srcAddress}|${flow.srcPort}`;
+      remember(tuples, a, `${session}|${detected}`);
+      remember(tuples, b, `${session}|${detected}`);
+    }
     // The follower is done with; keep only plain data on the flow.
     flow.annotations = { session, labels: info };
     return info;
