@@ -19,8 +19,12 @@ interface Span {
 interface Expectation {
   session: number;
   label: string;
+  atUs: number;
   untilUs: number;
 }
+
+/** Announcements kept per address and port (a server reuses its passive ports). */
+const PER_ENDPOINT = 4;
 
 /** How a flow got its session. */
 export type SessionRole = "control" | "data" | "service";
@@ -37,7 +41,7 @@ export class SessionBuilder {
   readonly #max: number;
   /** client/service key → latest session span; insertion order = least recently used first. */
   readonly #spans = new Map<string, Span>();
-  readonly #expect = new Map<string, Expectation>();
+  readonly #expect = new Map<string, Expectation[]>();
   #next = 1;
 
   /** Creates an empty builder. */
@@ -86,20 +90,29 @@ export class SessionBuilder {
    */
   expect(address: string, port: number, session: number, label: string, nowUs: number): void {
     const key = `${address}|${port}`;
+    const list = this.#expect.get(key) ?? [];
     this.#expect.delete(key);
-    this.#expect.set(key, { session, label, untilUs: nowUs + this.#ttl });
+    list.push({ session, label, atUs: nowUs, untilUs: nowUs + this.#ttl });
+    if (list.length > PER_ENDPOINT) list.shift();
+    this.#expect.set(key, list);
     while (this.#expect.size > this.#max) this.#expect.delete(this.#expect.keys().next().value!);
   }
 
-  /** The announced data connection `flow` is, as [session, label], or undefined. */
+  /**
+   * The announced data connection `flow` is, as [session, label], or undefined: the latest
+   * announcement of its destination made before it started and still in force (a later session
+   * may announce the same passive port again before this flow is emitted).
+   */
   dataSession(flow: Flow): [number, string] | undefined {
     if (flow.protocol !== 6 || this.#expect.size === 0) return undefined;
-    const e = this.#expect.get(`${flow.dstAddress}|${flow.dstPort}`);
-    if (e === undefined) return undefined;
-    if (flow.firstUs > e.untilUs) {
-      this.#expect.delete(`${flow.dstAddress}|${flow.dstPort}`);
-      return undefined;
+    const list = this.#expect.get(`${flow.dstAddress}|${flow.dstPort}`);
+    if (list === undefined) return undefined;
+    let best: Expectation | undefined;
+    for (const e of list) {
+      if (e.atUs <= flow.firstUs && flow.firstUs <= e.untilUs && (!best || e.atUs > best.atUs)) {
+        best = e;
+      }
     }
-    return [e.session, e.label];
+    return best === undefined ? undefined : [best.session, best.label];
   }
 }
