@@ -6,6 +6,7 @@ import { classifyFlow } from "./model/classify_flow.ts";
 import { featureNames } from "./model/feature_names.ts";
 import { FtpControl } from "./sessions/ftp_control.ts";
 import type { FtpDataEndpoint } from "./sessions/ftp_data_endpoint.ts";
+import { RecentMap } from "./sessions/_recent_map.ts";
 import { SessionBuilder } from "./sessions/session_builder.ts";
 import { isDhtMessage } from "./signatures/bittorrent_signature.ts";
 import { parseDnsMessage } from "./signatures/dns_signature.ts";
@@ -119,12 +120,6 @@ function quotedTuple(flow: Flow): string | undefined {
   return `${proto}|${src}|${sport}|${dst}|${dport}`;
 }
 
-function remember(map: Map<string, string>, key: string, value: string): void {
-  map.delete(key);
-  map.set(key, value);
-  while (map.size > MAX_ANSWERS) map.delete(map.keys().next().value!);
-}
-
 interface Notes {
   ftp?: FtpControl;
   session?: number;
@@ -152,12 +147,13 @@ export function labelFlows(options: LabelFlowsOptions = {}): FlowLabeler {
   const classify = options.classify ?? true;
   const timeout = options.flowTimeoutSeconds ?? 120;
   const sessions = new SessionBuilder({ gapUs: (options.sessionGapSeconds ?? 60) * 1e6 });
-  const answers = new Map<string, string>();
+  const answers = new RecentMap<string, string>(MAX_ANSWERS);
   // BitTorrent clients take peer connections (TCP) on their DHT port (UDP): a TCP flow to an
   // address and port that spoke DHT is BitTorrent even when its handshake is encrypted (MSE).
-  const peers = new Map<string, string>();
-  // Labelled TCP/UDP flows by 5-tuple, for the ICMP errors that quote them (port unreachable …).
-  const tuples = new Map<string, string>();
+  const peers = new RecentMap<string, string>(MAX_ANSWERS);
+  // Labelled UDP flows by 5-tuple, for the ICMP errors that quote them (port unreachable …; TCP
+  // answers a closed port with a RST instead).
+  const tuples = new RecentMap<string, string>(MAX_ANSWERS);
   const vector = new Float64Array(featureNames.length);
 
   function controlSession(flow: Flow): number {
@@ -187,13 +183,13 @@ export function labelFlows(options: LabelFlowsOptions = {}): FlowLabeler {
       if (flow.protocol === 17) {
         if (isDhtMessage(payload)) {
           const label = config.labelForProtocol("bittorrent");
-          remember(peers, `${flow.srcAddress}|${flow.srcPort}`, label);
-          remember(peers, `${flow.dstAddress}|${flow.dstPort}`, label);
+          peers.set(`${flow.srcAddress}|${flow.srcPort}`, label);
+          peers.set(`${flow.dstAddress}|${flow.dstPort}`, label);
         } else if (direction === 1) {
           // DNS answers tell which domain later flows to an address belong to.
           const dns = parseDnsMessage(payload);
           if (dns?.response && dns.addresses.length > 0 && config.labelForDomain(dns.name)) {
-            for (const a of dns.addresses) remember(answers, a, dns.name);
+            for (const a of dns.addresses) answers.set(a, dns.name);
           }
         }
         return;
@@ -295,13 +291,13 @@ export function labelFlows(options: LabelFlowsOptions = {}): FlowLabeler {
     if (match?.userAgent !== undefined) info.userAgent = match.userAgent;
     const group = config.groupOf(flow.label);
     if (group !== undefined) info.group = group;
-    if ((flow.protocol === 6 || flow.protocol === 17) && source !== "classifier" && detected) {
+    if (flow.protocol === 17 && source !== "classifier" && detected) {
       const a =
         `${flow.protocol}|${flow.srcAddress}|${flow.srcPort}|${flow.dstAddress}|${flow.dstPort}`;
       const b =
         `${flow.protocol}|${flow.dstAddress}|${flow.dstPort}|${flow.srcAddress}|${flow.srcPort}`;
-      remember(tuples, a, `${session}|${detected}`);
-      remember(tuples, b, `${session}|${detected}`);
+      tuples.set(a, `${session}|${detected}`);
+      tuples.set(b, `${session}|${detected}`);
     }
     // The follower is done with; keep only plain data on the flow.
     flow.annotations = { session, labels: info };

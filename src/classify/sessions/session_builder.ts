@@ -1,4 +1,5 @@
 import type { Flow } from "../../flows/flow.ts";
+import { RecentMap } from "./_recent_map.ts";
 
 /** Options of {@linkcode SessionBuilder}. */
 export interface SessionBuilderOptions {
@@ -38,17 +39,18 @@ export type SessionRole = "control" | "data" | "service";
 export class SessionBuilder {
   readonly #gap: number;
   readonly #ttl: number;
-  readonly #max: number;
-  /** client/service key → latest session span; insertion order = least recently used first. */
-  readonly #spans = new Map<string, Span>();
-  readonly #expect = new Map<string, Expectation[]>();
+  /** client/service key → latest session span. */
+  readonly #spans: RecentMap<string, Span>;
+  readonly #expect: RecentMap<string, Expectation[]>;
   #next = 1;
 
   /** Creates an empty builder. */
   constructor(options: SessionBuilderOptions = {}) {
     this.#gap = options.gapUs ?? 60_000_000;
     this.#ttl = options.expectationUs ?? 120_000_000;
-    this.#max = options.maxTracked ?? 65_536;
+    const max = options.maxTracked ?? 65_536;
+    this.#spans = new RecentMap(max);
+    this.#expect = new RecentMap(max);
     if (!(this.#gap >= 0)) {
       throw new RangeError(`Invalid session gap ${this.#gap} µs: must be >= 0`);
     }
@@ -73,14 +75,11 @@ export class SessionBuilder {
     ) {
       span.firstUs = Math.min(span.firstUs, flow.firstUs);
       span.lastUs = Math.max(span.lastUs, flow.lastUs);
-      this.#spans.delete(key);
       this.#spans.set(key, span);
       return span.id;
     }
     const id = current ?? this.#next++;
-    this.#spans.delete(key);
     this.#spans.set(key, { id, firstUs: flow.firstUs, lastUs: flow.lastUs });
-    while (this.#spans.size > this.#max) this.#spans.delete(this.#spans.keys().next().value!);
     return id;
   }
 
@@ -91,11 +90,9 @@ export class SessionBuilder {
   expect(address: string, port: number, session: number, label: string, nowUs: number): void {
     const key = `${address}|${port}`;
     const list = this.#expect.get(key) ?? [];
-    this.#expect.delete(key);
     list.push({ session, label, atUs: nowUs, untilUs: nowUs + this.#ttl });
     if (list.length > PER_ENDPOINT) list.shift();
     this.#expect.set(key, list);
-    while (this.#expect.size > this.#max) this.#expect.delete(this.#expect.keys().next().value!);
   }
 
   /**

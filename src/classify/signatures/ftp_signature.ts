@@ -7,6 +7,10 @@ const FTP_FIRST =
 /** First commands of other "220 banner" protocols (SMTP, LMTP, NNTP …). */
 const OTHER_FIRST = /^(EHLO|HELO|LHLO|STARTTLS|MAIL|QUIT|MODE READER|CAPABILITIES)( |$)/i;
 
+function isLetter(c: number | undefined): boolean {
+  return c !== undefined && ((c >= 65 && c <= 90) || (c >= 97 && c <= 122));
+}
+
 /** True when `buf` starts with an FTP/SMTP-style greeting line (`220 ` or `220-`). */
 export function isGreeting220(buf: Uint8Array): boolean {
   return asciiAt(buf, 0, "220") && (buf[3] === 32 || buf[3] === 45 || buf[3] === 13);
@@ -37,6 +41,9 @@ export function ftpVerdict(
  */
 export function ftpSignature(input: SignatureInput): SignatureMatch | undefined {
   if (input.protocol !== 6) return undefined;
+  // Cheap exits before any line is decoded: a server that spoke first without "220", or a
+  // client whose first byte is no command letter.
+  if (input.bwd.length > 0 ? !isGreeting220(input.bwd) : !isLetter(input.fwd[0])) return undefined;
   const server = completeLines(input.bwd, 4);
   const client = completeLines(input.fwd, 2);
   return ftpVerdict(server, client, input.dstPort) === true
