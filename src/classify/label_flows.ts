@@ -244,8 +244,11 @@ export function labelFlows(options: LabelFlowsOptions = {}): FlowLabeler {
       confidence = 1;
       match = { protocol: "ftp", detail: "data" };
     } else if (match !== undefined) {
-      detected = (domain !== undefined ? config.labelForDomain(domain) : undefined) ??
-        config.labelForProtocol(match.protocol);
+      // A SOCKS5 target names where the tunnel goes; the flow itself is the proxy's.
+      const app = domain !== undefined && match.protocol !== "socks5"
+        ? config.labelForDomain(domain)
+        : undefined;
+      detected = app ?? config.labelForProtocol(match.protocol);
       source = "signature";
       confidence = 1;
     } else {

@@ -250,3 +250,38 @@ Deno.test("analyzeCommand() writes label, confidence and session in --json, CSV 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("labelFlows() labels a SOCKS5 tunnel socks5 even when its target is an application's", async () => {
+  const frames = tcpFlow(T0, 41000, 1080, [
+    [true, Uint8Array.of(5, 1, 0)],
+    [false, Uint8Array.of(5, 0)],
+    [true, Uint8Array.of(5, 1, 0, 3, 6, ...enc("vk.com"), 1, 187)],
+  ]);
+  const [flow] = await labelled(pcap(frames));
+  assert.equal(flow!.label, "socks5");
+  assert.equal(info(flow!).domain, "vk.com");
+  assert.equal(info(flow!).group, "vpn");
+});
+
+Deno.test("labelFlows() names an encrypted peer connection by its endpoint's DHT traffic", async () => {
+  const id = "A".repeat(20);
+  const ping = enc(`d1:ad2:id20:${id}e1:q4:ping1:t2:aa1:y1:qe`);
+  const frames = [
+    udp(T0, true, 6891, 6881, ping),
+    // MSE: random-looking bytes from the first byte on.
+    ...tcpFlow(T0 + 1000, 41000, 6881, [[true, Uint8Array.from({ length: 96 }, (_, i) => i * 37)]]),
+    // The same bytes to another port of that host stay unnamed.
+    ...tcpFlow(T0 + 90_000, 41001, 6882, [[
+      true,
+      Uint8Array.from({ length: 96 }, (_, i) => i * 37),
+    ]]),
+  ];
+  const flows = await labelled(pcap(frames), { classify: false });
+  const [peer, other] = [
+    flows.find((f) => f.dstPort === 6881 && f.protocol === 6)!,
+    flows.find((f) => f.dstPort === 6882)!,
+  ];
+  assert.equal(peer.label, "bittorrent");
+  assert.equal(info(peer).source, "endpoint");
+  assert.equal(other.label, "");
+});
