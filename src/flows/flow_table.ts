@@ -3,7 +3,8 @@ import { Flow, type FlowDirection, type FlowEndReason } from "./flow.ts";
 
 /**
  * Hook for later stages (signatures): receives the first `payloadBytes` bytes of each direction
- * of a flow, once per direction, as soon as they are collected or when the flow ends with fewer.
+ * of a flow, once per direction, as soon as they are collected, `ready()` says the bytes so far
+ * are enough, or the flow ends with fewer.
  * TCP payload is taken in sequence order; retransmissions and segments after a gap are ignored.
  */
 export interface PayloadInspector {

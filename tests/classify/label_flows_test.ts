@@ -285,3 +285,28 @@ Deno.test("labelFlows() names an encrypted peer connection by its endpoint's DHT
   assert.equal(info(peer).source, "endpoint");
   assert.equal(other.label, "");
 });
+
+Deno.test("FlowTable asks ready() and inspects a direction before its byte budget is full", async () => {
+  // The flows-module hook labelFlows relies on: a UDP direction is inspected after one datagram.
+  const { FlowTable } = await import("../../src/flows/flow_table.ts");
+  const { CaptureReader, decodePacket } = await import("../../src/capture/mod.ts");
+  const seen: number[] = [];
+  const table = new FlowTable({
+    payloadBytes: 1024,
+    inspector: {
+      ready: (_f, _d, payload) => payload.length >= 30,
+      inspect: (_f, _d, payload) => void seen.push(payload.length),
+    },
+  }, () => {});
+  const reader = new CaptureReader(pcap([
+    udp(T0, true, 1, 2, new Uint8Array(20).fill(1)),
+    udp(T0 + 1, true, 1, 2, new Uint8Array(20).fill(2)),
+    udp(T0 + 2, true, 1, 2, new Uint8Array(20).fill(3)),
+  ]));
+  await reader.forEach((v) => {
+    if (decodePacket(v) === 0) table.add(v);
+  });
+  assert.deepEqual(seen, [40], "inspected after the second datagram, before the flow ended");
+  table.flush();
+  assert.deepEqual(seen, [40]);
+});
