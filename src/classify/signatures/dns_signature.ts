@@ -1,4 +1,5 @@
-import { u16 } from "./_bytes.ts";
+import { formatAddress } from "../../capture/format_address.ts";
+import { u16, u32 } from "./_bytes.ts";
 import type { SignatureInput, SignatureMatch } from "./signature_match.ts";
 
 /** The header and first question of a DNS message. */
@@ -8,7 +9,7 @@ export interface DnsMessage {
   /** Query name, lower case, without the final dot ("" for the root). */
   name: string;
   qtype: number;
-  /** IPv4/IPv6 addresses of A/AAAA answers for the name, when the message is a response. */
+  /** IPv4/IPv6 addresses (RFC 5952 text) of A/AAAA answers, when the message is a response. */
   addresses: string[];
 }
 
@@ -97,9 +98,8 @@ export function parseDnsMessage(buf: Uint8Array, offset = 0): DnsMessage | undef
     if (type === 1 && rdlen === 4) {
       addresses.push(`${m[rd]}.${m[rd + 1]}.${m[rd + 2]}.${m[rd + 3]}`);
     } else if (type === 28 && rdlen === 16) {
-      const groups: string[] = [];
-      for (let g = 0; g < 8; g++) groups.push(u16(m, rd + 2 * g).toString(16));
-      addresses.push(groups.join(":"));
+      // The same text as flow addresses (RFC 5952), so answers and flows can be matched.
+      addresses.push(formatAddress([0, 4, 8, 12].map((w) => u32(m, rd + w)), 6));
     }
     p = rd + rdlen;
   }

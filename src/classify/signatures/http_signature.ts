@@ -111,10 +111,14 @@ export function isHttpResponse(buf: Uint8Array): boolean {
 
 /**
  * HTTP/1.x: a request line from the initiator (Host and User-Agent taken from its headers), or a
- * status line from the responder. A tracker announce (`GET /announce?info_hash=…`) is BitTorrent.
+ * status line from the responder; HTTP/2 cleartext by its connection preface. A tracker announce (`GET /announce?info_hash=…`) is BitTorrent.
  */
 export function httpSignature(input: SignatureInput): SignatureMatch | undefined {
   if (input.protocol !== 6) return undefined;
+  // HTTP/2 with prior knowledge (h2c) opens with its connection preface.
+  if (asciiAt(input.fwd, 0, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")) {
+    return { protocol: "http", detail: "h2c" };
+  }
   const req = parseHttpRequest(input.fwd);
   if (req !== undefined) {
     const tracker = /^\/(announce|scrape)(\.php)?\?(.*&)?info_hash=/.test(req.target);

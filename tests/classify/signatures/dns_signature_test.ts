@@ -49,3 +49,42 @@ Deno.test("dnsSignature() rejects near misses", () => {
   // TCP whose prefix does not announce a message.
   assert.equal(dnsSignature(input(Uint8Array.from([0, 5, ...q]), "")), undefined, "short prefix");
 });
+
+Deno.test("parseDnsMessage() writes AAAA answers the way flow addresses are written", () => {
+  const r = dnsMessage({ name: "v6.example", response: true, qtype: 28 });
+  const aaaa = Uint8Array.from([
+    ...r.subarray(0, 6),
+    0,
+    1,
+    ...r.subarray(8),
+    0xc0,
+    12,
+    0,
+    28,
+    0,
+    1,
+    0,
+    0,
+    0,
+    60,
+    0,
+    16,
+    0xfd,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    1,
+  ]);
+  assert.deepEqual(parseDnsMessage(aaaa)?.addresses, ["fd00::1"]);
+});

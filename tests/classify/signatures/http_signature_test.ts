@@ -73,3 +73,11 @@ Deno.test("httpSignature() rejects near misses", () => {
   );
   assert.equal(parseHttpRequest(bytes("GET /\x01 HTTP/1.1\r\n")), undefined, "control byte");
 });
+
+Deno.test("httpSignature() names an HTTP/2 prior-knowledge preface, not a look-alike", () => {
+  assert.equal(
+    httpSignature(input("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x12\x04"))?.detail,
+    "h2c",
+  );
+  assert.equal(httpSignature(input("PRI * HTTP/2.0\r\n\r\n")), undefined);
+});
