@@ -26,6 +26,8 @@ Labels (default: payload signatures, else the time-feature classifier's class):
   --no-labels             no labeling at all (fastest; label column empty unless --label)
   --session-gap SECONDS   flows of one client to one service closer than this share a session
                           (default 60); FTP data connections join their control connection
+  --payload-bytes N       first payload bytes per flow direction the signatures read (default
+                          1024); an open flow holds at most 2×N bytes of payload
 
 Flows:
   --flow-timeout SECONDS  cut a flow this long after its first packet (default 120)
@@ -113,6 +115,7 @@ export async function analyzeCommand(args: string[]): Promise<number> {
         "no-classify": { type: "boolean" },
         "no-labels": { type: "boolean" },
         "session-gap": { type: "string" },
+        "payload-bytes": { type: "string" },
         "flow-timeout": { type: "string" },
         "active-threshold": { type: "string" },
         "closed-linger": { type: "string" },
@@ -135,8 +138,15 @@ export async function analyzeCommand(args: string[]): Promise<number> {
     return 2;
   }
   let timeout: number, threshold: number, dupWindow: number, linger: number, gap: number;
+  let payloadBytes: number;
   try {
     gap = positive("session-gap", v["session-gap"], 60, true);
+    payloadBytes = positive("payload-bytes", v["payload-bytes"], 1024);
+    if (!Number.isInteger(payloadBytes) || payloadBytes > 65536) {
+      throw new RangeError(
+        `Invalid --payload-bytes "${v["payload-bytes"]}": expected an integer from 1 to 65536`,
+      );
+    }
     timeout = positive("flow-timeout", v["flow-timeout"], 120);
     threshold = positive("active-threshold", v["active-threshold"], 1_000_000, true);
     dupWindow = positive("dup-window", v["dup-window"], 1000, true);
@@ -207,6 +217,7 @@ export async function analyzeCommand(args: string[]): Promise<number> {
         classify: v["no-classify"] !== true,
         flowTimeoutSeconds: timeout,
         sessionGapSeconds: gap,
+        payloadBytes,
       })
       : undefined;
     try {

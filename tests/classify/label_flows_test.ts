@@ -246,6 +246,8 @@ Deno.test("analyzeCommand() writes label, confidence and session in --json, CSV 
     const bare = (await Deno.readTextFile(`${dir}/n.csv`)).trim().split("\n");
     assert.ok(bare.slice(1).every((line) => line.endsWith(",")));
     assert.equal(await analyzeCommand(["--quiet", "--session-gap", "x", capture]), 2);
+    assert.equal(await analyzeCommand(["--quiet", "--payload-bytes", "0", capture]), 2);
+    assert.equal(await analyzeCommand(["--quiet", "--payload-bytes", "70000", capture]), 2);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
