@@ -110,8 +110,20 @@ function udpTrackerConnect(buf: Uint8Array): boolean {
 }
 
 /**
- * BitTorrent: the peer wire handshake in either direction (TCP), a DHT KRPC message or a UDP
- * tracker connect (UDP). Tracker announces over HTTP are matched by the HTTP signature.
+ * A uTP (BEP 29) connection: the initiator's ST_SYN (type 4, version 1, 20-byte header) answered
+ * by an ST_STATE (type 2) on the same connection id, both with a known extension byte.
+ */
+function utpConnection(syn: Uint8Array, state: Uint8Array): boolean {
+  if (syn.length < 20 || syn[0] !== 0x41 || syn[1]! > 2) return false;
+  if (state.length < 20 || state[0] !== 0x21 || state[1]! > 2) return false;
+  // The SYN carries recv_id; the answer uses it as its connection id, and acks the SYN's seq_nr.
+  return syn[2] === state[2] && syn[3] === state[3] && syn[16] === state[18] &&
+    syn[17] === state[19];
+}
+
+/**
+ * BitTorrent: the peer wire handshake in either direction (TCP), a DHT KRPC message, a UDP
+ * tracker connect or a uTP connection set-up (UDP). Tracker announces over HTTP are matched by the HTTP signature.
  * Encrypted peer connections (MSE) have no plain-text prefix and are left to the classifier.
  */
 export function bittorrentSignature(input: SignatureInput): SignatureMatch | undefined {
@@ -125,5 +137,6 @@ export function bittorrentSignature(input: SignatureInput): SignatureMatch | und
     return { protocol: "bittorrent", detail: "dht" };
   }
   if (udpTrackerConnect(input.fwd)) return { protocol: "bittorrent", detail: "udp_tracker" };
+  if (utpConnection(input.fwd, input.bwd)) return { protocol: "bittorrent", detail: "utp" };
   return undefined;
 }

@@ -34,7 +34,7 @@ const UDP: readonly Signature[] = [
 /**
  * Runs the payload signatures over the first bytes of both directions of a flow and returns the
  * first match (TCP: TLS, HTTP, SSH, BitTorrent, SOCKS5, telnet, FTP, OpenVPN, DNS; UDP: DNS,
- * BitTorrent DHT/tracker, WireGuard, OpenVPN), or undefined.
+ * BitTorrent DHT/tracker/uTP, WireGuard, OpenVPN), or undefined.
  */
 export function matchSignatures(input: SignatureInput): SignatureMatch | undefined {
   if (input.fwd.length === 0 && input.bwd.length === 0) return undefined;

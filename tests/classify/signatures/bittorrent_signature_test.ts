@@ -58,3 +58,28 @@ Deno.test("bittorrentSignature() rejects near misses", () => {
     undefined,
   );
 });
+
+/** uTP header: type/version, extension, connection id, timestamps, window, seq_nr, ack_nr. */
+function utp(type: number, conn: number, seq: number, ack: number): Uint8Array {
+  return bytes(
+    [(type << 4) | 1, 0, conn >> 8, conn & 255],
+    [0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 16, 0],
+    [seq >> 8, seq & 255, ack >> 8, ack & 255],
+  );
+}
+
+Deno.test("bittorrentSignature() names a uTP SYN answered on its connection id", () => {
+  const m = bittorrentSignature(
+    input(utp(4, 0x1234, 7, 0), utp(2, 0x1234, 99, 7), { protocol: 17 }),
+  );
+  assert.deepEqual(m, { protocol: "bittorrent", detail: "utp" });
+  for (
+    const [name, fwd, bwd] of [
+      ["answer on another connection id", utp(4, 0x1234, 7, 0), utp(2, 0x1235, 99, 7)],
+      ["answer acking another seq_nr", utp(4, 0x1234, 7, 0), utp(2, 0x1234, 99, 8)],
+      ["no answer", utp(4, 0x1234, 7, 0), new Uint8Array(0)],
+      ["version 2", bytes([0x42], utp(4, 0x1234, 7, 0).subarray(1)), utp(2, 0x1234, 99, 7)],
+      ["data packet first", utp(0, 0x1234, 7, 0), utp(2, 0x1234, 99, 7)],
+    ] as const
+  ) assert.equal(bittorrentSignature(input(fwd, bwd, { protocol: 17 })), undefined, name);
+});
