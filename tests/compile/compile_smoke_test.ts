@@ -17,9 +17,9 @@ Deno.test("deno compile builds a qts binary that runs --version and check-config
     if (/dns error|download|denort|Name or service not known|network/i.test(stderr)) {
       console.warn(
         `compile smoke test skipped: deno compile could not fetch its runtime here (${
+          // deno-lint-ignore no-control-regex -- strips the terminal colours of deno's errors
           stderr.replace(/\x1b\[[0-9;]*m/g, "").split("\n").map((l) => l.trim())
-            .filter((l) => /dns error|download|Name or service|denort/i.test(l)).join("; ")
-        })`,
+            .filter((l) => /dns error|download|Name or service|denort/i.test(l)).join("; ")})`,
       );
       return;
     }
