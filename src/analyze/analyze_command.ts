@@ -1,4 +1,3 @@
-import { parseArgs } from "node:util";
 import { analyzeCapture, type AnalyzeProgress, type AnalyzeSummary } from "./analyze_capture.ts";
 import { arffHeader, arffRow, seedCsvHeader, seedCsvRow } from "./feature_table.ts";
 import { flowRecord } from "./flow_record.ts";
@@ -6,6 +5,7 @@ import { flowFeatures } from "../flows/flow_features.ts";
 import { TextSink } from "./text_sink.ts";
 import { type FlowLabelInfo, labelFlows } from "../classify/label_flows.ts";
 import { builtinLabelConfig } from "../classify/signatures/label_config.ts";
+import { parseCommandLine } from "../cli/_args.ts";
 
 const HELP = `Usage: qts analyze [options] <capture…>      ("-" reads a capture from stdin)
 
@@ -100,39 +100,25 @@ function labelFields(flow: { annotations: Record<string, unknown> | undefined })
  * finish, so memory stays bounded by the open flows, not the capture size.
  */
 export async function analyzeCommand(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        csv: { type: "string" },
-        arff: { type: "string" },
-        json: { type: "string" },
-        format: { type: "string" },
-        output: { type: "string", short: "o" },
-        label: { type: "string" },
-        "no-classify": { type: "boolean" },
-        "no-labels": { type: "boolean" },
-        "session-gap": { type: "string" },
-        "payload-bytes": { type: "string" },
-        "flow-timeout": { type: "string" },
-        "active-threshold": { type: "string" },
-        "closed-linger": { type: "string" },
-        "dup-window": { type: "string" },
-        quiet: { type: "boolean", short: "q" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (error) {
-    console.error(`qts analyze: ${(error as Error).message}\n\n${HELP}`);
-    return 2;
-  }
+  const parsed = parseCommandLine("analyze", HELP, args, {
+    csv: { type: "string" },
+    arff: { type: "string" },
+    json: { type: "string" },
+    format: { type: "string" },
+    output: { type: "string", short: "o" },
+    label: { type: "string" },
+    "no-classify": { type: "boolean" },
+    "no-labels": { type: "boolean" },
+    "session-gap": { type: "string" },
+    "payload-bytes": { type: "string" },
+    "flow-timeout": { type: "string" },
+    "active-threshold": { type: "string" },
+    "closed-linger": { type: "string" },
+    "dup-window": { type: "string" },
+    quiet: { type: "boolean", short: "q" },
+  }, { positionals: true });
+  if (typeof parsed === "number") return parsed;
   const v = parsed.values;
-  if (v.help) {
-    console.log(HELP);
-    return 0;
-  }
   if (parsed.positionals.length === 0) {
     console.error(`qts analyze: no capture given\n\n${HELP}`);
     return 2;

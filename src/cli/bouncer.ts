@@ -1,7 +1,7 @@
-import { parseArgs } from "node:util";
 import { Bouncer } from "../bouncer/bouncer.ts";
 import { NftSet, parseNftTarget } from "../bouncer/nft_set.ts";
 import { createLogger } from "../log/logger.ts";
+import { parseCommandLine } from "./_args.ts";
 
 const HELP = `Usage: qts bouncer [--from tcp://127.0.0.1:4101] [--api http://127.0.0.1:4180]
                    [--nft inet/qts/qts_bans] [--rule <rule_name>]… [--netns <name>]
@@ -25,29 +25,17 @@ was away are lost. Needs root (CAP_NET_ADMIN) and --allow-run=nft (and ip with -
 
 /** `qts bouncer`: sensor commands → nftables sets, until SIGINT/SIGTERM. */
 export async function bouncerCommand(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        from: { type: "string", short: "f", default: "tcp://127.0.0.1:4101" },
-        api: { type: "string", short: "a", default: "http://127.0.0.1:4180" },
-        token: { type: "string" },
-        nft: { type: "string", short: "n", default: "inet/qts/qts_bans" },
-        rule: { type: "string", short: "r", multiple: true },
-        netns: { type: "string" },
-        "no-chain": { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (error) {
-    console.error(`qts bouncer: ${(error as Error).message}\n\n${HELP}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const parsed = parseCommandLine("bouncer", HELP, args, {
+    from: { type: "string", short: "f", default: "tcp://127.0.0.1:4101" },
+    api: { type: "string", short: "a", default: "http://127.0.0.1:4180" },
+    token: { type: "string" },
+    nft: { type: "string", short: "n", default: "inet/qts/qts_bans" },
+    rule: { type: "string", short: "r", multiple: true },
+    netns: { type: "string" },
+    "no-chain": { type: "boolean" },
+  });
+  if (typeof parsed === "number") return parsed;
+  const { values } = parsed;
   let target;
   try {
     target = parseNftTarget(values.nft);

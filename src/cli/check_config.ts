@@ -1,4 +1,3 @@
-import { parseArgs } from "node:util";
 import { ConfigStore } from "../config/config_store.ts";
 import {
   DEFAULT_INI,
@@ -6,6 +5,7 @@ import {
   parseSettings,
   type SettingsProblem,
 } from "../config/settings.ts";
+import { parseCommandLine } from "./_args.ts";
 
 const HELP = `Usage: qts check-config [<settings.ini>] [--defaults]
 
@@ -18,21 +18,10 @@ problem as "file: key: reason". Exit 0 when valid (warnings allowed), 2 on any e
 
 /** `qts check-config`: validates settings and every component/domain file. */
 export async function checkConfigCommand(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: { help: { type: "boolean", short: "h" }, defaults: { type: "boolean" } },
-    });
-  } catch (error) {
-    console.error(`qts check-config: ${(error as Error).message}\n\n${HELP}`);
-    return 2;
-  }
-  if (parsed.values.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const parsed = parseCommandLine("check-config", HELP, args, { defaults: { type: "boolean" } }, {
+    positionals: true,
+  });
+  if (typeof parsed === "number") return parsed;
   if (parsed.values.defaults) {
     console.log(DEFAULT_INI.trim());
     return 0;

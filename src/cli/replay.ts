@@ -1,10 +1,10 @@
 import { join, relative } from "node:path";
-import { parseArgs } from "node:util";
 import { formatCommand } from "../lm/command.ts";
 import { readAccessLog } from "../replay/read_access_log.ts";
 import { ReplaySession } from "../replay/replay_session.ts";
 import { runFixture } from "../replay/run_fixture.ts";
 import { DEFAULT_DOMAIN } from "../replay/fixture.ts";
+import { parseCommandLine } from "./_args.ts";
 
 const HELP = `Usage: qts replay <fixture.yaml|dir>… [--update]
        qts replay --log <access.log> [--log …] [--config <qts.ini>] [--domain <id>]
@@ -191,30 +191,16 @@ async function replayLogs(
 
 /** `qts replay`: fixtures against their expectations, or access logs through the sensor. */
 export async function replayCommand(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        update: { type: "boolean", short: "u" },
-        log: { type: "string", short: "l", multiple: true },
-        config: { type: "string", short: "c" },
-        domain: { type: "string" },
-        format: { type: "string" },
-        quiet: { type: "boolean", short: "q" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (error) {
-    console.error(`qts replay: ${(error as Error).message}\n\n${HELP}`);
-    return 2;
-  }
+  const parsed = parseCommandLine("replay", HELP, args, {
+    update: { type: "boolean", short: "u" },
+    log: { type: "string", short: "l", multiple: true },
+    config: { type: "string", short: "c" },
+    domain: { type: "string" },
+    format: { type: "string" },
+    quiet: { type: "boolean", short: "q" },
+  }, { positionals: true });
+  if (typeof parsed === "number") return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
   const logs = values.log ?? [];
   if (logs.length > 0) {
     if (positionals.length > 0 || values.update) {

@@ -1,8 +1,8 @@
-import { parseArgs } from "node:util";
 import { loadSettings, SettingsError } from "../config/settings.ts";
 import { createLogger } from "../log/logger.ts";
 import { RecordClock } from "../ingest/record_clock.ts";
 import { Sensor } from "../sensor/sensor.ts";
+import { parseCommandLine } from "./_args.ts";
 
 const HELP = `Usage: qts serve [--config <settings.ini>]
 
@@ -18,24 +18,12 @@ embedded defaults serve everything on loopback.
 
 /** `qts serve`: runs the sensor until SIGINT/SIGTERM. */
 export async function serveCommand(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        config: { type: "string", short: "c" },
-        clock: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (error) {
-    console.error(`qts serve: ${(error as Error).message}\n\n${HELP}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const parsed = parseCommandLine("serve", HELP, args, {
+    config: { type: "string", short: "c" },
+    clock: { type: "string" },
+  });
+  if (typeof parsed === "number") return parsed;
+  const { values } = parsed;
   let settings;
   try {
     const text = values.config === undefined ? "" : await Deno.readTextFile(values.config);

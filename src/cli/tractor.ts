@@ -1,5 +1,5 @@
-import { parseArgs } from "node:util";
 import { startTractor } from "../tractor/start_tractor.ts";
+import { parseCommandLine } from "./_args.ts";
 
 const HELP = `Usage: qts tractor --captures <dir> --state <dir> [options]
 
@@ -43,29 +43,17 @@ function positiveInt(name: string, text: string | undefined, fallback: number): 
 
 /** `qts tractor`: serves until SIGINT/SIGTERM; returns the exit code. */
 export async function tractorCommand(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        captures: { type: "string" },
-        state: { type: "string" },
-        listen: { type: "string" },
-        geoip: { type: "string" },
-        labels: { type: "string" },
-        workers: { type: "string" },
-        "flow-timeout": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (error) {
-    console.error(`qts tractor: ${(error as Error).message}\n\n${HELP}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const parsed = parseCommandLine("tractor", HELP, args, {
+    captures: { type: "string" },
+    state: { type: "string" },
+    listen: { type: "string" },
+    geoip: { type: "string" },
+    labels: { type: "string" },
+    workers: { type: "string" },
+    "flow-timeout": { type: "string" },
+  });
+  if (typeof parsed === "number") return parsed;
+  const { values } = parsed;
   if (values.captures === undefined || values.state === undefined) {
     console.error(`qts tractor: --captures and --state are required\n\n${HELP}`);
     return 2;

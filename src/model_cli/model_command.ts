@@ -1,4 +1,4 @@
-import { parseArgs } from "node:util";
+import { parseCommandLine } from "../cli/_args.ts";
 import type { ClassificationReport } from "../classify/model/classification_report.ts";
 import { classificationReport } from "../classify/model/classification_report.ts";
 import { builtinModels } from "../classify/model/classify_flow.ts";
@@ -254,31 +254,21 @@ interface Values {
  * or k-fold cross-validation, optionally against a 200-tree random forest). Returns the exit code.
  */
 export async function modelCommand(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        data: { type: "string", multiple: true },
-        out: { type: "string" },
-        model: { type: "string" },
-        cv: { type: "string" },
-        baseline: { type: "string" },
-        timeout: { type: "string" },
-        seed: { type: "string" },
-        json: { type: "boolean" },
-        "per-timeout": { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (error) {
-    return fail(`${(error as Error).message}\n\n${usage}`);
-  }
+  const parsed = parseCommandLine("model", usage, args, {
+    data: { type: "string", multiple: true },
+    out: { type: "string" },
+    model: { type: "string" },
+    cv: { type: "string" },
+    baseline: { type: "string" },
+    timeout: { type: "string" },
+    seed: { type: "string" },
+    json: { type: "boolean" },
+    "per-timeout": { type: "boolean" },
+  }, { positionals: true });
+  if (typeof parsed === "number") return parsed;
   const values = parsed.values as Values;
   const [sub, ...rest] = parsed.positionals;
-  if (values.help || sub === "help") {
+  if (sub === "help") {
     console.log(usage);
     return 0;
   }
