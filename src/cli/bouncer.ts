@@ -2,6 +2,7 @@ import { Bouncer } from "../bouncer/bouncer.ts";
 import { NftSet, parseNftTarget } from "../bouncer/nft_set.ts";
 import { createLogger } from "../log/logger.ts";
 import { parseCommandLine } from "./_args.ts";
+import { waitForStopSignal } from "./_signals.ts";
 
 const HELP = `Usage: qts bouncer [--from tcp://127.0.0.1:4101] [--api http://127.0.0.1:4180]
                    [--nft inet/qts/qts_bans] [--rule <rule_name>]… [--netns <name>]
@@ -71,14 +72,7 @@ export async function bouncerCommand(args: string[]): Promise<number> {
     return 1;
   }
   log.log("info", "qts bouncer running", { from: values.from, nft: values.nft, api: values.api });
-  const stopped = Promise.withResolvers<string>();
-  const handlers: [Deno.Signal, () => void][] = [
-    ["SIGINT", () => stopped.resolve("SIGINT")],
-    ["SIGTERM", () => stopped.resolve("SIGTERM")],
-  ];
-  for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
-  const signal = await stopped.promise;
-  for (const [sig, handler] of handlers) Deno.removeSignalListener(sig, handler);
+  const signal = await waitForStopSignal();
   log.log("info", "stopping", { signal, ...bouncer.stats });
   await bouncer.close();
   return 0;

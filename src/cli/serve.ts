@@ -3,6 +3,7 @@ import { createLogger } from "../log/logger.ts";
 import { RecordClock } from "../ingest/record_clock.ts";
 import { Sensor } from "../sensor/sensor.ts";
 import { parseCommandLine } from "./_args.ts";
+import { waitForStopSignal } from "./_signals.ts";
 
 const HELP = `Usage: qts serve [--config <settings.ini>]
 
@@ -50,16 +51,8 @@ export async function serveCommand(args: string[]): Promise<number> {
     await sensor.close().catch(() => {});
     return 1;
   }
-  const stopped = Promise.withResolvers<string>();
-  const onSignal = (signal: string) => () => stopped.resolve(signal);
-  const signals: [Deno.Signal, () => void][] = [["SIGINT", onSignal("SIGINT")], [
-    "SIGTERM",
-    onSignal("SIGTERM"),
-  ]];
-  for (const [signal, handler] of signals) Deno.addSignalListener(signal, handler);
-  const signal = await stopped.promise;
+  const signal = await waitForStopSignal();
   log.log("info", "stopping", { signal });
-  for (const [sig, handler] of signals) Deno.removeSignalListener(sig, handler);
   await sensor.close();
   log.log("info", "stopped");
   return 0;

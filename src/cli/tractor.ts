@@ -1,5 +1,6 @@
 import { startTractor } from "../tractor/start_tractor.ts";
 import { parseCommandLine } from "./_args.ts";
+import { waitForStopSignal } from "./_signals.ts";
 
 const HELP = `Usage: qts tractor --captures <dir> --state <dir> [options]
 
@@ -89,14 +90,7 @@ export async function tractorCommand(args: string[]): Promise<number> {
   if (!/^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(listen.hostname)) {
     log(`warning: ${listen.hostname} is not loopback and the API has no authentication`);
   }
-  const stopped = Promise.withResolvers<string>();
-  const handlers: [Deno.Signal, () => void][] = [
-    ["SIGINT", () => stopped.resolve("SIGINT")],
-    ["SIGTERM", () => stopped.resolve("SIGTERM")],
-  ];
-  for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
-  const signal = await stopped.promise;
-  for (const [sig, handler] of handlers) Deno.removeSignalListener(sig, handler);
+  const signal = await waitForStopSignal();
   log(`stopping (${signal})`);
   await tractor.close();
   log("stopped");

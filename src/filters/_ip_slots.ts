@@ -1,5 +1,6 @@
 import type { HttpRecord } from "../wire/record.ts";
 import type { FilterInstance } from "./types.ts";
+import { parseIPv4Number } from "../net/ip.ts";
 
 /**
  * An open-addressing hash table from a 64-bit key (two u32 words) to a dense entry number, for
@@ -203,8 +204,8 @@ export function ipKey(record: HttpRecord, ip: string): [number, number] {
     KEY[1] = record.remote_ip >>> 0;
     return KEY;
   }
-  const v4 = dottedToU32(addr);
-  if (v4 >= 0) {
+  const v4 = parseIPv4Number(addr);
+  if (v4 !== undefined) {
     KEY[0] = 0;
     KEY[1] = v4;
     return KEY;
@@ -217,26 +218,6 @@ export function textKey(text: string): [number, number] {
   KEY[0] = (hash32(text) | 1) >>> 0;
   KEY[1] = hash32b(text);
   return KEY;
-}
-
-function dottedToU32(text: string): number {
-  let value = 0;
-  let octet = -1;
-  let dots = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 46) {
-      if (octet < 0 || dots === 3) return -1;
-      value = value * 256 + octet;
-      octet = -1;
-      dots++;
-    } else if (c >= 48 && c <= 57) {
-      octet = octet < 0 ? c - 48 : octet * 10 + c - 48;
-      if (octet > 255) return -1;
-    } else return -1;
-  }
-  if (dots !== 3 || octet < 0) return -1;
-  return value * 256 + octet;
 }
 
 /** Size of a filter's per-key state, for the bench and diagnostics. */

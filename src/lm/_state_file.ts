@@ -1,15 +1,8 @@
 import { dirname, join } from "node:path";
+import type { ActiveBan } from "./_ban_table.ts";
 
-/** One active ban as persisted; `claimants[0]` added it. */
-export interface SavedBan {
-  ip: string;
-  rule_name: string;
-  comment: string;
-  added_at: number;
-  expires_at: number;
-  worker: string;
-  claimants: string[];
-}
+/** One active ban as persisted (the list manager's own record of it). */
+export type SavedBan = ActiveBan;
 
 /** One projection's mode as persisted. */
 export interface SavedMode {

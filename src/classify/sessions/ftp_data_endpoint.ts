@@ -1,3 +1,6 @@
+import { formatAddress } from "../../capture/format_address.ts";
+import { parseIPv6Hex } from "../../net/ip.ts";
+
 /** Where an FTP data connection will go, as announced on the control connection. */
 export interface FtpDataEndpoint {
   /** Address the data connection is made to; undefined = the control connection's server
@@ -13,36 +16,12 @@ function octets(parts: string[]): number[] | undefined {
   return n.every((v) => Number.isInteger(v) && v >= 0 && v <= 255) ? n : undefined;
 }
 
-/** Parses an IPv6 address to eight 16-bit groups, or undefined. */
-function ipv6Groups(text: string): number[] | undefined {
-  const halves = text.split("::");
-  if (halves.length > 2) return undefined;
-  const parse = (s: string) => (s === "" ? [] : s.split(":").map((g) => parseInt(g, 16)));
-  const head = parse(halves[0]!);
-  const tail = halves.length === 2 ? parse(halves[1]!) : [];
-  const fill = 8 - head.length - tail.length;
-  if (halves.length === 1 ? fill !== 0 : fill < 1) return undefined;
-  const groups = [...head, ...new Array<number>(halves.length === 2 ? fill : 0).fill(0), ...tail];
-  return groups.every((g) => Number.isInteger(g) && g >= 0 && g <= 0xffff) ? groups : undefined;
-}
-
-/** RFC 5952 text of eight groups (longest zero run of two or more compressed). */
-function ipv6Text(groups: number[]): string {
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8;) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) [best, bestLen] = [i, j - i];
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (best < 0) return hex.join(":");
-  return `${hex.slice(0, best).join(":")}::${hex.slice(best + bestLen).join(":")}`;
+/** IPv6 text in the flow table's own spelling (RFC 5952), or undefined when not IPv6. */
+function ipv6Text(text: string): string | undefined {
+  const hex = parseIPv6Hex(text);
+  if (hex === undefined) return undefined;
+  const words = [0, 8, 16, 24].map((i) => parseInt(hex.slice(i, i + 8), 16));
+  return formatAddress(words, 6);
 }
 
 /**
@@ -90,8 +69,8 @@ export function ftpDataEndpoint(line: string, fromServer: boolean): FtpDataEndpo
         : undefined;
     }
     if (parts[1] === "2") {
-      const g = ipv6Groups(parts[2]!.toLowerCase());
-      return g === undefined ? undefined : { address: ipv6Text(g), port, active: true };
+      const address = ipv6Text(parts[2]!);
+      return address === undefined ? undefined : { address, port, active: true };
     }
   }
   return undefined;
