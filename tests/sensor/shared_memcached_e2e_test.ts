@@ -1,0 +1,154 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { emptyRecord, encodeHeader, encodeRecord, parseIPv4 } from "../../src/wire/mod.ts";
+import { memcachedMissing, startMemcached } from "../memcached/_memcached_server.ts";
+import { pyzmqAvailable } from "../_support/pyzmq_available.ts";
+import { pyzmqPeer } from "../_support/pyzmq_peer.ts";
+import { freePort, metricValue, startSensor, waitFor } from "../_support/sensor_process.ts";
+
+const T0 = 1_700_000_000;
+const skip = pyzmqAvailable() ?? memcachedMissing();
+if (skip) console.warn(`skipping shared-memcached end-to-end test: ${skip}`);
+
+function message(ip: string, at: number): Uint8Array[] {
+  return [
+    encodeHeader(8984),
+    encodeRecord({
+      ...emptyRecord(),
+      timestamp: Math.floor(at),
+      msec: at.toFixed(3),
+      remote_ip: parseIPv4(ip)!,
+      method: "GET",
+      url: "/",
+      host: "example.com",
+    }),
+  ];
+}
+
+async function sensorIni(dir: string, name: string, memcached: string) {
+  const [input, outbound, api] = [freePort(), freePort(), freePort()];
+  await Deno.mkdir(join(dir, name, "filters"), { recursive: true });
+  await Deno.writeTextFile(
+    join(dir, name, "filters", "8984.json"),
+    JSON.stringify({
+      lua: { enabled: false },
+      fixed_lists: { lists: [{ name: "bad", type: "black", entries: ["192.0.2.0/24"] }] },
+      // 2 r/s, no burst: one request every 0.4 s passes on each sensor alone (0.8 s apart) but
+      // is over the rate for both together, so only shared counting rejects.
+      limit_req_mc: {
+        enabled: true,
+        backend: "memcached",
+        servers: [memcached],
+        configurations: [{ name: "shared", rate: "2r/s", burst: 0, nodelay: true }],
+      },
+      lm: {
+        use_component_projections: false,
+        projections: [
+          { name: "rate", events: "^loc_rate_", rule_name: "tsng.rate", state: "enabled" },
+          { name: "bad", events: "^fixed_", rule_name: "tsng.bad", state: "enabled" },
+        ],
+      },
+    }),
+  );
+  const ini = join(dir, name, "qts.ini");
+  await Deno.writeTextFile(
+    ini,
+    `[tsng]\ninput = tcp://127.0.0.1:${input}\nforce_domains = 8984\napi_server_port = ${api}\n` +
+      `filters_config_dir = ${join(dir, name, "filters")}\nstate_dir = ${
+        join(dir, name, "state")
+      }\n` +
+      `components_config_dir =\nautodiscover = false\nworkers = 0\nhostname = ${name}\n` +
+      `[tsng:qpc]\noutbound = tcp://127.0.0.1:${outbound}\n`,
+  );
+  return { ini, input, outbound };
+}
+
+Deno.test({
+  name: "two qts serve processes share limit_req_mc through memcached and survive its death",
+  ignore: skip !== undefined,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    const memcached = await startMemcached();
+    const a = await sensorIni(dir, "a", memcached.server);
+    const b = await sensorIni(dir, "b", memcached.server);
+    const sensors = [
+      await startSensor(a.ini, ["--clock", "record"]),
+      await startSensor(b.ini, [
+        "--clock",
+        "record",
+      ]),
+    ];
+    const subs = await Promise.all(
+      [a, b].map((s) =>
+        pyzmqPeer({ type: "SUB", mode: "connect", endpoint: `tcp://127.0.0.1:${s.outbound}` })
+      ),
+    );
+    const pushes = await Promise.all(
+      [a, b].map((s) =>
+        pyzmqPeer({ type: "PUSH", mode: "connect", endpoint: `tcp://127.0.0.1:${s.input}` })
+      ),
+    );
+    try {
+      for (const [i, sub] of subs.entries()) {
+        await sub.subscribe(new Uint8Array(0));
+        await waitFor("a subscription", async () => {
+          const text = await (await fetch(`${sensors[i]!.api}/metrics`)).text();
+          return (metricValue(text, "qts_outbound_subscribers") ?? 0) >= 1 ? true : undefined;
+        });
+      }
+      // One client's requests, 0.4 s apart, alternately through each sensor.
+      // Each waits until filtered, so memcached sees them in time order across the two sensors.
+      const filtered = async (i: number): Promise<number> =>
+        (await (await fetch(`${sensors[i]!.api}/stats/8984`)).json()).data.http?.requests ?? 0;
+      for (let i = 0; i < 10; i++) {
+        await pushes[i % 2]!.send(message("198.51.100.50", T0 + i * 0.4));
+        const expected = Math.floor(i / 2) + 1;
+        await waitFor(
+          "the record to be filtered",
+          async () => (await filtered(i % 2)) >= expected ? true : undefined,
+        );
+      }
+      // Sensor b sees its requests 0.8 s apart, within the rate on its own: only the state
+      // shared through memcached (a's requests in between) makes it reject.
+      const [frames] = await subs[1]!.receive(1, 15_000);
+      const add = JSON.parse(new TextDecoder().decode(frames![0]));
+      assert.deepEqual(
+        [add.method, add.ip_addr, add.rule_name, add.comment, add.hoplite],
+        ["add", "198.51.100.50", "tsng.rate", "loc_rate_shared_GET/", "b"],
+      );
+      // All five of b's requests are rejected, none of a's.
+      const rejected = async (i: number) =>
+        (await (await fetch(`${sensors[i]!.api}/stats/8984`)).json()).data.http;
+      await waitFor(
+        "b's five rejections",
+        async () => (await rejected(1)).events["loc_rate_shared_GET/"] === 5 ? true : undefined,
+      );
+      assert.equal((await rejected(0)).events["loc_rate_shared_GET/"], undefined);
+
+      // memcached dies: both sensors go on filtering (locally counted) and banning.
+      await memcached.stop();
+      for (const [i, push] of pushes.entries()) {
+        for (let k = 0; k < 3; k++) await push.send(message(`198.51.100.${60 + i}`, T0 + 10 + k));
+        await push.send(message(`192.0.2.${i + 1}`, T0 + 20));
+      }
+      for (const [i, sub] of subs.entries()) {
+        const [frames] = await sub.receive(1, 15_000);
+        const cmd = JSON.parse(new TextDecoder().decode(frames![0]));
+        assert.deepEqual([cmd.method, cmd.ip_addr, cmd.rule_name], [
+          "add",
+          `192.0.2.${i + 1}`,
+          "tsng.bad",
+        ]);
+        const text = await (await fetch(`${sensors[i]!.api}/metrics`)).text();
+        assert.equal(metricValue(text, 'qts_records_total{domain="8984"}'), 9);
+        assert.equal((await fetch(`${sensors[i]!.api}/healthz`)).status, 200);
+      }
+    } finally {
+      for (const peer of [...pushes, ...subs]) await peer.close();
+      for (const sensor of sensors) await sensor.stop();
+      await memcached.stop();
+    }
+  },
+});
