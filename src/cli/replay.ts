@@ -140,6 +140,7 @@ async function replayLogs(
   let first = Infinity;
   let last = -Infinity;
   const started = performance.now();
+  let progressAt = started + 5000;
   try {
     for (const log of logs) {
       let reported = 0;
@@ -157,6 +158,14 @@ async function replayLogs(
       ) {
         await session.send(item.domain, item.record);
         records++;
+        // A long log shows it is moving: one line on stderr every 5 s of wall time.
+        if ((records & 1023) === 0 && performance.now() >= progressAt) {
+          const elapsed = (performance.now() - started) / 1000;
+          console.error(
+            `${log}: ${counts.lines} lines, ${Math.round(records / elapsed)} records/s so far`,
+          );
+          progressAt = performance.now() + 5000;
+        }
         if (item.t < first) first = item.t;
         if (item.t > last) last = item.t;
       }
