@@ -29,6 +29,32 @@ const STRING_FIELDS: readonly string[] = [
   "remote_addr",
 ];
 const REMOTE_ADDR = STRING_FIELDS.length - 1;
+/** The char[N] fields come first in STRING_FIELDS. */
+const CHAR_FIELDS = FIXED_FIELDS.filter(([, kind]) => kind === "char").length;
+const CHAR_WIDTHS = FIXED_FIELDS.filter(([, kind]) => kind === "char").map(([, , size]) => size);
+
+function validUtf8(bytes: Uint8Array, start: number, end: number): boolean {
+  try {
+    fatal.decode(bytes.subarray(start, end));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * For a char[N] value that fills its field: the end without an incomplete last character, when
+ * that incompleteness is its only fault; -1 otherwise.
+ */
+function cutCharacter(bytes: Uint8Array, start: number, end: number): number {
+  for (let k = 1; k <= 3 && end - k > start; k++) {
+    const lead = bytes[end - k]!;
+    if (lead < 0xc0) continue; // a continuation byte: the lead is further back
+    const needed = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
+    return needed > k && validUtf8(bytes, start, end - k) ? end - k : -1;
+  }
+  return -1;
+}
 const TAIL_U32 = TAIL_FIELDS.filter(([, kind]) => kind === "u32").map(([name]) => name);
 
 /**
@@ -264,14 +290,16 @@ export function decodeRecord(bytes: Uint8Array, options: DecodeOptions = {}): De
       }
     }
     if (ascii) continue;
-    try {
-      fatal.decode(bytes.subarray(start, end));
-    } catch {
-      return reject(
-        "bad_utf8",
-        `field "${STRING_FIELDS[f]}" at byte ${start} is not valid UTF-8`,
-      );
+    if (validUtf8(bytes, start, end)) continue;
+    // A proxy that copies a long value into char[N] cuts it at N bytes, possibly inside a
+    // character: that is "what arrived", not garbage, so the cut character is dropped.
+    const full = f < CHAR_FIELDS && end - start === CHAR_WIDTHS[f];
+    const cut = full ? cutCharacter(bytes, start, end) : -1;
+    if (cut >= 0) {
+      spans[f * 2 + 1] = cut;
+      continue;
     }
+    return reject("bad_utf8", `field "${STRING_FIELDS[f]}" at byte ${start} is not valid UTF-8`);
   }
   const record = new WireRecord(bytes, view, spans, u32) as unknown as HttpRecord;
   return { ok: true, record };

@@ -174,6 +174,22 @@ Deno.test("decodeRecord() rejects invalid UTF-8 as bad_utf8 naming the field", (
   }
 });
 
+Deno.test("decodeRecord() drops a character cut by the end of a full char[N] field", () => {
+  // 31 ASCII bytes + the first byte of "Ж" (2 bytes): what strncpy into char[32] leaves.
+  const back = decodeRecord(encodeRecord({ ...emptyRecord(), host: "h".repeat(31) + "Ж" }));
+  assert.ok(back.ok);
+  if (back.ok) assert.equal(back.record.host, "h".repeat(31));
+  // The same bytes in a field that is not full are not a cut: rejected.
+  const bytes = encodeRecord({ ...emptyRecord(), host: "hh" });
+  bytes[264 + 2] = 0xd0;
+  const short = decodeRecord(bytes);
+  assert.equal(short.ok, false);
+  // A bad byte in the middle of a full field is still bad.
+  const middle = encodeRecord({ ...emptyRecord(), host: "h".repeat(32) });
+  middle[264 + 5] = 0xff;
+  assert.equal(decodeRecord(middle).ok, false);
+});
+
 Deno.test("decodeRecord() rejects invalid UTF-8 in a long string field", () => {
   const record = { ...emptyRecord(), http_user_agent: "x".repeat(40) };
   const bytes = encodeRecord(record);
