@@ -71,10 +71,18 @@ export class Pipeline {
   readonly #building = new Map<number, Promise<boolean>>();
   readonly #counters = new Map<number, { value: number }>();
   readonly #dropCounters = new Map<string, { value: number }>();
-  #lastSweep = 0;
-
+  readonly #eventCounters = new Map<number, { value: number }>();
   readonly #runner: ChainRunner;
   readonly #factories: ChainFactories;
+  /** Domains whose chain and projections are in force. */
+  readonly #known = new Set<number>();
+  /** Domains whose first configuration failed, with when: retried every 10 s, not per record. */
+  readonly #failed = new Map<number, number>();
+  /** Per-domain queue: reconfigurations and removals of one domain run one at a time. */
+  readonly #tails = new Map<number, Promise<void>>();
+  /** A queued reconfiguration that has not started yet; later requests share it. */
+  readonly #queued = new Map<number, Promise<void>>();
+  #lastSweep = 0;
 
   constructor(options: PipelineOptions) {
     this.#o = options;
@@ -103,18 +111,20 @@ export class Pipeline {
     });
   }
 
-  readonly #known = new Set<number>();
-  readonly #failed = new Map<number, number>();
-  /** Per-domain queue: reconfigurations and removals of one domain run one at a time. */
-  readonly #tails = new Map<number, Promise<void>>();
-  /** A queued reconfiguration that has not started yet; later requests share it. */
-  readonly #queued = new Map<number, Promise<void>>();
-
   /** The list manager's view of a runner decision. */
   decide(decision: Decision): void {
-    this.#o.metrics.inc("qts_events_total", "Filter events passed to the list manager", {
-      domain: decision.domainId,
-    }, decision.events.length);
+    let events = this.#eventCounters.get(decision.domainId);
+    if (!events) {
+      events = this.#o.metrics.counter(
+        "qts_events_total",
+        "Filter events passed to the list manager",
+        {
+          domain: decision.domainId,
+        },
+      );
+      this.#eventCounters.set(decision.domainId, events);
+    }
+    events.value += decision.events.length;
     const flags = new Map<string, boolean>();
     for (const flag of decision.flags) flags.set(flag, true);
     const apply = () =>
