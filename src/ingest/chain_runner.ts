@@ -23,6 +23,8 @@ export interface Decision {
   worker: number;
   /** Event time of the request (ms). */
   now: number;
+  /** The `tag` given to LocalRunner.submit (a worker's ingest sequence number). */
+  tag?: number;
 }
 
 /** Runs filter chains; in this thread ({@linkcode LocalRunner}) or in Web Workers. */
@@ -54,6 +56,15 @@ export interface ChainFactories {
   observers: Partial<Record<ComponentName, ObserverBuilder>>;
 }
 
+/** Records whose chain waits (on memcached) that may run at once in one runner. */
+const MAX_IN_FLIGHT = 64;
+
+/** A filtered request waiting to be decided. */
+interface Done {
+  ctx: RequestContext;
+  tag: number | undefined;
+}
+
 /** Callbacks of a runner into the main thread. */
 export interface RunnerSinks {
   decide(decision: Decision): void;
@@ -74,6 +85,12 @@ export class LocalRunner implements ChainRunner {
   readonly #chains = new Map<number, DomainChain>();
   readonly #join = new RequestJoin();
   #global: DomainConfig;
+  /** Records submitted, records decided in order, and finished ones waiting for earlier ones. */
+  #submitted = 0;
+  #applied = 0;
+  readonly #held = new Map<number, Done>();
+  #inFlight = 0;
+  #waiting: { limit: number; resolve: () => void }[] = [];
 
   constructor(env: FilterEnv, sinks: RunnerSinks, worker = 1, factories?: ChainFactories) {
     this.#env = { ...env, global: () => this.#global };
@@ -86,11 +103,18 @@ export class LocalRunner implements ChainRunner {
     };
   }
 
+  /**
+   * Filters one record. `tag` travels with its decision (the worker's ingest sequence number).
+   * A chain that waits (limit_req_mc on memcached) does not hold up the next records: up to
+   * MAX_IN_FLIGHT run at once, a promise is returned only when that many wait, and decisions
+   * are still applied in submission order.
+   */
   submit(
     domainId: number,
     record: HttpRecord,
     _body: Uint8Array,
     now: number,
+    tag?: number,
   ): void | Promise<void> {
     let phase: "first" | "response" = "first";
     if (record.qrator_request_id !== "") {
@@ -112,12 +136,57 @@ export class LocalRunner implements ChainRunner {
       flags: new Map(),
       events: [],
     };
+    const done: Done = { ctx, tag };
+    const seq = this.#submitted++;
     const pending = chain.run(record, ctx);
-    if (pending) return pending.then(() => this.#decide(ctx));
-    this.#decide(ctx);
+    if (!pending) {
+      this.#finished(seq, done);
+      return;
+    }
+    this.#inFlight++;
+    pending.catch(() => {}).then(() => {
+      this.#inFlight--;
+      this.#finished(seq, done);
+      this.#wake();
+    });
+    if (this.#inFlight >= MAX_IN_FLIGHT) return this.#roomFor(MAX_IN_FLIGHT - 1);
   }
 
-  #decide(ctx: RequestContext): void {
+  /** Resolves when every submitted record has been decided. */
+  settled(): Promise<void> {
+    return this.#inFlight === 0 ? Promise.resolve() : this.#roomFor(0);
+  }
+
+  #roomFor(limit: number): Promise<void> {
+    const wait = Promise.withResolvers<void>();
+    this.#waiting.push({ limit, resolve: wait.resolve });
+    return wait.promise;
+  }
+
+  #wake(): void {
+    this.#waiting = this.#waiting.filter((w) => {
+      if (this.#inFlight > w.limit) return true;
+      w.resolve();
+      return false;
+    });
+  }
+
+  /** Applies decisions in submission order, as far as every earlier record has finished. */
+  #finished(seq: number, done: Done): void {
+    if (seq !== this.#applied) {
+      this.#held.set(seq, done);
+      return;
+    }
+    this.#decide(done);
+    this.#applied++;
+    for (let next = this.#held.get(this.#applied); next; next = this.#held.get(this.#applied)) {
+      this.#held.delete(this.#applied);
+      this.#decide(next);
+      this.#applied++;
+    }
+  }
+
+  #decide({ ctx, tag }: Done): void {
     if (ctx.events.length === 0) return;
     const flags: string[] = [];
     for (const [flag, value] of ctx.flags) if (value) flags.push(flag);
@@ -128,6 +197,7 @@ export class LocalRunner implements ChainRunner {
       flags,
       worker: this.#worker,
       now: ctx.now,
+      ...(tag === undefined ? {} : { tag }),
     });
   }
 
@@ -177,6 +247,7 @@ export class LocalRunner implements ChainRunner {
   }
 
   async close(): Promise<void> {
+    await this.settled();
     for (const chain of this.#chains.values()) await chain.close();
     this.#chains.clear();
   }

@@ -14,8 +14,6 @@ import type { FromWorker, ToWorker } from "./_worker_protocol.ts";
 let runner: LocalRunner | undefined;
 let global: DomainConfig;
 let decisions: (Decision & { seq: number })[] = [];
-/** Sequence number of the record being filtered; its decision carries it back. */
-let current = 0;
 let duplicates: number[] = [];
 let telemetry: string[] = [];
 
@@ -50,7 +48,7 @@ async function handle(message: ToWorker): Promise<void> {
           publishTelemetry: (json) => void telemetry.push(json),
         },
         {
-          decide: (d) => void decisions.push({ ...d, seq: current }),
+          decide: ({ tag, ...d }) => void decisions.push({ ...d, seq: tag ?? 0 }),
           drop: (_reason, domainId) => void duplicates.push(domainId),
         },
         message.worker,
@@ -80,15 +78,16 @@ async function handle(message: ToWorker): Promise<void> {
         const result = decodeRecord(message.bytes.subarray(start, end), { maxBytes: Infinity });
         start = end;
         if (!result.ok) continue; // validated by the ingest thread already
-        current = message.seqs[i]!;
         const pending = runner!.submit(
           message.domains[i]!,
           result.record,
           message.bytes,
           message.nows[i]!,
+          message.seqs[i]!,
         );
         if (pending) await pending;
       }
+      await runner!.settled();
       post({ t: "done", seq: message.seq, decisions, duplicates, telemetry });
       decisions = [];
       duplicates = [];

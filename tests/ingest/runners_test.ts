@@ -106,3 +106,42 @@ Deno.test("WorkerRunner reports a component that fails to build in a worker", as
     await runner.close();
   }
 });
+
+Deno.test("LocalRunner keeps up to 64 waiting chains in flight and decides in record order", async () => {
+  const decisions: Decision[] = [];
+  const gates: (() => void)[] = [];
+  const slow = {
+    name: "slow",
+    run: (_record: unknown, ctx: { events: string[] }) =>
+      new Promise<void>((resolve) => {
+        gates.push(() => {
+          ctx.events.push("slow");
+          resolve();
+        });
+      }),
+  };
+  const runner = new LocalRunner(
+    { settings, global: () => global, log: silentLogger, stats: new HttpStats() },
+    { decide: (d) => void decisions.push(d), drop: () => {} },
+    1,
+    {
+      builders: { many_uas: () => Promise.resolve({ many_uas: slow as never }) },
+      observers: {},
+    },
+  );
+  await runner.configure(1, global);
+  const body = encodeRecord({ ...emptyRecord(), remote_ip: 1 });
+  const record = decodeRecord(body);
+  assert.ok(record.ok);
+  const returned: boolean[] = [];
+  for (let i = 0; i < 64; i++) {
+    returned.push(runner.submit(1, record.record, body, i, i) !== undefined);
+  }
+  assert.deepEqual(returned.slice(0, 63), new Array(63).fill(false));
+  assert.equal(returned[63], true, "the 64th waiting record must make submit wait");
+  // Finish them in reverse: decisions still come out in submission order.
+  for (const gate of gates.reverse()) gate();
+  await runner.settled();
+  assert.deepEqual(decisions.map((d) => d.tag), Array.from({ length: 64 }, (_, i) => i));
+  await runner.close();
+});
