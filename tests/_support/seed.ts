@@ -18,3 +18,30 @@ export const SEED_COMMAND_KEYS = [
   "broadcast",
   "hoplite",
 ];
+
+/** The ISCX time-feature columns in file order (the dataset README; the seed's table). */
+export const ISCX_FEATURE_NAMES = [
+  "duration",
+  "total_fiat",
+  "total_biat",
+  "min_fiat",
+  "min_biat",
+  "max_fiat",
+  "max_biat",
+  "mean_fiat",
+  "mean_biat",
+  "flowPktsPerSecond",
+  "flowBytesPerSecond",
+  "min_flowiat",
+  "max_flowiat",
+  "mean_flowiat",
+  "std_flowiat",
+  "min_active",
+  "mean_active",
+  "max_active",
+  "std_active",
+  "min_idle",
+  "mean_idle",
+  "max_idle",
+  "std_idle",
+];

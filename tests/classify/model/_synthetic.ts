@@ -1,4 +1,5 @@
 import { createRng } from "../../../src/classify/model/_rng.ts";
+import { ISCX_FEATURE_NAMES } from "../../_support/seed.ts";
 
 /**
  * A separable synthetic ISCX-shaped table: class c has duration ≈ (c+1)·1e6 µs and packet rate
@@ -21,31 +22,7 @@ export function syntheticRows(rows: number, classes: string[], seed = 3) {
 
 /** The same rows as ARFF text with the published files' trailing commas. */
 export function syntheticArff(data: ReturnType<typeof syntheticRows>): string {
-  const names = [
-    "duration",
-    "total_fiat",
-    "total_biat",
-    "min_fiat",
-    "min_biat",
-    "max_fiat",
-    "max_biat",
-    "mean_fiat",
-    "mean_biat",
-    "flowPktsPerSecond",
-    "flowBytesPerSecond",
-    "min_flowiat",
-    "max_flowiat",
-    "mean_flowiat",
-    "std_flowiat",
-    "min_active",
-    "mean_active",
-    "max_active",
-    "std_active",
-    "min_idle",
-    "mean_idle",
-    "max_idle",
-    "std_idle",
-  ];
+  const names = ISCX_FEATURE_NAMES;
   const pad = ",".repeat(23);
   const lines = [`@RELATION <ISCXFlowMeter-generated-flows>${pad}`, pad];
   for (const name of names) lines.push(`@ATTRIBUTE ${name} NUMERIC${pad}`);

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { parseDataset } from "../../../src/classify/model/parse_dataset.ts";
 import { syntheticArff, syntheticRows } from "./_synthetic.ts";
+import { ISCX_FEATURE_NAMES } from "../../_support/seed.ts";
 
 Deno.test("parseDataset() loads ARFF with the published trailing commas", () => {
   const data = syntheticRows(12, ["BROWSING", "CHAT", "VOIP"]);
@@ -14,26 +15,8 @@ Deno.test("parseDataset() loads ARFF with the published trailing commas", () => 
 Deno.test("parseDataset() keeps the declared class order even when a class has no rows", () => {
   const text = [
     "@RELATION r,,,",
-    ...["duration", "total_fiat", "total_biat", "min_fiat", "min_biat", "max_fiat", "max_biat"]
-      .map((n) => `@ATTRIBUTE ${n} NUMERIC,,`),
-    ...[
-      "mean_fiat",
-      "mean_biat",
-      "flowPktsPerSecond",
-      "flowBytesPerSecond",
-      "min_flowiat",
-      "max_flowiat",
-      "mean_flowiat",
-      "std_flowiat",
-      "min_active",
-      "mean_active",
-      "max_active",
-      "std_active",
-      "min_idle",
-      "mean_idle",
-      "max_idle",
-      "std_idle",
-    ].map((n) => `@ATTRIBUTE ${n} NUMERIC`),
+    // The published files: trailing commas on some header lines, none on others.
+    ...ISCX_FEATURE_NAMES.map((n, i) => `@ATTRIBUTE ${n} NUMERIC${i < 7 ? ",," : ""}`),
     "@ATTRIBUTE class1 {VPN-MAIL,VPN-FT},,,,",
     "@DATA,,,,",
     `${Array(23).fill("1").join(",")},VPN-FT`,
