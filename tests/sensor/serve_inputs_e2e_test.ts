@@ -90,6 +90,7 @@ Deno.test({
           status: "200",
         })
       }`;
+      await new Promise<void>((ok) => udp.bind(0, "127.0.0.1", ok));
       await new Promise<void>((ok, fail) =>
         udp.send(new TextEncoder().encode(line), syslog, "127.0.0.1", (e) => e ? fail(e) : ok())
       );
