@@ -10,7 +10,7 @@ const skip = pyzmqAvailable();
 if (skip) console.warn(`skipping input-mode end-to-end test: ${skip}`);
 
 Deno.test({
-  name: "qts serve: input_socket = sub reads a libzmq PUB, syslog_input reads nginx JSON lines",
+  name: "qts serve: SUB input from a libzmq PUB, syslog_input from nginx lines, telemetry PUB out",
   ignore: skip !== undefined,
   sanitizeResources: false,
   sanitizeOps: false,
@@ -21,6 +21,7 @@ Deno.test({
       join(dir, "filters", "8984.json"),
       JSON.stringify({
         lua: { enabled: false },
+        telemetry_http_sampler: { rate: 1 },
         fixed_lists: { lists: [{ name: "bad", type: "black", entries: ["203.0.113.0/24"] }] },
         lm: {
           use_component_projections: false,
@@ -33,7 +34,13 @@ Deno.test({
         },
       }),
     );
-    const [proxy, outbound, api, syslog] = [freePort(), freePort(), freePort(), freePort()];
+    const [proxy, outbound, api, syslog, telemetry] = [
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+    ];
     const ini = join(dir, "qts.ini");
     await Deno.writeTextFile(
       ini,
@@ -41,7 +48,8 @@ Deno.test({
         `api_server_port = ${api}\nfilters_config_dir = ${join(dir, "filters")}\n` +
         `components_config_dir =\nstate_dir = ${join(dir, "state")}\nautodiscover = false\n` +
         `workers = 0\nsyslog_input = udp://127.0.0.1:${syslog}\n` +
-        `[tsng:qpc]\noutbound = tcp://127.0.0.1:${outbound}\n`,
+        `[tsng:qpc]\noutbound = tcp://127.0.0.1:${outbound}\n` +
+        `[tsng:telemetry]\noutbound = tcp://127.0.0.1:${telemetry}\n`,
     );
     // The proxy binds a PUB; the sensor connects its SUB to it and subscribes to "http:".
     const pub = await pyzmqPeer({
@@ -55,8 +63,14 @@ Deno.test({
       mode: "connect",
       endpoint: `tcp://127.0.0.1:${outbound}`,
     });
+    const samples = await pyzmqPeer({
+      type: "SUB",
+      mode: "connect",
+      endpoint: `tcp://127.0.0.1:${telemetry}`,
+    });
     const udp = createSocket("udp4");
     try {
+      await samples.subscribe(new Uint8Array(0));
       await sub.subscribe(new Uint8Array(0));
       await waitFor("the outbound subscription", async () => {
         const text = await (await fetch(`${sensor.api}/metrics`)).text();
@@ -97,6 +111,11 @@ Deno.test({
       const [second] = await sub.receive(1, 15_000);
       const fromLog = JSON.parse(new TextDecoder().decode(second![0]));
       assert.deepEqual([fromLog.method, fromLog.ip_addr], ["add", "203.0.113.3"]);
+      // telemetry_http_sampler at rate 1: every record is published as JSON on its PUB.
+      const [sample] = await samples.receive(1, 15_000);
+      const json = JSON.parse(new TextDecoder().decode(sample![0]));
+      assert.equal(json.domain_id, 8984);
+      assert.ok(["203.0.113.1", "203.0.113.3"].includes(json.remote_addr), json.remote_addr);
       const bans = await (await fetch(`${sensor.api}/bans/8984`)).json();
       assert.deepEqual(bans.data.map((b: { ip: string }) => b.ip).sort(), [
         "203.0.113.1",
@@ -104,6 +123,7 @@ Deno.test({
       ]);
     } finally {
       udp.close();
+      await samples.close();
       await sub.close();
       await sensor.stop();
       await pub.close();
