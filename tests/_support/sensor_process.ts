@@ -128,3 +128,11 @@ export function metricValue(text: string, series: string): number | undefined {
   }
   return undefined;
 }
+
+/** Waits until the sensor at `api` reports a subscriber on its outbound PUB (bounded). */
+export function outboundSubscribed(api: string): Promise<true> {
+  return waitFor("a subscription to reach the sensor's outbound PUB", async () => {
+    const text = await (await fetch(`${api}/metrics`)).text();
+    return (metricValue(text, "qts_outbound_subscribers") ?? 0) >= 1 ? true : undefined;
+  });
+}

@@ -5,7 +5,7 @@ import { pyzmqAvailable } from "../_support/pyzmq_available.ts";
 import { pyzmqPeer } from "../_support/pyzmq_peer.ts";
 import {
   freePort,
-  metricValue,
+  outboundSubscribed,
   serveArgs,
   startSensor,
   waitFor,
@@ -83,11 +83,7 @@ for (const workers of [0, 2]) {
         );
       const brief = (cmds: Record<string, unknown>[]) =>
         cmds.map((c) => `${c.method} ${c.rule_name} ${c.ip_addr}`).sort();
-      const subscribed = () =>
-        waitFor("the subscription to reach the sensor", async () => {
-          const text = await (await fetch(`${sensor.api}/metrics`)).text();
-          return (metricValue(text, "qts_outbound_subscribers") ?? 0) >= 1 ? true : undefined;
-        });
+      const subscribed = () => outboundSubscribed(sensor.api);
       try {
         await sub.subscribe(new Uint8Array(0));
         await subscribed();

@@ -5,7 +5,12 @@ import { fileURLToPath } from "node:url";
 import { emptyRecord, encodeHeader, encodeRecord, parseIPv4 } from "../../src/wire/mod.ts";
 import { pyzmqAvailable } from "../_support/pyzmq_available.ts";
 import { pyzmqPeer } from "../_support/pyzmq_peer.ts";
-import { freePort, metricValue, startSensor, waitFor } from "../_support/sensor_process.ts";
+import {
+  freePort,
+  metricValue,
+  outboundSubscribed,
+  startSensor,
+} from "../_support/sensor_process.ts";
 
 const T0 = 1_700_000_000;
 const GEO_DB = fileURLToPath(new URL("../fixtures/geo/test-country.mmdb", import.meta.url));
@@ -118,11 +123,7 @@ for (const workers of [0, 2]) {
       try {
         await sub.subscribe(new Uint8Array(0));
         const metrics = async () => await (await fetch(`${sensor.api}/metrics`)).text();
-        await waitFor(
-          "the subscription to reach the sensor",
-          async () =>
-            (metricValue(await metrics(), "qts_outbound_subscribers") ?? 0) >= 1 ? true : undefined,
-        );
+        await outboundSubscribed(sensor.api);
 
         // A black-listed IP: one add with the list's event as comment.
         await push.send(message(8984, "198.51.100.9", T0));
@@ -199,11 +200,7 @@ for (const workers of [0, 2]) {
         const bans = await (await fetch(`${sensor.api}/bans/8984`)).json();
         assert.equal(bans.status, "success");
         assert.equal(bans.data.length, 7);
-        await waitFor(
-          "the subscriber to reconnect",
-          async () =>
-            (metricValue(await metrics(), "qts_outbound_subscribers") ?? 0) >= 1 ? true : undefined,
-        );
+        await outboundSubscribed(sensor.api);
         await push.send(message(8984, "198.51.100.9", T0 + 100));
         await push.send(message(8984, "203.0.113.2", T0 + 101));
 

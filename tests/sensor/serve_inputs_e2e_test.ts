@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { emptyRecord, encodeHeader, encodeRecord, parseIPv4 } from "../../src/wire/mod.ts";
 import { pyzmqAvailable } from "../_support/pyzmq_available.ts";
 import { pyzmqPeer } from "../_support/pyzmq_peer.ts";
-import { freePort, metricValue, startSensor, waitFor } from "../_support/sensor_process.ts";
+import { freePort, outboundSubscribed, startSensor } from "../_support/sensor_process.ts";
 
 const skip = pyzmqAvailable();
 if (skip) console.warn(`skipping input-mode end-to-end test: ${skip}`);
@@ -72,10 +72,7 @@ Deno.test({
     try {
       await samples.subscribe(new Uint8Array(0));
       await sub.subscribe(new Uint8Array(0));
-      await waitFor("the outbound subscription", async () => {
-        const text = await (await fetch(`${sensor.api}/metrics`)).text();
-        return (metricValue(text, "qts_outbound_subscribers") ?? 0) >= 1 ? true : undefined;
-      });
+      await outboundSubscribed(sensor.api);
       const record = (ip: string) =>
         encodeRecord({ ...emptyRecord(), remote_ip: parseIPv4(ip)!, method: "GET", url: "/" });
       // Publish until the sensor's subscription has arrived (the slow-joiner case), then stop.

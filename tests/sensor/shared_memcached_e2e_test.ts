@@ -4,7 +4,13 @@ import { emptyRecord, encodeHeader, encodeRecord, parseIPv4 } from "../../src/wi
 import { memcachedMissing, startMemcached } from "../memcached/_memcached_server.ts";
 import { pyzmqAvailable } from "../_support/pyzmq_available.ts";
 import { pyzmqPeer } from "../_support/pyzmq_peer.ts";
-import { freePort, metricValue, startSensor, waitFor } from "../_support/sensor_process.ts";
+import {
+  freePort,
+  metricValue,
+  outboundSubscribed,
+  startSensor,
+  waitFor,
+} from "../_support/sensor_process.ts";
 
 const T0 = 1_700_000_000;
 const skip = pyzmqAvailable() ?? memcachedMissing();
@@ -93,10 +99,7 @@ Deno.test({
     try {
       for (const [i, sub] of subs.entries()) {
         await sub.subscribe(new Uint8Array(0));
-        await waitFor("a subscription", async () => {
-          const text = await (await fetch(`${sensors[i]!.api}/metrics`)).text();
-          return (metricValue(text, "qts_outbound_subscribers") ?? 0) >= 1 ? true : undefined;
-        });
+        await outboundSubscribed(sensors[i]!.api);
       }
       // One client's requests, 0.4 s apart, alternately through each sensor.
       // Each waits until filtered, so memcached sees them in time order across the two sensors.
