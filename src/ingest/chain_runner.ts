@@ -47,6 +47,8 @@ export interface ChainRunner {
   steps(domainId: number): StepName[] | undefined;
   /** statstore counters of every thread, merged. */
   stats(): StatsSnapshot;
+  /** Resolves when every record submitted so far has been decided. */
+  settled(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -268,6 +268,11 @@ export class WorkerRunner implements ChainRunner {
     return mergeStats(this.#lanes.map((lane) => lane.stats));
   }
 
+  /** Resolves when every submitted record has been decided. */
+  settled(): Promise<void> {
+    return this.drain();
+  }
+
   /** Resolves when every posted batch has come back (tests, shutdown). */
   async drain(): Promise<void> {
     this.flush();

@@ -222,6 +222,8 @@ export class ReplaySession {
       (fn) => this.#barrierWaiter = fn,
     );
     this.#barrierWaiter = undefined;
+    // Records whose chain waits (limit_req_mc on memcached) may still be deciding.
+    await this.sensor.runner.settled();
     await this.#until(
       () => this.commands.length >= this.#published,
       `${this.#published} published commands to arrive on the SUB socket`,
