@@ -91,6 +91,7 @@ function gatedRunner(runner: ChainRunner) {
     sweep: (now) => runner.sweep(now),
     steps: (domainId) => runner.steps(domainId),
     stats: () => runner.stats(),
+    settled: () => runner.settled(),
     close: () => runner.close(),
   };
   return {
@@ -196,6 +197,7 @@ Deno.test("one PUT builds the domain's chain once (no second, leaked chain)", as
       sweep: (now) => runner.sweep(now),
       steps: (domainId) => runner.steps(domainId),
       stats: () => runner.stats(),
+      settled: () => runner.settled(),
       close: () => runner.close(),
     }),
   });
