@@ -181,9 +181,9 @@ export class ConfigStore {
     const found = new Map<number, Partial<DomainConfig>>();
     // Later directories first, so the first directory (where rewrite=1 writes) wins.
     for (const dir of [...this.#settings.filters_config_dir].reverse()) {
-      let entries: Deno.DirEntry[];
+      const entries: Deno.DirEntry[] = [];
       try {
-        entries = [...Deno.readDirSync(dir)];
+        for await (const entry of Deno.readDir(dir)) entries.push(entry);
       } catch (error) {
         if (!(error instanceof Deno.errors.NotFound)) {
           problems.push({
@@ -210,12 +210,23 @@ export class ConfigStore {
         }
       }
     }
-    const before = new Map(this.#effectiveSnapshot());
+    // The global components do not change here, so a domain's effective configuration changes
+    // exactly when its own objects do: comparing those avoids building every domain's config.
+    const before = this.#ownSnapshot();
     this.#files = found;
     this.#memory.clear();
     this.#deleted.clear();
-    this.#effective.clear();
-    this.#emit(this.#diff(before, false));
+    const after = this.#ownSnapshot();
+    const changed: number[] = [];
+    for (const [id, text] of after) {
+      if (before.get(id) !== text) {
+        changed.push(id);
+        this.#effective.delete(id);
+      }
+    }
+    const removed = [...before.keys()].filter((id) => !after.has(id));
+    for (const id of removed) this.#effective.delete(id);
+    this.#emit({ changed, removed, global: false });
     return problems;
   }
 
@@ -271,6 +282,12 @@ export class ConfigStore {
     const diff = this.#diff(before, changed);
     if (changed || diff.changed.length > 0) this.#emit(diff);
     return problems;
+  }
+
+  #ownSnapshot(): Map<number, string> {
+    const out = new Map<number, string>();
+    for (const id of this.domains()) out.set(id, JSON.stringify(this.ownComponents(id)));
+    return out;
   }
 
   *#effectiveSnapshot(): Iterable<[number, string]> {
