@@ -1,14 +1,17 @@
-import { dirname, join } from "node:path";
 import type { ActiveBan } from "./_ban_table.ts";
 
 /** One active ban as persisted (the list manager's own record of it). */
 export type SavedBan = ActiveBan;
 
-/** One projection's mode as persisted. */
+/** A watched IP on disk: `[ip, last_seen, event, multiple (0/1), worker]`. */
+export type WatchTuple = [string, number, string, number, number];
+
+/** One projection's mode as persisted; a projection in watch mode keeps its watched IPs. */
 export interface SavedMode {
   mode: string;
   since: number;
   last_match_at: number;
+  watched?: WatchTuple[];
 }
 
 /**
@@ -28,41 +31,6 @@ export interface SavedState {
 export interface LoadedState {
   saved_at: number;
   domains: Record<string, { bans: SavedBan[]; modes: Record<string, SavedMode> }>;
-}
-
-/**
- * Writes `text` to `path` so that a crash leaves either the old or the new file: temp file in
- * the same directory, fsync, rename, then fsync of the directory (best effort).
- */
-export async function writeFileAtomic(path: string, text: string): Promise<void> {
-  const dir = dirname(path);
-  await Deno.mkdir(dir, { recursive: true });
-  const tmp = join(dir, `.${crypto.randomUUID()}.tmp`);
-  try {
-    const file = await Deno.open(tmp, { write: true, create: true, truncate: true, mode: 0o600 });
-    try {
-      const bytes = new TextEncoder().encode(text);
-      let off = 0;
-      while (off < bytes.length) off += await file.write(bytes.subarray(off));
-      await file.sync();
-    } finally {
-      file.close();
-    }
-    await Deno.rename(tmp, path);
-  } catch (error) {
-    await Deno.remove(tmp).catch(() => {});
-    throw error;
-  }
-  try {
-    const d = await Deno.open(dir, { read: true });
-    try {
-      await d.sync();
-    } finally {
-      d.close();
-    }
-  } catch {
-    // Some file systems refuse fsync on a directory; the rename itself is already atomic.
-  }
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -107,7 +75,17 @@ export function parseState(text: string, path: string): LoadedState {
     if (isRecord(d.modes)) {
       for (const [name, m] of Object.entries(d.modes)) {
         if (!isRecord(m) || !str(m.mode) || !num(m.since) || !num(m.last_match_at)) continue;
-        modes[name] = { mode: m.mode, since: m.since, last_match_at: m.last_match_at };
+        const watched = (Array.isArray(m.watched) ? m.watched as unknown[] : []).filter(
+          (w): w is WatchTuple =>
+            Array.isArray(w) && w.length === 5 && str(w[0]) && num(w[1]) && str(w[2]) &&
+            num(w[3]) && num(w[4]),
+        );
+        modes[name] = {
+          mode: m.mode,
+          since: m.since,
+          last_match_at: m.last_match_at,
+          ...(watched.length > 0 ? { watched } : {}),
+        };
       }
     }
     state.domains[id] = { bans, modes };

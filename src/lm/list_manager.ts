@@ -15,8 +15,8 @@ import {
   parseState,
   type SavedMode,
   type SavedState,
-  writeFileAtomic,
 } from "./_state_file.ts";
+import { writeFileAtomic } from "../config/write_file_atomic.ts";
 
 export type { ProjectionMode } from "./_projection.ts";
 
@@ -642,7 +642,17 @@ export class ListManager {
       }
       const modes: Record<string, SavedMode> = { ...d.pendingModes };
       for (const p of d.projections) {
-        modes[p.config.name] = { mode: p.mode, since: p.since, last_match_at: p.lastMatchAt };
+        const saved: SavedMode = { mode: p.mode, since: p.since, last_match_at: p.lastMatchAt };
+        if (p.mode === "watch" && p.watched.size > 0) {
+          saved.watched = [...p.watched].map(([ip, w]) => [
+            ip,
+            w.lastSeen,
+            w.event,
+            w.multiple ? 1 : 0,
+            w.worker,
+          ]);
+        }
+        modes[p.config.name] = saved;
       }
       state.domains[String(d.id)] = { bans, modes };
     }
@@ -674,6 +684,12 @@ function applySaved(p: ProjectionState, saved: SavedMode): void {
   p.mode = mode;
   p.since = saved.since;
   p.lastMatchAt = saved.last_match_at;
+  // A restart during an attack must not forget who was watched: they are banned at activation.
+  if (mode === "watch") {
+    for (const [ip, lastSeen, event, multiple, worker] of saved.watched ?? []) {
+      p.watched.set(ip, { lastSeen, event, multiple: multiple === 1, worker });
+    }
+  }
 }
 
 function mergeProjections(

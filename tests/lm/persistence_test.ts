@@ -90,7 +90,8 @@ Deno.test("ListManager restored bans of a projection gone from the config are de
     first.lm.onEvents(D, "1.0.0.2", ["many_uas"], NO_FLAGS, 2);
     await first.lm.close();
 
-    const second = setup({ stateFile, clock: new ManualClock(first.clock.t + 1000) });
+    const clock = new ManualClock(first.clock.t + 1000);
+    const second = setup({ stateFile, clock });
     assert.equal(await second.lm.restore(), 1);
     second.lm.configure(D, lm([projection({ name: "rate" })]));
     assert.deepEqual(
@@ -157,5 +158,39 @@ Deno.test("ListManager saves on its own shortly after a change", async () => {
       }
       await m.lm.close();
     }
+  });
+});
+
+Deno.test("ListManager restores watched IPs, so a restart in watch mode still bans them at activation", async () => {
+  await withDir(async (dir) => {
+    const stateFile = join(dir, "lm.json");
+    const watching = () =>
+      lm([projection({ name: "rate", state: "auto", activation: { events: 3, ips: 2 } })]);
+    const first = setup({ stateFile });
+    first.lm.configure(D, watching());
+    first.lm.onEvents(D, "1.0.0.1", ["loc_rate_a"], NO_FLAGS, 1);
+    first.lm.onEvents(D, "1.0.0.2", ["loc_rate_b"], NO_FLAGS, 2);
+    assert.equal(first.lm.modes(D).rate?.mode, "watch");
+    assert.equal(first.lm.modes(D).rate?.watched, 2);
+    await first.lm.close();
+    assert.equal(first.sent.length, 0);
+
+    const clock = new ManualClock(first.clock.t + 1000);
+    const second = setup({ stateFile, clock });
+    await second.lm.restore();
+    second.lm.configure(D, watching());
+    assert.equal(second.lm.modes(D).rate?.watched, 2, "watched IPs survive the restart");
+    // The attack goes on from two more addresses; the next window activates the projection and
+    // every IP watched, before and after the restart, is banned.
+    for (let i = 0; i < 3; i++) second.lm.onEvents(D, "1.0.0.3", ["loc_rate_a"], NO_FLAGS, 1);
+    second.lm.onEvents(D, "1.0.0.4", ["loc_rate_a"], NO_FLAGS, 1);
+    clock.advance(TICK_MS);
+    second.lm.tick();
+    assert.deepEqual(brief(second.sent).sort(), [
+      "add 1.0.0.1 loc_rate_a",
+      "add 1.0.0.2 loc_rate_b",
+      "add 1.0.0.3 loc_rate_a",
+      "add 1.0.0.4 loc_rate_a",
+    ]);
   });
 });
