@@ -133,12 +133,17 @@ export class NftSet {
     await this.run(rules.join("\n") + "\n");
   }
 
-  #line(op: NftOp): string | undefined {
+  #line(op: NftOp, refresh = false): string | undefined {
     const set = this.#set(op.ip);
     if (!set) return undefined;
     if (op.op === "add") {
       const seconds = Math.max(1, Math.ceil(op.timeout));
-      return `add element ${set} { ${op.ip} timeout ${seconds}s }`;
+      const add = `add element ${set} { ${op.ip} timeout ${seconds}s }`;
+      // Older kernels keep an existing element's timeout on `add` (newer ones refresh it);
+      // add-delete-add in one transaction gives the new timeout on either, whether or not the
+      // element was there (nft 1.0.6 has no `destroy`; a lone `delete` of a missing element
+      // fails the whole batch).
+      return refresh ? `${add}\ndelete element ${set} { ${op.ip} }\n${add}` : add;
     }
     return `delete element ${set} { ${op.ip} }`;
   }
@@ -149,7 +154,7 @@ export class NftSet {
    * of missing elements. Returns the number of changes nft rejected.
    */
   async apply(ops: readonly NftOp[]): Promise<number> {
-    const lines = ops.map((op) => this.#line(op));
+    const lines = ops.map((op) => this.#line(op, true));
     const valid = lines.filter((l): l is string => l !== undefined);
     let rejected = lines.length - valid.length;
     if (valid.length === 0) return rejected;

@@ -248,3 +248,31 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "NftSet.apply() gives an element that is already banned the new command's timeout",
+  ignore: skip !== undefined,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const ns = `qts-refresh-${Deno.pid}`;
+    const ip = (...args: string[]) => new Deno.Command("ip", { args }).outputSync();
+    assert.ok(ip("netns", "add", ns).success, "ip netns add");
+    try {
+      const nft = new NftSet(parseNftTarget("inet/qts/bans"), {
+        command: ["ip", "netns", "exec", ns, "nft"],
+      });
+      await nft.setup();
+      assert.equal(await nft.apply([{ op: "add", ip: "203.0.113.7", timeout: 60 }]), 0);
+      assert.ok((await nft.members()).get("203.0.113.7")! <= 60);
+      // A longer ban for the same address (another rule, a repeat offence) must extend it.
+      assert.equal(await nft.apply([{ op: "add", ip: "203.0.113.7", timeout: 7200 }]), 0);
+      assert.ok((await nft.members()).get("203.0.113.7")! > 3600, "timeout refreshed");
+      // Adding a new address the same way works too (nothing to refresh).
+      assert.equal(await nft.apply([{ op: "add", ip: "2001:db8::7", timeout: 120 }]), 0);
+      assert.ok((await nft.members()).has("2001:db8::7"));
+    } finally {
+      ip("netns", "del", ns);
+    }
+  },
+});
