@@ -12,25 +12,30 @@ const COPIES = 1500; // ~20 MB, 18,000 flows: a few seconds of processing
 const FLOWS_PER_COPY = 12;
 
 /** `qts tractor` as a child with the permissions the README gives (any loopback port here). */
+/** `deno run` arguments for `qts tractor` with the permissions its help text lists. */
+function tractorArgs(captures: string, state: string): string[] {
+  return [
+    "run",
+    "--allow-net=127.0.0.1",
+    "--allow-read",
+    `--allow-write=${state}`,
+    "--allow-env=LOG_TOKENS,LOG_STREAM",
+    MAIN,
+    "--captures",
+    captures,
+    "--state",
+    state,
+    "--listen",
+    "127.0.0.1:0",
+  ];
+}
+
 function spawnTractor(captures: string, state: string): {
   child: Deno.ChildProcess;
   out: ChildLines;
 } {
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net=127.0.0.1",
-      "--allow-read",
-      `--allow-write=${state}`,
-      "--allow-env=LOG_TOKENS,LOG_STREAM",
-      MAIN,
-      "--captures",
-      captures,
-      "--state",
-      state,
-      "--listen",
-      "127.0.0.1:0",
-    ],
+    args: tractorArgs(captures, state),
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
@@ -126,20 +131,7 @@ Deno.test("a second qts tractor on the same state directory refuses to start", a
   try {
     await first.out.waitFor(/listening on/, 60_000);
     const second = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-net=127.0.0.1",
-        "--allow-read",
-        `--allow-write=${state}`,
-        "--allow-env=LOG_TOKENS,LOG_STREAM",
-        MAIN,
-        "--captures",
-        captures,
-        "--state",
-        state,
-        "--listen",
-        "127.0.0.1:0",
-      ],
+      args: tractorArgs(captures, state),
       stdout: "piped",
       stderr: "piped",
       signal: AbortSignal.timeout(60_000),
