@@ -2,35 +2,35 @@
  * qts: the HTTP anomaly sensor and capture analyzer. This file only reads the command line and
  * hands over to a subcommand; each returns its exit code.
  */
-import { VERSION } from "./src/version.ts";
-import { checkConfigCommand } from "./src/cli/check_config.ts";
+import { VERSION } from "./src/shared/version.ts";
+import { checkConfigCommand } from "./src/commands/check_config_command.ts";
 
 type Command = (args: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
   serve: {
     summary: "run the sensor: ZeroMQ records in, ban commands out, REST API",
-    load: async () => (await import("./src/cli/serve.ts")).serveCommand,
+    load: async () => (await import("./src/commands/serve_command.ts")).serveCommand,
   },
   replay: {
     summary: "replay traffic fixtures or logs through the real pipeline",
-    load: async () => (await import("./src/cli/replay.ts")).replayCommand,
+    load: async () => (await import("./src/commands/replay_command.ts")).replayCommand,
   },
   analyze: {
     summary: "read pcap/pcapng captures and write the flow feature table",
-    load: async () => (await import("./src/analyze/analyze_command.ts")).analyzeCommand,
+    load: async () => (await import("./src/commands/analyze_command.ts")).analyzeCommand,
   },
   tractor: {
     summary: "serve the TrActor REST API v1 over a capture repository",
-    load: async () => (await import("./src/cli/tractor.ts")).tractorCommand,
+    load: async () => (await import("./src/commands/tractor_command.ts")).tractorCommand,
   },
   model: {
     summary: "train and evaluate the traffic classifier",
-    load: async () => (await import("./src/model_cli/model_command.ts")).modelCommand,
+    load: async () => (await import("./src/commands/model_command.ts")).modelCommand,
   },
   bouncer: {
     summary: "apply ban commands to an nftables set",
-    load: async () => (await import("./src/cli/bouncer.ts")).bouncerCommand,
+    load: async () => (await import("./src/commands/bouncer_command.ts")).bouncerCommand,
   },
   "check-config": {
     summary: "validate settings and every component and domain file",

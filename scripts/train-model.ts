@@ -6,9 +6,9 @@
  *   deno run --allow-read --allow-write scripts/train-model.ts [--data <dir>] [--seed <n>]
  */
 import { parseArgs } from "node:util";
-import { datasetDir, datasetFiles } from "../src/classify/model/dataset_dir.ts";
-import { parseDataset } from "../src/classify/model/parse_dataset.ts";
-import { trainModelSet } from "../src/classify/model/train_model_set.ts";
+import { datasetDir, datasetFiles } from "../src/analyzer/classify/model/dataset_dir.ts";
+import { parseDataset } from "../src/analyzer/classify/model/parse_dataset.ts";
+import { trainModelSet } from "../src/analyzer/classify/model/train_model_set.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -17,7 +17,7 @@ const { values } = parseArgs({
 let dir = values.data ?? datasetDir();
 if (!dir.endsWith("/")) dir += "/";
 const out = values.out ??
-  new URL("../src/classify/model/iscx_model.json", import.meta.url).pathname;
+  new URL("../src/analyzer/classify/model/iscx_model.json", import.meta.url).pathname;
 const datasets = datasetFiles.map((file) =>
   parseDataset(Deno.readTextFileSync(`${dir}${file}`), file)
 );

@@ -5,11 +5,11 @@
  * `ndpiReader` on the same file. The capture is generated once in /tmp and reused.
  * Each measurement runs in its own process so peak RSS is per tool (GNU time's %M).
  */
-import { CaptureReader } from "../../src/capture/capture_reader.ts";
-import { decodePacket } from "../../src/capture/decode_packet.ts";
-import { analyzeCapture } from "../../src/analyze/analyze_capture.ts";
-import { seedCsvRow } from "../../src/analyze/feature_table.ts";
-import { flowFeatures } from "../../src/flows/flow_features.ts";
+import { CaptureReader } from "../../src/shared/capture/capture_reader.ts";
+import { decodePacket } from "../../src/shared/capture/decode_packet.ts";
+import { analyzeCapture } from "../../src/analyzer/analyze/analyze_capture.ts";
+import { seedCsvRow } from "../../src/analyzer/analyze/feature_table.ts";
+import { flowFeatures } from "../../src/analyzer/flows/flow_features.ts";
 
 const HERE = new URL(import.meta.url).pathname;
 

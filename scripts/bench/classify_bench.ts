@@ -7,9 +7,9 @@ import {
   builtinModels,
   classifyFlow,
   classifyFlows,
-} from "../../src/classify/model/classify_flow.ts";
-import { datasetDir, datasetFiles } from "../../src/classify/model/dataset_dir.ts";
-import { parseDataset } from "../../src/classify/model/parse_dataset.ts";
+} from "../../src/analyzer/classify/model/classify_flow.ts";
+import { datasetDir, datasetFiles } from "../../src/analyzer/classify/model/dataset_dir.ts";
+import { parseDataset } from "../../src/analyzer/classify/model/parse_dataset.ts";
 
 function rowsFor(file: string): Float64Array[] {
   try {
@@ -26,7 +26,7 @@ function rowsFor(file: string): Float64Array[] {
 
 /** Prints model size and classification throughput. */
 export async function run(): Promise<void> {
-  const modelUrl = new URL("../../src/classify/model/iscx_model.json", import.meta.url);
+  const modelUrl = new URL("../../src/analyzer/classify/model/iscx_model.json", import.meta.url);
   const bytes = (await Deno.stat(modelUrl)).size;
   const loadStart = performance.now();
   const set = builtinModels();

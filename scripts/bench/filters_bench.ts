@@ -6,17 +6,22 @@
  * bytes of per-IP state with 1M distinct IPs. Rates are per second of CPU time of this process.
  * Figures only, never pass/fail.
  */
-import { decodeRecord, emptyRecord, encodeRecord, type HttpRecord } from "../../src/wire/mod.ts";
-import { clientAddress } from "../../src/wire/record.ts";
-import type { FilterInstance, RequestContext } from "../../src/filters/types.ts";
-import { uaParser } from "../../src/filters/ua_parser.ts";
-import { lua } from "../../src/filters/lua.ts";
-import { manyUas } from "../../src/filters/many_uas.ts";
-import { limitReqMc } from "../../src/filters/limit_req_mc.ts";
-import { requestHashScore } from "../../src/filters/request_hash_score.ts";
-import { statstoreHttpStats } from "../../src/filters/statstore_http_stats.ts";
-import { telemetryHttpSampler } from "../../src/filters/telemetry_http_sampler.ts";
-import type { LuaConfig } from "../../src/config/components.ts";
+import {
+  decodeRecord,
+  emptyRecord,
+  encodeRecord,
+  type HttpRecord,
+} from "../../src/sensor/wire/mod.ts";
+import { clientAddress } from "../../src/sensor/wire/record.ts";
+import type { FilterInstance, RequestContext } from "../../src/sensor/filters/types.ts";
+import { uaParser } from "../../src/sensor/filters/ua_parser.ts";
+import { lua } from "../../src/sensor/filters/lua.ts";
+import { manyUas } from "../../src/sensor/filters/many_uas.ts";
+import { limitReqMc } from "../../src/sensor/filters/limit_req_mc.ts";
+import { requestHashScore } from "../../src/sensor/filters/request_hash_score.ts";
+import { statstoreHttpStats } from "../../src/sensor/filters/statstore_http_stats.ts";
+import { telemetryHttpSampler } from "../../src/sensor/filters/telemetry_http_sampler.ts";
+import type { LuaConfig } from "../../src/shared/config/components.ts";
 import { cpuUsage } from "node:process";
 
 const UAS = [

@@ -4,10 +4,10 @@
  * application captures, next to the same analysis without labels; the size of the model and
  * label configuration the binary embeds. Figures only, no pass/fail on timing.
  */
-import { analyzeCapture } from "../../src/analyze/analyze_capture.ts";
-import { labelFlows } from "../../src/classify/label_flows.ts";
-import { builtinModels } from "../../src/classify/model/classify_flow.ts";
-import { matchSignatures } from "../../src/classify/signatures/match_signatures.ts";
+import { analyzeCapture } from "../../src/analyzer/analyze/analyze_capture.ts";
+import { labelFlows } from "../../src/analyzer/classify/label_flows.ts";
+import { builtinModels } from "../../src/analyzer/classify/model/classify_flow.ts";
+import { matchSignatures } from "../../src/analyzer/classify/signatures/match_signatures.ts";
 import { fmt, ratio, report } from "./_measure.ts";
 
 const enc = new TextEncoder();
@@ -208,7 +208,8 @@ async function flowsPerSecond(
 /** Prints labelling throughput and the embedded model's size. */
 export async function run(): Promise<void> {
   const modelBytes =
-    (await Deno.stat(new URL("../../src/classify/model/iscx_model.json", import.meta.url))).size;
+    (await Deno.stat(new URL("../../src/analyzer/classify/model/iscx_model.json", import.meta.url)))
+      .size;
   const labelsBytes = (await Deno.stat(new URL("../../config/labels.yaml", import.meta.url))).size;
   const models = builtinModels();
   const trees = models.models.reduce((n, m) => n + m.booster.trees.length, 0);

@@ -2,8 +2,8 @@
  * `deno task bench lm`: cost of ListManager.onEvents on the hot path and of the 30 s tick.
  * Figures only; no pass/fail on timing.
  */
-import type { ProjectionConfig } from "../../src/config/components.ts";
-import { formatCommand, ListManager } from "../../src/lm/mod.ts";
+import type { ProjectionConfig } from "../../src/shared/config/components.ts";
+import { formatCommand, ListManager } from "../../src/sensor/lm/mod.ts";
 
 function projection(over: Partial<ProjectionConfig> & { name: string }): ProjectionConfig {
   return {

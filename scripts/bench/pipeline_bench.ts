@@ -1,13 +1,13 @@
-import { ConfigStore } from "../../src/config/config_store.ts";
-import { loadSettings } from "../../src/config/settings.ts";
-import { HttpStats } from "../../src/filters/statstore_http_stats.ts";
-import type { RunnerSinks } from "../../src/ingest/chain_runner.ts";
-import { Pipeline } from "../../src/ingest/pipeline.ts";
-import { WorkerRunner } from "../../src/ingest/worker_runner.ts";
-import { ListManager } from "../../src/lm/list_manager.ts";
-import { silentLogger } from "../../src/log/logger.ts";
-import { Metrics } from "../../src/metrics/prometheus.ts";
-import { decodeRecord, encodeHeader, encodeRecord } from "../../src/wire/mod.ts";
+import { ConfigStore } from "../../src/shared/config/config_store.ts";
+import { loadSettings } from "../../src/shared/config/settings.ts";
+import { HttpStats } from "../../src/sensor/filters/statstore_http_stats.ts";
+import type { RunnerSinks } from "../../src/sensor/ingest/chain_runner.ts";
+import { Pipeline } from "../../src/sensor/ingest/pipeline.ts";
+import { WorkerRunner } from "../../src/sensor/ingest/worker_runner.ts";
+import { ListManager } from "../../src/sensor/lm/list_manager.ts";
+import { silentLogger } from "../../src/shared/log/logger.ts";
+import { Metrics } from "../../src/shared/metrics/prometheus.ts";
+import { decodeRecord, encodeHeader, encodeRecord } from "../../src/sensor/wire/mod.ts";
 import { opsPerSecond, ratio, report } from "./_measure.ts";
 import { sampleRecord } from "./wire_bench.ts";
 

@@ -6,8 +6,8 @@
  * @module
  */
 import { join } from "node:path";
-import { readAccessLog } from "../../src/replay/read_access_log.ts";
-import { ReplaySession } from "../../src/replay/replay_session.ts";
+import { readAccessLog } from "../../src/sensor/replay/read_access_log.ts";
+import { ReplaySession } from "../../src/sensor/replay/replay_session.ts";
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 const UAS = [

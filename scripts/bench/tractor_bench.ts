@@ -4,10 +4,10 @@
  * SQLite writes + aggregates) in the job Worker, then API latencies on the result.
  */
 import { join } from "node:path";
-import { analyzeCapture } from "../../src/analyze/analyze_capture.ts";
-import { CaptureRepository } from "../../src/tractor/capture_repository.ts";
-import { startTractor } from "../../src/tractor/start_tractor.ts";
-import { writeLargeCapture } from "../../tests/tractor/_large_capture.ts";
+import { analyzeCapture } from "../../src/analyzer/analyze/analyze_capture.ts";
+import { CaptureRepository } from "../../src/analyzer/tractor/capture_repository.ts";
+import { startTractor } from "../../src/analyzer/tractor/start_tractor.ts";
+import { writeLargeCapture } from "../../tests/analyzer/tractor/_large_capture.ts";
 import { ratio, report } from "./_measure.ts";
 
 const COPIES = 2000;

@@ -1,4 +1,9 @@
-import { decodeRecord, emptyRecord, encodeRecord, type HttpRecord } from "../../src/wire/mod.ts";
+import {
+  decodeRecord,
+  emptyRecord,
+  encodeRecord,
+  type HttpRecord,
+} from "../../src/sensor/wire/mod.ts";
 import { opsPerSecond, ratio, report } from "./_measure.ts";
 
 /** A realistic record: browser UA, headers, cookie, request id. */

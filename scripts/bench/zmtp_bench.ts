@@ -10,7 +10,7 @@
  * @module
  */
 
-import { PullSocket, PushSocket } from "../../src/zmtp/mod.ts";
+import { PullSocket, PushSocket } from "../../src/sensor/zmtp/mod.ts";
 import { type PyzmqPeer, pyzmqPeer } from "../../tests/_support/pyzmq_peer.ts";
 import { pyzmqAvailable } from "../../tests/_support/pyzmq_available.ts";
 

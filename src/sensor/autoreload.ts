@@ -1,7 +1,7 @@
 import { basename, dirname, resolve } from "node:path";
-import { COMPONENT_NAMES } from "../config/components.ts";
-import type { Settings } from "../config/settings.ts";
-import type { Logger } from "../log/logger.ts";
+import { COMPONENT_NAMES } from "../shared/config/components.ts";
+import type { Settings } from "../shared/config/settings.ts";
+import type { Logger } from "../shared/log/logger.ts";
 
 /** Which configuration a reload re-reads: domain files or global component files. */
 export type ReloadKind = "filters" | "components";

@@ -1,0 +1,139 @@
+/**
+ * Wires TrActor together: the state database in `stateDir`, the capture repository, GeoIP, label
+ * groups, the job runner and the Hono app, optionally listening on a socket. `qts tractor` and the
+ * tests start it the same way.
+ */
+import { join } from "node:path";
+import type { Hono } from "hono";
+import { type GeoIp, noGeoIp, openGeoIp } from "../../shared/geo/geoip.ts";
+import { CaptureRepository } from "./capture_repository.ts";
+import { JobRunner } from "./job_runner.ts";
+import { loadLabelConfig } from "./flow_labeler.ts";
+import { peekFirstPacket } from "./_peek_first_packet.ts";
+import { createTractorApi } from "./tractor_api.ts";
+import { TractorStore } from "./tractor_store.ts";
+
+/** Options of {@linkcode startTractor}. */
+export interface StartTractorOptions {
+  capturesDir: string;
+  stateDir: string;
+  /** Socket to serve on; omitted = no socket (use `app.request()`). Port 0 picks a free one. */
+  listen?: { hostname: string; port: number };
+  /** MaxMind-format city (or country) database for `statistics/ip`. */
+  geoipPath?: string;
+  /** Labels file (YAML, the shape of config/labels.yaml); default: the embedded one. */
+  labelsPath?: string;
+  workers?: number;
+  flowTimeoutSeconds?: number;
+  log?: (line: string) => void;
+}
+
+/** A running TrActor. */
+export interface Tractor {
+  app: Hono;
+  store: TractorStore;
+  runner: JobRunner;
+  /** Base URL when listening, e.g. `http://127.0.0.1:4280/`. */
+  url: string | undefined;
+  /** Stops serving and the workers (a running job resumes at the next start). */
+  close(): Promise<void>;
+}
+
+/** Database file name inside the state directory. */
+export const DATABASE_FILE = "tractor.sqlite";
+
+/**
+ * Holds an exclusive lock on `<state>/tractor.lock` for the life of the process: a second TrActor
+ * on the same state would otherwise take the first one's running jobs for interrupted ones.
+ */
+async function lockStateDir(stateDir: string): Promise<Deno.FsFile> {
+  const file = await Deno.open(join(stateDir, "tractor.lock"), { create: true, write: true });
+  // Deno has no try-lock: wait briefly for the lock, then give up with a clear message.
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const locked = await Promise.race([
+    file.lock(true).then(() => true),
+    new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), 2000)),
+  ]);
+  clearTimeout(timer);
+  if (!locked) {
+    throw new Error(
+      `Cannot use state directory "${stateDir}": another qts tractor is using it (tractor.lock)`,
+    );
+  }
+  return file;
+}
+
+/** Starts TrActor; rejects with a message naming the path when a directory or file is unusable. */
+export async function startTractor(options: StartTractorOptions): Promise<Tractor> {
+  const log = options.log ?? (() => {});
+  const info = await Deno.stat(options.capturesDir).catch((cause) => {
+    throw new Error(`Cannot use captures directory "${options.capturesDir}": ${cause.message}`, {
+      cause,
+    });
+  });
+  if (!info.isDirectory) {
+    throw new Error(`Cannot use captures directory "${options.capturesDir}": not a directory`);
+  }
+  await Deno.mkdir(options.stateDir, { recursive: true });
+  const lock = await lockStateDir(options.stateDir);
+  let labels: { text: string; source: string } | undefined;
+  if (options.labelsPath !== undefined) {
+    const text = await Deno.readTextFile(options.labelsPath).catch((cause) => {
+      throw new Error(`Cannot read labels "${options.labelsPath}": ${cause.message}`, { cause });
+    });
+    labels = { text, source: options.labelsPath };
+  }
+  // Parsed here as well as in the workers, so a bad file stops the start with its message.
+  const labelGroups = loadLabelConfig(labels).groups;
+  const geo: GeoIp = options.geoipPath === undefined
+    ? noGeoIp()
+    : await openGeoIp(options.geoipPath);
+  const store = new TractorStore(join(options.stateDir, DATABASE_FILE));
+  const repository = new CaptureRepository(options.capturesDir);
+  const runner = new JobRunner({
+    store,
+    repository,
+    log,
+    ...(labels ? { labels } : {}),
+    ...(options.workers !== undefined ? { workers: options.workers } : {}),
+    ...(options.flowTimeoutSeconds !== undefined
+      ? { flowTimeoutSeconds: options.flowTimeoutSeconds }
+      : {}),
+  });
+  const app = createTractorApi({
+    store,
+    repository,
+    geo,
+    labelGroups,
+    submit: (file, force) => runner.submit(file, force),
+    peekStart: (file) => peekFirstPacket(file.path),
+    log,
+  });
+  runner.start();
+  let server: Deno.HttpServer<Deno.NetAddr> | undefined;
+  let url: string | undefined;
+  if (options.listen) {
+    const listening = Promise.withResolvers<Deno.NetAddr>();
+    server = Deno.serve({
+      hostname: options.listen.hostname,
+      port: options.listen.port,
+      onListen: (addr) => listening.resolve(addr),
+    }, app.fetch);
+    const addr = await listening.promise;
+    const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+    url = `http://${host}:${addr.port}/`;
+  }
+  return {
+    app,
+    store,
+    runner,
+    url,
+    async close() {
+      await runner.close();
+      await server?.shutdown();
+      geo.close();
+      store.close();
+      lock.close();
+    },
+  };
+}

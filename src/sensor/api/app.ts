@@ -1,0 +1,269 @@
+import { Hono } from "hono";
+import type { Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { COMPONENT_NAMES, isComponentName } from "../../shared/config/components.ts";
+import { type ConfigStore, isDomainId } from "../../shared/config/config_store.ts";
+import type { Pipeline } from "../ingest/pipeline.ts";
+import type { Ban, ListManager } from "../lm/list_manager.ts";
+import type { Logger } from "../../shared/log/logger.ts";
+import type { Metrics } from "../../shared/metrics/prometheus.ts";
+import { ipKey } from "../../shared/net/ip.ts";
+import { VERSION } from "../../shared/version.ts";
+import { ConfigActions } from "./config_actions.ts";
+
+/** What the REST API drives; the API reads and changes config and bans, never the other way. */
+export interface ApiDeps {
+  store: ConfigStore;
+  pipeline: Pipeline;
+  lm: ListManager;
+  metrics: Metrics;
+  log: Logger;
+  /** Bearer token; empty = no authentication (allowed on loopback only, see settings). */
+  token: string;
+  /** Milliseconds since start, for /healthz. */
+  uptime(): number;
+  /** Extra per-domain statistics (statstore_http_stats), merged into GET /stats/<domain>. */
+  stats?(domainId: number): Record<string, unknown>;
+  /** Largest accepted request body. Default 1 MiB. */
+  maxBody?: number;
+  /**
+   * The serialised configuration changes; pass the sensor's so API calls, autodiscover and file
+   * watching take turns. Default: a new one over store and pipeline.
+   */
+  actions?: ConfigActions;
+}
+
+/** An API error: the seed's `{"status":"error","exception":…}` with HTTP 400 unless stated. */
+class ApiError extends Error {
+  constructor(message: string, readonly status: 400 | 401 = 400) {
+    super(message);
+  }
+}
+
+function domainParam(c: Context): number {
+  const text = c.req.param("domain") ?? "";
+  if (!isDomainId(text)) {
+    throw new ApiError(`domain "${text}" is not a domain id (a decimal integer)`);
+  }
+  return Number(text);
+}
+
+function componentParam(c: Context): string {
+  const name = c.req.param("component") ?? "";
+  if (!isComponentName(name)) {
+    throw new ApiError(
+      `unknown component "${name}" (known: ${COMPONENT_NAMES.join(", ")})`,
+    );
+  }
+  return name;
+}
+
+function rewriteParam(c: Context): boolean {
+  const value = c.req.query("rewrite");
+  if (value === undefined || value === "0") return false;
+  if (value === "1") return true;
+  throw new ApiError(`rewrite must be 0 or 1, not "${value}"`);
+}
+
+/** The request body as a JSON object; `what` names the expected content in the error. */
+async function jsonObject(c: Context, what: string): Promise<Record<string, unknown>> {
+  const text = await c.req.text();
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new ApiError(`invalid JSON body: ${(error as Error).message}`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    const got = value === null ? "null" : Array.isArray(value) ? "an array" : typeof value;
+    throw new ApiError(`request body must be a JSON object of ${what}, got ${got}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function sameIp(a: string, b: string): boolean {
+  const x = ipKey(a);
+  const y = ipKey(b);
+  if (!x || !y || x.v !== y.v) return false;
+  return x.v === 4 ? x.n === (y as typeof x).n : x.hex === (y as typeof x).hex;
+}
+
+function timingSafeEqual(a: string, b: string): boolean {
+  const x = new TextEncoder().encode(a);
+  const y = new TextEncoder().encode(b);
+  let diff = x.length ^ y.length;
+  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
+  return diff === 0;
+}
+
+/**
+ * The sensor's REST API (seed §4, SPEC §7) as a Hono app, tested in memory with
+ * `app.request()` and served by `qts serve`. Every error answers
+ * `{"status":"error","exception":"<what and where>"}`; a rejected change changes nothing.
+ */
+export function createApi(deps: ApiDeps): Hono {
+  const { store, pipeline, lm } = deps;
+  const maxBody = deps.maxBody ?? 1 << 20;
+  const actions = deps.actions ?? new ConfigActions(deps);
+  // strict: false serves `/filters/8984/` like `/filters/8984`.
+  const app = new Hono({ strict: false });
+
+  app.onError((error, c) => {
+    if (error instanceof ApiError) {
+      return c.json({ status: "error", exception: error.message }, error.status);
+    }
+    deps.metrics.inc("qts_api_errors_total", "API requests that failed", {});
+    deps.log.limited("api-error", "warn", "API request failed", {
+      path: c.req.path,
+      error: (error as Error).message,
+    });
+    return c.json({ status: "error", exception: (error as Error).message }, 400);
+  });
+  // The seed answers every error with 400; an unknown path is one too (this is also where a
+  // `/filters/../x` lands after URL normalisation).
+  app.notFound((c) =>
+    c.json({ status: "error", exception: `no endpoint ${c.req.method} ${c.req.path}` }, 400)
+  );
+
+  app.get(
+    "/healthz",
+    (c) => c.json({ status: "success", version: VERSION, uptime_ms: deps.uptime() }),
+  );
+
+  if (deps.token !== "") {
+    app.use("*", async (c, next) => {
+      const header = c.req.header("authorization") ?? "";
+      const given = header.startsWith("Bearer ") ? header.slice(7) : "";
+      if (!timingSafeEqual(given, deps.token)) {
+        c.header("WWW-Authenticate", 'Bearer realm="qts"');
+        throw new ApiError(
+          "missing or wrong bearer token (Authorization: Bearer <api_token>)",
+          401,
+        );
+      }
+      await next();
+    });
+  }
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: maxBody,
+      onError: () => {
+        throw new ApiError(`request body exceeds the limit of ${maxBody} bytes`);
+      },
+    }),
+  );
+
+  app.get(
+    "/metrics",
+    (c) => c.text(deps.metrics.render(), 200, { "content-type": "text/plain; version=0.0.4" }),
+  );
+
+  app.get("/filters", (c) => c.json({ status: "success", data: store.domains() }));
+
+  const knownDomain = (c: Context): number => {
+    const id = domainParam(c);
+    if (!store.hasDomain(id)) throw new ApiError(`unknown domain ${id}`);
+    return id;
+  };
+
+  app.get("/filters/:domain", (c) => {
+    const id = knownDomain(c);
+    return c.json({ status: "success", data: store.domainConfig(id) });
+  });
+
+  app.put("/filters/:domain", async (c) => {
+    const id = domainParam(c);
+    const rewrite = rewriteParam(c);
+    const body = await jsonObject(c, "components");
+    await actions.putDomain(id, body, rewrite);
+    return c.json({ status: "success" });
+  });
+
+  app.delete("/filters/:domain", async (c) => {
+    const id = knownDomain(c);
+    await actions.deleteDomain(id, rewriteParam(c));
+    return c.json({ status: "success" });
+  });
+
+  app.get("/filters/:domain/:component", (c) => {
+    const id = knownDomain(c);
+    const name = componentParam(c) as keyof ReturnType<ConfigStore["domainConfig"]>;
+    return c.json({ status: "success", data: store.domainConfig(id)[name] });
+  });
+
+  app.put("/filters/:domain/:component", async (c) => {
+    const id = domainParam(c);
+    const name = componentParam(c);
+    const rewrite = rewriteParam(c);
+    const body = await jsonObject(c, `"${name}" settings`);
+    await actions.putComponent(id, name, body, rewrite);
+    return c.json({ status: "success" });
+  });
+
+  const reload = (what: "filters" | "components") => async (c: Context) => {
+    const { problems } = await actions.reload(what, "api");
+    if (problems.length > 0) {
+      throw new ApiError(
+        `reload_${what}: ${problems.length} problem(s), last good configuration kept: ` +
+          problems.join("; "),
+      );
+    }
+    return c.json({ status: "success" });
+  };
+  app.post("/reload_filters", reload("filters"));
+  app.post("/reload_components", reload("components"));
+
+  /** A domain the sensor knows: configured, processed (force_domains), or holding bans. */
+  const seenDomain = (c: Context): number => {
+    const id = domainParam(c);
+    if (
+      !store.hasDomain(id) && !store.accepts(id) && !lm.domainIds().includes(id) &&
+      pipeline.steps(id) === undefined
+    ) {
+      throw new ApiError(`unknown domain ${id}`);
+    }
+    return id;
+  };
+
+  app.get("/stats/:domain", (c) => {
+    const id = seenDomain(c);
+    return c.json({
+      status: "success",
+      data: {
+        domain_id: id,
+        filters: pipeline.steps(id) ?? [],
+        projections: lm.modes(id),
+        bans: lm.bans(id).length,
+        ...(deps.stats?.(id) ?? {}),
+      },
+    });
+  });
+
+  app.get("/bans", (c) => {
+    const data: (Ban & { domain_id: number })[] = [];
+    for (const id of lm.domainIds().sort((a, b) => a - b)) {
+      for (const ban of lm.bans(id)) data.push({ domain_id: id, ...ban });
+    }
+    return c.json({ status: "success", data });
+  });
+
+  app.get("/bans/:domain", (c) => {
+    const id = seenDomain(c);
+    return c.json({ status: "success", data: lm.bans(id) });
+  });
+
+  app.delete("/bans/:domain/:ip", (c) => {
+    const id = seenDomain(c);
+    const ip = c.req.param("ip");
+    if (!ipKey(ip)) throw new ApiError(`"${ip}" is not an IP address`);
+    // Bans keep the address as the record carried it; match `2001:DB8::1` to `2001:db8::1`.
+    const held = new Set(lm.bans(id).filter((b) => sameIp(b.ip, ip)).map((b) => b.ip));
+    let removed = 0;
+    for (const text of held) removed += lm.unban(id, text);
+    if (removed === 0) throw new ApiError(`no active ban for ${ip} in domain ${id}`);
+    return c.json({ status: "success", data: { removed } });
+  });
+
+  return app;
+}

@@ -1,0 +1,138 @@
+import type { RequestHashScoreConfig, ScoreRingConfig } from "../../shared/config/components.ts";
+import type { FilterDeps, RequestContext } from "./types.ts";
+import type { HttpRecord } from "../wire/record.ts";
+import {
+  growU32,
+  hash32,
+  ipKey,
+  IpSlots,
+  textKey,
+  type TrackedFilterInstance,
+} from "./_ip_slots.ts";
+
+/**
+ * request_hash_score (SPEC §4 step 9): keeps, per IP and per User-Agent, a ring of the last
+ * `history_size` request hashes (method + host + url). The score is the number of ring entries
+ * whose hash occurs at least `min_repeats` times in the ring; a score of `max_score` or more
+ * emits `hash_score_ip` / `hash_score_ua`. A ring idle longer than `timeout` seconds starts
+ * over. The score is kept incrementally, so a request costs two scans of the ring, not a sort.
+ */
+export function requestHashScore(
+  config: RequestHashScoreConfig,
+  _deps: FilterDeps = {},
+): TrackedFilterInstance {
+  const perIp = scoreRing("per_ip", config.per_ip, "hash_score_ip");
+  const perUa = scoreRing("per_useragent", config.per_useragent, "hash_score_ua");
+  return {
+    name: "request_hash_score",
+    run: function requestHashScore(record: HttpRecord, ctx: RequestContext): void {
+      if (ctx.phase !== "first") return;
+      const h = hash32(record.url, hash32(record.host, hash32(record.method) ^ 0x2f));
+      const sec = Math.floor(ctx.now / 1000);
+      const ip = ipKey(record, ctx.ip);
+      if (perIp.add(ip[0], ip[1], h, sec)) ctx.events.push(perIp.event);
+      const ua = textKey(record.http_user_agent);
+      if (perUa.add(ua[0], ua[1], h, sec)) ctx.events.push(perUa.event);
+    },
+    sweep(now: number): void {
+      const sec = Math.floor(now / 1000);
+      perIp.sweep(sec);
+      perUa.sweep(sec);
+    },
+    close(): void {
+      perIp.clear();
+      perUa.clear();
+    },
+    stats: () => ({ keys: perIp.slots.size, bytes: perIp.bytes() }),
+  };
+}
+
+interface Ring {
+  readonly event: string;
+  readonly slots: IpSlots;
+  /** Records hash `h` at second `sec`; true when the key's score reached max_score. */
+  add(hi: number, lo: number, h: number, sec: number): boolean;
+  sweep(sec: number): void;
+  clear(): void;
+  bytes(): number;
+}
+
+function scoreRing(field: string, config: ScoreRingConfig, event: string): Ring {
+  const { history_size: size, max_score: maxScore, min_repeats: minRepeats, timeout } = config;
+  for (const [name, value] of Object.entries({ history_size: size, max_score: maxScore })) {
+    if (!Number.isInteger(value) || value < 1 || value > 4096) {
+      throw new RangeError(
+        `Cannot build request_hash_score: ${field}.${name} must be 1-4096, got ${value}`,
+      );
+    }
+  }
+  if (!Number.isInteger(minRepeats) || minRepeats < 1) {
+    throw new RangeError(
+      `Cannot build request_hash_score: ${field}.min_repeats must be ≥ 1, got ${minRepeats}`,
+    );
+  }
+  if (!(timeout > 0)) {
+    throw new RangeError(
+      `Cannot build request_hash_score: ${field}.timeout must be > 0, got ${timeout}`,
+    );
+  }
+  let ring = new Uint32Array(0);
+  // pos, len and score per key, packed in one array to save a table.
+  let meta = new Uint16Array(0);
+  const slots = new IpSlots((capacity) => {
+    ring = growU32(ring, capacity * size);
+    const next = new Uint16Array(capacity * 3);
+    next.set(meta);
+    meta = next;
+  });
+  const countIn = (base: number, len: number, h: number): number => {
+    let c = 0;
+    for (let i = 0; i < len; i++) if (ring[base + i] === h) c++;
+    return c;
+  };
+  return {
+    event,
+    slots,
+    add(hi, lo, h, sec) {
+      let e = slots.find(hi, lo);
+      if (e < 0) {
+        e = slots.insert(hi, lo);
+        meta[e * 3] = meta[e * 3 + 1] = meta[e * 3 + 2] = 0;
+      } else if (sec - slots.seen[e]! > timeout) {
+        meta[e * 3] = meta[e * 3 + 1] = meta[e * 3 + 2] = 0;
+      }
+      slots.seen[e] = sec;
+      const m = e * 3;
+      const base = e * size;
+      const pos = meta[m]!;
+      const len = meta[m + 1]!;
+      let score = meta[m + 2]!;
+      if (len === size) {
+        // Evict the oldest hash: its group shrinks by one; below min_repeats it stops counting.
+        const old = ring[base + pos]!;
+        const c = countIn(base, len, old);
+        if (c === minRepeats) score -= c;
+        else if (c > minRepeats) score -= 1;
+      }
+      // Not full: pos === len, so the new slot is just past the counted entries.
+      const after = len === size ? len : len + 1;
+      ring[base + pos] = h;
+      const c = countIn(base, after, h);
+      if (c === minRepeats) score += c;
+      else if (c > minRepeats) score += 1;
+      meta[m] = pos + 1 === size ? 0 : pos + 1;
+      meta[m + 1] = after;
+      meta[m + 2] = score;
+      return score >= maxScore;
+    },
+    sweep(sec) {
+      slots.forEachEntry((e) => {
+        if (sec - slots.seen[e]! > timeout) slots.remove(e);
+      });
+    },
+    clear() {
+      slots.clear();
+    },
+    bytes: () => slots.bytes + ring.byteLength + meta.byteLength,
+  };
+}

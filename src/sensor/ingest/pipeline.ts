@@ -1,0 +1,337 @@
+import type { DomainConfig } from "../../shared/config/components.ts";
+import type { ConfigStore } from "../../shared/config/config_store.ts";
+import { chainBuilders, chainObservers, type FilterEnv } from "../filters/builders.ts";
+import { DomainChain, type StepName } from "../filters/chain.ts";
+import { ListManager } from "../lm/list_manager.ts";
+import type { Logger } from "../../shared/log/logger.ts";
+import type { Metrics } from "../../shared/metrics/prometheus.ts";
+import type { HttpRecord } from "../wire/record.ts";
+import { decodeRecord } from "../wire/decode_record.ts";
+import { decodeHeader } from "../wire/header.ts";
+import {
+  type ChainFactories,
+  type ChainRunner,
+  componentKey,
+  type Decision,
+  LocalRunner,
+} from "./chain_runner.ts";
+import type { ComponentName } from "../../shared/config/components.ts";
+import type { ComponentBuilder, ObserverBuilder } from "../filters/chain.ts";
+import { HttpStats } from "../filters/statstore_http_stats.ts";
+import type { DecisionClock } from "./record_clock.ts";
+
+/** Why an input message was dropped (`qts_input_dropped_total{reason}`). */
+export type DropReason =
+  | "bad_frame_count"
+  | "bad_header"
+  | "unknown_domain"
+  | "short_body"
+  | "bad_length"
+  | "bad_utf8"
+  | "trailing_bytes"
+  | "oversized"
+  | "duplicate"
+  | "config_error";
+
+/** Options of {@linkcode Pipeline}. */
+export interface PipelineOptions {
+  store: ConfigStore;
+  lm: ListManager;
+  metrics: Metrics;
+  log: Logger;
+  /** Event time source in ms; a clock with `observe` is advanced by each record (replay). */
+  clock: { now(): number; observe?(record: HttpRecord): void };
+  /** Where chains run: a LocalRunner (this thread) or a WorkerRunner. */
+  runner?: ChainRunner;
+  /** Filter services in this thread, for trial builds of candidate configurations. */
+  env?: FilterEnv;
+  /**
+   * Without `runner`: the factories of a LocalRunner made here (tests wrap the built-in ones);
+   * they also serve trial builds when `env` is absent.
+   */
+  builders?: Partial<Record<ComponentName, ComponentBuilder>>;
+  observers?: Partial<Record<ComponentName, ObserverBuilder>>;
+  /** The list manager's clock, set to each decision's event time while it is applied. */
+  decisionClock?: DecisionClock;
+  /** Largest accepted body (settings max_body). */
+  maxBody?: number;
+}
+
+const DROPPED = "qts_input_dropped_total";
+const DROPPED_HELP = "Input messages dropped, by reason";
+
+/**
+ * The sensor's data path after the socket: header → domain routing → decode → the chain
+ * runner (join, filters) → decisions → the list manager. Never throws on input: every dropped
+ * message is counted by reason and logged at a limited rate. Configuration changes reach the
+ * runner and the list manager from here.
+ */
+export class Pipeline {
+  readonly #o: PipelineOptions;
+  readonly #building = new Map<number, Promise<boolean>>();
+  readonly #counters = new Map<number, { value: number }>();
+  readonly #dropCounters = new Map<string, { value: number }>();
+  readonly #eventCounters = new Map<number, { value: number }>();
+  readonly #runner: ChainRunner;
+  readonly #factories: ChainFactories;
+  /** Domains whose chain and projections are in force. */
+  readonly #known = new Set<number>();
+  /** Domains whose first configuration failed, with when: retried every 10 s, not per record. */
+  readonly #failed = new Map<number, number>();
+  /** Per-domain queue: reconfigurations and removals of one domain run one at a time. */
+  readonly #tails = new Map<number, Promise<void>>();
+  /** A queued reconfiguration that has not started yet; later requests share it. */
+  readonly #queued = new Map<number, Promise<void>>();
+  #lastSweep = 0;
+
+  constructor(options: PipelineOptions) {
+    this.#o = options;
+    const env = options.env;
+    this.#factories = env
+      ? { builders: chainBuilders(env), observers: chainObservers(env) }
+      : { builders: options.builders ?? {}, observers: options.observers ?? {} };
+    this.#runner = options.runner ?? new LocalRunner(
+      env ?? {
+        settings: options.store.settings,
+        global: () => options.store.global,
+        log: options.log,
+        stats: new HttpStats(),
+      },
+      { decide: (d) => this.decide(d), drop: (r, id) => this.dropped(r, id) },
+      1,
+      options.builders ? this.#factories : undefined,
+    );
+    options.store.onChange((change) => {
+      if (change.global) this.#runner.setGlobal(options.store.global);
+      for (const id of change.removed) void this.#enqueue(id, () => this.#remove(id));
+      const ids = new Set(change.changed);
+      if (change.global) { for (const id of this.#known) ids.add(id); }
+      // Failures are logged and counted inside reconfigure; the previous chain stays in force.
+      for (const id of ids) this.reconfigure(id).catch(() => {});
+    });
+  }
+
+  /** The list manager's view of a runner decision. */
+  decide(decision: Decision): void {
+    let events = this.#eventCounters.get(decision.domainId);
+    if (!events) {
+      events = this.#o.metrics.counter(
+        "qts_events_total",
+        "Filter events passed to the list manager",
+        {
+          domain: decision.domainId,
+        },
+      );
+      this.#eventCounters.set(decision.domainId, events);
+    }
+    events.value += decision.events.length;
+    const flags = new Map<string, boolean>();
+    for (const flag of decision.flags) flags.set(flag, true);
+    const apply = () =>
+      this.#o.lm.onEvents(decision.domainId, decision.ip, decision.events, flags, decision.worker);
+    if (this.#o.decisionClock) this.#o.decisionClock.at(decision.now, apply);
+    else apply();
+  }
+
+  /** Counts a record the runner dropped after routing. */
+  dropped(reason: "duplicate", domainId: number): void {
+    this.#drop(reason, "request id seen twice", domainId);
+  }
+
+  /** Builds chains and projections for every configured domain. */
+  async start(): Promise<void> {
+    for (const id of this.#o.store.domains()) {
+      await this.reconfigure(id).catch(() => {});
+    }
+  }
+
+  /** Handles one ZeroMQ message (header frame + body frame). */
+  handleFrames(frames: Uint8Array[]): void | Promise<void> {
+    if (frames.length !== 2) return this.#drop("bad_frame_count", `${frames.length} frames`);
+    const domainId = decodeHeader(frames[0]!);
+    if (domainId === undefined) return this.#drop("bad_header", "header is not http:<domain_id>:");
+    if (!this.#o.store.accepts(domainId)) {
+      return this.#drop("unknown_domain", `domain ${domainId} is not in force_domains`);
+    }
+    const body = frames[1]!;
+    const result = decodeRecord(body, { maxBytes: this.#o.maxBody ?? 1 << 20 });
+    if (!result.ok) return this.#drop(result.reason, result.detail, domainId);
+    return this.#submit(domainId, result.record, body);
+  }
+
+  /** Runs one decoded record (replay, syslog input) as if it arrived on the socket. */
+  handleRecord(domainId: number, record: HttpRecord, body?: Uint8Array): void | Promise<void> {
+    return this.#submit(domainId, record, body ?? new Uint8Array(0));
+  }
+
+  #submit(domainId: number, record: HttpRecord, body: Uint8Array): void | Promise<void> {
+    this.#o.clock.observe?.(record);
+    const now = this.#o.clock.now();
+    if (now - this.#lastSweep >= 30_000) this.#sweep(now);
+    this.#recordCounter(domainId).value++;
+    if (this.#runner.has(domainId)) return this.#runner.submit(domainId, record, body, now);
+    return this.#firstSight(domainId).then((ok) => {
+      if (!ok) return this.#drop("config_error", "domain configuration failed to build", domainId);
+      return this.#runner.submit(domainId, record, body, now);
+    });
+  }
+
+  #recordCounter(domainId: number): { value: number } {
+    let counter = this.#counters.get(domainId);
+    if (!counter) {
+      counter = this.#o.metrics.counter("qts_records_total", "Records routed to the filter chain", {
+        domain: domainId,
+      });
+      this.#counters.set(domainId, counter);
+    }
+    return counter;
+  }
+
+  #drop(reason: DropReason, detail: string, domainId?: number): void {
+    let counter = this.#dropCounters.get(reason);
+    if (!counter) {
+      counter = this.#o.metrics.counter(DROPPED, DROPPED_HELP, { reason });
+      this.#dropCounters.set(reason, counter);
+    }
+    counter.value++;
+    this.#o.log.limited(`drop:${reason}`, "warn", "input message dropped", {
+      reason,
+      detail,
+      ...(domainId !== undefined ? { domain: domainId } : {}),
+    });
+  }
+
+  #sweep(now: number): void {
+    this.#lastSweep = now;
+    this.#runner.sweep(now);
+  }
+
+  /** Called on the 30 s timer when live (replay drives time through records instead). */
+  tick(): void {
+    this.#sweep(this.#o.clock.now());
+    this.#o.lm.tick();
+  }
+
+  #firstSight(domainId: number): Promise<boolean> {
+    const known = this.#building.get(domainId);
+    if (known) return known;
+    // A domain whose configuration cannot be built is retried every 10 s, not per record.
+    const failedAt = this.#failed.get(domainId);
+    if (failedAt !== undefined && Date.now() - failedAt < 10_000) return Promise.resolve(false);
+    const building = this.reconfigure(domainId).then(
+      () => (this.#failed.delete(domainId), true),
+      () => (this.#failed.set(domainId, Date.now()), false),
+    );
+    this.#building.set(domainId, building);
+    void building.finally(() => this.#building.delete(domainId));
+    return building;
+  }
+
+  /**
+   * Builds a throwaway chain for a candidate configuration, so the API can refuse a
+   * configuration whose filters cannot be built (missing list file, bad Lua) before it commits.
+   */
+  async check(domainId: number, config: DomainConfig): Promise<void> {
+    ListManager.check(domainId, config.lm, this.#o.store.global.lm);
+    const trial = new DomainChain(domainId, this.#factories.builders, this.#factories.observers);
+    try {
+      await trial.configure(config, componentKey(config, this.#o.store.global));
+    } finally {
+      await trial.close();
+    }
+  }
+
+  /**
+   * (Re)applies a domain's effective configuration to its chain and projections. A build error
+   * keeps the previous chain and projections, and is logged, counted and rethrown.
+   */
+  reconfigure(domainId: number): Promise<void> {
+    // Two overlapping runs for one domain would each build a fresh chain (one leaks) or apply
+    // an older configuration last; queued, they apply in order, and requests made before a
+    // queued run starts share it (it reads the configuration current when it starts).
+    const queued = this.#queued.get(domainId);
+    if (queued) return queued;
+    const run = this.#enqueue(domainId, () => {
+      this.#queued.delete(domainId);
+      return this.#apply(domainId);
+    });
+    this.#queued.set(domainId, run);
+    return run;
+  }
+
+  /** Resolves when the queued reconfigurations and removals of a domain have finished. */
+  settled(domainId: number): Promise<void> {
+    return this.#tails.get(domainId) ?? Promise.resolve();
+  }
+
+  #enqueue(domainId: number, task: () => Promise<void>): Promise<void> {
+    const run = (this.#tails.get(domainId) ?? Promise.resolve()).then(task);
+    const tail = run.catch(() => {});
+    this.#tails.set(domainId, tail);
+    void tail.then(() => {
+      if (this.#tails.get(domainId) === tail) this.#tails.delete(domainId);
+    });
+    return run;
+  }
+
+  async #apply(domainId: number): Promise<void> {
+    const config = this.#o.store.domainConfig(domainId);
+    try {
+      // Checked first so a projection error cannot leave a new chain beside old projections.
+      ListManager.check(domainId, config.lm, this.#o.store.global.lm);
+      const skipped = await this.#runner.configure(domainId, config);
+      for (const error of skipped) {
+        this.#o.metrics.inc(
+          "qts_config_errors_total",
+          "Domain configurations that failed to build",
+          {
+            domain: domainId,
+          },
+        );
+        this.#o.log.log("error", "component left out of a new domain chain", {
+          domain: domainId,
+          error,
+        });
+      }
+    } catch (error) {
+      this.#o.metrics.inc("qts_config_errors_total", "Domain configurations that failed to build", {
+        domain: domainId,
+      });
+      this.#o.log.limited(`config:${domainId}`, "error", "domain configuration not applied", {
+        domain: domainId,
+        error: (error as Error).message,
+      });
+      throw error;
+    }
+    this.#known.add(domainId);
+    this.#o.lm.configure(domainId, config.lm, this.#o.store.global.lm);
+  }
+
+  async #remove(domainId: number): Promise<void> {
+    this.#known.delete(domainId);
+    this.#o.lm.removeDomain(domainId);
+    await this.#runner.remove(domainId);
+  }
+
+  /** The filter steps in force for a domain (for /stats and tests). */
+  steps(domainId: number): StepName[] | undefined {
+    return this.#runner.steps(domainId);
+  }
+
+  /** The chain of a domain as far as callers may see it: its steps, when built. */
+  chain(domainId: number): { steps(): StepName[] } | undefined {
+    const steps = this.#runner.steps(domainId);
+    return steps ? { steps: () => steps } : undefined;
+  }
+
+  /** Ids of the domains that have a chain. */
+  domainIds(): number[] {
+    return [...this.#known];
+  }
+
+  /** Closes the runner's chains after queued reconfigurations finish. */
+  async close(): Promise<void> {
+    await Promise.all(this.#tails.values());
+    await this.#runner.close();
+  }
+}

@@ -1,0 +1,731 @@
+import type { LmConfig, ProjectionConfig } from "../../shared/config/components.ts";
+import { compileRegex } from "../../shared/config/regex.ts";
+import { type ActiveBan, BanTable } from "./_ban_table.ts";
+import { type BanCommand, MULTIPLE } from "./command.ts";
+import {
+  firstMode,
+  isSet,
+  isValidMode,
+  type ProjectionMode,
+  ProjectionState,
+} from "./_projection.ts";
+import {
+  type BanTuple,
+  type LoadedState,
+  parseState,
+  type SavedMode,
+  type SavedState,
+} from "./_state_file.ts";
+import { writeFileAtomic } from "../../shared/config/write_file_atomic.ts";
+
+export type { ProjectionMode } from "./_projection.ts";
+
+/** Length of one projection window (seed §2.2.4.1: "every 30 seconds"). */
+export const TICK_MS = 30_000;
+// An explicit tick() up to this early still counts as the 30 s tick, so a caller's 30 s timer
+// with jitter is never skipped; the lazy tick from onEvents waits the full 30 s.
+const TICK_SLACK_MS = 1_000;
+
+// A clock that jumped back more than a window (a replay restarting) restarts the windows; small
+// steps back (records a few ms out of order) are ignored.
+function due(now: number, lastTick: number, slack: number): boolean {
+  return now >= lastTick + TICK_MS - slack || now < lastTick - TICK_MS;
+}
+
+/** Source of time in milliseconds; `Date` is one. Replay and tests inject event time. */
+export interface Clock {
+  now(): number;
+}
+
+/** Options of {@link ListManager}. */
+export interface ListManagerOptions {
+  /** Receives every outbound command, synchronously, in decision order. */
+  emit(cmd: BanCommand): void;
+  /** Host name for `hoplite`. */
+  hostname: string;
+  /** ISO country code of an IP, `""` when unknown. Default: always `""`. */
+  geo?: ((ip: string) => string) | undefined;
+  /** Default: `Date` (wall clock). */
+  clock?: Clock | undefined;
+  /** The qpc component's `worker` prefix: commands say `<prefix>_<n>`. Default `"wrk"`. */
+  workerPrefix?: string | undefined;
+  /** Where active bans and projection modes persist; no persistence when absent. */
+  stateFile?: string | undefined;
+  /**
+   * Debounce of the automatic save after a change. Default 1000 ms; stretched to 20× the time
+   * the last save took to serialise, so a large ban table is not rewritten every second.
+   */
+  saveDelayMs?: number | undefined;
+  /** Structured log sink. */
+  log?:
+    | ((level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void)
+    | undefined;
+}
+
+/** One active ban, as `GET /bans/<domain>` shows it; times in ms since the epoch. */
+export interface Ban {
+  ip: string;
+  rule_name: string;
+  comment: string;
+  added_at: number;
+  expires_at: number;
+  /** Projection that added it (or, after that one was removed, one that also wanted it). */
+  projection: string;
+}
+
+/** A projection's mode and counters, for `/stats` and tests. */
+export interface ProjectionStatus {
+  state: ProjectionConfig["state"];
+  mode: ProjectionMode;
+  rule_name: string;
+  /** When the current mode was entered (ms). */
+  since: number;
+  /** Matching events and distinct IPs in the current window (IPs exact up to ≥ 1024). */
+  events: number;
+  ips: number;
+  /** The same for the last completed window. */
+  last_events: number;
+  last_ips: number;
+  /** IPs remembered in watch mode. */
+  watched: number;
+  /** Active bans this projection holds. */
+  bans: number;
+  /** Adds refused because the rule's list was full (`lists[].max_entries`). */
+  refused: number;
+}
+
+interface Domain {
+  readonly id: number;
+  projections: ProjectionState[];
+  byName: Map<string, ProjectionState>;
+  /** One command per (rule_name, IP) while active. */
+  readonly bans: BanTable;
+  /** `lists[].max_entries` by list (= rule_name): adds beyond are refused. */
+  caps: Map<string, number>;
+  /** Modes restored from the state file for projections not configured yet. */
+  pendingModes?: Record<string, SavedMode>;
+}
+
+interface PendingAdd {
+  projection: ProjectionState;
+  event: string;
+  multiple: boolean;
+  claimants: string[];
+}
+
+const MODES: readonly string[] = ["nursery", "watch", "block", "disabled"];
+
+function hasAnyFlag(flags: ReadonlyMap<string, boolean>, names: readonly string[]): boolean {
+  for (const name of names) if (flags.get(name) === true) return true;
+  return false;
+}
+
+/**
+ * The list manager (seed §2.2.4, SPEC §5): turns filter events into firewall commands through
+ * each domain's projections. A projection in block mode sends one `add` per (rule_name, IP)
+ * while the ban is active; auto projections start in nursery (counts only) or watch (remembers
+ * IPs) and switch to block when a 30 s window reaches their thresholds. Driven by the ingest
+ * pipeline (onEvents, tick) and the API (configure, removeDomain, bans, unban, modes).
+ *
+ * @example
+ * ```ts
+ * const lm = new ListManager({ emit: (c) => pub.send(formatCommand(c)), hostname: "s1" });
+ * lm.configure(8984, domainLm, globalLm);
+ * lm.onEvents(8984, "1.2.3.4", ["loc_rate_def1_GET/"], new Map(), 1);
+ * ```
+ */
+export class ListManager {
+  readonly #emit: (cmd: BanCommand) => void;
+  readonly #geo: (ip: string) => string;
+  readonly #clock: Clock;
+  readonly #hostname: string;
+  readonly #prefix: string;
+  readonly #stateFile: string | undefined;
+  readonly #saveDelay: number;
+  readonly #log: NonNullable<ListManagerOptions["log"]>;
+  readonly #domains = new Map<number, Domain>();
+  #lastTick: number;
+  #saveTimer: ReturnType<typeof setTimeout> | undefined;
+  #saving: Promise<void> = Promise.resolve();
+  #closed = false;
+  /** Main-thread ms the last save took to serialise; spaces saves out during an attack. */
+  #saveCost = 0;
+
+  constructor(options: ListManagerOptions) {
+    this.#emit = options.emit;
+    this.#geo = options.geo ?? (() => "");
+    this.#clock = options.clock ?? Date;
+    this.#hostname = options.hostname;
+    this.#prefix = options.workerPrefix ?? "wrk";
+    this.#stateFile = options.stateFile;
+    this.#saveDelay = options.saveDelayMs ?? 1000;
+    this.#log = options.log ?? (() => {});
+    this.#lastTick = this.#clock.now();
+  }
+
+  /**
+   * Applies a domain's lm configuration: its own projections plus, when
+   * `use_component_projections`, the global ones it does not override by name. Idempotent:
+   * modes, counters, watched IPs and bans survive re-applying; a projection that is disabled or
+   * gone sends `del` for the bans only it wanted. Throws (changing nothing) on a duplicate
+   * projection name or a bad regex.
+   */
+  configure(domainId: number, lm: LmConfig, globalLm?: LmConfig): void {
+    const configs = mergeProjections(domainId, lm, globalLm);
+    const now = this.#clock.now();
+    let d = this.#domains.get(domainId);
+    if (!d) {
+      d = newDomain(domainId);
+      this.#domains.set(domainId, d);
+    }
+    const projections: ProjectionState[] = [];
+    const byName = new Map<string, ProjectionState>();
+    for (const config of configs) {
+      let p = d.byName.get(config.name);
+      if (p) {
+        const stateChanged = p.config.state !== config.state;
+        p.reconfigure(config);
+        if (stateChanged || !isValidMode(config, p.mode)) {
+          this.#transition(d, p, firstMode(config), now, stateChanged ? "state" : "config");
+        }
+      } else {
+        p = new ProjectionState(config, now);
+        const saved = d.pendingModes?.[config.name];
+        if (saved) applySaved(p, saved);
+      }
+      projections.push(p);
+      byName.set(config.name, p);
+    }
+    delete d.pendingModes;
+    d.caps = listCaps(lm, globalLm);
+    d.projections = projections;
+    d.byName = byName;
+    this.#releaseOrphans(d, now);
+    this.#changed();
+  }
+
+  /**
+   * Throws what {@link configure} would throw for this configuration (duplicate projection
+   * name, bad regex) without touching any state: lets a caller validate a whole domain before
+   * applying any part of it.
+   */
+  static check(domainId: number, lm: LmConfig, globalLm?: LmConfig): void {
+    mergeProjections(domainId, lm, globalLm);
+  }
+
+  /** Forgets a domain, sending `del` for each of its active bans. Returns how many. */
+  removeDomain(domainId: number): number {
+    const d = this.#domains.get(domainId);
+    if (!d) return 0;
+    const now = this.#clock.now();
+    let n = 0;
+    for (const ban of d.bans.values()) {
+      if (ban.expires_at > now) {
+        this.#sendDel(d.id, ban, now);
+        n++;
+      }
+    }
+    this.#domains.delete(domainId);
+    this.#changed();
+    return n;
+  }
+
+  /**
+   * Feeds the events one request produced. Cheap when nothing matches: per-projection cached
+   * regex results and Map lookups only. `worker` is the number in `wrk_<n>`.
+   */
+  onEvents(
+    domainId: number,
+    ip: string,
+    events: readonly string[],
+    flags: ReadonlyMap<string, boolean>,
+    worker: number,
+  ): void {
+    if (events.length === 0) return;
+    const now = this.#clock.now();
+    if (due(now, this.#lastTick, 0)) this.#evaluate(now);
+    const d = this.#domains.get(domainId);
+    if (!d) return;
+    let pending: Map<string, PendingAdd> | undefined;
+    for (const p of d.projections) {
+      if (p.mode === "disabled") continue;
+      const config = p.config;
+      if (config.skip_if.length > 0 && hasAnyFlag(flags, config.skip_if)) continue;
+      let first: string | undefined;
+      let multiple = false;
+      let n = 0;
+      for (const event of events) {
+        if (!p.matches(event)) continue;
+        n++;
+        if (first === undefined) first = event;
+        else if (event !== first) multiple = true;
+      }
+      if (first === undefined) continue;
+      p.count(ip, n, now);
+      if (p.mode === "watch") {
+        p.watch(ip, first, multiple, worker, now);
+      } else if (p.mode === "block") {
+        const ban = d.bans.get(config.rule_name, ip);
+        if (ban !== undefined && ban.expires_at > now) {
+          if (!ban.claimants.includes(config.name)) ban.claimants.push(config.name);
+          continue;
+        }
+        pending ??= new Map();
+        const add = pending.get(config.rule_name);
+        if (!add) {
+          pending.set(config.rule_name, { projection: p, event: first, multiple, claimants: [] });
+        } else {
+          // Two projections with one rule_name: one command, which then stems from both.
+          if (multiple || first !== add.event) add.multiple = true;
+          add.claimants.push(config.name);
+        }
+      }
+    }
+    if (!pending) return;
+    for (const add of pending.values()) {
+      const comment = add.multiple ? MULTIPLE : add.event;
+      this.#sendAdd(d, add.projection, ip, comment, worker, now, add.claimants);
+    }
+  }
+
+  /**
+   * The 30 s tick: closes the window of every projection and applies mode transitions
+   * (nursery → watch/block, watch → block with an `add` per watched IP, block → first mode
+   * after cooldown), drops idle watched IPs and expired bans. Call it every 30 s (a little
+   * early is fine; calling more often does nothing until the window is due). onEvents also
+   * runs it when event time passes the window, so replay needs no timer. Returns true when a
+   * window was evaluated.
+   */
+  tick(): boolean {
+    const now = this.#clock.now();
+    if (!due(now, this.#lastTick, TICK_SLACK_MS)) return false;
+    this.#evaluate(now);
+    return true;
+  }
+
+  /** Active bans of a domain, oldest first. */
+  bans(domainId: number): Ban[] {
+    const d = this.#domains.get(domainId);
+    if (!d) return [];
+    const now = this.#clock.now();
+    const out: Ban[] = [];
+    for (const ban of d.bans.values()) {
+      if (ban.expires_at <= now) continue;
+      out.push({
+        ip: ban.ip,
+        rule_name: ban.rule_name,
+        comment: ban.comment,
+        added_at: ban.added_at,
+        expires_at: ban.expires_at,
+        projection: ban.claimants[0] ?? "",
+      });
+    }
+    return out.sort((a, b) => a.added_at - b.added_at);
+  }
+
+  /**
+   * Manual unban: `del` for each active ban of `ip` in the domain, and forgets the IP in watch
+   * lists so an activation does not re-add it at once. Returns how many bans were lifted.
+   */
+  unban(domainId: number, ip: string): number {
+    const d = this.#domains.get(domainId);
+    if (!d) return 0;
+    const now = this.#clock.now();
+    let n = 0;
+    for (const ban of d.bans.ofIp(ip)) {
+      d.bans.delete(ban);
+      if (ban.expires_at <= now) continue;
+      this.#sendDel(d.id, ban, now);
+      n++;
+    }
+    for (const p of d.projections) p.watched.delete(ip);
+    if (n > 0) this.#changed();
+    return n;
+  }
+
+  /** Mode and counters of each projection of a domain, by projection name. */
+  modes(domainId: number): Record<string, ProjectionStatus> {
+    const out: Record<string, ProjectionStatus> = {};
+    const d = this.#domains.get(domainId);
+    if (!d) return out;
+    const now = this.#clock.now();
+    const held = new Map<string, number>();
+    for (const ban of d.bans.values()) {
+      if (ban.expires_at <= now) continue;
+      for (const name of ban.claimants) held.set(name, (held.get(name) ?? 0) + 1);
+    }
+    for (const p of d.projections) {
+      out[p.config.name] = {
+        state: p.config.state,
+        mode: p.mode,
+        rule_name: p.config.rule_name,
+        since: p.since,
+        events: p.events,
+        ips: p.ips,
+        last_events: p.lastEvents,
+        last_ips: p.lastIps,
+        watched: p.watched.size,
+        bans: held.get(p.config.name) ?? 0,
+        refused: p.refused,
+      };
+    }
+    return out;
+  }
+
+  /** Ids of the domains that have configuration or restored bans. */
+  domainIds(): number[] {
+    return [...this.#domains.keys()];
+  }
+
+  /** Writes active bans and projection modes to the state file atomically (no-op without one). */
+  save(): Promise<void> {
+    if (this.#saveTimer !== undefined) {
+      clearTimeout(this.#saveTimer);
+      this.#saveTimer = undefined;
+    }
+    const path = this.#stateFile;
+    if (path === undefined) return Promise.resolve();
+    const started = performance.now();
+    const text = JSON.stringify(this.#snapshot());
+    this.#saveCost = performance.now() - started;
+    // Serialised so an older snapshot never lands after a newer one.
+    const next = this.#saving.then(() => writeFileAtomic(path, text));
+    this.#saving = next.catch(() => {});
+    return next;
+  }
+
+  /**
+   * Loads bans and modes saved by {@link save}, without sending anything; expired bans are
+   * dropped. Call before or after configure. A corrupt file is renamed aside and logged.
+   * Returns the number of bans restored.
+   */
+  async restore(): Promise<number> {
+    const path = this.#stateFile;
+    if (path === undefined) return 0;
+    let text: string;
+    try {
+      text = await Deno.readTextFile(path);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return 0;
+      throw error;
+    }
+    let state: LoadedState;
+    try {
+      state = parseState(text, path);
+    } catch (error) {
+      const aside = `${path}.corrupt-${Date.now()}`;
+      await Deno.rename(path, aside).catch(() => {});
+      this.#log("error", (error as Error).message, { moved_to: aside });
+      return 0;
+    }
+    const now = this.#clock.now();
+    let restored = 0;
+    for (const [id, saved] of Object.entries(state.domains)) {
+      const domainId = Number(id);
+      let d = this.#domains.get(domainId);
+      if (!d) {
+        d = newDomain(domainId);
+        this.#domains.set(domainId, d);
+      }
+      for (const b of saved.bans) {
+        if (b.expires_at <= now) continue;
+        const known = d.bans.get(b.rule_name, b.ip);
+        if (known !== undefined && known.expires_at > now) continue;
+        d.bans.set({
+          ip: b.ip,
+          rule_name: b.rule_name,
+          comment: b.comment,
+          added_at: b.added_at,
+          expires_at: b.expires_at,
+          worker: b.worker,
+          claimants: b.claimants,
+        });
+        restored++;
+      }
+      if (d.projections.length === 0) {
+        d.pendingModes = saved.modes;
+      } else {
+        for (const p of d.projections) {
+          const m = saved.modes[p.config.name];
+          if (m) applySaved(p, m);
+        }
+      }
+    }
+    this.#log("info", `lm: restored ${restored} active bans from ${path}`);
+    return restored;
+  }
+
+  /** Stops the debounced save and writes the state one last time. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.save();
+  }
+
+  #evaluate(now: number): void {
+    this.#lastTick = now;
+    for (const d of this.#domains.values()) {
+      d.bans.sweep(now);
+      for (const p of d.projections) {
+        const config = p.config;
+        switch (p.mode) {
+          case "nursery":
+            if (p.reached(config.nursery)) {
+              this.#transition(d, p, isSet(config.activation) ? "watch" : "block", now, "nursery");
+            }
+            break;
+          case "watch":
+            p.dropIdle(now);
+            if (p.reached(config.activation)) this.#transition(d, p, "block", now, "activation");
+            break;
+          case "block":
+            if (
+              config.state === "auto" && config.cooldown > 0 &&
+              now - p.lastMatchAt >= config.cooldown * 1000
+            ) {
+              const back = firstMode(config);
+              if (back !== "block") this.#transition(d, p, back, now, "cooldown");
+            }
+            break;
+        }
+        if (p.refused > p.refusedLogged) {
+          this.#log("warn", `lm: domain ${d.id} list "${config.rule_name}" is full`, {
+            projection: config.name,
+            refused: p.refused - p.refusedLogged,
+          });
+          p.refusedLogged = p.refused;
+        }
+        p.roll();
+      }
+    }
+  }
+
+  #transition(
+    d: Domain,
+    p: ProjectionState,
+    mode: ProjectionMode,
+    now: number,
+    why: string,
+  ): void {
+    const from = p.mode;
+    if (from === mode) return;
+    if (from === "watch" && mode === "block") {
+      // Seed §2.2.4.1.3: at once, an add for every IP collected while watching.
+      const rule = p.config.rule_name;
+      for (const [ip, entry] of p.watched) {
+        const ban = d.bans.get(rule, ip);
+        if (ban !== undefined && ban.expires_at > now) {
+          if (!ban.claimants.includes(p.config.name)) ban.claimants.push(p.config.name);
+          continue;
+        }
+        const comment = entry.multiple ? MULTIPLE : entry.event;
+        this.#sendAdd(d, p, ip, comment, entry.worker, now, []);
+      }
+    }
+    this.#log("info", `lm: domain ${d.id} projection "${p.config.name}" ${from} -> ${mode}`, {
+      reason: why,
+      events: p.events,
+      ips: p.ips,
+      watched: p.watched.size,
+    });
+    p.setMode(mode, now);
+    if (mode === "disabled") this.#releaseOrphans(d, now);
+    this.#changed();
+  }
+
+  /** Sends `del` for active bans no configured, non-disabled projection wants any more. */
+  #releaseOrphans(d: Domain, now: number): void {
+    for (const ban of d.bans.values()) {
+      if (ban.expires_at <= now) {
+        d.bans.delete(ban);
+        continue;
+      }
+      const alive = ban.claimants.filter((name) => {
+        const p = d.byName.get(name);
+        return p !== undefined && p.mode !== "disabled";
+      });
+      if (alive.length === ban.claimants.length) continue;
+      if (alive.length > 0) {
+        ban.claimants = alive;
+        continue;
+      }
+      d.bans.delete(ban);
+      this.#sendDel(d.id, ban, now);
+    }
+  }
+
+  #sendAdd(
+    d: Domain,
+    p: ProjectionState,
+    ip: string,
+    comment: string,
+    worker: number,
+    now: number,
+    also: string[],
+  ): void {
+    const config = p.config;
+    const cap = d.caps.get(config.rule_name);
+    if (cap !== undefined && d.bans.size(config.rule_name) >= cap) {
+      d.bans.sweep(now, config.rule_name);
+      if (d.bans.size(config.rule_name) >= cap) {
+        p.refused++;
+        return;
+      }
+    }
+    const ban: ActiveBan = {
+      ip,
+      rule_name: config.rule_name,
+      comment,
+      added_at: now,
+      expires_at: now + config.timeout * 1000,
+      worker: `${this.#prefix}_${worker}`,
+      claimants: [config.name, ...also],
+    };
+    d.bans.set(ban);
+    this.#emit({
+      domain_id: d.id,
+      comment,
+      rule_name: config.rule_name,
+      method: "add",
+      ip_addr: ip,
+      geo: this.#geo(ip),
+      timestamp: now / 1000,
+      timeout: config.timeout,
+      worker: ban.worker,
+      broadcast: false,
+      hoplite: this.#hostname,
+    });
+    this.#changed();
+  }
+
+  #sendDel(domainId: number, ban: ActiveBan, now: number): void {
+    this.#emit({
+      domain_id: domainId,
+      comment: ban.comment,
+      rule_name: ban.rule_name,
+      method: "del",
+      ip_addr: ban.ip,
+      geo: this.#geo(ban.ip),
+      timestamp: now / 1000,
+      worker: ban.worker,
+      broadcast: false,
+      hoplite: this.#hostname,
+    });
+    this.#changed();
+  }
+
+  #changed(): void {
+    if (this.#stateFile === undefined || this.#closed || this.#saveTimer !== undefined) return;
+    this.#saveTimer = setTimeout(() => {
+      this.#saveTimer = undefined;
+      this.save().catch((error) => {
+        this.#log("error", `lm: cannot save state to ${this.#stateFile}: ${error}`);
+      });
+    }, Math.max(this.#saveDelay, 20 * this.#saveCost));
+  }
+
+  #snapshot(): SavedState {
+    const now = this.#clock.now();
+    const state: SavedState = { version: 1, saved_at: now, domains: {} };
+    for (const d of this.#domains.values()) {
+      const bans: BanTuple[] = [];
+      for (const b of d.bans.values()) {
+        if (b.expires_at <= now) continue;
+        bans.push([
+          b.ip,
+          b.rule_name,
+          b.comment,
+          b.added_at,
+          b.expires_at,
+          b.worker,
+          ...b.claimants,
+        ]);
+      }
+      const modes: Record<string, SavedMode> = { ...d.pendingModes };
+      for (const p of d.projections) {
+        const saved: SavedMode = { mode: p.mode, since: p.since, last_match_at: p.lastMatchAt };
+        if (p.mode === "watch" && p.watched.size > 0) {
+          saved.watched = [...p.watched].map(([ip, w]) => [
+            ip,
+            w.lastSeen,
+            w.event,
+            w.multiple ? 1 : 0,
+            w.worker,
+          ]);
+        }
+        modes[p.config.name] = saved;
+      }
+      state.domains[String(d.id)] = { bans, modes };
+    }
+    return state;
+  }
+}
+
+function newDomain(id: number): Domain {
+  return { id, projections: [], byName: new Map(), bans: new BanTable(), caps: new Map() };
+}
+
+/** The domain's lists, plus the global ones it does not redefine, by name → max_entries. */
+function listCaps(lm: LmConfig, globalLm: LmConfig | undefined): Map<string, number> {
+  const caps = new Map<string, number>();
+  for (const list of lm.lists) caps.set(list.name, list.max_entries);
+  if (lm.use_component_projections && globalLm) {
+    for (const list of globalLm.lists) {
+      if (!caps.has(list.name)) caps.set(list.name, list.max_entries);
+    }
+  }
+  return caps;
+}
+
+/** A restored mode applies only to an auto projection that can be in it under its config. */
+function applySaved(p: ProjectionState, saved: SavedMode): void {
+  if (p.config.state !== "auto" || !MODES.includes(saved.mode)) return;
+  const mode = saved.mode as ProjectionMode;
+  if (!isValidMode(p.config, mode)) return;
+  p.mode = mode;
+  p.since = saved.since;
+  p.lastMatchAt = saved.last_match_at;
+  // A restart during an attack must not forget who was watched: they are banned at activation.
+  if (mode === "watch") {
+    for (const [ip, lastSeen, event, multiple, worker] of saved.watched ?? []) {
+      p.watched.set(ip, { lastSeen, event, multiple: multiple === 1, worker });
+    }
+  }
+}
+
+function mergeProjections(
+  domainId: number,
+  lm: LmConfig,
+  globalLm: LmConfig | undefined,
+): ProjectionConfig[] {
+  const out: ProjectionConfig[] = [];
+  const names = new Set<string>();
+  for (const p of lm.projections) {
+    if (names.has(p.name)) {
+      throw new TypeError(
+        `Cannot configure lm for domain ${domainId}: projection "${p.name}" is defined twice`,
+      );
+    }
+    names.add(p.name);
+    out.push(p);
+  }
+  if (lm.use_component_projections && globalLm) {
+    for (const p of globalLm.projections) {
+      if (names.has(p.name)) continue;
+      names.add(p.name);
+      out.push(p);
+    }
+  }
+  for (const p of out) {
+    try {
+      compileRegex(p.events);
+    } catch (error) {
+      throw new SyntaxError(
+        `Cannot configure lm for domain ${domainId}: projection "${p.name}" events: ${
+          (error as Error).message
+        }`,
+        { cause: error },
+      );
+    }
+  }
+  return out;
+}

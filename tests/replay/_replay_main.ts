@@ -1,4 +1,0 @@
-/** `qts replay` as its own entry point, for tests that run it as a process. */
-import { replayCommand } from "../../src/cli/replay.ts";
-
-Deno.exit(await replayCommand(Deno.args));

@@ -1,0 +1,82 @@
+import assert from "node:assert/strict";
+import { manyUas } from "../../../src/sensor/filters/many_uas.ts";
+import { ctxFor, rec } from "./_filter_ctx.ts";
+
+const config = { enabled: true, skip_if: [], max_uas: 3, window: 300 };
+
+function send(f: ReturnType<typeof manyUas>, ip: string, ua: string, sec: number): string[] {
+  const record = rec({ ip, http_user_agent: ua });
+  const ctx = ctxFor(record, sec * 1000);
+  f.run(record, ctx);
+  return ctx.events;
+}
+
+Deno.test("manyUas() emits many_uas only when distinct UAs exceed max_uas", () => {
+  const f = manyUas(config);
+  assert.deepEqual(send(f, "1.1.1.1", "a", 0), []);
+  assert.deepEqual(send(f, "1.1.1.1", "b", 1), []);
+  assert.deepEqual(send(f, "1.1.1.1", "c", 2), []);
+  assert.deepEqual(send(f, "1.1.1.1", "a", 3), [], "a repeated UA is not a new one");
+  assert.deepEqual(send(f, "1.1.1.1", "d", 4), ["many_uas"]);
+  assert.deepEqual(send(f, "1.1.1.1", "a", 5), ["many_uas"], "stays over while the window holds");
+  assert.deepEqual(send(f, "2.2.2.2", "z", 5), [], "other IPs are separate");
+});
+
+Deno.test("manyUas() forgets UAs last seen a full window ago", () => {
+  const f = manyUas(config);
+  send(f, "1.1.1.1", "a", 0);
+  send(f, "1.1.1.1", "b", 0);
+  send(f, "1.1.1.1", "c", 100);
+  // At 300 s, a and b (seen at 0) are exactly one window old: gone.
+  assert.deepEqual(send(f, "1.1.1.1", "d", 300), []);
+  assert.deepEqual(send(f, "1.1.1.1", "e", 301), []);
+  assert.deepEqual(send(f, "1.1.1.1", "f", 302), ["many_uas"]);
+});
+
+Deno.test("manyUas() keeps at most max_uas+1 UAs per IP and still detects rotation", () => {
+  const f = manyUas(config);
+  for (let i = 0; i < 50; i++) {
+    const events = send(f, "1.1.1.1", `ua-${i}`, i);
+    assert.deepEqual(events, i < 3 ? [] : ["many_uas"], `request ${i}`);
+  }
+  const stats = f.stats();
+  assert.equal(stats.keys, 1);
+});
+
+Deno.test("manyUas() ignores response-phase records and IPv6 keys by address", () => {
+  const f = manyUas({ ...config, max_uas: 1 });
+  const r = rec({ ip: "2001:db8::1", http_user_agent: "a" });
+  f.run(r, ctxFor(r, 0));
+  const r2 = rec({ ip: "2001:db8::1", http_user_agent: "b" });
+  const response = ctxFor(r2, 1000, "response");
+  f.run(r2, response);
+  assert.deepEqual(response.events, []);
+  const c = ctxFor(r2, 2000);
+  f.run(r2, c);
+  assert.deepEqual(c.events, ["many_uas"]);
+  const r3 = rec({ ip: "2001:db8::2", http_user_agent: "c" });
+  const c3 = ctxFor(r3, 2000);
+  f.run(r3, c3);
+  assert.deepEqual(c3.events, []);
+});
+
+Deno.test("manyUas() sweep drops idle IPs and the table survives churn", () => {
+  const f = manyUas(config);
+  for (let i = 0; i < 5000; i++) send(f, `10.0.${i >> 8}.${i & 255}`, "a", 0);
+  assert.equal(f.stats().keys, 5000);
+  for (let i = 0; i < 100; i++) send(f, `10.0.${i >> 8}.${i & 255}`, "b", 200);
+  f.sweep!(300_000);
+  assert.equal(f.stats().keys, 100);
+  // Survivors keep their state: a (0), b (200), c (250) = 3, not over.
+  assert.deepEqual(send(f, "10.0.0.7", "c", 250), []);
+  assert.deepEqual(send(f, "10.0.0.7", "d", 251), ["many_uas"]);
+  // At 301 "a" is a window old: b, c, d remain, plus e = 4 > 3.
+  assert.deepEqual(send(f, "10.0.0.7", "e", 301), ["many_uas"]);
+  assert.deepEqual(send(f, "10.0.0.8", "c", 301), [], "a expired for this IP too");
+  for (let i = 0; i < 5000; i++) send(f, `10.1.${i >> 8}.${i & 255}`, "a", 400);
+  assert.equal(f.stats().keys, 5100);
+});
+
+Deno.test("manyUas() rejects a bad max_uas at build time", () => {
+  assert.throws(() => manyUas({ ...config, max_uas: 0 }), /many_uas: max_uas/);
+});

@@ -1,0 +1,132 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { ConfigStore } from "../../../src/shared/config/config_store.ts";
+import { COMPONENT_NAMES } from "../../../src/shared/config/components.ts";
+import {
+  EMBEDDED_DEFAULT_CONF,
+  parseDefaultConf,
+} from "../../../src/shared/config/load_components.ts";
+import { loadSettings } from "../../../src/shared/config/settings.ts";
+
+async function storeIn(dir: string, extra = ""): Promise<ConfigStore> {
+  const settings = loadSettings(
+    `[tsng]\nfilters_config_dir = ${join(dir, "filters")}, ${join(dir, "more")}\n` +
+      `components_config_dir = ${join(dir, "components")}\n${extra}`,
+    "test.ini",
+  );
+  const store = new ConfigStore(settings);
+  await store.load();
+  return store;
+}
+
+Deno.test("default.conf validates and carries all 11 components", () => {
+  const config = parseDefaultConf(EMBEDDED_DEFAULT_CONF, "default.conf");
+  assert.deepEqual(Object.keys(config).sort(), [...COMPONENT_NAMES].sort());
+  assert.equal(COMPONENT_NAMES.length, 11);
+  const families = config.lm.projections.map((p) => p.events);
+  for (const family of ["^loc_rate_", "^many_uas$", "^hash_score_", "^fixed_", "^lua_"]) {
+    assert.ok(families.includes(family), family);
+  }
+  assert.equal(config.limit_req_mc.configurations[0]?.name, "def1");
+  assert.equal(config.request_hash_score.per_ip.history_size, 40);
+  assert.equal(config.request_hash_score.per_useragent.max_score, 10);
+});
+
+Deno.test("ConfigStore layers default.conf, component files and domain files", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.mkdir(join(dir, "filters"));
+  await Deno.mkdir(join(dir, "components"));
+  await Deno.writeTextFile(join(dir, "components", "many_uas.yaml"), "max_uas: 5\n");
+  await Deno.writeTextFile(
+    join(dir, "filters", "8984.json"),
+    JSON.stringify({ many_uas: { max_uas: 3, enabled: false } }),
+  );
+  const store = await storeIn(dir);
+  assert.deepEqual(store.domains(), [8984]);
+  // Global file replaces the whole object: window comes from the schema default, not default.conf.
+  assert.deepEqual(store.global.many_uas, { enabled: true, skip_if: [], max_uas: 5, window: 300 });
+  assert.equal(store.domainConfig(8984).many_uas.max_uas, 3);
+  assert.equal(store.domainConfig(8984).many_uas.enabled, false);
+  assert.equal(store.domainConfig(8985).many_uas.max_uas, 5);
+  assert.equal(store.domainConfig(8984).lm.projections.length, 5);
+});
+
+Deno.test("ConfigStore keeps the last good domain config when its file breaks", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.mkdir(join(dir, "filters"));
+  const file = join(dir, "filters", "7.json");
+  await Deno.writeTextFile(file, JSON.stringify({ many_uas: { max_uas: 4 } }));
+  const store = await storeIn(dir);
+  const changes: number[][] = [];
+  store.onChange((c) => changes.push(c.changed));
+  await Deno.writeTextFile(file, JSON.stringify({ many_uas: { max_uas: "four" } }));
+  const problems = await store.reloadFilters();
+  assert.equal(problems.length, 1);
+  assert.match(problems[0]!.message, /many_uas\.max_uas: expected a number, got string "four"/);
+  assert.match(problems[0]!.message, /7\.json/);
+  assert.equal(store.domainConfig(7).many_uas.max_uas, 4);
+  assert.deepEqual(changes, [[]]);
+});
+
+Deno.test("ConfigStore rejects an unknown component and a malformed regex by name", async () => {
+  const dir = await Deno.makeTempDir();
+  const store = await storeIn(dir);
+  await assert.rejects(store.putDomain(1, { nosuch: {} }, false), {
+    message: /nosuch: unknown component/,
+  });
+  await assert.rejects(
+    store.putComponent(1, "location_flags", { locations: [{ path: "(unclosed" }] }, false),
+    { message: /location_flags\.locations\[0\]\.path: not a valid RE2 regex/ },
+  );
+  await assert.rejects(
+    store.putComponent(1, "lm", { projections: [{ name: "x", events: "(?<=a)b" }] }, false),
+    { message: /lm\.projections\[0\]\.events: not a valid RE2 regex/ },
+  );
+  await assert.rejects(store.putComponent(1, "many_uas", { max_uas: 3, colour: 1 }, false), {
+    message: /many_uas: unknown field "colour"/,
+  });
+  assert.deepEqual(store.domains(), []);
+});
+
+Deno.test("ConfigStore.putDomain(rewrite) writes <domain>.json atomically to the first dir", async () => {
+  const dir = await Deno.makeTempDir();
+  const store = await storeIn(dir);
+  await store.putDomain(8984, { many_uas: { max_uas: 2 } }, true);
+  const saved = JSON.parse(await Deno.readTextFile(join(dir, "filters", "8984.json")));
+  assert.equal(saved.many_uas.max_uas, 2);
+  assert.deepEqual([...Deno.readDirSync(join(dir, "filters"))].map((e) => e.name), ["8984.json"]);
+  const again = await storeIn(dir);
+  assert.equal(again.domainConfig(8984).many_uas.max_uas, 2);
+});
+
+Deno.test("ConfigStore drops in-memory changes and deletions on reloadFilters", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.mkdir(join(dir, "more"), { recursive: true });
+  await Deno.writeTextFile(
+    join(dir, "more", "5.json"),
+    JSON.stringify({ many_uas: { max_uas: 9 } }),
+  );
+  const store = await storeIn(dir);
+  await store.putComponent(5, "many_uas", { max_uas: 1 }, false);
+  await store.putDomain(6, {}, false);
+  assert.equal(store.domainConfig(5).many_uas.max_uas, 1);
+  assert.deepEqual(store.domains(), [5, 6]);
+  store.deleteDomain(5);
+  assert.deepEqual(store.domains(), [6]);
+  await store.reloadFilters();
+  assert.deepEqual(store.domains(), [5]);
+  assert.equal(store.domainConfig(5).many_uas.max_uas, 9);
+});
+
+Deno.test("ConfigStore.reloadComponents() keeps the previous value of a broken component file", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.mkdir(join(dir, "components"));
+  const file = join(dir, "components", "many_uas.json");
+  await Deno.writeTextFile(file, JSON.stringify({ max_uas: 6 }));
+  const store = await storeIn(dir);
+  await Deno.writeTextFile(file, "{not json");
+  const problems = await store.reloadComponents();
+  assert.equal(problems.length, 1);
+  assert.match(problems[0]!.message, /many_uas\.json: cannot parse/);
+  assert.equal(store.global.many_uas.max_uas, 6);
+});

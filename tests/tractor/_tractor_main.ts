@@ -1,4 +1,0 @@
-/** `qts tractor` as a process for tests (main.ts wiring belongs to the lead). */
-import { tractorCommand } from "../../src/cli/tractor.ts";
-
-Deno.exit(await tractorCommand(Deno.args));
