@@ -5,7 +5,7 @@ import { Autoreload } from "./autoreload.ts";
 import { ConfigStore } from "../shared/config/config_store.ts";
 import { type GeoIp, noGeoIp, openGeoIp } from "../shared/geo/geoip.ts";
 import type { Settings } from "../shared/config/settings.ts";
-import type { FilterEnv } from "./filters/builders.ts";
+import type { FilterEnv } from "./ingest/chain_builders.ts";
 import { HttpStats, renderPrometheus } from "./filters/statstore_http_stats.ts";
 import { type ChainRunner, LocalRunner, type RunnerSinks } from "./ingest/chain_runner.ts";
 import { Pipeline } from "./ingest/pipeline.ts";

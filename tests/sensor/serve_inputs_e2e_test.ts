@@ -1,7 +1,8 @@
+import { parseIPv4 } from "../../src/shared/net/ip.ts";
 import assert from "node:assert/strict";
 import { createSocket } from "node:dgram";
 import { join } from "node:path";
-import { emptyRecord, encodeHeader, encodeRecord, parseIPv4 } from "../../src/sensor/wire/mod.ts";
+import { emptyRecord, encodeHeader, encodeRecord } from "../../src/sensor/wire/mod.ts";
 import { pyzmqAvailable } from "../_support/pyzmq_available.ts";
 import { pyzmqPeer } from "../_support/pyzmq_peer.ts";
 import { freePort, outboundSubscribed, startSensor } from "../_support/sensor_process.ts";

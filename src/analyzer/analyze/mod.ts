@@ -1,7 +1,6 @@
 /** `qts analyze` and the reusable capture-analysis core. */
 export { analyzeCapture } from "./analyze_capture.ts";
 export type { AnalyzeOptions, AnalyzeProgress, AnalyzeSummary } from "./analyze_capture.ts";
-export { analyzeCommand } from "../../commands/analyze_command.ts";
 export {
   arffHeader,
   arffRow,

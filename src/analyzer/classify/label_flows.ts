@@ -1,4 +1,4 @@
-import { formatAddress } from "../../shared/capture/format_address.ts";
+import { formatAddress } from "../../shared/net/ip.ts";
 import type { Flow, FlowDirection } from "../flows/flow.ts";
 import { type FlowFeatures, flowFeatures } from "../flows/flow_features.ts";
 import type { PayloadInspector } from "../flows/flow_table.ts";

@@ -1,4 +1,4 @@
-import { formatAddress } from "../../shared/capture/format_address.ts";
+import { formatAddress } from "../../shared/net/ip.ts";
 import { RunningStats } from "./running_stats.ts";
 
 /** Why a flow ended. */

@@ -1,5 +1,6 @@
 import type { PacketView } from "../../shared/capture/packet_view.ts";
 import { Flow, type FlowDirection, type FlowEndReason } from "./flow.ts";
+import { fnv1aBytes, fnv1aStep, FNV_OFFSET } from "../../shared/hash/fnv1a.ts";
 
 /**
  * Hook for later stages (signatures): receives the first `payloadBytes` bytes of each direction
@@ -400,11 +401,7 @@ function tupleHash(view: PacketView): number {
 
 /** FNV-1a over the IP length/id and the first transport bytes (header incl. checksum). */
 function contentHash(view: PacketView): number {
-  let h = 0x811c9dc5 ^ view.ipTotalLen;
-  h = Math.imul(h ^ view.ipId, 0x01000193);
-  const b = view.buf;
+  const h = fnv1aStep(FNV_OFFSET ^ view.ipTotalLen, view.ipId);
   const start = view.l4Offset;
-  const end = Math.min(start + 32, view.frameStart + view.capLen);
-  for (let i = start; i < end; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
-  return h >>> 0;
+  return fnv1aBytes(view.buf, start, Math.min(start + 32, view.frameStart + view.capLen), h);
 }

@@ -11,6 +11,7 @@ import type { CaptureFile, CaptureRepository } from "./capture_repository.ts";
 import type { LabelGroup } from "../classify/signatures/label_config.ts";
 import type { CountItem, JobRow, TractorStore } from "./tractor_store.ts";
 import { tractorPage } from "./tractor_page.ts";
+import { normalizeIp } from "../../shared/net/ip.ts";
 
 /** What the API reads and drives. */
 export interface TractorApiDeps {
@@ -110,24 +111,6 @@ function optionalInt(c: Context, name: string, fallback: number, max: number): n
     throw badRequest(`query parameter "${name}" must be an integer from 0 to ${max}`);
   }
   return Number(v);
-}
-
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-
-function isIp(s: string): boolean {
-  if (IPV4.test(s)) return true;
-  if (!/^[0-9a-fA-F:.]{2,45}$/.test(s) || !s.includes(":")) return false;
-  try {
-    return new URL(`http://[${s}]/`).hostname.length > 2;
-  } catch {
-    return false;
-  }
-}
-
-/** Same text as the flows store it: IPv6 through the URL parser's canonical form. */
-function canonicalIp(s: string): string {
-  if (!s.includes(":")) return s;
-  return new URL(`http://[${s}]/`).hostname.slice(1, -1);
 }
 
 /**
@@ -268,8 +251,10 @@ export function createTractorApi(deps: TractorApiDeps): Hono {
   api.get("/file/:job_id/statistics/ip", (c) => {
     const job = finishedJob(c);
     const ip = query(c, "ip");
-    if (!isIp(ip)) throw badRequest(`"${ip.slice(0, 64)}" is not an IP address`);
-    const s = store.ipStatistics(job.id, canonicalIp(ip));
+    // The same canonical text the flows are stored with (RFC 5952 for IPv6).
+    const canonical = ip.length <= 64 ? normalizeIp(ip) : undefined;
+    if (canonical === undefined) throw badRequest(`"${ip.slice(0, 64)}" is not an IP address`);
+    const s = store.ipStatistics(job.id, canonical);
     if (!s) throw notFound();
     const where = geo.city(ip);
     return c.json({

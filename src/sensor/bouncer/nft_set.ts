@@ -1,4 +1,4 @@
-import { parseIPv4Number, parseIPv6Hex } from "../../shared/net/ip.ts";
+import { parseIPv4, parseIPv6Hex } from "../../shared/net/ip.ts";
 
 /** Where bans go: `family/table/set`; IPv6 addresses go to the set named `<set>6`. */
 export interface NftTarget {
@@ -45,7 +45,7 @@ export function parseNftTarget(text: string): NftTarget {
 
 /** `4`, `6`, or undefined when `ip` is not an address (never passed to nft). */
 export function ipFamily(ip: string): 4 | 6 | undefined {
-  if (parseIPv4Number(ip) !== undefined) return 4;
+  if (parseIPv4(ip) !== undefined) return 4;
   if (!ip.includes("%") && parseIPv6Hex(ip) !== undefined) return 6;
   return undefined;
 }

@@ -1,6 +1,7 @@
 import type { HttpRecord } from "../wire/record.ts";
 import type { FilterInstance } from "./types.ts";
-import { parseIPv4Number } from "../../shared/net/ip.ts";
+import { parseIPv4 } from "../../shared/net/ip.ts";
+import { fnv1a } from "../../shared/hash/fnv1a.ts";
 
 /**
  * An open-addressing hash table from a 64-bit key (two u32 words) to a dense entry number, for
@@ -168,16 +169,6 @@ function mix(hi: number, lo: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
-/** FNV-1a over UTF-16 code units, seeded; a fast 32-bit string hash. */
-export function hash32(text: string, seed = 0x811c9dc5): number {
-  let h = seed;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
-
 /** A second, independent 32-bit hash, so two together make a 64-bit key. */
 export function hash32b(text: string): number {
   let h = 0x9747b28c ^ text.length;
@@ -204,7 +195,7 @@ export function ipKey(record: HttpRecord, ip: string): [number, number] {
     KEY[1] = record.remote_ip >>> 0;
     return KEY;
   }
-  const v4 = parseIPv4Number(addr);
+  const v4 = parseIPv4(addr);
   if (v4 !== undefined) {
     KEY[0] = 0;
     KEY[1] = v4;
@@ -215,7 +206,7 @@ export function ipKey(record: HttpRecord, ip: string): [number, number] {
 
 /** The 64-bit key of any text, hi never 0 (see `ipKey`). */
 export function textKey(text: string): [number, number] {
-  KEY[0] = (hash32(text) | 1) >>> 0;
+  KEY[0] = (fnv1a(text) | 1) >>> 0;
   KEY[1] = hash32b(text);
   return KEY;
 }

@@ -1,5 +1,5 @@
-import type { MemcachedClient } from "../memcached/memcached_client.ts";
 import { nextExcess, REJECT } from "./_limit_req_math.ts";
+import type { SharedStore } from "./types.ts";
 
 /** Raised when CAS kept losing races; the caller decides locally for this request. */
 export class ContentionError extends Error {
@@ -13,7 +13,7 @@ export class ContentionError extends Error {
  * write nothing, as in nginx. Throws MemcachedUnavailableError / ContentionError.
  */
 export async function sharedTake(
-  client: MemcachedClient,
+  client: SharedStore,
   key: string,
   now: number,
   rate: number,

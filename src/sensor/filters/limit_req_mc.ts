@@ -1,18 +1,11 @@
 import type { LimitReqConfig, LimitReqZone } from "../../shared/config/components.ts";
 import { compileRegex, type Matcher } from "../../shared/config/regex.ts";
-import { MemcachedClient } from "../memcached/memcached_client.ts";
 import type { HttpRecord } from "../wire/record.ts";
 import { ipKey, type StateStats, textKey, type TrackedFilterInstance } from "./_ip_slots.ts";
 import { LocalBuckets } from "./_limit_req_local.ts";
 import { drainSeconds, parseRate, REJECT, wouldDelay } from "./_limit_req_math.ts";
 import { sharedTake } from "./_limit_req_shared.ts";
-import type { FilterDeps, RequestContext } from "./types.ts";
-
-/** Services of limit_req_mc besides the common ones. */
-export interface LimitReqDeps extends FilterDeps {
-  /** Makes the client of one `host:port` (tests inject); default a {@linkcode MemcachedClient}. */
-  memcached?(server: string, timeoutMs: number): MemcachedClient;
-}
+import type { FilterDeps, RequestContext, SharedStore } from "./types.ts";
 
 /** Counters of a limit_req_mc instance, for /metrics. */
 export interface LimitReqCounters {
@@ -64,7 +57,7 @@ interface Zone {
  * contended, the request is decided on the local buckets (warm: every shared decision is
  * mirrored locally), counted and logged once a minute, and ingest never waits.
  */
-export function limitReqMc(config: LimitReqConfig, deps: LimitReqDeps = {}): LimitReqInstance {
+export function limitReqMc(config: LimitReqConfig, deps: FilterDeps = {}): LimitReqInstance {
   const zones = config.configurations.map((zone, i) => buildZone(zone, i));
   const names = new Set<string>();
   for (const zone of zones) {
@@ -77,39 +70,25 @@ export function limitReqMc(config: LimitReqConfig, deps: LimitReqDeps = {}): Lim
   }
   const counters: LimitReqCounters = { shared: 0, fallback: 0, contention: 0, rejected: 0 };
   const timeoutMs = config.timeout_ms ?? 50;
-  let clients: MemcachedClient[] = [];
+  let clients: SharedStore[] = [];
   if (config.backend === "memcached") {
     if (config.servers.length === 0) {
       throw new TypeError(`Cannot build limit_req_mc: backend memcached needs "servers"`);
     }
-    const make = deps.memcached ??
-      ((server: string, timeoutMs: number) =>
-        new MemcachedClient({
-          server,
-          timeoutMs,
-          onState(state, error) {
-            if (state === "down" || state === "up") {
-              deps.log?.(state === "down" ? "warn" : "info", `limit_req_mc: memcached ${state}`, {
-                server,
-                ...(error === undefined ? {} : { error: String(error) }),
-              });
-            }
-          },
-        }));
-    clients = config.servers.map((server) => make(server, timeoutMs));
+    const open = deps.sharedStore;
+    if (open === undefined) {
+      throw new TypeError(`Cannot build limit_req_mc: backend memcached has no store here`);
+    }
+    clients = config.servers.map((server) => open(server, timeoutMs));
   }
-  let lastLog = -Infinity;
   const noteFallback = (error: unknown) => {
     counters.fallback++;
     if ((error as Error)?.name === "ContentionError") counters.contention++;
-    const wall = Date.now();
-    if (wall - lastLog >= 60_000) {
-      lastLog = wall;
-      deps.log?.("warn", "limit_req_mc: memcached unavailable, counting locally", {
-        error: String(error),
-        fallback: counters.fallback,
-      });
-    }
+    // Rate-limited per message by the provider of deps.log.
+    deps.log?.("warn", "limit_req_mc: memcached unavailable, counting locally", {
+      error: String(error),
+      fallback: counters.fallback,
+    });
   };
 
   const decide = (
@@ -126,7 +105,7 @@ export function limitReqMc(config: LimitReqConfig, deps: LimitReqDeps = {}): Lim
 
   const runShared = async (
     zone: Zone,
-    client: MemcachedClient,
+    client: SharedStore,
     hi: number,
     lo: number,
     record: HttpRecord,
@@ -202,9 +181,6 @@ export function limitReqMc(config: LimitReqConfig, deps: LimitReqDeps = {}): Lim
 function buildZone(zone: LimitReqZone, i: number): Zone {
   const where = `limit_req_mc: configurations[${i}] "${zone.name}"`;
   const rate = parseRate(zone.rate, where);
-  if (!Number.isInteger(zone.burst) || zone.burst < 0) {
-    throw new RangeError(`Cannot build ${where}: burst must be an integer ≥ 0, got ${zone.burst}`);
-  }
   const compile = (pattern: string, field: string): Matcher | undefined => {
     if (pattern === "") return undefined;
     try {

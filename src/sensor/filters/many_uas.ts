@@ -1,7 +1,8 @@
+import { fnv1a } from "../../shared/hash/fnv1a.ts";
 import type { ManyUasConfig } from "../../shared/config/components.ts";
 import type { FilterDeps, RequestContext } from "./types.ts";
 import type { HttpRecord } from "../wire/record.ts";
-import { growU32, hash32, ipKey, IpSlots, type TrackedFilterInstance } from "./_ip_slots.ts";
+import { growU32, ipKey, IpSlots, type TrackedFilterInstance } from "./_ip_slots.ts";
 
 /**
  * many_uas (SPEC §4 step 7): counts the distinct User-Agents each IP sent within `window`
@@ -11,12 +12,6 @@ import { growU32, hash32, ipKey, IpSlots, type TrackedFilterInstance } from "./_
  */
 export function manyUas(config: ManyUasConfig, _deps: FilterDeps = {}): TrackedFilterInstance {
   const { max_uas: maxUas, window } = config;
-  if (!Number.isInteger(maxUas) || maxUas < 1 || maxUas > 1000) {
-    throw new RangeError(`Cannot build many_uas: max_uas must be 1-1000, got ${maxUas}`);
-  }
-  if (!Number.isInteger(window) || window < 1) {
-    throw new RangeError(`Cannot build many_uas: window must be a positive integer, got ${window}`);
-  }
   const k = maxUas + 1;
   let hashes = new Uint32Array(0);
   let times = new Uint32Array(0);
@@ -54,7 +49,7 @@ export function manyUas(config: ManyUasConfig, _deps: FilterDeps = {}): TrackedF
         }
       }
       n = kept;
-      const h = hash32(record.http_user_agent);
+      const h = fnv1a(record.http_user_agent);
       let found = -1;
       for (let i = 0; i < n; i++) {
         if (hashes[base + i] === h) {

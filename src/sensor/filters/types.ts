@@ -24,9 +24,9 @@ export interface RequestContext {
   readonly events: string[];
 }
 
-/** True when any of the flags is set to true on the request. */
-export function hasAnyFlag(ctx: RequestContext, flags: readonly string[]): boolean {
-  for (const flag of flags) if (ctx.flags.get(flag) === true) return true;
+/** True when any of `names` is set to true in a request's flags (`skip_if` of filters and lm). */
+export function hasAnyFlag(flags: ReadonlyMap<string, boolean>, names: readonly string[]): boolean {
+  for (const name of names) if (flags.get(name) === true) return true;
   return false;
 }
 
@@ -48,10 +48,42 @@ export interface FilterInstance {
   close?(): void | Promise<void>;
 }
 
+/** A value read with its CAS token. */
+export interface CasValue {
+  value: string;
+  cas: string;
+}
+
+/**
+ * A counter store shared by several sensors (memcached): get-with-CAS, add, compare-and-swap.
+ * Filters receive one from the pipeline and never open sockets themselves. Calls fail at once
+ * (never queue) while `state` is not "up", so a caller can decide locally.
+ */
+export interface SharedStore {
+  readonly server: string;
+  readonly state: "connecting" | "up" | "down" | "closed";
+  gets(key: string): Promise<CasValue | null>;
+  add(key: string, value: string, exptime?: number): Promise<boolean>;
+  cas(
+    key: string,
+    value: string,
+    exptime: number,
+    cas: string,
+  ): Promise<"STORED" | "EXISTS" | "NOT_FOUND">;
+  /** Resolves once the first connection attempt finished (either way). */
+  ready(): Promise<void>;
+  close(): Promise<void>;
+}
+
 /** Services a filter factory may need; injected so tests run without the world. */
 export interface FilterDeps {
   /** Reads a file named by configuration (lists, Lua scripts) relative to the config dirs. */
   readFile?(name: string): Promise<string>;
-  /** Structured, rate-limited log sink. */
+  /**
+   * Structured log sink, rate-limited per message by its provider (the pipeline logs each
+   * message at most once a minute), so filters call it on every failure and keep no timers.
+   */
   log?(level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>): void;
+  /** Opens the shared store at `host:port` (backend memcached); absent = none configured. */
+  sharedStore?(server: string, timeoutMs: number): SharedStore;
 }

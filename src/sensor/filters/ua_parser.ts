@@ -39,9 +39,6 @@ export function uaParser(config: UaParserConfig, _deps: FilterDeps = {}): Filter
     eventBits |= BITS[i]!;
   }
   const size = config.cache_size;
-  if (!Number.isInteger(size) || size < 0) {
-    throw new RangeError(`Cannot build ua_parser: cache_size must be an integer ≥ 0, got ${size}`);
-  }
   const parser = new UAParser();
   const cache = new Map<string, number>();
 

@@ -1,6 +1,6 @@
 import type { DomainConfig } from "../../shared/config/components.ts";
 import type { Settings } from "../../shared/config/settings.ts";
-import type { StepName } from "../filters/chain.ts";
+import type { StepName } from "../filters/domain_chain.ts";
 import type { StatsSnapshot } from "../filters/statstore_http_stats.ts";
 import type { LogLevel } from "../../shared/log/logger.ts";
 import type { Decision } from "./chain_runner.ts";

@@ -1,12 +1,13 @@
 import type { DomainConfig } from "../../shared/config/components.ts";
-import { chainBuilders, chainObservers, type FilterEnv } from "../filters/builders.ts";
+import { chainBuilders, type FilterEnv } from "./chain_builders.ts";
+import { chainObservers } from "./chain_observers.ts";
 import type { ComponentName } from "../../shared/config/components.ts";
 import {
   type ComponentBuilder,
   DomainChain,
   type ObserverBuilder,
   type StepName,
-} from "../filters/chain.ts";
+} from "../filters/domain_chain.ts";
 import type { StatsSnapshot } from "../filters/statstore_http_stats.ts";
 import type { RequestContext } from "../filters/types.ts";
 import { clientAddress, type HttpRecord } from "../wire/record.ts";

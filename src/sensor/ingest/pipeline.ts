@@ -1,7 +1,8 @@
 import type { DomainConfig } from "../../shared/config/components.ts";
 import type { ConfigStore } from "../../shared/config/config_store.ts";
-import { chainBuilders, chainObservers, type FilterEnv } from "../filters/builders.ts";
-import { DomainChain, type StepName } from "../filters/chain.ts";
+import { chainBuilders, type FilterEnv } from "./chain_builders.ts";
+import { chainObservers } from "./chain_observers.ts";
+import { DomainChain, type StepName } from "../filters/domain_chain.ts";
 import { ListManager } from "../lm/list_manager.ts";
 import type { Logger } from "../../shared/log/logger.ts";
 import type { Metrics } from "../../shared/metrics/prometheus.ts";
@@ -16,7 +17,7 @@ import {
   LocalRunner,
 } from "./chain_runner.ts";
 import type { ComponentName } from "../../shared/config/components.ts";
-import type { ComponentBuilder, ObserverBuilder } from "../filters/chain.ts";
+import type { ComponentBuilder, ObserverBuilder } from "../filters/domain_chain.ts";
 import { HttpStats } from "../filters/statstore_http_stats.ts";
 import type { DecisionClock } from "./record_clock.ts";
 

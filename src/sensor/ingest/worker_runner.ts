@@ -1,11 +1,12 @@
 import type { DomainConfig } from "../../shared/config/components.ts";
 import type { Settings } from "../../shared/config/settings.ts";
-import type { StepName } from "../filters/chain.ts";
+import type { StepName } from "../filters/domain_chain.ts";
 import { mergeStats, type StatsSnapshot } from "../filters/statstore_http_stats.ts";
 import type { LogLevel } from "../../shared/log/logger.ts";
 import { clientAddress, type HttpRecord } from "../wire/record.ts";
 import type { ChainRunner, RunnerSinks } from "./chain_runner.ts";
 import type { FromWorker, ToWorker } from "./_worker_protocol.ts";
+import { fnv1a } from "../../shared/hash/fnv1a.ts";
 
 /** Options of {@linkcode WorkerRunner}. */
 export interface WorkerRunnerOptions {
@@ -35,9 +36,7 @@ interface Lane {
 
 /** FNV-1a of the client address: one IP always lands on one worker, with its state. */
 function shardOf(ip: string, n: number): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < ip.length; i++) h = Math.imul(h ^ ip.charCodeAt(i), 0x01000193);
-  return (h >>> 0) % n;
+  return fnv1a(ip) % n;
 }
 
 /**

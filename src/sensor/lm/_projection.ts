@@ -1,5 +1,6 @@
 import type { ProjectionConfig, Threshold } from "../../shared/config/components.ts";
 import { compileRegex, type Matcher } from "../../shared/config/regex.ts";
+import { fnv1a } from "../../shared/hash/fnv1a.ts";
 
 /** A projection's working mode (seed §2.2.4.1: Ясли, Наблюдение, Блокировка) or disabled. */
 export type ProjectionMode = "nursery" | "watch" | "block" | "disabled";
@@ -49,16 +50,6 @@ export function isValidMode(config: ProjectionConfig, mode: ProjectionMode): boo
         (mode === "nursery" && isSet(config.nursery)) ||
         (mode === "watch" && isSet(config.activation));
   }
-}
-
-// FNV-1a: distinct-IP counting keeps 32-bit hashes, never addresses (the nursery keeps no IPs).
-function hash(ip: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < ip.length; i++) {
-    h ^= ip.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
 }
 
 /**
@@ -121,7 +112,7 @@ export class ProjectionState {
   count(ip: string, n: number, now: number): void {
     this.events += n;
     this.lastMatchAt = now;
-    if (this.#ips.size < this.#distinctCap) this.#ips.add(hash(ip));
+    if (this.#ips.size < this.#distinctCap) this.#ips.add(fnv1a(ip)); // hashes, never addresses: the nursery keeps no IPs
   }
 
   /** Distinct IPs seen in the current window (exact up to the cap). */

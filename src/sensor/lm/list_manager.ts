@@ -1,4 +1,5 @@
 import type { LmConfig, ProjectionConfig } from "../../shared/config/components.ts";
+import { hasAnyFlag } from "../filters/types.ts";
 import { compileRegex } from "../../shared/config/regex.ts";
 import { type ActiveBan, BanTable } from "./_ban_table.ts";
 import { type BanCommand, MULTIPLE } from "./command.ts";
@@ -115,10 +116,6 @@ interface PendingAdd {
 
 const MODES: readonly string[] = ["nursery", "watch", "block", "disabled"];
 
-function hasAnyFlag(flags: ReadonlyMap<string, boolean>, names: readonly string[]): boolean {
-  for (const name of names) if (flags.get(name) === true) return true;
-  return false;
-}
 
 /**
  * The list manager (seed §2.2.4, SPEC §5): turns filter events into firewall commands through

@@ -1,1 +1,2 @@
 export * from "./memcached_client.ts";
+export * from "./memcached_store.ts";

@@ -1,6 +1,7 @@
-import { formatAddress } from "../../shared/capture/format_address.ts";
+import { formatAddress } from "../../shared/net/ip.ts";
 import { parseIPv6Hex } from "../../shared/net/ip.ts";
-import { emptyRecord, type HttpRecord, parseIPv4 } from "../wire/record.ts";
+import { parseIPv4 } from "../../shared/net/ip.ts";
+import { emptyRecord, type HttpRecord } from "../wire/record.ts";
 import type { RequestSpec, ValueSpec } from "./fixture.ts";
 
 /** One record to replay, with its domain and event time in seconds. */

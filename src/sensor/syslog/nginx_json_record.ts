@@ -1,4 +1,5 @@
-import { emptyRecord, type HttpRecord, parseIPv4 } from "../wire/record.ts";
+import { parseIPv4 } from "../../shared/net/ip.ts";
+import { emptyRecord, type HttpRecord } from "../wire/record.ts";
 
 /** A record read from one nginx JSON log line, with the domain the line names (if any). */
 export interface LoggedRecord {

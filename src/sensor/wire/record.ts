@@ -1,3 +1,4 @@
+import { formatIPv4 } from "../../shared/net/ip.ts";
 /**
  * The request record a reverse proxy sends for every HTTP request (SPEC §2, seed table 1).
  * Field names are the wire names, so Lua scripts, fixtures and telemetry all speak one vocabulary.
@@ -176,20 +177,5 @@ export function emptyRecord(): HttpRecord {
 /** The client address of a record as text: `remote_addr` when present, else dotted `remote_ip`. */
 export function clientAddress(record: HttpRecord): string {
   if (record.remote_addr) return record.remote_addr;
-  const ip = record.remote_ip;
-  return `${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}`;
-}
-
-/** Parses dotted IPv4 text into the `remote_ip` number, or undefined when it is not IPv4. */
-export function parseIPv4(text: string): number | undefined {
-  const parts = text.split(".");
-  if (parts.length !== 4) return undefined;
-  let value = 0;
-  for (const part of parts) {
-    if (!/^\d{1,3}$/.test(part)) return undefined;
-    const octet = Number(part);
-    if (octet > 255) return undefined;
-    value = value * 256 + octet;
-  }
-  return value;
+  return formatIPv4(record.remote_ip);
 }

@@ -4,7 +4,7 @@
  */
 import { Buffer } from "node:buffer";
 import { Reader, type Response as MmdbResponse } from "mmdb-lib";
-import { type IpKey, ipKey } from "../net/ip.ts";
+import { formatIPv4, formatIPv6Hex, ipKey, isPrivateAddress } from "../net/ip.ts";
 import { LruCache } from "./_lru_cache.ts";
 
 /** Country and city of an address; `""` for whatever is unknown. */
@@ -163,12 +163,12 @@ function openReader(path: string, bytes: Uint8Array): Reader<MmdbResponse> {
 
 function lookUp(reader: Reader<MmdbResponse>, ipVersion: number, ip: string): GeoLocation {
   const key = ipKey(ip.trim());
-  if (key === undefined || isPrivate(key)) return UNKNOWN;
+  if (key === undefined || isPrivateAddress(key)) return UNKNOWN;
   // An IPv4-only tree is 32 levels deep; walking it with 128 bits would land anywhere.
   if (key.v === 6 && ipVersion === 4) return UNKNOWN;
   let record: unknown;
   try {
-    record = reader.get(canonicalText(key));
+    record = reader.get(key.v === 4 ? formatIPv4(key.n) : formatIPv6Hex(key.hex));
   } catch {
     // A corrupt record must not take the sensor down; the address just has no location.
     return UNKNOWN;
@@ -209,35 +209,6 @@ function field(value: unknown, name: string): unknown {
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/** Private, loopback, link-local, CGNAT, multicast, unspecified: never in a GeoIP database. */
-function isPrivate(key: IpKey): boolean {
-  if (key.v === 4) {
-    const n = key.n;
-    const a = n >>> 24;
-    const ab = n >>> 16;
-    return a === 0 || a === 10 || a === 127 || a >= 224 ||
-      n >>> 22 === 401 || // 100.64.0.0/10
-      ab === 0xa9fe || // 169.254.0.0/16
-      n >>> 20 === 0xac1 || // 172.16.0.0/12
-      ab === 0xc0a8; // 192.168.0.0/16
-  }
-  const hex = key.hex;
-  if (/^0{31}[01]$/.test(hex)) return true; // :: and ::1
-  const top = parseInt(hex.slice(0, 3), 16);
-  return (top & 0xfe0) === 0xfc0 || // fc00::/7
-    (top & 0xffc) === 0xfe8 || // fe80::/10
-    (top & 0xff0) === 0xff0; // ff00::/8
-}
-
-/** A form mmdb-lib parses reliably: it does not validate, so it gets only clean text. */
-function canonicalText(key: IpKey): string {
-  if (key.v === 4) {
-    const n = key.n;
-    return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
-  }
-  return key.hex.match(/.{4}/g)!.join(":");
 }
 
 function lastIndexOf(haystack: Uint8Array, needle: Uint8Array, from: number): number {

@@ -1,4 +1,4 @@
-import { ipKey, parseIPv4Number, parseIPv6Hex } from "./ip.ts";
+import { ipKey, parseIPv4, parseIPv6Hex } from "./ip.ts";
 
 /**
  * A set of IPv4 and IPv6 CIDR ranges. Ranges are sorted and merged once, then looked up by
@@ -47,7 +47,7 @@ export class IpSet {
       const slash = entry.indexOf("/");
       const addr = slash < 0 ? entry : entry.slice(0, slash);
       const bitsText = slash < 0 ? undefined : entry.slice(slash + 1);
-      const n4 = parseIPv4Number(addr);
+      const n4 = parseIPv4(addr);
       if (n4 !== undefined) {
         const bits = prefixBits(bitsText, 32, entry, where(at));
         const hostBits = 32 - bits;

@@ -1,7 +1,7 @@
+import { analyzeCommand } from "../../../src/commands/analyze_command.ts";
 import assert from "node:assert/strict";
 import {
   analyzeCapture,
-  analyzeCommand,
   arffHeader,
   arffRow,
   seedColumns,

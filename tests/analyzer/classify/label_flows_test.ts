@@ -1,5 +1,6 @@
+import { analyzeCommand } from "../../../src/commands/analyze_command.ts";
 import assert from "node:assert/strict";
-import { analyzeCapture, analyzeCommand } from "../../../src/analyzer/analyze/mod.ts";
+import { analyzeCapture } from "../../../src/analyzer/analyze/mod.ts";
 import { type FlowLabelInfo, labelFlows } from "../../../src/analyzer/classify/label_flows.ts";
 import type { Flow } from "../../../src/analyzer/flows/flow.ts";
 import {

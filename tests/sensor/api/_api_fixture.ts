@@ -10,14 +10,15 @@ import { createApi } from "../../../src/sensor/api/app.ts";
 import { ConfigActions } from "../../../src/sensor/api/config_actions.ts";
 import { ConfigStore } from "../../../src/shared/config/config_store.ts";
 import { loadSettings } from "../../../src/shared/config/settings.ts";
-import type { FilterEnv } from "../../../src/sensor/filters/builders.ts";
+import type { FilterEnv } from "../../../src/sensor/ingest/chain_builders.ts";
 import { HttpStats } from "../../../src/sensor/filters/statstore_http_stats.ts";
 import { type ChainRunner, LocalRunner } from "../../../src/sensor/ingest/chain_runner.ts";
 import { Pipeline } from "../../../src/sensor/ingest/pipeline.ts";
 import { type BanCommand, ListManager } from "../../../src/sensor/lm/mod.ts";
 import { silentLogger } from "../../../src/shared/log/logger.ts";
 import { Metrics } from "../../../src/shared/metrics/prometheus.ts";
-import { emptyRecord, type HttpRecord, parseIPv4 } from "../../../src/sensor/wire/mod.ts";
+import { parseIPv4 } from "../../../src/shared/net/ip.ts";
+import { emptyRecord, type HttpRecord } from "../../../src/sensor/wire/mod.ts";
 
 /** The domain every fixture configures from a file. */
 export const DOMAIN = 8984;

@@ -1,11 +1,7 @@
+import { parseIPv4 } from "../../../src/shared/net/ip.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import {
-  emptyRecord,
-  encodeHeader,
-  encodeRecord,
-  parseIPv4,
-} from "../../../src/sensor/wire/mod.ts";
+import { emptyRecord, encodeHeader, encodeRecord } from "../../../src/sensor/wire/mod.ts";
 import { pyzmqAvailable } from "../../_support/pyzmq_available.ts";
 import { pyzmqPeer } from "../../_support/pyzmq_peer.ts";
 import {

@@ -1,4 +1,5 @@
-import { emptyRecord, type HttpRecord, parseIPv4 } from "../../../src/sensor/wire/record.ts";
+import { parseIPv4 } from "../../../src/shared/net/ip.ts";
+import { emptyRecord, type HttpRecord } from "../../../src/sensor/wire/record.ts";
 import type { RequestContext } from "../../../src/sensor/filters/types.ts";
 
 /** A record for tests: defaults plus the given fields; `ip` fills remote_ip or remote_addr. */

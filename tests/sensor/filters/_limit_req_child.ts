@@ -4,6 +4,7 @@
  * the events and counters.
  */
 import { limitReqMc } from "../../../src/sensor/filters/limit_req_mc.ts";
+import { memcachedStore } from "../../../src/sensor/memcached/memcached_store.ts";
 import { ctxFor, rec } from "./_filter_ctx.ts";
 
 const f = limitReqMc({
@@ -23,7 +24,7 @@ const f = limitReqMc({
     burst: Number(Deno.args[2] ?? 0),
     nodelay: true,
   }],
-});
+}, { sharedStore: memcachedStore() });
 await f.ready();
 const encoder = new TextEncoder();
 let buffer = "";

@@ -5,6 +5,7 @@ import type { HttpRecord } from "../../../src/sensor/wire/record.ts";
 import { ctxFor, rec } from "./_filter_ctx.ts";
 import { nginxLimitReq } from "./_limit_req_reference.ts";
 import { seededRandom } from "../../_support/random.ts";
+import { memcachedStore } from "../../../src/sensor/memcached/memcached_store.ts";
 import { memcachedMissing, startMemcached } from "../memcached/_memcached_server.ts";
 
 function zone(fields: Partial<LimitReqZone> = {}): LimitReqZone {
@@ -180,6 +181,10 @@ Deno.test("limitReqMc() rejects bad configurations at build time", () => {
     () => limitReqMc({ ...config(zone()), backend: "memcached" }),
     /needs "servers"/,
   );
+  assert.throws(
+    () => limitReqMc({ ...config(zone()), backend: "memcached", servers: ["127.0.0.1:1"] }),
+    /backend memcached has no store here/,
+  );
 });
 
 const mcMissing = memcachedMissing();
@@ -196,8 +201,8 @@ Deno.test({
       servers: [mc.server],
       timeout_ms: 2000,
     });
-    const a = limitReqMc(shared());
-    const b = limitReqMc(shared());
+    const a = limitReqMc(shared(), { sharedStore: memcachedStore() });
+    const b = limitReqMc(shared(), { sharedStore: memcachedStore() });
     try {
       await Promise.all([a.ready(), b.ready()]);
       const random = seededRandom(5);
@@ -340,7 +345,10 @@ Deno.test("limitReqMc() decides locally at once while memcached hangs or is down
     backend: "memcached",
     servers: [`127.0.0.1:${(listener.addr as Deno.NetAddr).port}`],
     timeout_ms: 30,
-  }, { log: (_level, msg) => logs.push(msg) });
+  }, {
+    log: (_level, msg) => logs.push(msg),
+    sharedStore: memcachedStore((_level, msg) => logs.push(msg)),
+  });
   try {
     await f.ready();
     const first = await decide(f, rec(), 0);

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { manyUas } from "../../../src/sensor/filters/many_uas.ts";
+import { COMPONENT_SCHEMAS } from "../../../src/shared/config/components.ts";
+import { validate } from "../../../src/shared/config/schema.ts";
 import { ctxFor, rec } from "./_filter_ctx.ts";
 
 const config = { enabled: true, skip_if: [], max_uas: 3, window: 300 };
@@ -77,6 +79,9 @@ Deno.test("manyUas() sweep drops idle IPs and the table survives churn", () => {
   assert.equal(f.stats().keys, 5100);
 });
 
-Deno.test("manyUas() rejects a bad max_uas at build time", () => {
-  assert.throws(() => manyUas({ ...config, max_uas: 0 }), /many_uas: max_uas/);
+Deno.test("many_uas configuration with a bad max_uas is rejected at load, by its schema", () => {
+  assert.throws(
+    () => validate(COMPONENT_SCHEMAS.many_uas, { ...config, max_uas: 0 }, "many_uas"),
+    /many_uas\.max_uas: 0 is below the minimum 1/,
+  );
 });

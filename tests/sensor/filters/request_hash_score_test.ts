@@ -1,3 +1,5 @@
+import { COMPONENT_SCHEMAS } from "../../../src/shared/config/components.ts";
+import { validate } from "../../../src/shared/config/schema.ts";
 import assert from "node:assert/strict";
 import { requestHashScore } from "../../../src/sensor/filters/request_hash_score.ts";
 import { ctxFor, rec } from "./_filter_ctx.ts";
@@ -94,7 +96,12 @@ Deno.test("requestHashScore() ignores the response phase and rejects bad sizes",
     assert.deepEqual(ctx.events, []);
   }
   assert.throws(
-    () => requestHashScore({ ...config, per_ip: { ...ring, history_size: 0 } }),
-    /request_hash_score: per_ip.history_size/,
+    () =>
+      validate(
+        COMPONENT_SCHEMAS.request_hash_score,
+        { ...config, per_ip: { ...ring, history_size: 0 } },
+        "request_hash_score",
+      ),
+    /request_hash_score\.per_ip\.history_size: 0 is below the minimum 1/,
   );
 });

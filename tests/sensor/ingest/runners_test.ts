@@ -1,3 +1,4 @@
+import { parseIPv4 } from "../../../src/shared/net/ip.ts";
 import assert from "node:assert/strict";
 import {
   completeComponents,
@@ -10,12 +11,7 @@ import { HttpStats } from "../../../src/sensor/filters/statstore_http_stats.ts";
 import { type Decision, LocalRunner } from "../../../src/sensor/ingest/chain_runner.ts";
 import { WorkerRunner } from "../../../src/sensor/ingest/worker_runner.ts";
 import { silentLogger } from "../../../src/shared/log/logger.ts";
-import {
-  decodeRecord,
-  emptyRecord,
-  encodeRecord,
-  parseIPv4,
-} from "../../../src/sensor/wire/mod.ts";
+import { decodeRecord, emptyRecord, encodeRecord } from "../../../src/sensor/wire/mod.ts";
 
 const settings = loadSettings("[tsng]\ncomponents_config_dir =\nstate_dir =\n", "t.ini");
 const global = parseDefaultConf(EMBEDDED_DEFAULT_CONF, "default.conf");

@@ -1,4 +1,4 @@
-import { formatAddress } from "../../../shared/capture/format_address.ts";
+import { formatAddress } from "../../../shared/net/ip.ts";
 import { parseIPv6Hex } from "../../../shared/net/ip.ts";
 
 /** Where an FTP data connection will go, as announced on the control connection. */

@@ -1,4 +1,4 @@
-import { formatAddress } from "../../../shared/capture/format_address.ts";
+import { formatAddress } from "../../../shared/net/ip.ts";
 import { u16, u32 } from "./_bytes.ts";
 import type { SignatureInput, SignatureMatch } from "./signature_match.ts";
 

@@ -179,7 +179,7 @@ export class DomainChain {
     const steps = this.#steps;
     for (let i = 0; i < steps.length; i++) {
       const step = steps[i]!;
-      if (step.skipIf.length > 0 && hasAnyFlag(ctx, step.skipIf)) continue;
+      if (step.skipIf.length > 0 && hasAnyFlag(ctx.flags, step.skipIf)) continue;
       const pending = step.filter.run(record, ctx);
       if (pending) return this.#finishAsync(pending, i + 1, record, ctx);
     }
@@ -196,7 +196,7 @@ export class DomainChain {
     const steps = this.#steps;
     for (let i = from; i < steps.length; i++) {
       const step = steps[i]!;
-      if (step.skipIf.length > 0 && hasAnyFlag(ctx, step.skipIf)) continue;
+      if (step.skipIf.length > 0 && hasAnyFlag(ctx.flags, step.skipIf)) continue;
       await step.filter.run(record, ctx);
     }
     this.#observe(record, ctx);

@@ -1,18 +1,18 @@
 import type { ComponentName, DomainConfig } from "../../shared/config/components.ts";
 import type { Settings } from "../../shared/config/settings.ts";
 import type { Logger } from "../../shared/log/logger.ts";
-import type { ComponentBuilder, ObserverBuilder } from "./chain.ts";
-import { fixedLists } from "./fixed_lists.ts";
-import { limitReqMc } from "./limit_req_mc.ts";
-import { locationFlags } from "./location_flags.ts";
-import { lua } from "./lua.ts";
-import { manyUas } from "./many_uas.ts";
-import { requestHashScore } from "./request_hash_score.ts";
-import { type HttpStats, statstoreHttpStats } from "./statstore_http_stats.ts";
-import { telemetryHttpSampler } from "./telemetry_http_sampler.ts";
-import type { FilterDeps } from "./types.ts";
-import { uaParser } from "./ua_parser.ts";
+import type { ComponentBuilder } from "../filters/domain_chain.ts";
+import { fixedLists } from "../filters/fixed_lists.ts";
+import { limitReqMc } from "../filters/limit_req_mc.ts";
+import { locationFlags } from "../filters/location_flags.ts";
+import { lua } from "../filters/lua.ts";
+import { manyUas } from "../filters/many_uas.ts";
+import { requestHashScore } from "../filters/request_hash_score.ts";
+import type { HttpStats } from "../filters/statstore_http_stats.ts";
+import type { FilterDeps } from "../filters/types.ts";
+import { uaParser } from "../filters/ua_parser.ts";
 import { join } from "node:path";
+import { memcachedStore } from "../memcached/memcached_store.ts";
 
 /**
  * What the built-in filters need from their surroundings. Plain data and functions, so a
@@ -33,6 +33,10 @@ export interface FilterEnv {
 export function chainBuilders(env: FilterEnv): Partial<Record<ComponentName, ComponentBuilder>> {
   const deps: FilterDeps = {
     log: (level, msg, fields) => env.log.limited(`filter:${msg}`, level, msg, fields),
+    // The pipeline opens the sockets; filters only see the store's interface.
+    sharedStore: memcachedStore((level, msg, fields) =>
+      env.log.limited(`memcached:${msg}:${fields.server}`, level, msg, fields)
+    ),
     readFile: async (name: string) => {
       const dir = env.settings.components_config_dir;
       if (dir === "") throw new Deno.errors.NotFound(name);
@@ -60,26 +64,5 @@ export function chainBuilders(env: FilterEnv): Partial<Record<ComponentName, Com
       Promise.resolve({ limit_req_mc: limitReqMc(config.limit_req_mc, deps) }),
     request_hash_score: (config) =>
       Promise.resolve({ request_hash_score: requestHashScore(config.request_hash_score, deps) }),
-  };
-}
-
-/** Observers that run after the chain on every record (stats, telemetry). */
-export function chainObservers(env: FilterEnv): Partial<Record<ComponentName, ObserverBuilder>> {
-  return {
-    statstore_http_stats: (config) =>
-      Promise.resolve(statstoreHttpStats(config.statstore_http_stats, { stats: env.stats })),
-    telemetry_http_sampler: async (config) => {
-      const sampler = config.telemetry_http_sampler;
-      let file = "";
-      if (sampler.file !== "") {
-        const dir = join(env.settings.state_dir || ".", "telemetry");
-        await Deno.mkdir(dir, { recursive: true });
-        file = join(dir, sampler.file);
-      }
-      return telemetryHttpSampler({ ...sampler, file }, {
-        log: (level, msg, fields) => env.log.limited(`telemetry:${msg}`, level, msg, fields),
-        ...(env.publishTelemetry ? { publish: env.publishTelemetry } : {}),
-      });
-    },
   };
 }
