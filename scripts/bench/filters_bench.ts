@@ -85,6 +85,7 @@ async function chainOf(extraLua?: string): Promise<FilterInstance[]> {
       ...common,
       backend: "local",
       servers: [],
+      timeout_ms: 50,
       configurations: [{
         name: "def1",
         host: "",
@@ -221,6 +222,7 @@ export async function run(): Promise<void> {
         ...common,
         backend: "local",
         servers: [],
+        timeout_ms: 50,
         configurations: [{
           name: "m",
           host: "",

@@ -97,7 +97,9 @@ for (const e of entries) {
   if (hit === undefined) continue;
   const sources = byClass.get(hit.cls.name) ?? new Map<string, Entry[]>();
   byClass.set(hit.cls.name, sources);
-  sources.set(hit.source, [...(sources.get(hit.source) ?? []), e]);
+  const list = sources.get(hit.source);
+  if (list === undefined) sources.set(hit.source, [e]);
+  else list.push(e);
 }
 
 function sourcesOf(name: string): Entry[][] {

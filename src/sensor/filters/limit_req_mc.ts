@@ -69,7 +69,7 @@ export function limitReqMc(config: LimitReqConfig, deps: FilterDeps = {}): Limit
     names.add(zone.name);
   }
   const counters: LimitReqCounters = { shared: 0, fallback: 0, contention: 0, rejected: 0 };
-  const timeoutMs = config.timeout_ms ?? 50;
+  const timeoutMs = config.timeout_ms;
   let clients: SharedStore[] = [];
   if (config.backend === "memcached") {
     if (config.servers.length === 0) {

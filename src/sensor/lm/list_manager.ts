@@ -116,7 +116,6 @@ interface PendingAdd {
 
 const MODES: readonly string[] = ["nursery", "watch", "block", "disabled"];
 
-
 /**
  * The list manager (seed §2.2.4, SPEC §5): turns filter events into firewall commands through
  * each domain's projections. A projection in block mode sends one `add` per (rule_name, IP)

@@ -33,6 +33,7 @@
 import { dirname, resolve } from "node:path";
 import { COMMAND_KEYS } from "../lm/command.ts";
 import { parse as parseYaml } from "yaml";
+import { ConfigError, type Infer, type Schema, validate } from "../../shared/config/schema.ts";
 import { IpSet } from "../../shared/net/ip_set.ts";
 import { emptyRecord } from "../wire/record.ts";
 
@@ -111,247 +112,243 @@ export interface Fixture {
 /** Keys an expected command may state (the outbound JSON keys plus `at`). */
 export const EXPECTED_COMMAND_KEYS = ["at", ...COMMAND_KEYS] as const;
 
-const RECORD_FIELDS = new Set(Object.keys(emptyRecord()).concat("remote_addr"));
+const RECORD_FIELDS = Object.keys(emptyRecord()).concat("remote_addr");
 // Fields set from the request's own keys or computed: not writable from a fixture.
 const COMPUTED = new Set(["timestamp", "msec", "remote_ip", "remote_addr"]);
 const ALIASES: Record<string, string> = { user_agent: "http_user_agent" };
+
+// The fixture's shape as a schema: the same validator as component configuration, so every
+// unknown key or bad value is named by its path. What a schema cannot say is checked below.
+const scalar = {
+  type: "oneOf",
+  hint: "a string or a number",
+  options: [{ type: "string" }, { type: "number" }],
+} as const satisfies Schema;
+const valueSpec = {
+  type: "oneOf",
+  hint: "a value or a generator (one_of, range, format)",
+  options: [
+    { type: "string" },
+    { type: "number" },
+    {
+      type: "object",
+      required: ["one_of"],
+      fields: { one_of: { type: "array", items: scalar, minItems: 1 } },
+    },
+    { type: "object", required: ["range"], fields: { range: { type: "string" } } },
+    { type: "object", required: ["format"], fields: { format: { type: "string" } } },
+  ],
+} as const satisfies Schema;
+const domainId = {
+  type: "oneOf",
+  hint: "a domain id",
+  options: [
+    { type: "integer", min: 0 },
+    { type: "string", pattern: /^\d{1,10}$/, patternHint: "a domain id" },
+  ],
+} as const satisfies Schema;
+const requestFields: Record<string, Schema> = {
+  at: { type: "number", min: 0, default: 0 },
+  domain: domainId,
+  repeat: {
+    type: "object",
+    required: ["count"],
+    fields: {
+      count: { type: "integer", min: 1 },
+      every: { type: "number", min: 0, default: 0 },
+    },
+  },
+  ip: valueSpec,
+  ips: { type: "array", items: scalar },
+  user_agent: valueSpec,
+};
+for (const field of RECORD_FIELDS) requestFields[field] ??= valueSpec;
+const inputFile = (fields: Record<string, Schema>) =>
+  ({
+    type: "oneOf",
+    hint: "a file name, { file, … } or a list of them",
+    options: [
+      { type: "string" },
+      { type: "object", required: ["file"], fields: { file: { type: "string" }, ...fields } },
+      {
+        type: "array",
+        items: {
+          type: "oneOf",
+          hint: "a file name or { file, … }",
+          options: [
+            { type: "string" },
+            { type: "object", required: ["file"], fields: { file: { type: "string" }, ...fields } },
+          ],
+        },
+      },
+    ],
+  }) as const satisfies Schema;
+const components = { type: "map", values: { type: "any" } } as const satisfies Schema;
+const FIXTURE_SCHEMA = {
+  type: "object",
+  required: ["expect"],
+  fields: {
+    description: { type: "string", default: "" },
+    domain: domainId,
+    start: { type: "any" },
+    config: {
+      type: "object",
+      fields: {
+        settings: {
+          type: "map",
+          values: {
+            type: "map",
+            values: {
+              type: "oneOf",
+              hint: "a scalar or a list",
+              options: [
+                { type: "string" },
+                { type: "number" },
+                { type: "boolean" },
+                { type: "array", items: scalar },
+              ],
+            },
+          },
+          default: {},
+        },
+        components: { ...components, default: {} },
+        domain: components,
+        domains: {
+          type: "map",
+          keyPattern: /^\d{1,10}$/,
+          keyHint: "a domain id",
+          values: components,
+          default: {},
+        },
+        files: {
+          type: "map",
+          keyPattern: /^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/,
+          keyHint: "a file name of letters, digits, _ . - (no directories)",
+          values: { type: "string" },
+          default: {},
+        },
+      },
+    },
+    requests: { type: "array", items: { type: "object", fields: requestFields }, default: [] },
+    log: inputFile({
+      format: { type: "string", enum: ["auto", "combined", "json"], default: "auto" },
+      domain: domainId,
+    }),
+    pcap: inputFile({ domain: domainId }),
+    expect: {
+      type: "object",
+      fields: {
+        commands: {
+          type: "array",
+          items: {
+            type: "object",
+            fields: Object.fromEntries(EXPECTED_COMMAND_KEYS.map((k) => [k, { type: "any" }])),
+          },
+        },
+        none_for: { type: "array", items: { type: "string" }, default: [] },
+      },
+    },
+  },
+} as const satisfies Schema;
+
+type FixtureDoc = Infer<typeof FIXTURE_SCHEMA>;
 
 function fail(file: string, path: string, message: string): never {
   throw new TypeError(`${file}: ${path || "(top)"}: ${message}`);
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
+function toDomain(value: unknown, fallback: number): number {
+  return value === undefined ? fallback : Number(value);
 }
 
-function object(file: string, path: string, value: unknown): Record<string, unknown> {
-  if (!isObject(value)) fail(file, path, `expected a mapping, got ${describe(value)}`);
-  return value;
-}
-
-function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "a list";
-  return typeof value === "object" ? "a mapping" : `${typeof value} ${JSON.stringify(value)}`;
-}
-
-function only(file: string, path: string, obj: Record<string, unknown>, keys: readonly string[]) {
-  for (const key of Object.keys(obj)) {
-    if (!keys.includes(key)) {
-      fail(file, join(path, key), `unknown key (expected one of: ${keys.join(", ")})`);
-    }
-  }
-}
-
-function join(path: string, key: string | number): string {
-  return typeof key === "number" ? `${path}[${key}]` : path ? `${path}.${key}` : key;
-}
-
-function number(file: string, path: string, value: unknown, min = -Infinity): number {
-  if (typeof value !== "number" || !Number.isFinite(value) || value < min) {
-    fail(
-      file,
-      path,
-      `expected a number${min > -Infinity ? ` ≥ ${min}` : ""}, got ${describe(value)}`,
-    );
-  }
-  return value;
-}
-
-function integer(file: string, path: string, value: unknown, min: number): number {
-  const n = number(file, path, value, min);
-  if (!Number.isInteger(n)) fail(file, path, `expected an integer, got ${n}`);
-  return n;
-}
-
-function string(file: string, path: string, value: unknown): string {
-  if (typeof value !== "string") fail(file, path, `expected a string, got ${describe(value)}`);
-  return value;
-}
-
-function list(file: string, path: string, value: unknown): unknown[] {
-  if (!Array.isArray(value)) fail(file, path, `expected a list, got ${describe(value)}`);
-  return value;
-}
-
-function domainId(file: string, path: string, value: unknown): number {
-  const n = typeof value === "string" && /^\d+$/.test(value) ? Number(value) : value;
-  return integer(file, path, n, 0);
-}
-
-function startTime(file: string, path: string, value: unknown): number {
+function startTime(file: string, value: unknown): number {
   if (value === undefined) return DEFAULT_START;
   if (value instanceof Date) return value.getTime() / 1000;
   if (typeof value === "string") {
     const t = Date.parse(value);
-    if (Number.isNaN(t)) fail(file, path, `"${value}" is not an ISO date`);
+    if (Number.isNaN(t)) fail(file, "start", `"${value}" is not an ISO date`);
     return t / 1000;
   }
-  return number(file, path, value, 0);
-}
-
-function valueSpec(file: string, path: string, key: string, value: unknown): ValueSpec {
-  if (typeof value === "string" || typeof value === "number") return value;
-  const obj = object(file, path, value);
-  const keys = Object.keys(obj);
-  if (keys.length !== 1) {
-    fail(file, path, "a generator has exactly one key: one_of, range (ip only) or format");
+  if (typeof value !== "number" || !(value >= 0)) {
+    fail(file, "start", `expected an ISO date or unix seconds ≥ 0, got ${String(value)}`);
   }
-  if ("one_of" in obj) {
-    const items = list(file, join(path, "one_of"), obj.one_of);
-    if (items.length === 0) fail(file, join(path, "one_of"), "needs at least one value");
-    return {
-      one_of: items.map((item, i) => {
-        if (typeof item !== "string" && typeof item !== "number") {
-          fail(file, join(join(path, "one_of"), i), `expected a scalar, got ${describe(item)}`);
-        }
-        return item;
-      }),
-    };
-  }
-  if ("range" in obj) {
-    if (key !== "ip") fail(file, join(path, "range"), "range generates IP addresses: use it on ip");
-    const cidr = string(file, join(path, "range"), obj.range);
-    try {
-      IpSet.from([cidr], () => join(path, "range"));
-    } catch (error) {
-      fail(file, join(path, "range"), (error as Error).message);
-    }
-    if (!cidr.includes("/")) fail(file, join(path, "range"), `"${cidr}" is not a CIDR range`);
-    return { range: cidr };
-  }
-  if ("format" in obj) return { format: string(file, join(path, "format"), obj.format) };
-  return fail(file, join(path, keys[0]!), "unknown generator (one_of, range, format)");
+  return value;
 }
 
 function requestSpec(
   file: string,
   path: string,
-  value: unknown,
+  item: Record<string, unknown>,
   domain: number,
 ): RequestSpec {
-  const obj = object(file, path, value);
   const spec: RequestSpec = {
     path,
-    at: 0,
-    repeat: { count: 1, every: 0 },
-    domain,
+    at: item.at as number,
+    repeat: (item.repeat as RequestSpec["repeat"] | undefined) ?? { count: 1, every: 0 },
+    domain: toDomain(item.domain, domain),
     fields: new Map(),
   };
-  for (const [key, raw] of Object.entries(obj)) {
-    const where = join(path, key);
-    if (key === "at") spec.at = number(file, where, raw, 0);
-    else if (key === "domain") spec.domain = domainId(file, where, raw);
-    else if (key === "repeat") {
-      const r = object(file, where, raw);
-      only(file, where, r, ["count", "every"]);
-      spec.repeat = {
-        count: integer(file, join(where, "count"), r.count, 1),
-        every: r.every === undefined ? 0 : number(file, join(where, "every"), r.every, 0),
-      };
-    } else if (key === "ips") {
-      if (spec.fields.has("ip")) fail(file, where, "give either ip or ips");
-      spec.fields.set("ip", valueSpec(file, where, "ip", { one_of: list(file, where, raw) }));
-    } else if (key === "ip") {
-      if (spec.fields.has("ip")) fail(file, where, "give either ip or ips");
-      spec.fields.set("ip", valueSpec(file, where, "ip", raw));
-    } else {
-      const field = ALIASES[key] ?? key;
-      if (!RECORD_FIELDS.has(field) || COMPUTED.has(field)) {
-        fail(
-          file,
-          where,
-          COMPUTED.has(field)
-            ? "is computed from at/ip; set those instead"
-            : "unknown key (a record field by wire name, or at, repeat, ip, ips, user_agent, domain)",
-        );
+  if (item.ip !== undefined && item.ips !== undefined) fail(file, path, "give either ip or ips");
+  if (item.ips !== undefined) spec.fields.set("ip", { one_of: item.ips as (string | number)[] });
+  for (const [key, raw] of Object.entries(item)) {
+    if (key === "at" || key === "domain" || key === "repeat" || key === "ips") continue;
+    const where = `${path}.${key}`;
+    const field = ALIASES[key] ?? key;
+    if (COMPUTED.has(field)) fail(file, where, "is computed from at/ip; set those instead");
+    const value = raw as ValueSpec;
+    if (typeof value === "object" && "range" in value) {
+      if (key !== "ip") fail(file, `${where}.range`, "range generates IP addresses: use it on ip");
+      if (!value.range.includes("/")) {
+        fail(file, `${where}.range`, `"${value.range}" is not a CIDR range`);
       }
-      spec.fields.set(field, valueSpec(file, where, key, raw));
+      try {
+        IpSet.from([value.range], () => `${where}.range`);
+      } catch (error) {
+        throw new TypeError(`${file}: ${(error as Error).message}`, { cause: error });
+      }
     }
+    spec.fields.set(field, value);
   }
   if (!spec.fields.has("ip")) fail(file, path, "needs ip or ips");
   return spec;
 }
 
-function inputFiles<T>(
-  path: string,
-  value: unknown,
-  make: (where: string, item: unknown) => T,
-): T[] {
+function inputs<T extends { file: string }>(
+  value: string | T | (string | T)[] | undefined,
+  base: string,
+): (T | { file: string })[] {
+  if (value === undefined) return [];
   const items = Array.isArray(value) ? value : [value];
-  return items.map((item, i) => make(Array.isArray(value) ? join(path, i) : path, item));
+  return items.map((item) =>
+    typeof item === "string"
+      ? { file: resolve(base, item) }
+      : { ...item, file: resolve(base, item.file) }
+  );
 }
 
-function settingsOverrides(
-  file: string,
-  path: string,
-  value: unknown,
-): Record<string, Record<string, string>> {
-  const out: Record<string, Record<string, string>> = {};
-  for (const [section, keys] of Object.entries(object(file, path, value))) {
-    const where = join(path, section);
-    out[section] = {};
-    for (const [key, v] of Object.entries(object(file, where, keys))) {
-      if (Array.isArray(v)) out[section][key] = v.join(", ");
-      else if (["string", "number", "boolean"].includes(typeof v)) out[section][key] = String(v);
-      else fail(file, join(where, key), `expected a scalar or list, got ${describe(v)}`);
+function fixtureConfig(file: string, doc: FixtureDoc, domain: number): FixtureConfig {
+  const config = doc.config;
+  const settings: FixtureConfig["settings"] = {};
+  for (const [section, keys] of Object.entries(config?.settings ?? {})) {
+    settings[section] = {};
+    for (const [key, v] of Object.entries(keys)) {
+      settings[section][key] = Array.isArray(v) ? v.join(", ") : String(v);
     }
   }
-  return out;
+  const domains = new Map<number, Record<string, unknown>>();
+  if (config?.domain !== undefined) domains.set(domain, config.domain);
+  for (const [id, components] of Object.entries(config?.domains ?? {})) {
+    if (domains.has(Number(id))) {
+      fail(file, `config.domains.${id}`, `domain ${id} is configured twice`);
+    }
+    domains.set(Number(id), components);
+  }
+  return { settings, components: config?.components ?? {}, domains, files: config?.files ?? {} };
 }
 
-function fixtureConfig(file: string, value: unknown, domain: number): FixtureConfig {
-  const config: FixtureConfig = { settings: {}, components: {}, domains: new Map(), files: {} };
-  if (value === undefined) return config;
-  const obj = object(file, "config", value);
-  only(file, "config", obj, ["settings", "components", "domain", "domains", "files"]);
-  if (obj.settings !== undefined) {
-    config.settings = settingsOverrides(file, "config.settings", obj.settings);
-  }
-  if (obj.components !== undefined) {
-    config.components = object(file, "config.components", obj.components);
-  }
-  if (obj.domain !== undefined) {
-    config.domains.set(domain, object(file, "config.domain", obj.domain));
-  }
-  if (obj.domains !== undefined) {
-    for (const [id, components] of Object.entries(object(file, "config.domains", obj.domains))) {
-      const where = join("config.domains", id);
-      const n = domainId(file, where, id);
-      if (config.domains.has(n)) fail(file, where, `domain ${n} is configured twice`);
-      config.domains.set(n, object(file, where, components));
-    }
-  }
-  if (obj.files !== undefined) {
-    for (const [name, text] of Object.entries(object(file, "config.files", obj.files))) {
-      const where = join("config.files", name);
-      if (!/^[A-Za-z0-9_.-]+$/.test(name) || name.startsWith(".")) {
-        fail(file, where, "a file name of letters, digits, _ . - (no directories)");
-      }
-      config.files[name] = string(file, where, text);
-    }
-  }
-  return config;
-}
-
-function expectation(file: string, value: unknown): Expectation {
-  if (value === undefined) fail(file, "expect", "every fixture states what it expects");
-  const obj = object(file, "expect", value);
-  only(file, "expect", obj, ["commands", "none_for"]);
-  let commands: Record<string, unknown>[] | undefined;
-  if (obj.commands !== undefined && obj.commands !== null) {
-    commands = list(file, "expect.commands", obj.commands).map((item, i) => {
-      const where = join("expect.commands", i);
-      const cmd = object(file, where, item);
-      only(file, where, cmd, EXPECTED_COMMAND_KEYS);
-      return cmd;
-    });
-  }
-  const none = obj.none_for === undefined
-    ? []
-    : list(file, "expect.none_for", obj.none_for).map((ip, i) =>
-      string(file, join("expect.none_for", i), ip)
-    );
+function expectation(file: string, expect: FixtureDoc["expect"]): Expectation {
+  const commands = expect.commands as Record<string, unknown>[] | undefined;
+  const none = expect.none_for;
   let noneSet: IpSet | undefined;
   try {
     noneSet = none.length > 0 ? IpSet.from(none, (i) => `expect.none_for[${i}]`) : undefined;
@@ -366,75 +363,55 @@ function expectation(file: string, value: unknown): Expectation {
 
 /**
  * Parses and validates a fixture's YAML text. Every unknown key or bad value is a TypeError
- * naming the file and the path (`requests[2].repeat.cout: unknown key`), so a typo never
+ * naming the file and the path (`requests[2].repeat: unknown field "cout"`), so a typo never
  * silently turns into a fixture that tests nothing.
  */
 export function parseFixture(text: string, file: string): Fixture {
-  let doc: unknown;
+  let raw: unknown;
   try {
-    doc = parseYaml(text);
+    raw = parseYaml(text);
   } catch (error) {
     throw new SyntaxError(`${file}: cannot parse YAML: ${(error as Error).message}`, {
       cause: error,
     });
   }
-  const top = object(file, "", doc);
-  only(file, "", top, [
-    "description",
-    "domain",
-    "start",
-    "config",
-    "requests",
-    "log",
-    "pcap",
-    "expect",
-  ]);
+  if (typeof raw === "object" && raw !== null && !("expect" in raw)) {
+    fail(file, "expect", "every fixture states what it expects");
+  }
+  let doc: FixtureDoc;
+  try {
+    doc = validate(FIXTURE_SCHEMA, raw, "") as FixtureDoc;
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      throw new TypeError(`${file}: ${error.message}`, { cause: error });
+    }
+    throw error;
+  }
   const base = dirname(resolve(file));
-  const domain = top.domain === undefined ? DEFAULT_DOMAIN : domainId(file, "domain", top.domain);
-  const requests = top.requests === undefined
-    ? []
-    : list(file, "requests", top.requests).map((item, i) =>
-      requestSpec(file, join("requests", i), item, domain)
-    );
-  const logs = top.log === undefined ? [] : inputFiles("log", top.log, (where, item) => {
-    if (typeof item === "string") {
-      return { file: resolve(base, item), format: "auto", domain } as LogSpec;
-    }
-    const obj = object(file, where, item);
-    only(file, where, obj, ["file", "format", "domain"]);
-    const format = obj.format === undefined
-      ? "auto"
-      : string(file, join(where, "format"), obj.format);
-    if (format !== "auto" && format !== "combined" && format !== "json") {
-      fail(file, join(where, "format"), `"${format}" is not auto, combined or json`);
-    }
-    return {
-      file: resolve(base, string(file, join(where, "file"), obj.file)),
-      format,
-      domain: obj.domain === undefined ? domain : domainId(file, join(where, "domain"), obj.domain),
-    } as LogSpec;
+  const domain = toDomain(doc.domain, DEFAULT_DOMAIN);
+  const requests = doc.requests.map((item, i) =>
+    requestSpec(file, `requests[${i}]`, item as Record<string, unknown>, domain)
+  );
+  const logs: LogSpec[] = inputs(doc.log, base).map((l) => {
+    const o = l as { file: string; format?: LogSpec["format"]; domain?: unknown };
+    return { file: o.file, format: o.format ?? "auto", domain: toDomain(o.domain, domain) };
   });
-  const pcaps = top.pcap === undefined ? [] : inputFiles("pcap", top.pcap, (where, item) => {
-    if (typeof item === "string") return { file: resolve(base, item), domain };
-    const obj = object(file, where, item);
-    only(file, where, obj, ["file", "domain"]);
-    return {
-      file: resolve(base, string(file, join(where, "file"), obj.file)),
-      domain: obj.domain === undefined ? domain : domainId(file, join(where, "domain"), obj.domain),
-    };
+  const pcaps: PcapSpec[] = inputs(doc.pcap, base).map((p) => {
+    const o = p as { file: string; domain?: unknown };
+    return { file: o.file, domain: toDomain(o.domain, domain) };
   });
   if (requests.length === 0 && logs.length === 0 && pcaps.length === 0) {
     fail(file, "", "needs requests, log or pcap");
   }
   return {
     file,
-    description: top.description === undefined ? "" : string(file, "description", top.description),
+    description: doc.description,
     domain,
-    start: startTime(file, "start", top.start),
-    config: fixtureConfig(file, top.config, domain),
+    start: startTime(file, doc.start),
+    config: fixtureConfig(file, doc, domain),
     requests,
     logs,
     pcaps,
-    expect: expectation(file, top.expect),
+    expect: expectation(file, doc.expect),
   };
 }

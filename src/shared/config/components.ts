@@ -1,6 +1,10 @@
-import type { Schema } from "./schema.ts";
+import type { Infer, Schema } from "./schema.ts";
 
-const flagList: Schema = { type: "array", items: { type: "string" }, default: [] };
+const flagList = {
+  type: "array",
+  items: { type: "string" },
+  default: [],
+} as const satisfies Schema;
 const common = {
   enabled: { type: "boolean", default: true },
   skip_if: flagList,
@@ -8,14 +12,14 @@ const common = {
 
 /** Names the seed and SPEC give filters' event families and lists: letters, digits, `_.-`. */
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
-const name: Schema = {
+const name = {
   type: "string",
   pattern: NAME,
   patternHint: "a name of 1-64 letters, digits, _ . -",
-};
-const regex: Schema = { type: "string", regex: true, default: "" };
+} as const satisfies Schema;
+const regex = { type: "string", regex: true, default: "" } as const satisfies Schema;
 
-const scoreRing: Schema = {
+const scoreRing = {
   type: "object",
   fields: {
     history_size: { type: "integer", min: 1, max: 4096, default: 40 },
@@ -23,15 +27,15 @@ const scoreRing: Schema = {
     min_repeats: { type: "integer", min: 1, max: 4096, default: 3 },
     timeout: { type: "integer", min: 1, default: 300 },
   },
-};
+} as const satisfies Schema;
 
-const threshold: Schema = {
+const threshold = {
   type: "object",
   fields: {
     events: { type: "integer", min: 0, default: 0 },
     ips: { type: "integer", min: 0, default: 0 },
   },
-};
+} as const satisfies Schema;
 
 /**
  * The type table of every component (seed §4.2). Order is the seed's alphabetical order, the
@@ -212,7 +216,7 @@ export const COMPONENT_SCHEMAS = {
       per_useragent: {
         ...scoreRing,
         fields: {
-          ...(scoreRing as { fields: Record<string, Schema> }).fields,
+          ...scoreRing.fields,
           history_size: { type: "integer", min: 1, max: 4096, default: 20 },
           max_score: { type: "integer", min: 1, max: 4096, default: 10 },
         },
@@ -258,146 +262,41 @@ export function isComponentName(name: string): name is ComponentName {
   return Object.hasOwn(COMPONENT_SCHEMAS, name);
 }
 
-interface Common {
-  enabled: boolean;
-  skip_if: string[];
-}
+/** The validated configuration of one component, typed from its schema. */
+export type ComponentConfig<N extends ComponentName> = Infer<(typeof COMPONENT_SCHEMAS)[N]>;
 
 /** fixed_lists configuration. */
-export interface FixedListsConfig extends Common {
-  lists: {
-    name: string;
-    type: "white" | "black" | "flags";
-    entries: string[];
-    file: string;
-    flags: string[];
-  }[];
-  use: string[];
-  use_component_use: boolean;
-}
-
-/** One limit_req_mc zone. */
-export interface LimitReqZone {
-  name: string;
-  host: string;
-  method: string;
-  path: string;
-  location: string;
-  key: "ip" | "ip_ua" | "ip_path";
-  rate: string;
-  burst: number;
-  nodelay: boolean;
-}
-
+export type FixedListsConfig = ComponentConfig<"fixed_lists">;
 /** limit_req_mc configuration. */
-export interface LimitReqConfig extends Common {
-  backend: "local" | "memcached";
-  servers: string[];
-  /** memcached request deadline; past it the request is decided locally. */
-  timeout_ms?: number;
-  configurations: LimitReqZone[];
-}
-
-/** Event and distinct-IP counts over one 30 s tick. */
-export interface Threshold {
-  events: number;
-  ips: number;
-}
-
-/** One list-manager projection (seed §2.2.4). */
-export interface ProjectionConfig {
-  name: string;
-  events: string;
-  rule_name: string;
-  state: "auto" | "enabled" | "disabled";
-  timeout: number;
-  nursery: Threshold;
-  activation: Threshold;
-  watch_ttl: number;
-  cooldown: number;
-  skip_if: string[];
-}
-
+export type LimitReqConfig = ComponentConfig<"limit_req_mc">;
+/** One limit_req_mc zone. */
+export type LimitReqZone = LimitReqConfig["configurations"][number];
 /** lm configuration. */
-export interface LmConfig {
-  lists: { name: string; timeout: number; max_entries: number }[];
-  projections: ProjectionConfig[];
-  use_component_projections: boolean;
-}
-
-/** One location_flags rule. */
-export interface LocationRule {
-  host: string;
-  method: string;
-  path: string;
-  flags: { flag: string; value: boolean }[];
-  stop: boolean;
-}
-
+export type LmConfig = ComponentConfig<"lm">;
+/** One list-manager projection (seed §2.2.4). */
+export type ProjectionConfig = LmConfig["projections"][number];
+/** Event and distinct-IP counts over one 30 s tick. */
+export type Threshold = ProjectionConfig["nursery"];
 /** location_flags configuration. */
-export interface LocationFlagsConfig extends Common {
-  locations: LocationRule[];
-}
-
+export type LocationFlagsConfig = ComponentConfig<"location_flags">;
+/** One location_flags rule. */
+export type LocationRule = LocationFlagsConfig["locations"][number];
 /** lua configuration. */
-export interface LuaConfig extends Common {
-  scripts: { file: string }[];
-  instruction_budget: number;
-  memory_limit_mb: number;
-}
-
+export type LuaConfig = ComponentConfig<"lua">;
 /** many_uas configuration. */
-export interface ManyUasConfig extends Common {
-  max_uas: number;
-  window: number;
-}
-
+export type ManyUasConfig = ComponentConfig<"many_uas">;
 /** qpc configuration. */
-export interface QpcConfig {
-  worker: string;
-  broadcast: boolean;
-}
-
-/** One request_hash_score ring. */
-export interface ScoreRingConfig {
-  history_size: number;
-  max_score: number;
-  min_repeats: number;
-  timeout: number;
-}
-
+export type QpcConfig = ComponentConfig<"qpc">;
 /** request_hash_score configuration. */
-export interface RequestHashScoreConfig extends Common {
-  per_ip: ScoreRingConfig;
-  per_useragent: ScoreRingConfig;
-}
-
+export type RequestHashScoreConfig = ComponentConfig<"request_hash_score">;
+/** One request_hash_score ring. */
+export type ScoreRingConfig = RequestHashScoreConfig["per_ip"];
 /** statstore_http_stats configuration. */
-export type StatstoreConfig = Common;
-
+export type StatstoreConfig = ComponentConfig<"statstore_http_stats">;
 /** telemetry_http_sampler configuration. */
-export interface TelemetryConfig extends Common {
-  rate: number;
-  file: string;
-}
-
+export type TelemetryConfig = ComponentConfig<"telemetry_http_sampler">;
 /** ua_parser configuration. */
-export interface UaParserConfig extends Common {
-  events: string[];
-  cache_size: number;
-}
+export type UaParserConfig = ComponentConfig<"ua_parser">;
 
 /** The complete configuration of one domain: every component, validated and defaulted. */
-export interface DomainConfig {
-  fixed_lists: FixedListsConfig;
-  limit_req_mc: LimitReqConfig;
-  lm: LmConfig;
-  location_flags: LocationFlagsConfig;
-  lua: LuaConfig;
-  many_uas: ManyUasConfig;
-  qpc: QpcConfig;
-  request_hash_score: RequestHashScoreConfig;
-  statstore_http_stats: StatstoreConfig;
-  telemetry_http_sampler: TelemetryConfig;
-  ua_parser: UaParserConfig;
-}
+export type DomainConfig = { -readonly [N in ComponentName]: ComponentConfig<N> };

@@ -18,18 +18,39 @@ export type Schema =
     patternHint?: string;
     default?: string;
   }
-  | { type: "array"; items: Schema; maxItems?: number; default?: readonly unknown[] }
+  | {
+    type: "array";
+    items: Schema;
+    minItems?: number;
+    maxItems?: number;
+    default?: readonly unknown[];
+  }
   | {
     type: "object";
     fields: Readonly<Record<string, Schema>>;
     required?: readonly string[];
     default?: Readonly<Record<string, unknown>>;
-  };
+  }
+  /** An object with free keys (matching `keyPattern` when set), every value of one schema. */
+  | {
+    type: "map";
+    values: Schema;
+    keyPattern?: RegExp;
+    keyHint?: string;
+    default?: Readonly<Record<string, unknown>>;
+  }
+  /**
+   * The first option that fits: an object goes to the first object option that knows all its
+   * keys, anything else to the first option of its JSON type. `hint` says what was expected.
+   */
+  | { type: "oneOf"; options: readonly Schema[]; hint: string; default?: unknown }
+  /** Anything; checked by the caller (a nested component validated by its own schema). */
+  | { type: "any"; default?: unknown };
 
 /** Raised for a value that does not match its schema; `path` is the dotted location. */
 export class ConfigError extends TypeError {
   constructor(readonly path: string, readonly reason: string, options?: ErrorOptions) {
-    super(`${path}: ${reason}`, options);
+    super(path === "" ? reason : `${path}: ${reason}`, options);
     this.name = "ConfigError";
   }
 }
@@ -99,27 +120,55 @@ export function validate(schema: Schema, value: unknown, path: string): unknown 
       if (!Array.isArray(value)) {
         throw new ConfigError(path, `expected an array, got ${describe(value)}`);
       }
+      if (schema.minItems !== undefined && value.length < schema.minItems) {
+        throw new ConfigError(path, `needs at least ${schema.minItems} item(s)`);
+      }
       if (schema.maxItems !== undefined && value.length > schema.maxItems) {
         throw new ConfigError(path, `${value.length} items exceed the limit of ${schema.maxItems}`);
       }
       return value.map((item, i) => validate(schema.items, item, `${path}[${i}]`));
     }
-    case "object": {
-      if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    case "map": {
+      if (!isPlainObject(value)) {
         throw new ConfigError(path, `expected an object, got ${describe(value)}`);
       }
-      const input = value as Record<string, unknown>;
+      const out: Record<string, unknown> = {};
+      for (const [key, item] of Object.entries(value)) {
+        if (schema.keyPattern && !schema.keyPattern.test(key)) {
+          throw new ConfigError(
+            fieldPath(path, key),
+            `is not ${schema.keyHint ?? `a key like ${schema.keyPattern}`}`,
+          );
+        }
+        out[key] = validate(schema.values, item, fieldPath(path, key));
+      }
+      return out;
+    }
+    case "oneOf": {
+      const option = pickOption(schema.options, value);
+      if (option === undefined) {
+        throw new ConfigError(path, `expected ${schema.hint}, got ${describe(value)}`);
+      }
+      return validate(option, value, path);
+    }
+    case "any":
+      return value;
+    case "object": {
+      if (!isPlainObject(value)) {
+        throw new ConfigError(path, `expected an object, got ${describe(value)}`);
+      }
+      const input = value;
       for (const key of Object.keys(input)) {
         if (!Object.hasOwn(schema.fields, key)) {
           throw new ConfigError(
             path,
-            `unknown field "${key}" (known: ${Object.keys(schema.fields).join(", ")})`,
+            `unknown field "${key}" (known: ${knownList(Object.keys(schema.fields))})`,
           );
         }
       }
       const out: Record<string, unknown> = {};
       for (const [key, fieldSchema] of Object.entries(schema.fields)) {
-        const fieldPath = `${path}.${key}`;
+        const where = fieldPath(path, key);
         if (input[key] === undefined) {
           if (schema.required?.includes(key)) {
             throw new ConfigError(path, `missing required field "${key}"`);
@@ -128,11 +177,48 @@ export function validate(schema: Schema, value: unknown, path: string): unknown 
           if (fallback !== undefined) out[key] = fallback;
           continue;
         }
-        out[key] = validate(fieldSchema, input[key], fieldPath);
+        out[key] = validate(fieldSchema, input[key], where);
       }
       return out;
     }
   }
+}
+
+function knownList(names: string[]): string {
+  return names.length <= 16 ? names.join(", ") : `${names.slice(0, 16).join(", ")}, …`;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value) &&
+    !(value instanceof Date);
+}
+
+function fieldPath(path: string, key: string): string {
+  return path === "" ? key : `${path}.${key}`;
+}
+
+const JSON_TYPE: Record<Schema["type"], string> = {
+  boolean: "boolean",
+  integer: "number",
+  number: "number",
+  string: "string",
+  array: "array",
+  object: "object",
+  map: "object",
+  oneOf: "",
+  any: "",
+};
+
+function pickOption(options: readonly Schema[], value: unknown): Schema | undefined {
+  const kind = Array.isArray(value) ? "array" : value === null ? "null" : typeof value;
+  for (const option of options) {
+    if (option.type === "any") return option;
+    if (JSON_TYPE[option.type] !== kind) continue;
+    if (option.type !== "object") return option;
+    const keys = Object.keys(value as Record<string, unknown>);
+    if (keys.every((k) => Object.hasOwn(option.fields, k))) return option;
+  }
+  return undefined;
 }
 
 /** The value a schema gives a missing field: its default, or an object of its fields' defaults. */
@@ -143,3 +229,48 @@ export function defaultOf(schema: Schema): unknown {
   }
   return undefined;
 }
+
+// Types derived from a schema, so a component's TypeScript type and its validator are one source.
+type RequiredKeys<S> = S extends { required: readonly (infer R)[] } ? R : never;
+/** True when validation always fills the field: a default, or an object with no required field. */
+type AlwaysPresent<S> = S extends { default: unknown } ? true
+  : S extends { type: "object"; required: readonly [unknown, ...unknown[]] } ? false
+  : S extends { type: "object" } ? true
+  : false;
+type Simplify<T> = { [K in keyof T]: T[K] } & unknown;
+type InferObject<S extends { fields: Readonly<Record<string, Schema>> }> = Simplify<
+  & {
+    -readonly [K in keyof S["fields"] as K extends RequiredKeys<S> ? K : never]: Infer<
+      S["fields"][K]
+    >;
+  }
+  & {
+    -readonly [
+      K in keyof S["fields"] as K extends RequiredKeys<S> ? never
+        : AlwaysPresent<S["fields"][K]> extends true ? K
+        : never
+    ]: Infer<S["fields"][K]>;
+  }
+  & {
+    -readonly [
+      K in keyof S["fields"] as K extends RequiredKeys<S> ? never
+        : AlwaysPresent<S["fields"][K]> extends true ? never
+        : K
+    ]?: Infer<S["fields"][K]>;
+  }
+>;
+
+/**
+ * The TypeScript type of a value that passed {@link validate} against `S` (declared
+ * `as const satisfies Schema`): defaults filled, enums as unions, required fields required.
+ */
+export type Infer<S> = Schema extends S ? unknown // a schema built at run time: no static type
+  : S extends { type: "boolean" } ? boolean
+  : S extends { type: "integer" | "number" } ? number
+  : S extends { type: "string"; enum: readonly (infer E)[] } ? E
+  : S extends { type: "string" } ? string
+  : S extends { type: "array"; items: infer I } ? Infer<I>[]
+  : S extends { type: "object"; fields: Readonly<Record<string, Schema>> } ? InferObject<S>
+  : S extends { type: "map"; values: infer V } ? Record<string, Infer<V>>
+  : S extends { type: "oneOf"; options: readonly (infer O)[] } ? Infer<O>
+  : unknown;

@@ -24,7 +24,14 @@ function zone(fields: Partial<LimitReqZone> = {}): LimitReqZone {
 }
 
 function config(...zones: LimitReqZone[]): LimitReqConfig {
-  return { enabled: true, skip_if: [], backend: "local", servers: [], configurations: zones };
+  return {
+    enabled: true,
+    skip_if: [],
+    backend: "local",
+    servers: [],
+    timeout_ms: 50,
+    configurations: zones,
+  };
 }
 
 type Decision = "pass" | "delay" | "reject";
