@@ -4,163 +4,20 @@
  * `PRAGMA user_version`; a newer version on disk is refused rather than guessed at. The server
  * thread and the job workers each open their own connection to the same file.
  */
-import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { migrate, RESULT_TABLES } from "./_store_schema.ts";
+import {
+  type CountItem,
+  counts,
+  type FlowRow,
+  type JobRow,
+  jobRow,
+  type JobSummary,
+  type Row,
+} from "./store_rows.ts";
 
-/** Schema version written to `PRAGMA user_version`. */
-export const SCHEMA_VERSION = 1;
-
-/** Job states, as the seed names them. */
-export type JobState = "new" | "in_progress" | "finished" | "failed";
-
-/** One job row. Times are unix seconds. */
-export interface JobRow {
-  id: number;
-  fileName: string;
-  extension: string;
-  sizeBytes: number;
-  mtimeMs: number;
-  state: JobState;
-  createdAt: number;
-  startedAt: number | null;
-  finishedAt: number | null;
-  attempts: number;
-  bytesDone: number;
-  timeStart: number | null;
-  timeEnd: number | null;
-  flowsCount: number | null;
-  error: string | null;
-}
-
-/** One flow as stored (the seed's DetailsLabelItem plus what aggregates need). */
-export interface FlowRow {
-  flowId: number;
-  clientIp: string;
-  clientPort: number;
-  serverIp: string;
-  serverPort: number;
-  protocol: string;
-  /** Unix seconds (first packet floored, last packet floored). */
-  timeStart: number;
-  timeEnd: number;
-  packets: number;
-  bytes: number;
-  label: string;
-  comment: string;
-  userAgent: string | null;
-  domainName: string | null;
-}
-
-/** A `{label, count}` item of a statistic. */
-export interface CountItem {
-  label: string;
-  count: number;
-}
-
-/** What a worker reports at the end of a capture. */
-export interface JobSummary {
-  /** First and last packet time in µs, -1 when the capture had no packets. */
-  firstUs: number;
-  lastUs: number;
-  /** Set when the capture was truncated or corrupt; the flows before the damage are kept. */
-  warning?: string;
-}
-
-const SCHEMA = `
-CREATE TABLE jobs(
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  file_name TEXT NOT NULL,
-  extension TEXT NOT NULL,
-  size_bytes INTEGER NOT NULL,
-  mtime_ms INTEGER NOT NULL,
-  state TEXT NOT NULL CHECK (state IN ('new', 'in_progress', 'finished', 'failed')),
-  created_at INTEGER NOT NULL,
-  started_at INTEGER,
-  finished_at INTEGER,
-  attempts INTEGER NOT NULL DEFAULT 0,
-  bytes_done INTEGER NOT NULL DEFAULT 0,
-  time_start INTEGER,
-  time_end INTEGER,
-  flows_count INTEGER,
-  error TEXT
-);
-CREATE INDEX jobs_by_file ON jobs(file_name, id);
-CREATE TABLE flows(
-  job_id INTEGER NOT NULL,
-  flow_id INTEGER NOT NULL,
-  client_ip TEXT NOT NULL,
-  client_port INTEGER NOT NULL,
-  server_ip TEXT NOT NULL,
-  server_port INTEGER NOT NULL,
-  protocol TEXT NOT NULL,
-  time_start INTEGER NOT NULL,
-  time_end INTEGER NOT NULL,
-  packets INTEGER NOT NULL,
-  bytes INTEGER NOT NULL,
-  label TEXT NOT NULL,
-  comment TEXT NOT NULL,
-  user_agent TEXT,
-  domain_name TEXT,
-  PRIMARY KEY (job_id, flow_id)
-) WITHOUT ROWID;
-CREATE INDEX flows_by_label ON flows(job_id, label, time_start);
-CREATE INDEX flows_by_client ON flows(job_id, client_ip);
-CREATE INDEX flows_by_server ON flows(job_id, server_ip);
-CREATE TABLE label_counts(
-  job_id INTEGER NOT NULL, label TEXT NOT NULL, count INTEGER NOT NULL,
-  PRIMARY KEY (job_id, label)
-) WITHOUT ROWID;
-CREATE TABLE client_counts(
-  job_id INTEGER NOT NULL, ip TEXT NOT NULL, count INTEGER NOT NULL,
-  PRIMARY KEY (job_id, ip)
-) WITHOUT ROWID;
-CREATE TABLE label_client_counts(
-  job_id INTEGER NOT NULL, label TEXT NOT NULL, ip TEXT NOT NULL, count INTEGER NOT NULL,
-  PRIMARY KEY (job_id, label, ip)
-) WITHOUT ROWID;
-CREATE TABLE ip_details(
-  job_id INTEGER NOT NULL, ip TEXT NOT NULL, user_agent TEXT, domain_name TEXT,
-  PRIMARY KEY (job_id, ip)
-) WITHOUT ROWID;
-CREATE TABLE file_peek(
-  name TEXT PRIMARY KEY, size_bytes INTEGER NOT NULL, mtime_ms INTEGER NOT NULL,
-  time_start INTEGER NOT NULL
-);
-`;
-
-type Row = Record<string, SQLInputValue>;
-
-/** Tables holding a job's results, flows first. */
-const RESULT_TABLES = [
-  "flows",
-  "label_counts",
-  "client_counts",
-  "label_client_counts",
-  "ip_details",
-] as const;
-
-function jobRow(r: Row): JobRow {
-  return {
-    id: Number(r.id),
-    fileName: String(r.file_name),
-    extension: String(r.extension),
-    sizeBytes: Number(r.size_bytes),
-    mtimeMs: Number(r.mtime_ms),
-    state: String(r.state) as JobState,
-    createdAt: Number(r.created_at),
-    startedAt: r.started_at === null ? null : Number(r.started_at),
-    finishedAt: r.finished_at === null ? null : Number(r.finished_at),
-    attempts: Number(r.attempts),
-    bytesDone: Number(r.bytes_done),
-    timeStart: r.time_start === null ? null : Number(r.time_start),
-    timeEnd: r.time_end === null ? null : Number(r.time_end),
-    flowsCount: r.flows_count === null ? null : Number(r.flows_count),
-    error: r.error === null ? null : String(r.error),
-  };
-}
-
-function counts(rows: Row[]): CountItem[] {
-  return rows.map((r) => ({ label: String(r.label), count: Number(r.count) }));
-}
+export { SCHEMA_VERSION } from "./_store_schema.ts";
+export type { CountItem, FlowRow, JobRow, JobState, JobSummary } from "./store_rows.ts";
 
 function placeholders(n: number): string {
   return Array.from({ length: n }, () => "?").join(", ");
@@ -179,22 +36,7 @@ export class TractorStore {
     this.db.exec("PRAGMA journal_mode = WAL");
     this.db.exec("PRAGMA synchronous = NORMAL");
     this.db.exec("PRAGMA foreign_keys = OFF");
-    this.#migrate();
-  }
-
-  #migrate(): void {
-    const version = Number((this.db.prepare("PRAGMA user_version").get() as Row).user_version);
-    if (version > SCHEMA_VERSION) {
-      throw new RangeError(
-        `Cannot open TrActor state "${this.path}": schema version ${version} is newer than this ` +
-          `program's ${SCHEMA_VERSION}`,
-      );
-    }
-    if (version === SCHEMA_VERSION) return;
-    this.transaction(() => {
-      this.db.exec(SCHEMA);
-      this.db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
-    });
+    migrate(this.db, path);
   }
 
   #stmt(sql: string): StatementSync {

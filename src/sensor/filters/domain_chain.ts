@@ -233,3 +233,14 @@ export class DomainChain {
     this.#observing = [];
   }
 }
+
+/**
+ * The key deciding whether a component's filters survive a reload: its own configuration (and
+ * for fixed_lists the global lists it may name). Unchanged key → same instance, same state.
+ */
+export function componentKey(config: DomainConfig, global: DomainConfig) {
+  return (name: keyof DomainConfig): string =>
+    name === "fixed_lists"
+      ? JSON.stringify([config.fixed_lists, global.fixed_lists])
+      : JSON.stringify(config[name]);
+}

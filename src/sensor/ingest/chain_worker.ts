@@ -8,7 +8,8 @@ import type { DomainConfig } from "../../shared/config/components.ts";
 import { HttpStats } from "../filters/statstore_http_stats.ts";
 import { createLogger } from "../../shared/log/logger.ts";
 import { decodeRecord } from "../wire/decode_record.ts";
-import { type Decision, LocalRunner } from "./chain_runner.ts";
+import type { Decision } from "./chain_runner.ts";
+import { LocalRunner } from "./local_runner.ts";
 import type { FromWorker, ToWorker } from "./_worker_protocol.ts";
 
 let runner: LocalRunner | undefined;

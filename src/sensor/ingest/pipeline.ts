@@ -9,15 +9,14 @@ import type { Metrics } from "../../shared/metrics/prometheus.ts";
 import type { HttpRecord } from "../wire/record.ts";
 import { decodeRecord } from "../wire/decode_record.ts";
 import { decodeHeader } from "../wire/header.ts";
-import {
-  type ChainFactories,
-  type ChainRunner,
-  componentKey,
-  type Decision,
-  LocalRunner,
-} from "./chain_runner.ts";
+import type { ChainFactories, ChainRunner, Decision } from "./chain_runner.ts";
+import { LocalRunner } from "./local_runner.ts";
 import type { ComponentName } from "../../shared/config/components.ts";
-import type { ComponentBuilder, ObserverBuilder } from "../filters/domain_chain.ts";
+import {
+  type ComponentBuilder,
+  componentKey,
+  type ObserverBuilder,
+} from "../filters/domain_chain.ts";
 import { HttpStats } from "../filters/statstore_http_stats.ts";
 import type { DecisionClock } from "./record_clock.ts";
 

@@ -1,4 +1,8 @@
 import type { ActiveBan } from "./_ban_table.ts";
+import { type Domain, newDomain } from "./_domain.ts";
+import { isValidMode, type ProjectionMode, type ProjectionState } from "./_projection.ts";
+
+const MODES: readonly string[] = ["nursery", "watch", "block", "disabled"];
 
 /** One active ban as persisted (the list manager's own record of it). */
 export type SavedBan = ActiveBan;
@@ -91,4 +95,100 @@ export function parseState(text: string, path: string): LoadedState {
     state.domains[id] = { bans, modes };
   }
   return state;
+}
+
+/** The state file's content for these domains at `now`: active bans, modes, watched IPs. */
+export function snapshotState(domains: Iterable<Domain>, now: number): SavedState {
+  const state: SavedState = { version: 1, saved_at: now, domains: {} };
+  for (const d of domains) {
+    const bans: BanTuple[] = [];
+    for (const b of d.bans.values()) {
+      if (b.expires_at <= now) continue;
+      bans.push([
+        b.ip,
+        b.rule_name,
+        b.comment,
+        b.added_at,
+        b.expires_at,
+        b.worker,
+        ...b.claimants,
+      ]);
+    }
+    const modes: Record<string, SavedMode> = { ...d.pendingModes };
+    for (const p of d.projections) {
+      const saved: SavedMode = { mode: p.mode, since: p.since, last_match_at: p.lastMatchAt };
+      if (p.mode === "watch" && p.watched.size > 0) {
+        saved.watched = [...p.watched].map(([ip, w]) => [
+          ip,
+          w.lastSeen,
+          w.event,
+          w.multiple ? 1 : 0,
+          w.worker,
+        ]);
+      }
+      modes[p.config.name] = saved;
+    }
+    state.domains[String(d.id)] = { bans, modes };
+  }
+  return state;
+}
+
+/** A restored mode applies only to an auto projection that can be in it under its config. */
+export function applySaved(p: ProjectionState, saved: SavedMode): void {
+  if (p.config.state !== "auto" || !MODES.includes(saved.mode)) return;
+  const mode = saved.mode as ProjectionMode;
+  if (!isValidMode(p.config, mode)) return;
+  p.mode = mode;
+  p.since = saved.since;
+  p.lastMatchAt = saved.last_match_at;
+  // A restart during an attack must not forget who was watched: they are banned at activation.
+  if (mode === "watch") {
+    for (const [ip, lastSeen, event, multiple, worker] of saved.watched ?? []) {
+      p.watched.set(ip, { lastSeen, event, multiple: multiple === 1, worker });
+    }
+  }
+}
+
+/**
+ * Puts saved bans and modes into `domains` without sending anything; expired bans are dropped,
+ * modes of projections not configured yet wait in `pendingModes`. Returns the bans restored.
+ */
+export function restoreState(
+  domains: Map<number, Domain>,
+  state: LoadedState,
+  now: number,
+): number {
+  let restored = 0;
+  for (const [id, saved] of Object.entries(state.domains)) {
+    const domainId = Number(id);
+    let d = domains.get(domainId);
+    if (!d) {
+      d = newDomain(domainId);
+      domains.set(domainId, d);
+    }
+    for (const b of saved.bans) {
+      if (b.expires_at <= now) continue;
+      const known = d.bans.get(b.rule_name, b.ip);
+      if (known !== undefined && known.expires_at > now) continue;
+      d.bans.set({
+        ip: b.ip,
+        rule_name: b.rule_name,
+        comment: b.comment,
+        added_at: b.added_at,
+        expires_at: b.expires_at,
+        worker: b.worker,
+        claimants: b.claimants,
+      });
+      restored++;
+    }
+    if (d.projections.length === 0) {
+      d.pendingModes = saved.modes;
+    } else {
+      for (const p of d.projections) {
+        const m = saved.modes[p.config.name];
+        if (m) applySaved(p, m);
+      }
+    }
+  }
+  return restored;
 }

@@ -1,7 +1,8 @@
 import type { LmConfig, ProjectionConfig } from "../../shared/config/components.ts";
 import { hasAnyFlag } from "../filters/types.ts";
-import { compileRegex } from "../../shared/config/regex.ts";
-import { type ActiveBan, BanTable } from "./_ban_table.ts";
+import type { ActiveBan } from "./_ban_table.ts";
+import { type Domain, newDomain } from "./_domain.ts";
+import { listCaps, mergeProjections } from "./merge_projections.ts";
 import { type BanCommand, MULTIPLE } from "./command.ts";
 import {
   firstMode,
@@ -11,11 +12,11 @@ import {
   ProjectionState,
 } from "./_projection.ts";
 import {
-  type BanTuple,
+  applySaved,
   type LoadedState,
   parseState,
-  type SavedMode,
-  type SavedState,
+  restoreState,
+  snapshotState,
 } from "./_state_file.ts";
 import { writeFileAtomic } from "../../shared/config/write_file_atomic.ts";
 
@@ -95,26 +96,12 @@ export interface ProjectionStatus {
   refused: number;
 }
 
-interface Domain {
-  readonly id: number;
-  projections: ProjectionState[];
-  byName: Map<string, ProjectionState>;
-  /** One command per (rule_name, IP) while active. */
-  readonly bans: BanTable;
-  /** `lists[].max_entries` by list (= rule_name): adds beyond are refused. */
-  caps: Map<string, number>;
-  /** Modes restored from the state file for projections not configured yet. */
-  pendingModes?: Record<string, SavedMode>;
-}
-
 interface PendingAdd {
   projection: ProjectionState;
   event: string;
   multiple: boolean;
   claimants: string[];
 }
-
-const MODES: readonly string[] = ["nursery", "watch", "block", "disabled"];
 
 /**
  * The list manager (seed §2.2.4, SPEC §5): turns filter events into firewall commands through
@@ -382,7 +369,7 @@ export class ListManager {
     const path = this.#stateFile;
     if (path === undefined) return Promise.resolve();
     const started = performance.now();
-    const text = JSON.stringify(this.#snapshot());
+    const text = JSON.stringify(snapshotState(this.#domains.values(), this.#clock.now()));
     this.#saveCost = performance.now() - started;
     // Serialised so an older snapshot never lands after a newer one.
     const next = this.#saving.then(() => writeFileAtomic(path, text));
@@ -414,39 +401,7 @@ export class ListManager {
       this.#log("error", (error as Error).message, { moved_to: aside });
       return 0;
     }
-    const now = this.#clock.now();
-    let restored = 0;
-    for (const [id, saved] of Object.entries(state.domains)) {
-      const domainId = Number(id);
-      let d = this.#domains.get(domainId);
-      if (!d) {
-        d = newDomain(domainId);
-        this.#domains.set(domainId, d);
-      }
-      for (const b of saved.bans) {
-        if (b.expires_at <= now) continue;
-        const known = d.bans.get(b.rule_name, b.ip);
-        if (known !== undefined && known.expires_at > now) continue;
-        d.bans.set({
-          ip: b.ip,
-          rule_name: b.rule_name,
-          comment: b.comment,
-          added_at: b.added_at,
-          expires_at: b.expires_at,
-          worker: b.worker,
-          claimants: b.claimants,
-        });
-        restored++;
-      }
-      if (d.projections.length === 0) {
-        d.pendingModes = saved.modes;
-      } else {
-        for (const p of d.projections) {
-          const m = saved.modes[p.config.name];
-          if (m) applySaved(p, m);
-        }
-      }
-    }
+    const restored = restoreState(this.#domains, state, this.#clock.now());
     this.#log("info", `lm: restored ${restored} active bans from ${path}`);
     return restored;
   }
@@ -618,110 +573,4 @@ export class ListManager {
       });
     }, Math.max(this.#saveDelay, 20 * this.#saveCost));
   }
-
-  #snapshot(): SavedState {
-    const now = this.#clock.now();
-    const state: SavedState = { version: 1, saved_at: now, domains: {} };
-    for (const d of this.#domains.values()) {
-      const bans: BanTuple[] = [];
-      for (const b of d.bans.values()) {
-        if (b.expires_at <= now) continue;
-        bans.push([
-          b.ip,
-          b.rule_name,
-          b.comment,
-          b.added_at,
-          b.expires_at,
-          b.worker,
-          ...b.claimants,
-        ]);
-      }
-      const modes: Record<string, SavedMode> = { ...d.pendingModes };
-      for (const p of d.projections) {
-        const saved: SavedMode = { mode: p.mode, since: p.since, last_match_at: p.lastMatchAt };
-        if (p.mode === "watch" && p.watched.size > 0) {
-          saved.watched = [...p.watched].map(([ip, w]) => [
-            ip,
-            w.lastSeen,
-            w.event,
-            w.multiple ? 1 : 0,
-            w.worker,
-          ]);
-        }
-        modes[p.config.name] = saved;
-      }
-      state.domains[String(d.id)] = { bans, modes };
-    }
-    return state;
-  }
-}
-
-function newDomain(id: number): Domain {
-  return { id, projections: [], byName: new Map(), bans: new BanTable(), caps: new Map() };
-}
-
-/** The domain's lists, plus the global ones it does not redefine, by name → max_entries. */
-function listCaps(lm: LmConfig, globalLm: LmConfig | undefined): Map<string, number> {
-  const caps = new Map<string, number>();
-  for (const list of lm.lists) caps.set(list.name, list.max_entries);
-  if (lm.use_component_projections && globalLm) {
-    for (const list of globalLm.lists) {
-      if (!caps.has(list.name)) caps.set(list.name, list.max_entries);
-    }
-  }
-  return caps;
-}
-
-/** A restored mode applies only to an auto projection that can be in it under its config. */
-function applySaved(p: ProjectionState, saved: SavedMode): void {
-  if (p.config.state !== "auto" || !MODES.includes(saved.mode)) return;
-  const mode = saved.mode as ProjectionMode;
-  if (!isValidMode(p.config, mode)) return;
-  p.mode = mode;
-  p.since = saved.since;
-  p.lastMatchAt = saved.last_match_at;
-  // A restart during an attack must not forget who was watched: they are banned at activation.
-  if (mode === "watch") {
-    for (const [ip, lastSeen, event, multiple, worker] of saved.watched ?? []) {
-      p.watched.set(ip, { lastSeen, event, multiple: multiple === 1, worker });
-    }
-  }
-}
-
-function mergeProjections(
-  domainId: number,
-  lm: LmConfig,
-  globalLm: LmConfig | undefined,
-): ProjectionConfig[] {
-  const out: ProjectionConfig[] = [];
-  const names = new Set<string>();
-  for (const p of lm.projections) {
-    if (names.has(p.name)) {
-      throw new TypeError(
-        `Cannot configure lm for domain ${domainId}: projection "${p.name}" is defined twice`,
-      );
-    }
-    names.add(p.name);
-    out.push(p);
-  }
-  if (lm.use_component_projections && globalLm) {
-    for (const p of globalLm.projections) {
-      if (names.has(p.name)) continue;
-      names.add(p.name);
-      out.push(p);
-    }
-  }
-  for (const p of out) {
-    try {
-      compileRegex(p.events);
-    } catch (error) {
-      throw new SyntaxError(
-        `Cannot configure lm for domain ${domainId}: projection "${p.name}" events: ${
-          (error as Error).message
-        }`,
-        { cause: error },
-      );
-    }
-  }
-  return out;
 }

@@ -8,7 +8,8 @@ import {
 } from "../../../src/shared/config/load_components.ts";
 import { loadSettings } from "../../../src/shared/config/settings.ts";
 import { HttpStats } from "../../../src/sensor/filters/statstore_http_stats.ts";
-import { type Decision, LocalRunner } from "../../../src/sensor/ingest/chain_runner.ts";
+import type { Decision } from "../../../src/sensor/ingest/chain_runner.ts";
+import { LocalRunner } from "../../../src/sensor/ingest/local_runner.ts";
 import { WorkerRunner } from "../../../src/sensor/ingest/worker_runner.ts";
 import { silentLogger } from "../../../src/shared/log/logger.ts";
 import { decodeRecord, emptyRecord, encodeRecord } from "../../../src/sensor/wire/mod.ts";

@@ -1,0 +1,86 @@
+import type { SQLInputValue } from "node:sqlite";
+
+/** One SQLite result row as node:sqlite returns it. */
+export type Row = Record<string, SQLInputValue>;
+
+/** Job states, as the seed names them. */
+export type JobState = "new" | "in_progress" | "finished" | "failed";
+
+/** One job row. Times are unix seconds. */
+export interface JobRow {
+  id: number;
+  fileName: string;
+  extension: string;
+  sizeBytes: number;
+  mtimeMs: number;
+  state: JobState;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  attempts: number;
+  bytesDone: number;
+  timeStart: number | null;
+  timeEnd: number | null;
+  flowsCount: number | null;
+  error: string | null;
+}
+
+/** One flow as stored (the seed's DetailsLabelItem plus what aggregates need). */
+export interface FlowRow {
+  flowId: number;
+  clientIp: string;
+  clientPort: number;
+  serverIp: string;
+  serverPort: number;
+  protocol: string;
+  /** Unix seconds (first packet floored, last packet floored). */
+  timeStart: number;
+  timeEnd: number;
+  packets: number;
+  bytes: number;
+  label: string;
+  comment: string;
+  userAgent: string | null;
+  domainName: string | null;
+}
+
+/** A `{label, count}` item of a statistic. */
+export interface CountItem {
+  label: string;
+  count: number;
+}
+
+/** What a worker reports at the end of a capture. */
+export interface JobSummary {
+  /** First and last packet time in µs, -1 when the capture had no packets. */
+  firstUs: number;
+  lastUs: number;
+  /** Set when the capture was truncated or corrupt; the flows before the damage are kept. */
+  warning?: string;
+}
+
+/** A job row from its SQLite columns. */
+export function jobRow(r: Row): JobRow {
+  return {
+    id: Number(r.id),
+    fileName: String(r.file_name),
+    extension: String(r.extension),
+    sizeBytes: Number(r.size_bytes),
+    mtimeMs: Number(r.mtime_ms),
+    state: String(r.state) as JobState,
+    createdAt: Number(r.created_at),
+    startedAt: r.started_at === null ? null : Number(r.started_at),
+    finishedAt: r.finished_at === null ? null : Number(r.finished_at),
+    attempts: Number(r.attempts),
+    bytesDone: Number(r.bytes_done),
+    timeStart: r.time_start === null ? null : Number(r.time_start),
+    timeEnd: r.time_end === null ? null : Number(r.time_end),
+    flowsCount: r.flows_count === null ? null : Number(r.flows_count),
+    error: r.error === null ? null : String(r.error),
+  };
+}
+
+/** Count rows (`label`, `count`) as items. */
+export function counts(rows: Row[]): CountItem[] {
+  return rows.map((r) => ({ label: String(r.label), count: Number(r.count) }));
+}

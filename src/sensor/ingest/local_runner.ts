@@ -1,0 +1,198 @@
+import type { DomainConfig } from "../../shared/config/components.ts";
+import { chainBuilders, type FilterEnv } from "./chain_builders.ts";
+import { chainObservers } from "./chain_observers.ts";
+import { componentKey, DomainChain, type StepName } from "../filters/domain_chain.ts";
+import type { StatsSnapshot } from "../filters/statstore_http_stats.ts";
+import type { RequestContext } from "../filters/types.ts";
+import { clientAddress, type HttpRecord } from "../wire/record.ts";
+import { RequestJoin } from "./request_join.ts";
+import type { ChainFactories, ChainRunner, RunnerSinks } from "./chain_runner.ts";
+
+const MAX_IN_FLIGHT = 64;
+
+/** A filtered request waiting to be decided. */
+interface Done {
+  ctx: RequestContext;
+  tag: number | undefined;
+}
+
+/**
+ * Runs chains in the calling thread: the before/after join, then the domain's chain, then a
+ * decision for every request that produced events. Replay uses it directly, so decisions reach
+ * the list manager in record order.
+ */
+export class LocalRunner implements ChainRunner {
+  readonly #env: FilterEnv;
+  readonly #sinks: RunnerSinks;
+  readonly #worker: number;
+  readonly #builders: ChainFactories;
+  readonly #chains = new Map<number, DomainChain>();
+  readonly #join = new RequestJoin();
+  #global: DomainConfig;
+  /** Records submitted, records decided in order, and finished ones waiting for earlier ones. */
+  #submitted = 0;
+  #applied = 0;
+  readonly #held = new Map<number, Done>();
+  #inFlight = 0;
+  #waiting: { limit: number; resolve: () => void }[] = [];
+
+  constructor(env: FilterEnv, sinks: RunnerSinks, worker = 1, factories?: ChainFactories) {
+    this.#env = { ...env, global: () => this.#global };
+    this.#global = env.global();
+    this.#sinks = sinks;
+    this.#worker = worker;
+    this.#builders = factories ?? {
+      builders: chainBuilders(this.#env),
+      observers: chainObservers(this.#env),
+    };
+  }
+
+  /**
+   * Filters one record. `tag` travels with its decision (the worker's ingest sequence number).
+   * A chain that waits (limit_req_mc on memcached) does not hold up the next records: up to
+   * MAX_IN_FLIGHT run at once, a promise is returned only when that many wait, and decisions
+   * are still applied in submission order.
+   */
+  submit(
+    domainId: number,
+    record: HttpRecord,
+    _body: Uint8Array,
+    now: number,
+    tag?: number,
+  ): void | Promise<void> {
+    let phase: "first" | "response" = "first";
+    if (record.qrator_request_id !== "") {
+      const kind = this.#join.classify(
+        `${domainId}:${record.qrator_request_id}`,
+        record.req_type,
+        now,
+      );
+      if (kind === "duplicate") return this.#sinks.drop("duplicate", domainId);
+      phase = kind;
+    }
+    const chain = this.#chains.get(domainId);
+    if (!chain) return;
+    const ctx: RequestContext = {
+      domainId,
+      ip: clientAddress(record),
+      now,
+      phase,
+      flags: new Map(),
+      events: [],
+    };
+    const done: Done = { ctx, tag };
+    const seq = this.#submitted++;
+    const pending = chain.run(record, ctx);
+    if (!pending) {
+      this.#finished(seq, done);
+      return;
+    }
+    this.#inFlight++;
+    pending.catch(() => {}).then(() => {
+      this.#inFlight--;
+      this.#finished(seq, done);
+      this.#wake();
+    });
+    if (this.#inFlight >= MAX_IN_FLIGHT) return this.#roomFor(MAX_IN_FLIGHT - 1);
+  }
+
+  /** Resolves when every submitted record has been decided. */
+  settled(): Promise<void> {
+    return this.#inFlight === 0 ? Promise.resolve() : this.#roomFor(0);
+  }
+
+  #roomFor(limit: number): Promise<void> {
+    const wait = Promise.withResolvers<void>();
+    this.#waiting.push({ limit, resolve: wait.resolve });
+    return wait.promise;
+  }
+
+  #wake(): void {
+    this.#waiting = this.#waiting.filter((w) => {
+      if (this.#inFlight > w.limit) return true;
+      w.resolve();
+      return false;
+    });
+  }
+
+  /** Applies decisions in submission order, as far as every earlier record has finished. */
+  #finished(seq: number, done: Done): void {
+    if (seq !== this.#applied) {
+      this.#held.set(seq, done);
+      return;
+    }
+    this.#decide(done);
+    this.#applied++;
+    for (let next = this.#held.get(this.#applied); next; next = this.#held.get(this.#applied)) {
+      this.#held.delete(this.#applied);
+      this.#decide(next);
+      this.#applied++;
+    }
+  }
+
+  #decide({ ctx, tag }: Done): void {
+    if (ctx.events.length === 0) return;
+    const flags: string[] = [];
+    for (const [flag, value] of ctx.flags) if (value) flags.push(flag);
+    this.#sinks.decide({
+      domainId: ctx.domainId,
+      ip: ctx.ip,
+      events: ctx.events,
+      flags,
+      worker: this.#worker,
+      now: ctx.now,
+      ...(tag === undefined ? {} : { tag }),
+    });
+  }
+
+  async configure(domainId: number, config: DomainConfig): Promise<string[]> {
+    let chain = this.#chains.get(domainId);
+    const fresh = !chain;
+    chain ??= new DomainChain(domainId, this.#builders.builders, this.#builders.observers);
+    let skipped: string[];
+    try {
+      skipped = await chain.configure(config, componentKey(config, this.#global), {
+        lenient: fresh,
+      });
+    } catch (error) {
+      if (fresh) await chain.close();
+      throw error;
+    }
+    if (fresh) this.#chains.set(domainId, chain);
+    return skipped;
+  }
+
+  has(domainId: number): boolean {
+    return this.#chains.has(domainId);
+  }
+
+  setGlobal(global: DomainConfig): void {
+    this.#global = global;
+  }
+
+  async remove(domainId: number): Promise<void> {
+    const chain = this.#chains.get(domainId);
+    this.#chains.delete(domainId);
+    this.#env.stats.forget(domainId);
+    await chain?.close();
+  }
+
+  sweep(now: number): void {
+    for (const chain of this.#chains.values()) chain.sweep(now);
+    this.#join.expire(now);
+  }
+
+  steps(domainId: number): StepName[] | undefined {
+    return this.#chains.get(domainId)?.steps();
+  }
+
+  stats(): StatsSnapshot {
+    return this.#env.stats.snapshot();
+  }
+
+  async close(): Promise<void> {
+    await this.settled();
+    for (const chain of this.#chains.values()) await chain.close();
+    this.#chains.clear();
+  }
+}

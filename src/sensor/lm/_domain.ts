@@ -1,0 +1,21 @@
+import { BanTable } from "./_ban_table.ts";
+import type { ProjectionState } from "./_projection.ts";
+import type { SavedMode } from "./_state_file.ts";
+
+/** One domain's list-manager state: its projections in order, its active bans, its list caps. */
+export interface Domain {
+  readonly id: number;
+  projections: ProjectionState[];
+  byName: Map<string, ProjectionState>;
+  /** One command per (rule_name, IP) while active. */
+  readonly bans: BanTable;
+  /** `lists[].max_entries` by list (= rule_name): adds beyond are refused. */
+  caps: Map<string, number>;
+  /** Modes restored from the state file for projections not configured yet. */
+  pendingModes?: Record<string, SavedMode>;
+}
+
+/** An empty domain (no projections until configured). */
+export function newDomain(id: number): Domain {
+  return { id, projections: [], byName: new Map(), bans: new BanTable(), caps: new Map() };
+}
