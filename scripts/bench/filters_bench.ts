@@ -80,12 +80,13 @@ async function chainOf(extraLua?: string): Promise<FilterInstance[]> {
     uaParser({ ...common, events: [], cache_size: 10_000 }),
     luaPair.allow,
     luaPair.deny,
-    manyUas({ ...common, max_uas: 10, window: 300 }),
+    manyUas({ ...common, max_uas: 10, window: 300, min_new_share: 0 }),
     limitReqMc({
       ...common,
       backend: "local",
       servers: [],
       timeout_ms: 50,
+      ipv6_prefix: 64,
       configurations: [{
         name: "def1",
         host: "",
@@ -215,7 +216,7 @@ export async function run(): Promise<void> {
   const million = 1_000_000;
   const common = { enabled: true, skip_if: [] };
   const states = [
-    ["many_uas (max_uas 10)", manyUas({ ...common, max_uas: 10, window: 300 })],
+    ["many_uas (max_uas 10)", manyUas({ ...common, max_uas: 10, window: 300, min_new_share: 0 })],
     [
       "limit_req_mc local (1 configuration)",
       limitReqMc({
@@ -223,6 +224,7 @@ export async function run(): Promise<void> {
         backend: "local",
         servers: [],
         timeout_ms: 50,
+        ipv6_prefix: 64,
         configurations: [{
           name: "m",
           host: "",
@@ -283,6 +285,7 @@ async function memcachedFigures(base: number): Promise<void> {
     backend: "memcached",
     servers: [`127.0.0.1:${port}`],
     timeout_ms: 1000,
+    ipv6_prefix: 64,
     configurations: [{
       name: "mc",
       host: "",

@@ -2,22 +2,19 @@
  * `deno task bench lm`: cost of ListManager.onEvents on the hot path and of the 30 s tick.
  * Figures only; no pass/fail on timing.
  */
+import { COMPONENT_SCHEMAS } from "../../src/shared/config/components.ts";
+import { validate } from "../../src/shared/config/schema.ts";
 import type { ProjectionConfig } from "../../src/shared/config/components.ts";
 import { formatCommand, ListManager } from "../../src/sensor/lm/mod.ts";
 
 function projection(over: Partial<ProjectionConfig> & { name: string }): ProjectionConfig {
-  return {
+  // Filled by the schema itself, so a new projection field gets its default here too.
+  return validate(COMPONENT_SCHEMAS.lm.fields.projections.items, {
     events: "^loc_rate_",
-    rule_name: "tsng.location_rate",
     state: "enabled",
-    timeout: 3600,
-    nursery: { events: 0, ips: 0 },
-    activation: { events: 0, ips: 0 },
-    watch_ttl: 600,
-    cooldown: 0,
     skip_if: ["whitelisted"],
     ...over,
-  };
+  }, "projection") as ProjectionConfig;
 }
 
 // The embedded defaults' shape: one projection per built-in event family.

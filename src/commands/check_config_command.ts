@@ -7,12 +7,15 @@ import {
 } from "../shared/config/settings.ts";
 import { parseCommandLine } from "./parse_command_line.ts";
 
+import { EMBEDDED_DEFAULT_CONF } from "../shared/config/load_components.ts";
+import { EMBEDDED_LISTS, listEntries } from "../sensor/filters/_detection_lists.ts";
+
 const HELP = `Usage: qts check-config [<settings.ini>] [--defaults]
 
 Validates the main settings and every component and domain file they point to, and prints each
 problem as "file: key: reason". Exit 0 when valid (warnings allowed), 2 on any error.
 
-  --defaults   print the embedded default settings and exit
+  --defaults   print the embedded default settings, component defaults and detection lists
   -h, --help   this text
 `;
 
@@ -24,6 +27,18 @@ export async function checkConfigCommand(args: string[]): Promise<number> {
   if (typeof parsed === "number") return parsed;
   if (parsed.values.defaults) {
     console.log(DEFAULT_INI.trim());
+    // The component defaults and detection lists the binary carries, so an operator sees every
+    // rule and list in force with no configuration written.
+    console.log(
+      `\n# ---- default.conf (embedded components) ----\n${EMBEDDED_DEFAULT_CONF.trim()}`,
+    );
+    console.log(
+      "\n# ---- detection lists (embedded; a file of the same name in components_config_dir " +
+        "replaces one) ----",
+    );
+    for (const [name, text] of Object.entries(EMBEDDED_LISTS)) {
+      console.log(`# ${name}: ${listEntries(text).length} entries`);
+    }
     return 0;
   }
   if (parsed.positionals.length > 1) {

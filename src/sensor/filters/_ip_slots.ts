@@ -1,6 +1,6 @@
 import type { HttpRecord } from "../wire/record.ts";
 import type { FilterInstance } from "./types.ts";
-import { parseIPv4 } from "../../shared/net/ip.ts";
+import { parseIPv4, sourceOf } from "../../shared/net/ip.ts";
 import { fnv1a } from "../../shared/hash/fnv1a.ts";
 
 /**
@@ -202,6 +202,16 @@ export function ipKey(record: HttpRecord, ip: string): [number, number] {
     return KEY;
   }
   return textKey(ip || addr);
+}
+
+/**
+ * The 64-bit key of a record's client as a counting source: `ipKey` for IPv4 (and IPv6 with
+ * prefix 128), the key of its `/prefix` network for IPv6, so a host rotating addresses inside
+ * its /64 counts once.
+ */
+export function sourceKey(record: HttpRecord, ip: string, prefix: number): [number, number] {
+  if (prefix >= 128 || !ip.includes(":")) return ipKey(record, ip);
+  return textKey(sourceOf(ip, prefix));
 }
 
 /** The 64-bit key of any text, hi never 0 (see `ipKey`). */

@@ -2,7 +2,10 @@ import type { ComponentName, DomainConfig } from "../../shared/config/components
 import type { HttpRecord } from "../wire/record.ts";
 import { type FilterInstance, hasAnyFlag, type RequestContext } from "./types.ts";
 
-/** The chain's steps in the fixed order of seed §2.2.3.1 (fixed_lists and lua run twice). */
+/**
+ * The chain's steps: the seed's nine in the fixed order of seed §2.2.3.1 (fixed_lists and lua
+ * run twice), then ours after them (source classification, geo zones, probing, responses).
+ */
 export const CHAIN_ORDER = [
   "ua_parser",
   "location_flags",
@@ -13,6 +16,10 @@ export const CHAIN_ORDER = [
   "many_uas",
   "limit_req_mc",
   "request_hash_score",
+  "trusted_sources",
+  "geo_zones",
+  "probe_detector",
+  "response_status",
 ] as const;
 
 /** One step of the chain as its factory built it. */
@@ -59,6 +66,10 @@ const STEP_COMPONENT: Record<StepName, ComponentName> = {
   many_uas: "many_uas",
   limit_req_mc: "limit_req_mc",
   request_hash_score: "request_hash_score",
+  trusted_sources: "trusted_sources",
+  geo_zones: "geo_zones",
+  probe_detector: "probe_detector",
+  response_status: "response_status",
 };
 
 /**

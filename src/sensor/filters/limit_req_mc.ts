@@ -1,7 +1,8 @@
 import type { LimitReqConfig, LimitReqZone } from "../../shared/config/components.ts";
 import { compileRegex, type Matcher } from "../../shared/config/regex.ts";
 import type { HttpRecord } from "../wire/record.ts";
-import { ipKey, type StateStats, textKey, type TrackedFilterInstance } from "./_ip_slots.ts";
+import { sourceKey, type StateStats, textKey, type TrackedFilterInstance } from "./_ip_slots.ts";
+import { sourceOf } from "../../shared/net/ip.ts";
 import { LocalBuckets } from "./_limit_req_local.ts";
 import { drainSeconds, parseRate, REJECT, wouldDelay } from "./_limit_req_math.ts";
 import { sharedTake } from "./_limit_req_shared.ts";
@@ -70,6 +71,7 @@ export function limitReqMc(config: LimitReqConfig, deps: FilterDeps = {}): Limit
   }
   const counters: LimitReqCounters = { shared: 0, fallback: 0, contention: 0, rejected: 0 };
   const timeoutMs = config.timeout_ms;
+  const prefix = config.ipv6_prefix;
   let clients: SharedStore[] = [];
   if (config.backend === "memcached") {
     if (config.servers.length === 0) {
@@ -138,9 +140,11 @@ export function limitReqMc(config: LimitReqConfig, deps: FilterDeps = {}): Limit
         if (zone.method !== "" && zone.method !== record.method) continue;
         if (zone.host !== undefined && !zone.host.test(record.host)) continue;
         if (zone.path !== undefined && !zone.path.test(path)) continue;
-        const key = zone.key === "ip"
-          ? ipKey(record, ctx.ip)
-          : textKey(ctx.ip + "\n" + (zone.key === "ip_ua" ? record.http_user_agent : path));
+        // An IPv6 client counts as its /ipv6_prefix network: rotating addresses buys nothing.
+        const key = zone.key === "ip" ? sourceKey(record, ctx.ip, prefix) : textKey(
+          sourceOf(ctx.ip, prefix) + "\n" +
+            (zone.key === "ip_ua" ? record.http_user_agent : path),
+        );
         const hi = key[0];
         const lo = key[1];
         if (clients.length > 0) {

@@ -9,19 +9,28 @@ import { growU32, ipKey, IpSlots, type TrackedFilterInstance } from "./_ip_slots
  * seconds and emits `many_uas` on every request while the count is above `max_uas`. Each IP
  * keeps at most max_uas+1 (UA hash, last-seen second) pairs in flat typed arrays, so memory per
  * IP is bounded whatever a client sends.
+ *
+ * `min_new_share` tells a UA rotator from a NAT or carrier gateway: the filter keeps a moving
+ * share (about the last 16 requests) of requests whose UA was not among the IP's recent ones. A
+ * rotator brings a new UA nearly every time (share near 1); people behind one address each keep
+ * their browser over a page and its assets (share near 0). Below the share: no event.
  */
 export function manyUas(config: ManyUasConfig, _deps: FilterDeps = {}): TrackedFilterInstance {
-  const { max_uas: maxUas, window } = config;
+  const { max_uas: maxUas, window, min_new_share: minNewShare } = config;
   const k = maxUas + 1;
   let hashes = new Uint32Array(0);
   let times = new Uint32Array(0);
   let counts = new Uint16Array(0);
+  let newShare = new Float32Array(0);
   const slots = new IpSlots((capacity) => {
     hashes = growU32(hashes, capacity * k);
     times = growU32(times, capacity * k);
     const next = new Uint16Array(capacity);
     next.set(counts);
     counts = next;
+    const share = new Float32Array(capacity);
+    share.set(newShare);
+    newShare = share;
   });
 
   return {
@@ -33,6 +42,7 @@ export function manyUas(config: ManyUasConfig, _deps: FilterDeps = {}): TrackedF
       if (e < 0) {
         e = slots.insert(key[0], key[1]);
         counts[e] = 0;
+        newShare[e] = 0;
       }
       const sec = Math.floor(ctx.now / 1000);
       slots.seen[e] = sec;
@@ -70,7 +80,10 @@ export function manyUas(config: ManyUasConfig, _deps: FilterDeps = {}): TrackedF
         times[base + oldest] = sec;
       }
       counts[e] = n;
-      if (n > maxUas) ctx.events.push("many_uas");
+      // EWMA with weight 1/16: ~11 new UAs in a row reach 0.5 from 0.
+      const share = newShare[e]! + ((found < 0 ? 1 : 0) - newShare[e]!) / 16;
+      newShare[e] = share;
+      if (n > maxUas && share >= minNewShare) ctx.events.push("many_uas");
     },
     sweep(now: number): void {
       const sec = Math.floor(now / 1000);
@@ -83,7 +96,8 @@ export function manyUas(config: ManyUasConfig, _deps: FilterDeps = {}): TrackedF
     },
     stats: () => ({
       keys: slots.size,
-      bytes: slots.bytes + hashes.byteLength + times.byteLength + counts.byteLength,
+      bytes: slots.bytes + hashes.byteLength + times.byteLength + counts.byteLength +
+        newShare.byteLength,
     }),
   };
 }

@@ -86,4 +86,11 @@ export interface FilterDeps {
   log?(level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>): void;
   /** Opens the shared store at `host:port` (backend memcached); absent = none configured. */
   sharedStore?(server: string, timeoutMs: number): SharedStore;
+  /**
+   * DNS lookups (PTR, A, AAAA) with a deadline; the answers' names without the trailing dot.
+   * Rejects on timeout or a resolver error; resolves [] when the name has no such record.
+   */
+  resolveDns?(name: string, type: "PTR" | "A" | "AAAA", timeoutMs: number): Promise<string[]>;
+  /** ISO country code of an address from the sensor's GeoIP database, "" when unknown. */
+  country?(ip: string): string;
 }

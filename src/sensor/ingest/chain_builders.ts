@@ -11,6 +11,12 @@ import { requestHashScore } from "../filters/request_hash_score.ts";
 import type { HttpStats } from "../filters/statstore_http_stats.ts";
 import type { FilterDeps } from "../filters/types.ts";
 import { uaParser } from "../filters/ua_parser.ts";
+import { geoZones } from "../filters/geo_zones.ts";
+import { probeDetector } from "../filters/probe_detector.ts";
+import { responseStatus } from "../filters/response_status.ts";
+import { trustedSources } from "../filters/trusted_sources.ts";
+import { dnsResolver } from "./dns_resolver.ts";
+import { type GeoIp, noGeoIp, openGeoIp } from "../../shared/geo/geoip.ts";
 import { join } from "node:path";
 import { memcachedStore } from "../memcached/memcached_store.ts";
 
@@ -31,12 +37,14 @@ export interface FilterEnv {
 
 /** The factories of every chain component. */
 export function chainBuilders(env: FilterEnv): Partial<Record<ComponentName, ComponentBuilder>> {
+  let geo: Promise<GeoIp> | undefined;
   const deps: FilterDeps = {
     log: (level, msg, fields) => env.log.limited(`filter:${msg}`, level, msg, fields),
     // The pipeline opens the sockets; filters only see the store's interface.
     sharedStore: memcachedStore((level, msg, fields) =>
       env.log.limited(`memcached:${msg}:${fields.server}`, level, msg, fields)
     ),
+    resolveDns: dnsResolver(),
     readFile: async (name: string) => {
       const dir = env.settings.components_config_dir;
       if (dir === "") throw new Deno.errors.NotFound(name);
@@ -64,5 +72,29 @@ export function chainBuilders(env: FilterEnv): Partial<Record<ComponentName, Com
       Promise.resolve({ limit_req_mc: limitReqMc(config.limit_req_mc, deps) }),
     request_hash_score: (config) =>
       Promise.resolve({ request_hash_score: requestHashScore(config.request_hash_score, deps) }),
+    trusted_sources: async (config) => ({
+      trusted_sources: await trustedSources(config.trusted_sources, deps),
+    }),
+    geo_zones: async (config) => {
+      // The database is opened once per thread, by the first domain that uses geo zones.
+      geo ??= env.settings.geoip_db === ""
+        ? Promise.resolve(noGeoIp())
+        : openGeoIp(env.settings.geoip_db).catch((error) => {
+          env.log.limited("geo_zones:db", "warn", "geo_zones: no GeoIP database", {
+            path: env.settings.geoip_db,
+            error: String(error),
+          });
+          return noGeoIp();
+        });
+      const db = await geo;
+      return {
+        geo_zones: geoZones(config.geo_zones, { ...deps, country: (ip) => db.country(ip) }),
+      };
+    },
+    probe_detector: async (config) => ({
+      probe_detector: await probeDetector(config.probe_detector, deps),
+    }),
+    response_status: (config) =>
+      Promise.resolve({ response_status: responseStatus(config.response_status, deps) }),
   };
 }

@@ -11,11 +11,29 @@ export interface Domain {
   readonly bans: BanTable;
   /** `lists[].max_entries` by list (= rule_name): adds beyond are refused. */
   caps: Map<string, number>;
+  /**
+   * Repeat offenders by `rule_name\nsource`: bans so far and when the last one was added (ms),
+   * for escalating ban times; forgotten `escalation.forget` seconds after the last ban.
+   */
+  readonly offenders: Map<string, Offender>;
   /** Modes restored from the state file for projections not configured yet. */
   pendingModes?: Record<string, SavedMode>;
 }
 
+/** How often a source was banned under one rule, and when last. */
+export interface Offender {
+  bans: number;
+  last: number;
+}
+
 /** An empty domain (no projections until configured). */
 export function newDomain(id: number): Domain {
-  return { id, projections: [], byName: new Map(), bans: new BanTable(), caps: new Map() };
+  return {
+    id,
+    projections: [],
+    byName: new Map(),
+    bans: new BanTable(),
+    caps: new Map(),
+    offenders: new Map(),
+  };
 }

@@ -1,5 +1,6 @@
 import type { ProjectionConfig, Threshold } from "../../shared/config/components.ts";
 import { compileRegex, type Matcher } from "../../shared/config/regex.ts";
+import { SourceWindow } from "./_source_window.ts";
 import { fnv1a } from "../../shared/hash/fnv1a.ts";
 
 /** A projection's working mode (seed §2.2.4.1: Ясли, Наблюдение, Блокировка) or disabled. */
@@ -70,9 +71,15 @@ export class ProjectionState {
   lastIps = 0;
   /** Adds refused because the rule's list was full. */
   refused = 0;
+  /** Sources banned alone through `bypass` while in nursery or watch. */
+  bypassed = 0;
   /** `refused` when last logged (once per window at most). */
   refusedLogged = 0;
   readonly watched = new Map<string, WatchEntry>();
+  /** Per-source evidence before an add in block mode; absent when one event is enough. */
+  evidence: SourceWindow | undefined;
+  /** Per-source counts that ban one source alone in nursery or watch; absent when off. */
+  bypass: SourceWindow | undefined;
   #matcher: Matcher;
   #cache = new Map<string, boolean>();
   #ips = new Set<number>();
@@ -85,6 +92,21 @@ export class ProjectionState {
     this.mode = firstMode(config);
     this.since = now;
     this.lastMatchAt = now;
+    this.#windows(config, config);
+  }
+
+  /** (Re)creates the per-source windows a config asks for; kept while the window is the same. */
+  #windows(config: ProjectionConfig, old: ProjectionConfig): void {
+    const e = config.evidence;
+    const b = config.bypass;
+    if (e.events <= 1) this.evidence = undefined;
+    else if (!this.evidence || old.evidence.window !== e.window) {
+      this.evidence = new SourceWindow(e.window);
+    }
+    if (b.events === 0 || config.state !== "auto") this.bypass = undefined;
+    else if (!this.bypass || old.bypass.window !== b.window) {
+      this.bypass = new SourceWindow(b.window);
+    }
   }
 
   /** Replaces the configuration, keeping mode, counters, watched IPs (the caller checks mode). */
@@ -93,6 +115,7 @@ export class ProjectionState {
       this.#matcher = compileRegex(config.events);
       this.#cache.clear();
     }
+    this.#windows(config, this.config);
     this.config = config;
     this.#distinctCap = Math.max(DISTINCT_CAP, config.activation.ips, config.nursery.ips);
   }

@@ -28,13 +28,23 @@ export type BanTuple = [string, string, string, number, number, string, ...strin
 export interface SavedState {
   version: 1;
   saved_at: number;
-  domains: Record<string, { bans: BanTuple[]; modes: Record<string, SavedMode> }>;
+  domains: Record<string, SavedDomain<BanTuple>>;
 }
+
+/** One domain on disk; `offenders` are `[rule_name\nsource, bans, last ban ms]` (since 0.2). */
+export interface SavedDomain<B> {
+  bans: B[];
+  modes: Record<string, SavedMode>;
+  offenders?: OffenderTuple[];
+}
+
+/** A repeat offender on disk: `[rule_name\nsource, bans, last ban ms]`. */
+export type OffenderTuple = [string, number, number];
 
 /** The state as parsed back, bans as objects. */
 export interface LoadedState {
   saved_at: number;
-  domains: Record<string, { bans: SavedBan[]; modes: Record<string, SavedMode> }>;
+  domains: Record<string, SavedDomain<SavedBan>>;
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -92,7 +102,11 @@ export function parseState(text: string, path: string): LoadedState {
         };
       }
     }
-    state.domains[id] = { bans, modes };
+    const offenders = (Array.isArray(d.offenders) ? d.offenders as unknown[] : []).filter(
+      (o): o is OffenderTuple =>
+        Array.isArray(o) && o.length === 3 && str(o[0]) && num(o[1]) && num(o[2]),
+    );
+    state.domains[id] = { bans, modes, ...(offenders.length > 0 ? { offenders } : {}) };
   }
   return state;
 }
@@ -128,7 +142,13 @@ export function snapshotState(domains: Iterable<Domain>, now: number): SavedStat
       }
       modes[p.config.name] = saved;
     }
-    state.domains[String(d.id)] = { bans, modes };
+    const offenders: OffenderTuple[] = [];
+    for (const [key, o] of d.offenders) offenders.push([key, o.bans, o.last]);
+    state.domains[String(d.id)] = {
+      bans,
+      modes,
+      ...(offenders.length > 0 ? { offenders } : {}),
+    };
   }
   return state;
 }
@@ -188,6 +208,11 @@ export function restoreState(
         const m = saved.modes[p.config.name];
         if (m) applySaved(p, m);
       }
+    }
+    // Oldest last ban first, so the Map keeps last-ban order for the sweep.
+    const offenders = [...saved.offenders ?? []].sort((a, b) => a[2] - b[2]);
+    for (const [key, bans, last] of offenders) {
+      if (!d.offenders.has(key)) d.offenders.set(key, { bans, last });
     }
   }
   return restored;

@@ -1,5 +1,6 @@
 import type { LmConfig, ProjectionConfig } from "../../shared/config/components.ts";
 import { hasAnyFlag } from "../filters/types.ts";
+import { sourceOf } from "../../shared/net/ip.ts";
 import type { ActiveBan } from "./_ban_table.ts";
 import { type Domain, newDomain } from "./_domain.ts";
 import { listCaps, mergeProjections } from "./merge_projections.ts";
@@ -21,6 +22,11 @@ import {
 import { writeFileAtomic } from "../../shared/config/write_file_atomic.ts";
 
 export type { ProjectionMode } from "./_projection.ts";
+
+// Repeat offenders remembered per domain; past it the longest-unbanned are forgotten first.
+const OFFENDERS_MAX = 1_000_000;
+// The longest `escalation.forget` a domain may hold offenders for, for the tick's sweep.
+const FORGET_MAX_MS = 30 * 86_400_000;
 
 /** Length of one projection window (seed §2.2.4.1: "every 30 seconds"). */
 export const TICK_MS = 30_000;
@@ -94,10 +100,14 @@ export interface ProjectionStatus {
   bans: number;
   /** Adds refused because the rule's list was full (`lists[].max_entries`). */
   refused: number;
+  /** Sources banned alone through `bypass` while the projection was in nursery or watch. */
+  bypassed: number;
 }
 
 interface PendingAdd {
   projection: ProjectionState;
+  /** The address, or an IPv6 client's network. */
+  source: string;
   event: string;
   multiple: boolean;
   claimants: string[];
@@ -244,30 +254,52 @@ export class ListManager {
         else if (event !== first) multiple = true;
       }
       if (first === undefined) continue;
-      p.count(ip, n, now);
-      if (p.mode === "watch") {
-        p.watch(ip, first, multiple, worker, now);
-      } else if (p.mode === "block") {
-        const ban = d.bans.get(config.rule_name, ip);
-        if (ban !== undefined && ban.expires_at > now) {
-          if (!ban.claimants.includes(config.name)) ban.claimants.push(config.name);
-          continue;
+      // An IPv6 client counts, and is banned, as its /ipv6_prefix network.
+      const source = config.ipv6_prefix < 128 && ip.includes(":")
+        ? sourceOf(ip, config.ipv6_prefix)
+        : ip;
+      p.count(source, n, now);
+      let block = p.mode === "block";
+      if (!block) {
+        if (p.mode === "watch") p.watch(source, first, multiple, worker, now);
+        // One source alone far over the bypass threshold is banned without waiting for the
+        // projection to leave nursery or watch: a clear attack does not wait a minute.
+        if (p.bypass !== undefined && p.bypass.add(source, n, now) >= config.bypass.events) {
+          p.bypass.delete(source);
+          p.bypassed++;
+          block = true;
         }
-        pending ??= new Map();
-        const add = pending.get(config.rule_name);
-        if (!add) {
-          pending.set(config.rule_name, { projection: p, event: first, multiple, claimants: [] });
-        } else {
-          // Two projections with one rule_name: one command, which then stems from both.
-          if (multiple || first !== add.event) add.multiple = true;
-          add.claimants.push(config.name);
-        }
+      } else if (p.evidence !== undefined) {
+        // Block mode punishes sources, not every visitor: an add needs per-source evidence.
+        if (p.evidence.add(source, n, now) < config.evidence.events) continue;
+        p.evidence.delete(source);
+      }
+      if (!block) continue;
+      const ban = d.bans.get(config.rule_name, source);
+      if (ban !== undefined && ban.expires_at > now) {
+        if (!ban.claimants.includes(config.name)) ban.claimants.push(config.name);
+        continue;
+      }
+      pending ??= new Map();
+      const add = pending.get(config.rule_name);
+      if (!add) {
+        pending.set(config.rule_name, {
+          projection: p,
+          source,
+          event: first,
+          multiple,
+          claimants: [],
+        });
+      } else {
+        // Two projections with one rule_name: one command, which then stems from both.
+        if (multiple || first !== add.event) add.multiple = true;
+        add.claimants.push(config.name);
       }
     }
     if (!pending) return;
     for (const add of pending.values()) {
       const comment = add.multiple ? MULTIPLE : add.event;
-      this.#sendAdd(d, add.projection, ip, comment, worker, now, add.claimants);
+      this.#sendAdd(d, add.projection, add.source, comment, worker, now, add.claimants);
     }
   }
 
@@ -315,13 +347,24 @@ export class ListManager {
     if (!d) return 0;
     const now = this.#clock.now();
     let n = 0;
-    for (const ban of d.bans.ofIp(ip)) {
-      d.bans.delete(ban);
-      if (ban.expires_at <= now) continue;
-      this.#sendDel(d.id, ban, now);
-      n++;
+    // An IPv6 address also lifts the ban of the network it was counted and banned as.
+    const sources = new Set([ip]);
+    if (ip.includes(":")) {
+      for (const p of d.projections) sources.add(sourceOf(ip, p.config.ipv6_prefix));
     }
-    for (const p of d.projections) p.watched.delete(ip);
+    for (const source of sources) {
+      for (const ban of d.bans.ofIp(source)) {
+        d.bans.delete(ban);
+        if (ban.expires_at <= now) continue;
+        this.#sendDel(d.id, ban, now);
+        n++;
+      }
+      for (const p of d.projections) {
+        p.watched.delete(source);
+        p.evidence?.delete(source);
+        p.bypass?.delete(source);
+      }
+    }
     if (n > 0) this.#changed();
     return n;
   }
@@ -350,6 +393,7 @@ export class ListManager {
         watched: p.watched.size,
         bans: held.get(p.config.name) ?? 0,
         refused: p.refused,
+        bypassed: p.bypassed,
       };
     }
     return out;
@@ -416,8 +460,11 @@ export class ListManager {
     this.#lastTick = now;
     for (const d of this.#domains.values()) {
       d.bans.sweep(now);
+      sweepOffenders(d, now);
       for (const p of d.projections) {
         const config = p.config;
+        p.evidence?.expire(now);
+        p.bypass?.expire(now);
         switch (p.mode) {
           case "nursery":
             if (p.reached(config.nursery)) {
@@ -522,12 +569,13 @@ export class ListManager {
         return;
       }
     }
+    const timeout = this.#banTime(d, config, ip, now);
     const ban: ActiveBan = {
       ip,
       rule_name: config.rule_name,
       comment,
       added_at: now,
-      expires_at: now + config.timeout * 1000,
+      expires_at: now + timeout * 1000,
       worker: `${this.#prefix}_${worker}`,
       claimants: [config.name, ...also],
     };
@@ -540,12 +588,33 @@ export class ListManager {
       ip_addr: ip,
       geo: this.#geo(ip),
       timestamp: now / 1000,
-      timeout: config.timeout,
+      timeout,
       worker: ban.worker,
       broadcast: false,
       hoplite: this.#hostname,
     });
     this.#changed();
+  }
+
+  /**
+   * The ban time of a new add: the projection's `timeout`, times `escalation.factor` for each
+   * earlier ban of the source under the same rule (fail2ban's bantime.increment), at most
+   * `escalation.max`; a source not banned for `escalation.forget` seconds starts over.
+   */
+  #banTime(d: Domain, config: ProjectionConfig, source: string, now: number): number {
+    const { factor, max, forget } = config.escalation;
+    if (factor <= 1) return config.timeout;
+    const key = `${config.rule_name}\n${source}`;
+    let offender = d.offenders.get(key);
+    if (offender !== undefined && now - offender.last >= forget * 1000) offender = undefined;
+    const earlier = offender?.bans ?? 0;
+    d.offenders.delete(key); // re-inserted last: Map order is last-ban order for the sweep
+    d.offenders.set(key, { bans: earlier + 1, last: now });
+    if (d.offenders.size > OFFENDERS_MAX) {
+      const oldest = d.offenders.keys().next().value;
+      if (oldest !== undefined) d.offenders.delete(oldest);
+    }
+    return Math.round(Math.min(Math.max(max, config.timeout), config.timeout * factor ** earlier));
   }
 
   #sendDel(domainId: number, ban: ActiveBan, now: number): void {
@@ -572,5 +641,17 @@ export class ListManager {
         this.#log("error", `lm: cannot save state to ${this.#stateFile}: ${error}`);
       });
     }, Math.max(this.#saveDelay, 20 * this.#saveCost));
+  }
+}
+
+/** Forgets offenders whose last ban is older than every projection's `escalation.forget`. */
+function sweepOffenders(d: Domain, now: number): void {
+  if (d.offenders.size === 0) return;
+  let forget = 0;
+  for (const p of d.projections) forget = Math.max(forget, p.config.escalation.forget * 1000);
+  const limit = now - Math.min(forget, FORGET_MAX_MS);
+  for (const [key, offender] of d.offenders) {
+    if (offender.last > limit) break;
+    d.offenders.delete(key);
   }
 }

@@ -29,6 +29,38 @@ const scoreRing = {
   },
 } as const satisfies Schema;
 
+const ipv6Prefix = { type: "integer", min: 16, max: 128, default: 64 } as const satisfies Schema;
+const listFile = {
+  type: "string",
+  pattern: /^([A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\.txt)?$/,
+  patternHint: 'a list file name like "sensitive_files.txt" (no directories), or "" for none',
+} as const satisfies Schema;
+const entries = { type: "array", items: { type: "string" }, default: [] } as const satisfies Schema;
+const backend = {
+  backend: { type: "string", enum: ["local", "memcached"], default: "local" },
+  servers: {
+    type: "array",
+    items: { type: "string", pattern: /^[^\s:]+:\d{1,5}$/, patternHint: "host:port" },
+    default: [],
+  },
+  timeout_ms: { type: "integer", min: 1, max: 10000, default: 50 },
+} as const satisfies Record<string, Schema>;
+/** A per-IP count within a window: `events` within `window` seconds (0 events = off). */
+const perIpWindow = (events: number, window: number) =>
+  ({
+    type: "object",
+    fields: {
+      events: { type: "integer", min: 0, max: 1_000_000, default: events },
+      window: { type: "integer", min: 1, max: 86_400, default: window },
+    },
+  }) as const satisfies Schema;
+
+const countryCode = {
+  type: "string",
+  pattern: /^[A-Z]{2}$/,
+  patternHint: "an ISO 3166 country code like DE",
+} as const satisfies Schema;
+
 const threshold = {
   type: "object",
   fields: {
@@ -65,18 +97,23 @@ export const COMPONENT_SCHEMAS = {
       use_component_use: { type: "boolean", default: true },
     },
   },
+  geo_zones: {
+    type: "object",
+    fields: {
+      ...common,
+      enabled: { type: "boolean", default: false },
+      // ISO country codes. allow: only these may visit; deny: these may not. Unknown = allowed.
+      allow: { type: "array", items: countryCode, default: [] },
+      deny: { type: "array", items: countryCode, default: [] },
+    },
+  },
   limit_req_mc: {
     type: "object",
     fields: {
       ...common,
       enabled: { type: "boolean", default: false },
-      backend: { type: "string", enum: ["local", "memcached"], default: "local" },
-      servers: {
-        type: "array",
-        items: { type: "string", pattern: /^[^\s:]+:\d{1,5}$/, patternHint: "host:port" },
-        default: [],
-      },
-      timeout_ms: { type: "integer", min: 1, max: 10000, default: 50 },
+      ...backend,
+      ipv6_prefix: ipv6Prefix,
       configurations: {
         type: "array",
         items: {
@@ -134,6 +171,24 @@ export const COMPONENT_SCHEMAS = {
             watch_ttl: { type: "integer", min: 1, default: 600 },
             cooldown: { type: "integer", min: 0, default: 0 },
             skip_if: flagList,
+            // Per-IP evidence before an add in block mode: a visitor's stray event bans nobody.
+            evidence: perIpWindow(1, 60),
+            // One source this far over, alone, is banned even while the projection is in
+            // nursery or watch (0 events = never).
+            bypass: perIpWindow(0, 10),
+            // An IPv6 client's events count for, and its ban covers, its /ipv6_prefix (128: the
+            // address alone, right for lists of addresses; default.conf sets 64 on behaviour).
+            ipv6_prefix: { ...ipv6Prefix, default: 128 },
+            // Repeat offenders: each new ban of a source lasts `factor` times its previous one,
+            // at most `max` seconds; a source with no ban for `forget` seconds starts over.
+            escalation: {
+              type: "object",
+              fields: {
+                factor: { type: "number", min: 1, max: 100, default: 1 },
+                max: { type: "integer", min: 1, default: 604_800 },
+                forget: { type: "integer", min: 1, default: 604_800 },
+              },
+            },
           },
         },
         default: [],
@@ -198,6 +253,28 @@ export const COMPONENT_SCHEMAS = {
       ...common,
       max_uas: { type: "integer", min: 1, max: 1000, default: 10 },
       window: { type: "integer", min: 1, default: 300 },
+      // A UA rotator brings a new User-Agent with nearly every request; people behind a NAT
+      // gateway keep theirs. Below this share of recent requests with a new UA: no event.
+      min_new_share: { type: "number", min: 0, max: 1, default: 0.5 },
+    },
+  },
+  probe_detector: {
+    type: "object",
+    fields: {
+      ...common,
+      // The site runs WordPress: its paths (wordpress_paths) are no probes here.
+      wordpress: { type: "boolean", default: false },
+      files: { ...listFile, default: "sensitive_files.txt" },
+      paths: { ...listFile, default: "sensitive_paths.txt" },
+      patterns: { ...listFile, default: "attack_patterns.txt" },
+      user_agents: { ...listFile, default: "scanner_user_agents.txt" },
+      wordpress_paths: { ...listFile, default: "wordpress_paths.txt" },
+      extra_files: entries,
+      extra_paths: entries,
+      extra_patterns: entries,
+      extra_user_agents: entries,
+      // Path prefixes this site really serves though a list names them (e.g. /phpmyadmin/).
+      except_paths: entries,
     },
   },
   qpc: {
@@ -223,6 +300,40 @@ export const COMPONENT_SCHEMAS = {
       },
     },
   },
+  response_status: {
+    type: "object",
+    fields: {
+      ...common,
+      ...backend,
+      ipv6_prefix: ipv6Prefix,
+      rules: {
+        type: "array",
+        items: {
+          type: "object",
+          required: ["name", "status", "count", "window"],
+          fields: {
+            name,
+            status: {
+              type: "array",
+              items: { type: "integer", min: 100, max: 599 },
+              minItems: 1,
+            },
+            // The rule's scope: requests of this method and path (empty = any), without these
+            // flags. Failures and the share are counted within the scope.
+            method: { type: "string", default: "" },
+            path: regex,
+            unless: flagList,
+            // count failures within window seconds (fail2ban maxretry/findtime) …
+            count: { type: "integer", min: 1, max: 100_000 },
+            window: { type: "integer", min: 1, max: 86_400 },
+            // … and at least this share of the source's requests in scope failed.
+            min_share: { type: "number", min: 0, max: 1, default: 0 },
+          },
+        },
+        default: [],
+      },
+    },
+  },
   statstore_http_stats: {
     type: "object",
     fields: { ...common },
@@ -239,6 +350,21 @@ export const COMPONENT_SCHEMAS = {
         patternHint: "a file name (no directories), written under state_dir/telemetry/",
         default: "",
       },
+    },
+  },
+  trusted_sources: {
+    type: "object",
+    fields: {
+      ...common,
+      // Verify claimed search-engine crawlers by forward-confirmed reverse DNS (crawlers.txt).
+      crawlers: { type: "boolean", default: true },
+      crawler_list: { ...listFile, default: "crawlers.txt" },
+      extra_crawlers: entries,
+      // Flag private, loopback, link-local and CGNAT sources (health checks, monitoring).
+      private_ranges: { type: "boolean", default: true },
+      dns_timeout_ms: { type: "integer", min: 10, max: 30_000, default: 2000 },
+      cache_ttl: { type: "integer", min: 1, max: 604_800, default: 3600 },
+      cache_size: { type: "integer", min: 1, max: 1_000_000, default: 10_000 },
     },
   },
   ua_parser: {
@@ -265,6 +391,16 @@ export function isComponentName(name: string): name is ComponentName {
 /** The validated configuration of one component, typed from its schema. */
 export type ComponentConfig<N extends ComponentName> = Infer<(typeof COMPONENT_SCHEMAS)[N]>;
 
+/** geo_zones configuration. */
+export type GeoZonesConfig = ComponentConfig<"geo_zones">;
+/** probe_detector configuration. */
+export type ProbeDetectorConfig = ComponentConfig<"probe_detector">;
+/** response_status configuration. */
+export type ResponseStatusConfig = ComponentConfig<"response_status">;
+/** One response_status rule. */
+export type StatusRule = ResponseStatusConfig["rules"][number];
+/** trusted_sources configuration. */
+export type TrustedSourcesConfig = ComponentConfig<"trusted_sources">;
 /** fixed_lists configuration. */
 export type FixedListsConfig = ComponentConfig<"fixed_lists">;
 /** limit_req_mc configuration. */

@@ -143,3 +143,23 @@ export function isPrivateAddress(key: IpKey): boolean {
     (top & 0xffc) === 0xfe8 || // fe80::/10
     (top & 0xff0) === 0xff0; // ff00::/8
 }
+
+/**
+ * The source an address counts as: IPv4 text unchanged; IPv6 reduced to its `/prefix` network
+ * in RFC 5952 form with the length (`2001:db8:a:b::/64`), so one host rotating addresses inside
+ * its /64 is one source. `prefix` 128 (or text that is not IPv6) returns the address itself.
+ */
+export function sourceOf(ip: string, prefix: number): string {
+  if (prefix >= 128 || !ip.includes(":")) return ip;
+  const hex = parseIPv6Hex(ip);
+  if (hex === undefined) return ip;
+  if (hex.startsWith("00000000000000000000ffff")) return formatIPv4(parseInt(hex.slice(24), 16));
+  const full = prefix >> 2;
+  let masked = hex.slice(0, full);
+  const rest = prefix & 3;
+  if (rest > 0) {
+    const nibble = parseInt(hex[full]!, 16) & ((0xf << (4 - rest)) & 0xf);
+    masked += nibble.toString(16);
+  }
+  return `${formatIPv6Hex(masked.padEnd(32, "0"))}/${prefix}`;
+}

@@ -41,7 +41,7 @@ export function domainObject(scanState: "enabled" | "disabled" = "enabled") {
     },
     limit_req_mc: { enabled: false },
     lua: { enabled: false },
-    many_uas: { max_uas: 3, skip_if: ["whitelisted"] },
+    many_uas: { max_uas: 3, skip_if: ["whitelisted"], min_new_share: 0 },
     lm: {
       use_component_projections: false,
       projections: [

@@ -69,7 +69,13 @@ Deno.test("GET /filters/<domain>/<component> gives one component's object", asyn
     assert.equal(r.status, 200);
     assert.deepEqual(r.body, {
       status: "success",
-      data: { enabled: true, skip_if: ["whitelisted"], max_uas: 3, window: 300 },
+      data: {
+        enabled: true,
+        skip_if: ["whitelisted"],
+        max_uas: 3,
+        window: 300,
+        min_new_share: 0,
+      },
     });
   } finally {
     await f.close();
@@ -110,6 +116,7 @@ Deno.test("PUT /filters/<domain> replaces the given components, the rest from de
       skip_if: [],
       max_uas: 7,
       window: 300,
+      min_new_share: 0.5,
     });
     assert.deepEqual(data.lm, f.store.global.lm);
     assert.deepEqual(await files(f.filtersDir), [`${DOMAIN}.json`], "rewrite=0 writes nothing");

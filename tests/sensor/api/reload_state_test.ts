@@ -38,7 +38,11 @@ Deno.test("PUT of another component keeps many_uas state; changing many_uas itse
   try {
     await threeAgents(f);
     await f.call("PUT", `/filters/${DOMAIN}/request_hash_score`, { enabled: false });
-    await f.call("PUT", `/filters/${DOMAIN}/many_uas`, { max_uas: 3, skip_if: ["whitelisted"] });
+    await f.call("PUT", `/filters/${DOMAIN}/many_uas`, {
+      max_uas: 3,
+      skip_if: ["whitelisted"],
+      min_new_share: 0,
+    });
     await f.feed(IP, { http_user_agent: "D/1" });
     assert.deepEqual(f.commands(), [`add tsng.many_uas ${IP}`]);
 
@@ -46,7 +50,11 @@ Deno.test("PUT of another component keeps many_uas state; changing many_uas itse
     // earlier agents are forgotten and a fourth alone is no event.
     const other = "192.0.2.2";
     for (const ua of ["A/1", "B/1", "C/1"]) await f.feed(other, { http_user_agent: ua });
-    await f.call("PUT", `/filters/${DOMAIN}/many_uas`, { max_uas: 3, window: 600 });
+    await f.call("PUT", `/filters/${DOMAIN}/many_uas`, {
+      max_uas: 3,
+      window: 600,
+      min_new_share: 0,
+    });
     await f.feed(other, { http_user_agent: "D/1" });
     assert.deepEqual(f.commands(1), []);
   } finally {

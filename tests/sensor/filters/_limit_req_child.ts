@@ -13,6 +13,7 @@ const f = limitReqMc({
   backend: "memcached",
   servers: [Deno.args[0]!],
   timeout_ms: 1000,
+  ipv6_prefix: 64,
   configurations: [{
     name: "shared",
     host: "",

@@ -28,6 +28,7 @@ function config(...zones: LimitReqZone[]): LimitReqConfig {
     enabled: true,
     skip_if: [],
     backend: "local",
+    ipv6_prefix: 64,
     servers: [],
     timeout_ms: 50,
     configurations: zones,

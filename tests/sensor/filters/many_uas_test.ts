@@ -4,7 +4,7 @@ import { COMPONENT_SCHEMAS } from "../../../src/shared/config/components.ts";
 import { validate } from "../../../src/shared/config/schema.ts";
 import { ctxFor, rec } from "./_filter_ctx.ts";
 
-const config = { enabled: true, skip_if: [], max_uas: 3, window: 300 };
+const config = { enabled: true, skip_if: [], max_uas: 3, window: 300, min_new_share: 0 };
 
 function send(f: ReturnType<typeof manyUas>, ip: string, ua: string, sec: number): string[] {
   const record = rec({ ip, http_user_agent: ua });
@@ -84,4 +84,25 @@ Deno.test("many_uas configuration with a bad max_uas is rejected at load, by its
     () => validate(COMPONENT_SCHEMAS.many_uas, { ...config, max_uas: 0 }, "many_uas"),
     /many_uas\.max_uas: 0 is below the minimum 1/,
   );
+});
+
+Deno.test("manyUas() with min_new_share tells a UA rotator from a NAT gateway", () => {
+  const f = manyUas({ ...config, max_uas: 10, min_new_share: 0.5 });
+  // 60 people behind one address, each with their own browser, a page and its assets at a time.
+  let natEvents = 0;
+  let t = 0;
+  for (let round = 0; round < 10; round++) {
+    for (let person = 0; person < 60; person++) {
+      for (let asset = 0; asset < 8; asset++) {
+        natEvents += send(f, "192.0.2.10", `Mozilla/5.0 person ${person}`, t).length;
+      }
+      t += 1;
+    }
+  }
+  assert.equal(natEvents, 0, "a gateway's users keep their UA: never many_uas");
+  // A rotator: a new UA on every request; banned-worthy events after the share passes 0.5.
+  const rotator: number[] = [];
+  for (let i = 0; i < 40; i++) rotator.push(send(f, "198.51.100.7", `Mozilla/5.0 v${i}`, i).length);
+  assert.equal(rotator.slice(0, 10).reduce((a, b) => a + b, 0), 0, "not before 11 distinct");
+  assert.ok(rotator.slice(10).every((n) => n === 1), "from the 11th on, every request");
 });

@@ -1,4 +1,6 @@
+import { COMPONENT_SCHEMAS } from "../../../src/shared/config/components.ts";
 import type { LmConfig, ProjectionConfig } from "../../../src/shared/config/components.ts";
+import { validate } from "../../../src/shared/config/schema.ts";
 import {
   type BanCommand,
   ListManager,
@@ -24,18 +26,13 @@ export class ManualClock {
 
 /** A projection with the schema's defaults, overridden by `over`. */
 export function projection(over: Partial<ProjectionConfig> & { name: string }): ProjectionConfig {
-  return {
+  // Filled by the schema itself, so a new projection field gets its default here too.
+  return validate(COMPONENT_SCHEMAS.lm.fields.projections.items, {
     events: "^loc_rate_",
-    rule_name: "tsng.location_rate",
     state: "enabled",
-    timeout: 3600,
-    nursery: { events: 0, ips: 0 },
-    activation: { events: 0, ips: 0 },
-    watch_ttl: 600,
-    cooldown: 0,
     skip_if: [],
     ...over,
-  };
+  }, "projection") as ProjectionConfig;
 }
 
 /** An lm config holding `projections`. */

@@ -494,9 +494,27 @@ Deno.test("ListManager.tick() does nothing until the window is (almost) due", ()
 Deno.test("ListManager uses the configured worker prefix", () => {
   const { lm: m, sent } = setup({ workerPrefix: "qpc" });
   m.configure(D, lm([projection({ name: "rate" })]));
-  m.onEvents(D, "2001:db8::1", ["loc_rate_a"], NO_FLAGS, 3);
+  m.onEvents(D, "192.0.2.1", ["loc_rate_a"], NO_FLAGS, 3);
   assert.equal(sent[0]?.worker, "qpc_3");
-  assert.equal(sent[0]?.ip_addr, "2001:db8::1");
+  assert.equal(sent[0]?.ip_addr, "192.0.2.1");
+});
+
+Deno.test("ListManager counts and bans an IPv6 client as its /ipv6_prefix network", () => {
+  const { lm: m, sent } = setup();
+  m.configure(
+    D,
+    lm([projection({ name: "rate", evidence: { events: 3, window: 60 }, ipv6_prefix: 64 })]),
+  );
+  // One host rotating addresses inside its /64: three events from three addresses are one source.
+  for (const ip of ["2001:db8:a:b::1", "2001:db8:a:b:ffff::2", "2001:db8:a:b:1:2:3:4"]) {
+    m.onEvents(D, ip, ["loc_rate_a"], NO_FLAGS, 1);
+  }
+  assert.deepEqual(brief(sent), ["add 2001:db8:a:b::/64 loc_rate_a"]);
+  assert.equal(m.unban(D, "2001:db8:a:b::99"), 1, "an address inside lifts the network's ban");
+  const exact = setup();
+  exact.lm.configure(D, lm([projection({ name: "rate", ipv6_prefix: 128 })]));
+  exact.lm.onEvents(D, "2001:db8::1", ["loc_rate_a"], NO_FLAGS, 1);
+  assert.equal(exact.sent[0]?.ip_addr, "2001:db8::1", "prefix 128: the address itself");
 });
 
 Deno.test("ListManager refuses adds beyond the rule's lists[].max_entries and logs once", () => {
@@ -527,7 +545,7 @@ Deno.test("ListManager.check() throws what configure() would, changing nothing",
   const bad = lm([projection({ name: "rate" }), projection({ name: "rate" })]);
   assert.throws(() => ListManager.check(D, bad), /projection "rate" is defined twice/);
   assert.throws(
-    () => ListManager.check(D, lm([]), lm([projection({ name: "g", events: "a(" })])),
+    () => ListManager.check(D, lm([]), lm([{ ...projection({ name: "g" }), events: "a(" }])),
     SyntaxError,
   );
   ListManager.check(D, lm([projection({ name: "rate" })]));
@@ -546,4 +564,69 @@ Deno.test("ListManager ignores small clock steps back and restarts windows on a 
   assert.equal(m.modes(D).rate?.events, 1, "a new window started");
   assert.equal(m.modes(D).rate?.last_events, 2);
   assert.equal(m.modes(D).rate?.mode, "nursery");
+});
+
+Deno.test("ListManager block mode with evidence bans a source only after N events in the window", () => {
+  const { lm: m, clock, sent } = setup();
+  m.configure(
+    D,
+    lm([projection({ name: "rate", evidence: { events: 3, window: 60 }, ipv6_prefix: 64 })]),
+  );
+  // A visitor with two stray events, a minute apart from a third: never banned.
+  m.onEvents(D, "192.0.2.1", ["loc_rate_a"], NO_FLAGS, 1);
+  m.onEvents(D, "192.0.2.1", ["loc_rate_a"], NO_FLAGS, 1);
+  clock.advance(61_000);
+  m.onEvents(D, "192.0.2.1", ["loc_rate_a"], NO_FLAGS, 1);
+  assert.deepEqual(brief(sent), []);
+  // A source with three in one request-burst: banned at the third.
+  m.onEvents(D, "203.0.113.9", ["loc_rate_a", "loc_rate_a"], NO_FLAGS, 1);
+  assert.deepEqual(brief(sent), []);
+  m.onEvents(D, "203.0.113.9", ["loc_rate_a"], NO_FLAGS, 1);
+  assert.deepEqual(brief(sent), ["add 203.0.113.9 loc_rate_a"]);
+});
+
+Deno.test("ListManager bypass bans one source far over threshold while still in nursery", () => {
+  const { lm: m, sent } = setup();
+  m.configure(
+    D,
+    lm([projection({
+      name: "rate",
+      state: "auto",
+      nursery: { events: 1000, ips: 1 },
+      activation: { events: 3000, ips: 1 },
+      bypass: { events: 50, window: 10 },
+    })]),
+  );
+  for (let i = 0; i < 49; i++) m.onEvents(D, "203.0.113.7", ["loc_rate_a"], NO_FLAGS, 1);
+  for (let i = 0; i < 49; i++) m.onEvents(D, "198.51.100.1", ["loc_rate_a"], NO_FLAGS, 1);
+  assert.deepEqual(brief(sent), [], "49 each: neither alone is over");
+  m.onEvents(D, "203.0.113.7", ["loc_rate_a"], NO_FLAGS, 1);
+  assert.deepEqual(brief(sent), ["add 203.0.113.7 loc_rate_a"]);
+  assert.equal(m.modes(D).rate?.mode, "nursery", "the projection itself stays in nursery");
+  assert.equal(m.modes(D).rate?.bypassed, 1);
+  m.onEvents(D, "203.0.113.7", ["loc_rate_a"], NO_FLAGS, 1);
+  assert.equal(sent.length, 1, "one add per (rule_name, IP) while active");
+});
+
+Deno.test("ListManager escalates the ban time of a repeat offender, capped, and forgets", () => {
+  const { lm: m, clock, sent } = setup();
+  m.configure(
+    D,
+    lm([projection({
+      name: "rate",
+      timeout: 60,
+      escalation: { factor: 4, max: 1000, forget: 3600 },
+    })]),
+  );
+  const timeouts: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    m.onEvents(D, "203.0.113.5", ["loc_rate_a"], NO_FLAGS, 1);
+    timeouts.push(sent.at(-1)!.timeout!);
+    clock.advance(1001_000); // past the longest ban, within forget of the last one
+  }
+  assert.deepEqual(timeouts, [60, 240, 960, 1000]);
+  clock.advance(3600_000);
+  m.onEvents(D, "203.0.113.5", ["loc_rate_a"], NO_FLAGS, 1);
+  assert.equal(sent.at(-1)!.timeout, 60, "after forget: the first ban time again");
+  assert.equal(m.bans(D)[0]!.expires_at - m.bans(D)[0]!.added_at, 60_000);
 });

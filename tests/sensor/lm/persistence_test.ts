@@ -194,3 +194,24 @@ Deno.test("ListManager restores watched IPs, so a restart in watch mode still ba
     ]);
   });
 });
+
+Deno.test("ListManager save/restore keeps repeat offenders, so escalation survives a restart", async () => {
+  await withDir(async (dir) => {
+    const stateFile = join(dir, "lm.json");
+    const rate = lm([projection({
+      name: "rate",
+      timeout: 60,
+      escalation: { factor: 2, max: 86_400, forget: 86_400 },
+    })]);
+    const first = setup({ stateFile });
+    first.lm.configure(D, rate);
+    first.lm.onEvents(D, "203.0.113.5", ["loc_rate_a"], NO_FLAGS, 1);
+    assert.equal(first.sent[0]?.timeout, 60);
+    await first.lm.close();
+    const second = setup({ stateFile, clock: new ManualClock(first.clock.t + 120_000) });
+    await second.lm.restore();
+    second.lm.configure(D, rate);
+    second.lm.onEvents(D, "203.0.113.5", ["loc_rate_a"], NO_FLAGS, 1);
+    assert.equal(second.sent[0]?.timeout, 120, "the second ban lasts twice the first");
+  });
+});

@@ -91,7 +91,7 @@ Deno.test({
         files: {},
         domains: new Map([[8984, {
           fixed_lists: { lists: [{ name: "bad", type: "black", entries: ["127.0.0.0/8"] }] },
-          many_uas: { max_uas: 3, window: 300 },
+          many_uas: { max_uas: 3, window: 300, min_new_share: 0 },
           lm: {
             use_component_projections: false,
             projections: [

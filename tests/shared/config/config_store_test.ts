@@ -19,12 +19,24 @@ async function storeIn(dir: string, extra = ""): Promise<ConfigStore> {
   return store;
 }
 
-Deno.test("default.conf validates and carries all 11 components", () => {
+Deno.test("default.conf validates and carries the seed's 11 components and our 4", () => {
   const config = parseDefaultConf(EMBEDDED_DEFAULT_CONF, "default.conf");
   assert.deepEqual(Object.keys(config).sort(), [...COMPONENT_NAMES].sort());
-  assert.equal(COMPONENT_NAMES.length, 11);
+  assert.equal(COMPONENT_NAMES.length, 15);
   const families = config.lm.projections.map((p) => p.events);
-  for (const family of ["^loc_rate_", "^many_uas$", "^hash_score_", "^fixed_", "^lua_"]) {
+  for (
+    const family of [
+      "^loc_rate_",
+      "^many_uas$",
+      "^hash_score_",
+      "^fixed_",
+      "^lua_",
+      "^status_",
+      "^probe_",
+      "^(scanner_ua|fake_crawler)$",
+      "^geo_zone_",
+    ]
+  ) {
     assert.ok(families.includes(family), family);
   }
   assert.equal(config.limit_req_mc.configurations[0]?.name, "def1");
@@ -44,11 +56,17 @@ Deno.test("ConfigStore layers default.conf, component files and domain files", a
   const store = await storeIn(dir);
   assert.deepEqual(store.domains(), [8984]);
   // Global file replaces the whole object: window comes from the schema default, not default.conf.
-  assert.deepEqual(store.global.many_uas, { enabled: true, skip_if: [], max_uas: 5, window: 300 });
+  assert.deepEqual(store.global.many_uas, {
+    enabled: true,
+    skip_if: [],
+    max_uas: 5,
+    window: 300,
+    min_new_share: 0.5,
+  });
   assert.equal(store.domainConfig(8984).many_uas.max_uas, 3);
   assert.equal(store.domainConfig(8984).many_uas.enabled, false);
   assert.equal(store.domainConfig(8985).many_uas.max_uas, 5);
-  assert.equal(store.domainConfig(8984).lm.projections.length, 5);
+  assert.equal(store.domainConfig(8984).lm.projections.length, 9);
 });
 
 Deno.test("ConfigStore keeps the last good domain config when its file breaks", async () => {

@@ -1,0 +1,57 @@
+import attackPatterns from "../../../config/detection/attack_patterns.txt" with { type: "text" };
+import crawlers from "../../../config/detection/crawlers.txt" with { type: "text" };
+import scannerUserAgents from "../../../config/detection/scanner_user_agents.txt" with {
+  type: "text",
+};
+import sensitiveFiles from "../../../config/detection/sensitive_files.txt" with { type: "text" };
+import sensitivePaths from "../../../config/detection/sensitive_paths.txt" with { type: "text" };
+import wordpressPaths from "../../../config/detection/wordpress_paths.txt" with { type: "text" };
+import type { FilterDeps } from "./types.ts";
+
+/** The detection data files shipped in the binary (config/detection/), by file name. */
+export const EMBEDDED_LISTS: Readonly<Record<string, string>> = {
+  "attack_patterns.txt": attackPatterns,
+  "crawlers.txt": crawlers,
+  "scanner_user_agents.txt": scannerUserAgents,
+  "sensitive_files.txt": sensitiveFiles,
+  "sensitive_paths.txt": sensitivePaths,
+  "wordpress_paths.txt": wordpressPaths,
+};
+
+/** The entries of a list text: one a line, `#` comments and blank lines dropped, trimmed. */
+export function listEntries(text: string): string[] {
+  const out: string[] = [];
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#")) continue;
+    out.push(line);
+  }
+  return out;
+}
+
+/**
+ * A detection list by file name: the file of that name in components_config_dir when there is
+ * one (it replaces the embedded copy, as default.conf does), else the embedded one.
+ */
+export async function loadList(file: string, deps: FilterDeps, owner: string): Promise<string[]> {
+  if (deps.readFile) {
+    try {
+      return listEntries(await deps.readFile(file));
+    } catch (error) {
+      const notFound = error instanceof Deno.errors.NotFound ||
+        (error as { code?: string })?.code === "ENOENT";
+      if (!notFound) {
+        throw new TypeError(`Cannot build ${owner}: cannot read "${file}": ${error}`, {
+          cause: error,
+        });
+      }
+    }
+  }
+  const embedded = EMBEDDED_LISTS[file];
+  if (embedded === undefined) {
+    throw new TypeError(
+      `Cannot build ${owner}: list "${file}" is neither in components_config_dir nor embedded`,
+    );
+  }
+  return listEntries(embedded);
+}

@@ -1,0 +1,103 @@
+import type { ProbeDetectorConfig } from "../../shared/config/components.ts";
+import type { HttpRecord } from "../wire/record.ts";
+import { loadList } from "./_detection_lists.ts";
+import type { FilterDeps, FilterInstance, RequestContext } from "./types.ts";
+
+/** Counters of a probe_detector instance, for /metrics. */
+export interface ProbeCounters {
+  /** Requests looked at. */
+  requests: number;
+  /** Requests that matched a path list or pattern. */
+  probes: number;
+  /** Requests with a scanner's User-Agent. */
+  scanners: number;
+}
+
+/** A probe_detector instance: a filter plus its counters. */
+export interface ProbeDetectorInstance extends FilterInstance {
+  counters(): ProbeCounters;
+}
+
+/** Events, in the order a request is checked; a request emits at most one `probe_*`. */
+export const PROBE_EVENTS = [
+  "probe_attack",
+  "probe_file",
+  "probe_path",
+  "probe_wordpress",
+  "scanner_ua",
+] as const;
+
+// Entries are literals: escaped into one alternation, which V8 matches without backtracking.
+function literals(entries: readonly string[]): RegExp | undefined {
+  if (entries.length === 0) return undefined;
+  const escaped = entries.map((e) => e.toLowerCase().replace(/[.*+?^${}()|[\]\\/]/g, "\\$&"));
+  return new RegExp(escaped.join("|"), "i");
+}
+
+// One percent-decoding pass, as a server would see the path; malformed escapes stay as sent.
+function decodeOnce(text: string): string {
+  if (!text.includes("%")) return text;
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text.replace(/%([0-9a-fA-F]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16)));
+  }
+}
+
+/**
+ * probe_detector: requests for things no visitor of the site asks for, from the data files in
+ * config/detection/ (embedded; a file of the same name in components_config_dir replaces one,
+ * `extra_*` add entries for one domain): a sensitive file name as the last path segment
+ * (`/.env`, `wp-config.php.bak`, web shells), a sensitive path (`/.git/`, `/phpmyadmin`), an
+ * injection or traversal pattern anywhere in the decoded URL, WordPress paths on a site that is
+ * not WordPress, and self-declared attack tools by User-Agent. Each is an event the `probe` and
+ * `scanner` projections turn into bans once a source shows enough of them.
+ */
+export async function probeDetector(
+  config: ProbeDetectorConfig,
+  deps: FilterDeps = {},
+): Promise<ProbeDetectorInstance> {
+  const owner = "probe_detector";
+  const list = async (file: string, extra: readonly string[]) =>
+    (file === "" ? [] : await loadList(file, deps, owner)).concat(extra);
+  const files = new Set((await list(config.files, config.extra_files)).map((e) => e.toLowerCase()));
+  const paths = literals(await list(config.paths, config.extra_paths));
+  const patterns = literals(await list(config.patterns, config.extra_patterns));
+  const agents = literals(await list(config.user_agents, config.extra_user_agents));
+  const wordpress = config.wordpress ? undefined : literals(await list(config.wordpress_paths, []));
+  const except = config.except_paths.map((p) => p.toLowerCase());
+  const counters: ProbeCounters = { requests: 0, probes: 0, scanners: 0 };
+
+  const probe = (url: string): string | undefined => {
+    const q = url.indexOf("?");
+    const rawPath = q < 0 ? url : url.slice(0, q);
+    if (patterns !== undefined && patterns.test(decodeOnce(url))) return "probe_attack";
+    const path = decodeOnce(rawPath).toLowerCase();
+    for (const prefix of except) if (path.startsWith(prefix)) return undefined;
+    const slash = path.lastIndexOf("/");
+    const base = path.slice(slash + 1);
+    if (base !== "" && files.has(base)) return "probe_file";
+    if (paths !== undefined && paths.test(path)) return "probe_path";
+    if (wordpress !== undefined && wordpress.test(path)) return "probe_wordpress";
+    return undefined;
+  };
+
+  return {
+    name: "probe_detector",
+    run: function probeDetector(record: HttpRecord, ctx: RequestContext): void {
+      if (ctx.phase !== "first") return;
+      counters.requests++;
+      const event = probe(record.url);
+      if (event !== undefined) {
+        counters.probes++;
+        ctx.events.push(event);
+      }
+      const ua = record.http_user_agent;
+      if (agents !== undefined && ua !== "" && agents.test(ua)) {
+        counters.scanners++;
+        ctx.events.push("scanner_ua");
+      }
+    },
+    counters: () => ({ ...counters }),
+  };
+}

@@ -1,0 +1,53 @@
+/**
+ * Per-source event counts within a window that starts at a source's first counted event and
+ * restarts once it has passed: how the list manager asks "has this source shown N events within
+ * S seconds?" (per-projection evidence and nursery bypass). Bounded: past `max` sources the
+ * oldest windows are dropped first.
+ */
+export class SourceWindow {
+  readonly #windowMs: number;
+  readonly #max: number;
+  // Insertion order = window start order: expiry scans stop at the first live entry.
+  readonly #entries = new Map<string, { start: number; n: number }>();
+
+  constructor(windowSeconds: number, max = 1_000_000) {
+    this.#windowMs = windowSeconds * 1000;
+    this.#max = max;
+  }
+
+  /** Adds `n` events of `source` at `now` and returns its count within the current window. */
+  add(source: string, n: number, now: number): number {
+    let entry = this.#entries.get(source);
+    if (entry !== undefined && now - entry.start >= this.#windowMs) {
+      this.#entries.delete(source);
+      entry = undefined;
+    }
+    if (entry === undefined) {
+      if (this.#entries.size >= this.#max) this.expire(now, 1);
+      entry = { start: now, n: 0 };
+      this.#entries.set(source, entry);
+    }
+    entry.n += n;
+    return entry.n;
+  }
+
+  /** Forgets a source (after it was banned or unbanned). */
+  delete(source: string): void {
+    this.#entries.delete(source);
+  }
+
+  /** Drops windows that have passed; with `atLeast`, also the oldest until that many are gone. */
+  expire(now: number, atLeast = 0): void {
+    let dropped = 0;
+    for (const [source, entry] of this.#entries) {
+      if (now - entry.start < this.#windowMs && dropped >= atLeast) break;
+      this.#entries.delete(source);
+      dropped++;
+    }
+  }
+
+  /** Sources with a live window. */
+  get size(): number {
+    return this.#entries.size;
+  }
+}
