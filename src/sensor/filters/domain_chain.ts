@@ -227,6 +227,24 @@ export class DomainChain {
     return [...this.#observing];
   }
 
+  /**
+   * The counters of every filter in force, as `<filter>.<counter>` (numeric fields only), added
+   * into `into`; for /metrics, so no fallback or failure inside a filter goes unseen.
+   */
+  addCounters(into: Record<string, number>): void {
+    for (const built of this.#built.values()) {
+      for (const filter of instancesOf(built)) {
+        const counters = filter.counters?.() as Record<string, unknown> | undefined;
+        if (counters === undefined) continue;
+        for (const [key, value] of Object.entries(counters)) {
+          if (typeof value !== "number") continue;
+          const name = `${filter.name}.${key}`;
+          into[name] = (into[name] ?? 0) + value;
+        }
+      }
+    }
+  }
+
   /** Lets filters drop idle per-IP state. */
   sweep(now: number): void {
     for (const built of this.#built.values()) {

@@ -188,6 +188,8 @@ export async function lua(config: LuaConfig, deps: LuaDeps = {}): Promise<LuaFil
         if (allowCount > 0) runPhase(4, record, ctx);
       },
       close,
+      // One of the two steps carries the engine's counters to /metrics.
+      counters: () => ({ ...counters }),
     },
     deny: {
       name: "lua",
@@ -204,7 +206,12 @@ export async function lua(config: LuaConfig, deps: LuaDeps = {}): Promise<LuaFil
 function emptyFilters(counters: LuaCounters): LuaFilters {
   const noop = () => {};
   return {
-    allow: { name: "lua", run: function luaAllow() {}, close: noop },
+    allow: {
+      name: "lua",
+      run: function luaAllow() {},
+      close: noop,
+      counters: () => ({ ...counters }),
+    },
     deny: { name: "lua", run: function luaDeny() {}, close: noop },
     counters: () => ({ ...counters }),
     functions: () => [],

@@ -13,6 +13,11 @@ export interface DomainStats {
   methods: Record<string, number>;
   events: Record<string, number>;
   drops: Record<string, number>;
+  /**
+   * The filters' own counters (`<filter>.<counter>`: Lua failures, memcached fallbacks, DNS
+   * verification errors, probes seen), cumulative since each filter instance was built.
+   */
+  filters?: Record<string, number>;
 }
 
 /** Every domain's counters plus input drops without a domain; plain JSON, mergeable. */
@@ -140,6 +145,7 @@ export function mergeStats(snapshots: readonly StatsSnapshot[]): StatsSnapshot {
       addInto(into.methods, stats.methods);
       addInto(into.events, stats.events);
       addInto(into.drops, stats.drops);
+      if (stats.filters) addInto(into.filters ??= {}, stats.filters);
     }
   }
   return out;
@@ -174,6 +180,20 @@ export function renderPrometheus(snapshot: StatsSnapshot): string {
   for (const d of domains) {
     for (const [event, n] of sorted(d.events)) {
       lines.push(`qts_filter_events_total{domain="${d.domain_id}",event="${label(event)}"} ${n}`);
+    }
+  }
+  family(
+    "qts_filter_counter_total",
+    "Filters' own counters (failures, fallbacks, lookups), by domain, filter and counter.",
+  );
+  for (const d of domains) {
+    for (const [key, n] of sorted(d.filters ?? {})) {
+      const dot = key.indexOf(".");
+      lines.push(
+        `qts_filter_counter_total{domain="${d.domain_id}",filter="${
+          label(key.slice(0, dot))
+        }",counter="${label(key.slice(dot + 1))}"} ${n}`,
+      );
     }
   }
   // The sensor's ingest counts drops in its own registry under this name; a family must not

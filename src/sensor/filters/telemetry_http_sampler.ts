@@ -13,6 +13,11 @@ export interface TelemetryDeps extends FilterDeps {
 const FLUSH_BYTES = 64 * 1024;
 const encoder = new TextEncoder();
 
+/** A telemetry sampler: a filter plus its counters. */
+export interface TelemetryInstance extends FilterInstance {
+  counters(): { sampled: number; failed: number };
+}
+
 /**
  * telemetry_http_sampler: publishes a `rate` fraction (default 1/1000) of first-phase records
  * as JSON — the record's wire fields plus `domain_id`, `remote_addr` (client address), `time`
@@ -23,7 +28,7 @@ const encoder = new TextEncoder();
 export function telemetryHttpSampler(
   config: TelemetryConfig,
   deps: TelemetryDeps = {},
-): FilterInstance & { counters(): { sampled: number; failed: number } } {
+): TelemetryInstance {
   const rate = config.rate;
   const random = deps.random ?? Math.random;
   let file: Deno.FsFile | undefined;

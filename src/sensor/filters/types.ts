@@ -46,6 +46,8 @@ export interface FilterInstance {
   sweep?(now: number): void;
   /** Releases resources (Lua engines, sockets). */
   close?(): void | Promise<void>;
+  /** The filter's own counters (numbers only are exported to /metrics). */
+  counters?(): object;
 }
 
 /** A value read with its CAS token. */

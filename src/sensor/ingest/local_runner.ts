@@ -187,7 +187,13 @@ export class LocalRunner implements ChainRunner {
   }
 
   stats(): StatsSnapshot {
-    return this.#env.stats.snapshot();
+    const snapshot = this.#env.stats.snapshot();
+    for (const [id, chain] of this.#chains) {
+      const domain = snapshot.domains[id];
+      if (domain === undefined) continue;
+      chain.addCounters(domain.filters ??= {});
+    }
+    return snapshot;
   }
 
   async close(): Promise<void> {

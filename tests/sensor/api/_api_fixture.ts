@@ -11,7 +11,7 @@ import { ConfigActions } from "../../../src/sensor/api/config_actions.ts";
 import { ConfigStore } from "../../../src/shared/config/config_store.ts";
 import { loadSettings } from "../../../src/shared/config/settings.ts";
 import type { FilterEnv } from "../../../src/sensor/ingest/chain_builders.ts";
-import { HttpStats } from "../../../src/sensor/filters/statstore_http_stats.ts";
+import { HttpStats, renderPrometheus } from "../../../src/sensor/filters/statstore_http_stats.ts";
 import type { ChainRunner } from "../../../src/sensor/ingest/chain_runner.ts";
 import { LocalRunner } from "../../../src/sensor/ingest/local_runner.ts";
 import { Pipeline } from "../../../src/sensor/ingest/pipeline.ts";
@@ -172,6 +172,8 @@ export async function apiFixture(options: ApiFixtureOptions = {}): Promise<ApiFi
     env,
   });
   await pipeline.start();
+  // As the Sensor does: the statstore counters and the filters' own counters in /metrics.
+  metrics.append(() => renderPrometheus(local.stats()));
   const actions = new ConfigActions({ store, pipeline, metrics, log: silentLogger });
   const app = createApi({
     store,

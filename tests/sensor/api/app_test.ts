@@ -370,6 +370,17 @@ Deno.test("GET /metrics answers Prometheus text", async () => {
     const text = await response.text();
     assert.match(text, /# TYPE qts_records_total counter/);
     assert.match(text, /qts_records_total\{domain="8984"[^}]*\} 1/);
+    // The filters' own counters reach /metrics too (here: a probe and the requests seen).
+    await f.feed("198.51.100.10", { url: "/.env" });
+    const after = await (await f.app.request("/metrics")).text();
+    assert.match(
+      after,
+      /^qts_filter_counter_total\{domain="8984",filter="probe_detector",counter="requests"\} 2$/m,
+    );
+    assert.match(
+      after,
+      /^qts_filter_counter_total\{domain="8984",filter="probe_detector",counter="probes"\} 1$/m,
+    );
   } finally {
     await f.close();
   }
