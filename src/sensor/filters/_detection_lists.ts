@@ -55,3 +55,13 @@ export async function loadList(file: string, deps: FilterDeps, owner: string): P
   }
   return listEntries(embedded);
 }
+
+/**
+ * One case-insensitive regex matching any of `entries` as a literal substring (undefined for
+ * none): list entries are escaped, so V8 runs a plain alternation without backtracking.
+ */
+export function literalPattern(entries: readonly string[]): RegExp | undefined {
+  if (entries.length === 0) return undefined;
+  const escaped = entries.map((e) => e.toLowerCase().replace(/[.*+?^${}()|[\]\\/]/g, "\\$&"));
+  return new RegExp(escaped.join("|"), "i");
+}

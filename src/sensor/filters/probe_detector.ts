@@ -1,6 +1,6 @@
 import type { ProbeDetectorConfig } from "../../shared/config/components.ts";
 import type { HttpRecord } from "../wire/record.ts";
-import { loadList } from "./_detection_lists.ts";
+import { literalPattern, loadList } from "./_detection_lists.ts";
 import type { FilterDeps, FilterInstance, RequestContext } from "./types.ts";
 
 /** Counters of a probe_detector instance, for /metrics. */
@@ -26,13 +26,6 @@ export const PROBE_EVENTS = [
   "probe_wordpress",
   "scanner_ua",
 ] as const;
-
-// Entries are literals: escaped into one alternation, which V8 matches without backtracking.
-function literals(entries: readonly string[]): RegExp | undefined {
-  if (entries.length === 0) return undefined;
-  const escaped = entries.map((e) => e.toLowerCase().replace(/[.*+?^${}()|[\]\\/]/g, "\\$&"));
-  return new RegExp(escaped.join("|"), "i");
-}
 
 // One percent-decoding pass, as a server would see the path; malformed escapes stay as sent.
 function decodeOnce(text: string): string {
@@ -61,10 +54,12 @@ export async function probeDetector(
   const list = async (file: string, extra: readonly string[]) =>
     (file === "" ? [] : await loadList(file, deps, owner)).concat(extra);
   const files = new Set((await list(config.files, config.extra_files)).map((e) => e.toLowerCase()));
-  const paths = literals(await list(config.paths, config.extra_paths));
-  const patterns = literals(await list(config.patterns, config.extra_patterns));
-  const agents = literals(await list(config.user_agents, config.extra_user_agents));
-  const wordpress = config.wordpress ? undefined : literals(await list(config.wordpress_paths, []));
+  const paths = literalPattern(await list(config.paths, config.extra_paths));
+  const patterns = literalPattern(await list(config.patterns, config.extra_patterns));
+  const agents = literalPattern(await list(config.user_agents, config.extra_user_agents));
+  const wordpress = config.wordpress
+    ? undefined
+    : literalPattern(await list(config.wordpress_paths, []));
   const except = config.except_paths.map((p) => p.toLowerCase());
   const counters: ProbeCounters = { requests: 0, probes: 0, scanners: 0 };
 

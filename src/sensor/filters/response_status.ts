@@ -1,5 +1,6 @@
 import type { ResponseStatusConfig, StatusRule } from "../../shared/config/components.ts";
 import { compileRegex, type Matcher } from "../../shared/config/regex.ts";
+import { sourceOf } from "../../shared/net/ip.ts";
 import type { HttpRecord } from "../wire/record.ts";
 import {
   growU32,
@@ -8,7 +9,8 @@ import {
   type StateStats,
   type TrackedFilterInstance,
 } from "./_ip_slots.ts";
-import { type FilterDeps, hasAnyFlag, type RequestContext } from "./types.ts";
+import { counterKey, sharedIncrement, sharedRead, sourceToken } from "./_status_shared.ts";
+import { type FilterDeps, hasAnyFlag, type RequestContext, type SharedStore } from "./types.ts";
 
 /** Counters of a response_status instance, for /metrics. */
 export interface ResponseStatusCounters {
@@ -18,14 +20,33 @@ export interface ResponseStatusCounters {
   failures: number;
   /** Events emitted. */
   events: number;
+  /**
+   * Backend memcached: counts made in memcached, one per rule and request (a failure, decided
+   * on the shared counters, or a request in the scope of a rule with `min_share`).
+   */
+  shared: number;
+  /**
+   * Backend memcached: counts made only locally, because memcached was down, slow, erroring
+   * or too many of its answers were outstanding (a failure so counted is decided locally).
+   */
+  fallback: number;
 }
 
 /** A response_status instance: a filter plus its counters and state size. */
 export interface ResponseStatusInstance extends TrackedFilterInstance {
   counters(): ResponseStatusCounters;
+  /** Resolves once every memcached client made its first connection attempt. */
+  ready(): Promise<void>;
 }
 
+/**
+ * Memcached counts outstanding at once per instance (failures waited on plus requests counted
+ * in the background); past it a count is made locally, so a slow store cannot pile up work.
+ */
+export const MAX_SHARED_IN_FLIGHT = 1024;
+
 interface Rule {
+  name: string;
   event: string;
   statuses: Set<number>;
   method: string;
@@ -34,6 +55,8 @@ interface Rule {
   count: number;
   window: number;
   minShare: number;
+  /** Seconds a shared counter lives: its own window and the next, which reads it as previous. */
+  ttl: number;
   slots: IpSlots;
   /** Per entry: window index, failures and requests in scope of this and the last window. */
   win: Uint32Array<ArrayBuffer>;
@@ -41,6 +64,15 @@ interface Rule {
   prevBad: Uint32Array<ArrayBuffer>;
   all: Uint32Array<ArrayBuffer>;
   prevAll: Uint32Array<ArrayBuffer>;
+}
+
+/** The counts one decision is made on: this window's and the last one's, and the overlap. */
+interface Counts {
+  bad: number;
+  prevBad: number;
+  all: number;
+  prevAll: number;
+  overlap: number;
 }
 
 /**
@@ -52,10 +84,20 @@ interface Rule {
  * least `count` (fail2ban's maxretry within findtime) and failures are at least `min_share` of
  * the scope's requests, every further failure emits `status_<name>`. The share keeps a busy
  * gateway whose many users mistype now and then from looking like one brute-forcer.
+ *
+ * Backend `memcached` counts per (domain, rule, source, window) in memcached, so sensors behind
+ * one balancer count an attacker together: a failure `incr`s its window's counter (created by
+ * `add` when absent, the add race resolved by incrementing the winner's key) and reads the last
+ * window's, pipelined on one connection, and `run` returns a promise for that one round trip.
+ * Rules with `min_share` also share the requests in scope; a success's increment is sent
+ * without waiting. Counters expire after two windows. While memcached is down, slow, erroring
+ * or busy, the count is made and decided locally (local counters are kept warm: every shared
+ * answer raises them to at least the shared counts), counted in `fallback` and logged; ingest
+ * never waits and `run` never throws.
  */
 export function responseStatus(
   config: ResponseStatusConfig,
-  _deps: FilterDeps = {},
+  deps: FilterDeps = {},
 ): ResponseStatusInstance {
   const names = new Set<string>();
   const rules = config.rules.map((rule, i) => {
@@ -66,16 +108,144 @@ export function responseStatus(
     return buildRule(rule, i);
   });
   const prefix = config.ipv6_prefix;
-  const counters: ResponseStatusCounters = { responses: 0, failures: 0, events: 0 };
+  const counters: ResponseStatusCounters = {
+    responses: 0,
+    failures: 0,
+    events: 0,
+    shared: 0,
+    fallback: 0,
+  };
+  let clients: SharedStore[] = [];
+  if (config.backend === "memcached") {
+    if (config.servers.length === 0) {
+      throw new TypeError(`Cannot build response_status: backend memcached needs "servers"`);
+    }
+    const open = deps.sharedStore;
+    if (open === undefined) {
+      throw new TypeError(`Cannot build response_status: backend memcached has no store here`);
+    }
+    clients = config.servers.map((server) => open(server, config.timeout_ms));
+  }
+  let inFlight = 0;
+
+  const noteFallback = (error: unknown): void => {
+    counters.fallback++;
+    // Rate-limited per message by the provider of deps.log.
+    deps.log?.("warn", "response_status: memcached unavailable, counting locally", {
+      error: String(error),
+      fallback: counters.fallback,
+    });
+  };
+
+  /** Raises an entry's local counts to the shared ones (if it is still in that window). */
+  const mirror = (
+    rule: Rule,
+    hi: number,
+    lo: number,
+    w: number,
+    bad: number,
+    prevBad: number,
+    all: number,
+    prevAll: number,
+  ): void => {
+    const e = rule.slots.find(hi, lo);
+    if (e < 0) return;
+    if (rule.win[e] === w) {
+      rule.bad[e] = Math.max(rule.bad[e]!, bad);
+      rule.prevBad[e] = Math.max(rule.prevBad[e]!, prevBad);
+      rule.all[e] = Math.max(rule.all[e]!, all);
+      rule.prevAll[e] = Math.max(rule.prevAll[e]!, prevAll);
+    } else if (rule.win[e] === w + 1) {
+      rule.prevBad[e] = Math.max(rule.prevBad[e]!, bad);
+      rule.prevAll[e] = Math.max(rule.prevAll[e]!, all);
+    }
+  };
+
+  /** A failure counted and decided in memcached; local counts if it cannot answer. */
+  const decideShared = async (
+    rule: Rule,
+    client: SharedStore,
+    token: string,
+    domainId: number,
+    w: number,
+    hi: number,
+    lo: number,
+    local: Counts,
+  ): Promise<boolean> => {
+    inFlight++;
+    try {
+      const key = (index: number, kind: "f" | "n") =>
+        counterKey(domainId, rule.name, rule.window, index, kind, token);
+      // Pipelined on one connection: one round trip (two when this window's key is new).
+      const share = rule.minShare > 0;
+      const [bad, prevBad, all, prevAll] = await Promise.all([
+        sharedIncrement(client, key(w, "f"), rule.ttl),
+        w > 0 ? sharedRead(client, key(w - 1, "f")) : 0,
+        share ? sharedIncrement(client, key(w, "n"), rule.ttl) : 0,
+        share && w > 0 ? sharedRead(client, key(w - 1, "n")) : 0,
+      ]);
+      counters.shared++;
+      mirror(rule, hi, lo, w, bad, prevBad, all, prevAll);
+      // Never below what this sensor saw itself (memcached restarted, an increment lost).
+      return verdict(rule, {
+        bad: Math.max(bad, local.bad),
+        prevBad: Math.max(prevBad, local.prevBad),
+        all: Math.max(all, local.all),
+        prevAll: Math.max(prevAll, local.prevAll),
+        overlap: local.overlap,
+      });
+    } catch (error) {
+      noteFallback(error);
+      return verdict(rule, local);
+    } finally {
+      inFlight--;
+    }
+  };
+
+  /** A success in a `min_share` rule's scope: counted in memcached without waiting. */
+  const countShared = (
+    rule: Rule,
+    client: SharedStore,
+    token: string,
+    domainId: number,
+    w: number,
+    hi: number,
+    lo: number,
+  ): void => {
+    inFlight++;
+    const key = counterKey(domainId, rule.name, rule.window, w, "n", token);
+    (async () => {
+      try {
+        const all = await sharedIncrement(client, key, rule.ttl);
+        counters.shared++;
+        mirror(rule, hi, lo, w, 0, 0, all, 0);
+      } catch (error) {
+        noteFallback(error);
+      } finally {
+        inFlight--;
+      }
+    })().catch(() => {}); // nobody waits for it, so nothing may escape
+  };
+
+  const emit = (rule: Rule, ctx: RequestContext): void => {
+    counters.events++;
+    ctx.events.push(rule.event);
+  };
 
   return {
     name: "response_status",
-    run: function responseStatus(record: HttpRecord, ctx: RequestContext): void {
+    run: function responseStatus(record: HttpRecord, ctx: RequestContext): void | Promise<void> {
       // The status is known on the completed record only: the after-half, or a whole log line.
       if (record.status === 0 || (ctx.phase === "first" && record.req_type !== 1)) return;
       counters.responses++;
       let path: string | undefined;
-      const sec = Math.floor(ctx.now / 1000);
+      let hi = 0;
+      let lo = 0;
+      let keyed = false;
+      let token: string | undefined;
+      // Decisions in rule order: true/false now, or a promise while memcached answers.
+      let pending: (Rule | Promise<Rule | undefined>)[] | undefined;
+      const now = Math.floor(ctx.now / 1000);
       for (const rule of rules) {
         if (rule.method !== "" && rule.method !== record.method) continue;
         if (rule.path !== undefined) {
@@ -87,17 +257,27 @@ export function responseStatus(
         }
         if (rule.unless.length > 0 && hasAnyFlag(ctx.flags, rule.unless)) continue;
         const failed = rule.statuses.has(record.status);
-        const key = sourceKey(record, ctx.ip, prefix);
-        let e = rule.slots.find(key[0], key[1]);
+        if (!keyed) {
+          const key = sourceKey(record, ctx.ip, prefix);
+          hi = key[0];
+          lo = key[1];
+          keyed = true;
+        }
+        let e = rule.slots.find(hi, lo);
+        let sec = now;
         if (e < 0) {
           if (!failed && rule.minShare === 0) continue; // successes matter only for the share
-          e = rule.slots.insert(key[0], key[1]);
+          e = rule.slots.insert(hi, lo);
           rule.win[e] = Math.floor(sec / rule.window);
           rule.bad[e] =
             rule.prevBad[e] =
             rule.all[e] =
             rule.prevAll[e] =
               0;
+        } else if (rule.slots.seen[e]! > sec) {
+          // A record older than one already counted (a late log line, another worker's pace):
+          // it counts as of the newest time seen rather than rewinding the window.
+          sec = rule.slots.seen[e]!;
         }
         rule.slots.seen[e] = sec;
         const w = Math.floor(sec / rule.window);
@@ -109,19 +289,45 @@ export function responseStatus(
           rule.win[e] = w;
         }
         rule.all[e]!++;
-        if (!failed) continue;
-        rule.bad[e]!++;
-        counters.failures++;
-        const overlap = 1 - (sec - w * rule.window) / rule.window;
-        const bad = rule.bad[e]! + rule.prevBad[e]! * overlap;
-        if (bad < rule.count) continue;
-        if (rule.minShare > 0) {
-          const all = rule.all[e]! + rule.prevAll[e]! * overlap;
-          if (bad < rule.minShare * all) continue;
+        if (failed) {
+          rule.bad[e]!++;
+          counters.failures++;
         }
-        counters.events++;
-        ctx.events.push(rule.event);
+        if (clients.length > 0) {
+          const client = clients[lo % clients.length]!;
+          if (!failed && rule.minShare === 0) continue; // nothing of it is shared
+          if (client.state !== "up" || inFlight >= MAX_SHARED_IN_FLIGHT) {
+            noteFallback(
+              new Error(
+                client.state !== "up"
+                  ? `memcached ${client.server} is ${client.state}`
+                  : `memcached ${client.server}: ${inFlight} counts in flight`,
+              ),
+            );
+          } else {
+            token ??= sourceToken(sourceOf(ctx.ip, prefix));
+            if (!failed) {
+              countShared(rule, client, token, ctx.domainId, w, hi, lo);
+              continue;
+            }
+            const local = localCounts(rule, e, sec, w);
+            (pending ??= []).push(
+              decideShared(rule, client, token, ctx.domainId, w, hi, lo, local).then((hit) =>
+                hit ? rule : undefined
+              ),
+            );
+            continue;
+          }
+        }
+        if (failed && verdict(rule, localCounts(rule, e, sec, w))) {
+          if (pending === undefined) emit(rule, ctx);
+          else pending.push(rule);
+        }
       }
+      if (pending === undefined) return;
+      return Promise.all(pending).then((hits) => {
+        for (const rule of hits) if (rule !== undefined) emit(rule, ctx);
+      });
     },
     sweep(now: number): void {
       const sec = Math.floor(now / 1000);
@@ -132,8 +338,10 @@ export function responseStatus(
         });
       }
     },
-    close(): void {
+    async close(): Promise<void> {
       for (const rule of rules) rule.slots.clear();
+      await Promise.all(clients.map((client) => client.close()));
+      clients = [];
     },
     stats(): StateStats {
       let keys = 0;
@@ -145,7 +353,28 @@ export function responseStatus(
       return { keys, bytes };
     },
     counters: () => ({ ...counters }),
+    ready: async () => {
+      await Promise.all(clients.map((client) => client.ready()));
+    },
   };
+}
+
+/** An entry's local counts at second `sec` of window `w`. */
+function localCounts(rule: Rule, e: number, sec: number, w: number): Counts {
+  return {
+    bad: rule.bad[e]!,
+    prevBad: rule.prevBad[e]!,
+    all: rule.all[e]!,
+    prevAll: rule.prevAll[e]!,
+    overlap: 1 - (sec - w * rule.window) / rule.window,
+  };
+}
+
+/** The rule's test: the sliding count reaches `count`, and failures are `min_share` of all. */
+function verdict(rule: Rule, c: Counts): boolean {
+  const bad = c.bad + c.prevBad * c.overlap;
+  if (bad < rule.count) return false;
+  return rule.minShare === 0 || bad >= rule.minShare * (c.all + c.prevAll * c.overlap);
 }
 
 function buildRule(rule: StatusRule, i: number): Rule {
@@ -163,6 +392,7 @@ function buildRule(rule: StatusRule, i: number): Rule {
     }
   }
   const built: Rule = {
+    name: rule.name,
     event: `status_${rule.name}`,
     statuses: new Set(rule.status),
     method: rule.method,
@@ -171,6 +401,8 @@ function buildRule(rule: StatusRule, i: number): Rule {
     count: rule.count,
     window: rule.window,
     minShare: rule.min_share,
+    // memcached's clock ticks in whole seconds: one more keeps the key through the next window.
+    ttl: 2 * rule.window + 1,
     slots: undefined as unknown as IpSlots,
     win: new Uint32Array(0),
     bad: new Uint32Array(0),

@@ -2,7 +2,7 @@ import type { TrustedSourcesConfig } from "../../shared/config/components.ts";
 import { ipKey, isPrivateAddress } from "../../shared/net/ip.ts";
 import type { HttpRecord } from "../wire/record.ts";
 import { type CrawlerLine, CrawlerVerifier } from "./_crawler_verifier.ts";
-import { loadList } from "./_detection_lists.ts";
+import { literalPattern, loadList } from "./_detection_lists.ts";
 import type { FilterDeps, FilterInstance, RequestContext } from "./types.ts";
 
 /** Flag on a request from a private, loopback, link-local or CGNAT address. */
@@ -69,6 +69,7 @@ export async function trustedSources(
   });
   const counters = { verified: 0, fake: 0, unknown: 0 };
 
+  const anyCrawler = literalPattern(crawlers.map((c) => c.ua));
   return {
     name: "trusted_sources",
     run: function trustedSources(record: HttpRecord, ctx: RequestContext): void {
@@ -76,7 +77,8 @@ export async function trustedSources(
       const key = ipKey(ctx.ip);
       const isPrivate = key !== undefined && isPrivateAddress(key);
       if (privateRanges && isPrivate) ctx.flags.set(PRIVATE_SOURCE_FLAG, true);
-      if (crawlers.length === 0) return;
+      // One case-insensitive pass over the UA first: most requests claim no crawler at all.
+      if (anyCrawler === undefined || !anyCrawler.test(record.http_user_agent)) return;
       const ua = record.http_user_agent.toLowerCase();
       let lineId = -1;
       for (let i = 0; i < crawlers.length; i++) {

@@ -57,13 +57,15 @@ export interface CasValue {
 }
 
 /**
- * A counter store shared by several sensors (memcached): get-with-CAS, add, compare-and-swap.
- * Filters receive one from the pipeline and never open sockets themselves. Calls fail at once
- * (never queue) while `state` is not "up", so a caller can decide locally.
+ * A counter store shared by several sensors (memcached): get (with CAS), add, compare-and-swap,
+ * increment. Filters receive one from the pipeline and never open sockets themselves. Calls
+ * fail at once (never queue) while `state` is not "up", so a caller can decide locally.
  */
 export interface SharedStore {
   readonly server: string;
   readonly state: "connecting" | "up" | "down" | "closed";
+  /** A value, or null when absent. */
+  get(key: string): Promise<string | null>;
   gets(key: string): Promise<CasValue | null>;
   add(key: string, value: string, exptime?: number): Promise<boolean>;
   cas(
@@ -72,6 +74,8 @@ export interface SharedStore {
     exptime: number,
     cas: string,
   ): Promise<"STORED" | "EXISTS" | "NOT_FOUND">;
+  /** Adds `by` to a decimal value atomically; null when the key is absent (then `add` it). */
+  incr(key: string, by?: number): Promise<number | null>;
   /** Resolves once the first connection attempt finished (either way). */
   ready(): Promise<void>;
   close(): Promise<void>;
