@@ -43,8 +43,18 @@ export function parseNftTarget(text: string): NftTarget {
   return { family: family as NftTarget["family"], table, set };
 }
 
-/** `4`, `6`, or undefined when `ip` is not an address (never passed to nft). */
+/**
+ * `4`, `6`, or undefined when `ip` is neither an address nor a network `addr/len` (the sensor
+ * bans an IPv6 client's /64): nothing else is ever passed to nft.
+ */
 export function ipFamily(ip: string): 4 | 6 | undefined {
+  const slash = ip.indexOf("/");
+  if (slash >= 0) {
+    const len = ip.slice(slash + 1);
+    const family = ipFamily(ip.slice(0, slash));
+    if (family === undefined || !/^\d{1,3}$/.test(len)) return undefined;
+    return Number(len) <= (family === 4 ? 32 : 128) ? family : undefined;
+  }
   if (parseIPv4(ip) !== undefined) return 4;
   if (!ip.includes("%") && parseIPv6Hex(ip) !== undefined) return 6;
   return undefined;
@@ -58,12 +68,25 @@ export class NftError extends Error {
   }
 }
 
+// The bouncer's four sets: addresses and networks, IPv4 and IPv6.
+const SUFFIXES = ["", "6", "net", "6net"] as const;
+
+/** An element value of `nft -j` as text: an address, or `{prefix: {addr, len}}` as `addr/len`. */
+function elementText(val: unknown): string {
+  if (typeof val === "string") return val;
+  const prefix = (val as { prefix?: { addr?: unknown; len?: unknown } } | null)?.prefix;
+  return prefix ? `${prefix.addr}/${prefix.len}` : String(val);
+}
+
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 
 /**
- * The two nftables sets of a bouncer (`<set>` for IPv4, `<set>6` for IPv6, both `flags
- * timeout`), changed through nft scripts (`nft -f -`): each batch is one kernel transaction.
+ * The nftables sets of a bouncer: `<set>` and `<set>6` for addresses (`flags timeout`), and
+ * `<set>net` and `<set>6net` for networks (`flags interval, timeout`: an IPv6 client banned as
+ * its /64). Addresses and networks live apart, so an address inside a banned network never
+ * makes an overlapping interval. Changed through nft scripts (`nft -f -`): each batch is one
+ * kernel transaction.
  * Addresses are validated before they reach a script, so a command cannot inject nft syntax.
  */
 export class NftSet {
@@ -83,7 +106,8 @@ export class NftSet {
     const v = ipFamily(ip);
     if (v === undefined) return undefined;
     const { family, table, set } = this.target;
-    return `${family} ${table} ${v === 4 ? set : `${set}6`}`;
+    const net = ip.includes("/") ? "net" : "";
+    return `${family} ${table} ${v === 4 ? set : `${set}6`}${net}`;
   }
 
   /** Runs an nft script; resolves stdout, rejects with NftError. */
@@ -115,6 +139,8 @@ export class NftSet {
       `add table ${family} ${table}`,
       `add set ${family} ${table} ${set} { type ipv4_addr; flags timeout; }`,
       `add set ${family} ${table} ${set}6 { type ipv6_addr; flags timeout; }`,
+      `add set ${family} ${table} ${set}net { type ipv4_addr; flags interval, timeout; }`,
+      `add set ${family} ${table} ${set}6net { type ipv6_addr; flags interval, timeout; }`,
     ];
     await this.run(lines.join("\n") + "\n");
     if (!this.#chain || (family !== "inet" && family !== "ip" && family !== "ip6")) return;
@@ -126,9 +152,13 @@ export class NftSet {
     const rules = [
       `add chain ${family} ${table} qts_input { type filter hook input priority -10; policy accept; }`,
     ];
-    if (family !== "ip6") rules.push(`add rule ${family} ${table} qts_input ip saddr @${set} drop`);
+    if (family !== "ip6") {
+      rules.push(`add rule ${family} ${table} qts_input ip saddr @${set} drop`);
+      rules.push(`add rule ${family} ${table} qts_input ip saddr @${set}net drop`);
+    }
     if (family !== "ip") {
       rules.push(`add rule ${family} ${table} qts_input ip6 saddr @${set}6 drop`);
+      rules.push(`add rule ${family} ${table} qts_input ip6 saddr @${set}6net drop`);
     }
     await this.run(rules.join("\n") + "\n");
   }
@@ -181,7 +211,7 @@ export class NftSet {
    */
   async replace(bans: readonly { ip: string; timeout: number }[]): Promise<void> {
     const { family, table, set } = this.target;
-    const lines = [`flush set ${family} ${table} ${set}`, `flush set ${family} ${table} ${set}6`];
+    const lines = SUFFIXES.map((suffix) => `flush set ${family} ${table} ${set}${suffix}`);
     for (const ban of bans) {
       const line = this.#line({ op: "add", ...ban });
       if (line) lines.push(line);
@@ -193,16 +223,17 @@ export class NftSet {
   async members(): Promise<Map<string, number | undefined>> {
     const out = new Map<string, number | undefined>();
     const { family, table, set } = this.target;
-    for (const name of [set, `${set}6`]) {
+    for (const name of SUFFIXES.map((suffix) => set + suffix)) {
       const text = await this.run("", ["-j", "list", "set", family, table, name]);
       const doc = JSON.parse(text) as { nftables: Record<string, unknown>[] };
       for (const item of doc.nftables) {
         const s = item.set as { elem?: unknown[] } | undefined;
         for (const e of s?.elem ?? []) {
-          if (typeof e === "string") out.set(e, undefined);
-          else {
-            const elem = (e as { elem?: { val: string; expires?: number } }).elem;
-            if (elem) out.set(elem.val, elem.expires);
+          if (typeof e === "string" || (e as { prefix?: unknown }).prefix) {
+            out.set(elementText(e), undefined);
+          } else {
+            const elem = (e as { elem?: { val: unknown; expires?: number } }).elem;
+            if (elem) out.set(elementText(elem.val), elem.expires);
           }
         }
       }

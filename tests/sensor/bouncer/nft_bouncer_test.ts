@@ -118,6 +118,7 @@ Deno.test({
       const chain = await nft.run("", ["list", "chain", "inet", "qts", "qts_input"]);
       assert.match(chain, /ip saddr @bans drop/);
       assert.match(chain, /ip6 saddr @bans6 drop/);
+      assert.match(chain, /ip6 saddr @bans6net drop/, "networks: an IPv6 client's /64");
 
       await until("the subscription to arrive", () => Promise.resolve(pub.subscribers >= 1));
       const send = (cmd: BanCommand) => pub.send([new TextEncoder().encode(formatCommand(cmd))]);
@@ -125,19 +126,23 @@ Deno.test({
       send(command("add", "2001:db8::5", 3600));
       send(command("add", "203.0.113.6", 2));
       send(command("add", "not-an-ip", 60));
-      await applied("three adds", () => nft.stats.added === 3);
+      send(command("add", "2001:db8:a:b::/64", 3600));
+      await applied("four adds", () => nft.stats.added === 4);
       let members = await nft.members();
       assert.ok(members.has("203.0.113.5"), "IPv4 add");
       assert.ok(members.has("2001:db8::5"), "IPv6 add goes to bans6");
       assert.ok(members.has("203.0.113.6"), "short ban present before its timeout");
+      assert.ok(members.has("2001:db8:a:b::/64"), "a network ban goes to bans6net");
       assert.ok((members.get("203.0.113.5") ?? 0) > 3500, "timeout taken from the command");
       assert.equal(bouncer.stats.invalid, 1);
 
+      send(command("del", "2001:db8:a:b::/64"));
       send(command("del", "203.0.113.5"));
       send(command("del", "198.51.100.99")); // never added: ignored, batch still applies
-      await applied("two deletes", () => nft.stats.deleted === 2);
+      await applied("three deletes", () => nft.stats.deleted === 3);
       members = await nft.members();
       assert.ok(!members.has("203.0.113.5"), "del removes the element");
+      assert.ok(!members.has("2001:db8:a:b::/64"), "del removes the network");
       assert.ok(members.has("2001:db8::5"));
       assert.equal(bouncer.stats.rejected, 0);
 

@@ -14,13 +14,19 @@ Deno.test("parseNftTarget() reads family/table/set and names the bad part", () =
   assert.throws(() => parseNftTarget("inet/qts/s;drop"), /set "s;drop"/);
 });
 
-Deno.test("ipFamily() accepts only addresses, so nothing else reaches an nft script", () => {
+Deno.test("ipFamily() accepts only addresses and networks, so nothing else reaches nft", () => {
   assert.equal(ipFamily("192.0.2.1"), 4);
   assert.equal(ipFamily("2001:db8::1"), 6);
   assert.equal(ipFamily("::ffff:192.0.2.1"), 6);
   assert.equal(ipFamily("192.0.2.1 }; flush ruleset; {"), undefined);
   assert.equal(ipFamily("fe80::1%eth0"), undefined);
   assert.equal(ipFamily(""), undefined);
+  assert.equal(ipFamily("2001:db8:a:b::/64"), 6);
+  assert.equal(ipFamily("198.51.100.0/24"), 4);
+  assert.equal(ipFamily("198.51.100.0/33"), undefined);
+  assert.equal(ipFamily("2001:db8::/129"), undefined);
+  assert.equal(ipFamily("2001:db8::/64 }; flush ruleset; {"), undefined);
+  assert.equal(ipFamily("2001:db8::/"), undefined);
 });
 
 Deno.test("bouncerCommand() validates its options before touching nftables", async () => {
