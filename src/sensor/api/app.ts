@@ -261,6 +261,8 @@ export function createApi(deps: ApiDeps): Hono {
     const held = new Set(lm.bans(id).filter((b) => sameIp(b.ip, ip)).map((b) => b.ip));
     let removed = 0;
     for (const text of held) removed += lm.unban(id, text);
+    // Not banned as itself: the ban of the IPv6 network it was counted in (its /64), if any.
+    if (held.size === 0) removed += lm.unban(id, ip);
     if (removed === 0) throw new ApiError(`no active ban for ${ip} in domain ${id}`);
     return c.json({ status: "success", data: { removed } });
   });

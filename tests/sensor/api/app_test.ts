@@ -506,3 +506,27 @@ Deno.test("createApi() answers an unknown endpoint or method with a 400 error ob
     await f.close();
   }
 });
+
+Deno.test("DELETE /bans/<domain>/<ip> with an address inside an IPv6 network ban lifts it", async () => {
+  const f = await apiFixture();
+  try {
+    await f.call("PUT", `/filters/${DOMAIN}/lm`, {
+      use_component_projections: false,
+      projections: [{
+        name: "probe",
+        events: "^probe_",
+        rule_name: "tsng.probe",
+        state: "enabled",
+        ipv6_prefix: 64,
+      }],
+    });
+    await f.feed("2001:db8:a:b::1", { remote_ip: 0, url: "/.env" });
+    const bans = (await f.call("GET", `/bans/${DOMAIN}`)).body.data as { ip: string }[];
+    assert.deepEqual(bans.map((b) => b.ip), ["2001:db8:a:b::/64"]);
+    const r = await f.call("DELETE", `/bans/${DOMAIN}/2001:db8:a:b::77`);
+    assert.deepEqual([r.status, r.body], [200, { status: "success", data: { removed: 1 } }]);
+    assert.deepEqual(f.commands().at(-1), "del tsng.probe 2001:db8:a:b::/64");
+  } finally {
+    await f.close();
+  }
+});
