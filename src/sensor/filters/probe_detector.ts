@@ -27,6 +27,9 @@ export const PROBE_EVENTS = [
   "scanner_ua",
 ] as const;
 
+// User-Agent verdicts remembered; a flood of unique UAs only empties the cache.
+const AGENT_CACHE = 10_000;
+
 // One percent-decoding pass, as a server would see the path; malformed escapes stay as sent.
 function decodeOnce(text: string): string {
   if (!text.includes("%")) return text;
@@ -62,15 +65,20 @@ export async function probeDetector(
     : literalPattern(await list(config.wordpress_paths, []));
   const except = config.except_paths.map((p) => p.toLowerCase());
   const counters: ProbeCounters = { requests: 0, probes: 0, scanners: 0 };
+  const seenAgents = new Map<string, boolean>();
 
   const probe = (url: string): string | undefined => {
     const q = url.indexOf("?");
     const rawPath = q < 0 ? url : url.slice(0, q);
     if (patterns !== undefined && patterns.test(decodeOnce(url))) return "probe_attack";
-    const path = decodeOnce(rawPath).toLowerCase();
-    for (const prefix of except) if (path.startsWith(prefix)) return undefined;
+    // The lists match case-insensitively; only the short last segment is lowercased.
+    const path = decodeOnce(rawPath);
+    if (except.length > 0) {
+      const lower = path.toLowerCase();
+      for (const prefix of except) if (lower.startsWith(prefix)) return undefined;
+    }
     const slash = path.lastIndexOf("/");
-    const base = path.slice(slash + 1);
+    const base = path.slice(slash + 1).toLowerCase();
     if (base !== "" && files.has(base)) return "probe_file";
     if (paths !== undefined && paths.test(path)) return "probe_path";
     if (wordpress !== undefined && wordpress.test(path)) return "probe_wordpress";
@@ -88,7 +96,15 @@ export async function probeDetector(
         ctx.events.push(event);
       }
       const ua = record.http_user_agent;
-      if (agents !== undefined && ua !== "" && agents.test(ua)) {
+      if (agents === undefined || ua === "") return;
+      // Real traffic repeats a few thousand User-Agents: remember each one's verdict.
+      let scanner = seenAgents.get(ua);
+      if (scanner === undefined) {
+        scanner = agents.test(ua);
+        if (seenAgents.size >= AGENT_CACHE) seenAgents.clear();
+        seenAgents.set(ua, scanner);
+      }
+      if (scanner) {
         counters.scanners++;
         ctx.events.push("scanner_ua");
       }
