@@ -31,6 +31,8 @@ export interface SensorOptions {
   clock?: { now(): number; observe?(record: HttpRecord): void };
   /** Country lookup for commands; default: the `geoip_db` database, or "" without one. */
   geo?: (ip: string) => string;
+  /** No DNS lookups (replay): decisions must not depend on the machine's resolver. */
+  offline?: boolean;
 }
 
 /**
@@ -85,6 +87,7 @@ export class Sensor {
       log: this.#log,
       stats: new HttpStats(),
       publishTelemetry: (json) => this.#telemetry?.send([encoder.encode(json)]),
+      ...(options.offline ? { offline: true } : {}),
     };
     const sinks: RunnerSinks = {
       decide: (decision) => this.pipeline.decide(decision),

@@ -31,6 +31,11 @@ export interface FilterEnv {
   log: Logger;
   /** Counters shared by every domain's statstore observer in this thread. */
   stats: HttpStats;
+  /**
+   * No lookups leave the process (replay): claimed crawlers stay unverified, so a replay decides
+   * the same on every machine whatever its resolver answers.
+   */
+  offline?: boolean;
   /** Publishes one sampled record (telemetry PUB); absent = telemetry file only. */
   publishTelemetry?(json: string): void;
 }
@@ -44,7 +49,7 @@ export function chainBuilders(env: FilterEnv): Partial<Record<ComponentName, Com
     sharedStore: memcachedStore((level, msg, fields) =>
       env.log.limited(`memcached:${msg}:${fields.server}`, level, msg, fields)
     ),
-    resolveDns: dnsResolver(),
+    ...(env.offline ? {} : { resolveDns: dnsResolver() }),
     readFile: async (name: string) => {
       const dir = env.settings.components_config_dir;
       if (dir === "") throw new Deno.errors.NotFound(name);

@@ -149,7 +149,7 @@ export class ReplaySession {
           keep(level, msg, fields);
         },
       };
-      const sensor = new Sensor({ settings, log, clock: new RecordClock() });
+      const sensor = new Sensor({ settings, log, clock: new RecordClock(), offline: true });
       const session = new ReplaySession(sensor, dir, logs, options.drainTimeoutMs ?? 60_000);
       ref.session = session;
       session.#onCommand = options.onCommand;
