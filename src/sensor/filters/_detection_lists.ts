@@ -56,12 +56,30 @@ export async function loadList(file: string, deps: FilterDeps, owner: string): P
   return listEntries(embedded);
 }
 
+function escape(entry: string): string {
+  return entry.toLowerCase().replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+}
+
 /**
  * One case-insensitive regex matching any of `entries` as a literal substring (undefined for
  * none): list entries are escaped, so V8 runs a plain alternation without backtracking.
  */
 export function literalPattern(entries: readonly string[]): RegExp | undefined {
   if (entries.length === 0) return undefined;
-  const escaped = entries.map((e) => e.toLowerCase().replace(/[.*+?^${}()|[\]\\/]/g, "\\$&"));
-  return new RegExp(escaped.join("|"), "i");
+  return new RegExp(entries.map(escape).join("|"), "i");
+}
+
+/**
+ * Like {@link literalPattern} for path lists: an entry ending in a letter or digit names a
+ * directory or endpoint and matches only before a "/" or as the whole path, so
+ * "/phpmyadmin" finds "/phpmyadmin/index.php" but not "/questions/tagged/phpmyadmin".
+ */
+export function pathPattern(entries: readonly string[]): RegExp | undefined {
+  if (entries.length === 0) return undefined;
+  const open: string[] = [];
+  const named: string[] = [];
+  for (const entry of entries) (/[a-z0-9]$/i.test(entry) ? named : open).push(escape(entry));
+  const parts = [...open];
+  if (named.length > 0) parts.push(`^(?:${named.join("|")})$`, `(?:${named.join("|")})/`);
+  return new RegExp(parts.join("|"), "i");
 }

@@ -1,6 +1,6 @@
 import type { ProbeDetectorConfig } from "../../shared/config/components.ts";
 import type { HttpRecord } from "../wire/record.ts";
-import { literalPattern, loadList } from "./_detection_lists.ts";
+import { literalPattern, loadList, pathPattern } from "./_detection_lists.ts";
 import type { FilterDeps, FilterInstance, RequestContext } from "./types.ts";
 
 /** Counters of a probe_detector instance, for /metrics. */
@@ -57,17 +57,18 @@ export async function probeDetector(
   const list = async (file: string, extra: readonly string[]) =>
     (file === "" ? [] : await loadList(file, deps, owner)).concat(extra);
   const files = new Set((await list(config.files, config.extra_files)).map((e) => e.toLowerCase()));
-  const paths = literalPattern(await list(config.paths, config.extra_paths));
+  const paths = pathPattern(await list(config.paths, config.extra_paths));
   const patterns = literalPattern(await list(config.patterns, config.extra_patterns));
   const agents = literalPattern(await list(config.user_agents, config.extra_user_agents));
   const wordpress = config.wordpress
     ? undefined
-    : literalPattern(await list(config.wordpress_paths, []));
+    : pathPattern(await list(config.wordpress_paths, []));
   const except = config.except_paths.map((p) => p.toLowerCase());
   const counters: ProbeCounters = { requests: 0, probes: 0, scanners: 0 };
   const seenAgents = new Map<string, boolean>();
 
-  const probe = (url: string): string | undefined => {
+  // `served`: the site answered 2xx/3xx, so a path-list hit is a page it has, no probe.
+  const probe = (url: string, served: boolean): string | undefined => {
     const q = url.indexOf("?");
     const rawPath = q < 0 ? url : url.slice(0, q);
     if (patterns !== undefined && patterns.test(decodeOnce(url))) return "probe_attack";
@@ -79,7 +80,9 @@ export async function probeDetector(
     }
     const slash = path.lastIndexOf("/");
     const base = path.slice(slash + 1).toLowerCase();
-    if (base !== "" && files.has(base)) return "probe_file";
+    // A dot file (/.env, /.git) served is a leak, still a probe; other names may be pages.
+    if (base !== "" && files.has(base) && (!served || base.startsWith("."))) return "probe_file";
+    if (served) return undefined;
     if (paths !== undefined && paths.test(path)) return "probe_path";
     if (wordpress !== undefined && wordpress.test(path)) return "probe_wordpress";
     return undefined;
@@ -90,7 +93,8 @@ export async function probeDetector(
     run: function probeDetector(record: HttpRecord, ctx: RequestContext): void {
       if (ctx.phase !== "first") return;
       counters.requests++;
-      const event = probe(record.url);
+      const status = record.status;
+      const event = probe(record.url, status >= 200 && status < 400);
       if (event !== undefined) {
         counters.probes++;
         ctx.events.push(event);

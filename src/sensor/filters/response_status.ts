@@ -37,6 +37,8 @@ export interface ResponseStatusInstance extends TrackedFilterInstance {
   counters(): ResponseStatusCounters;
   /** Resolves once every memcached client made its first connection attempt. */
   ready(): Promise<void>;
+  /** Resolves once the counts sent without waiting (successes) have been answered. */
+  settled(): Promise<void>;
 }
 
 /**
@@ -127,6 +129,8 @@ export function responseStatus(
     clients = config.servers.map((server) => open(server, config.timeout_ms));
   }
   let inFlight = 0;
+  /** Background counts (successes), for `settled`. */
+  const background = new Set<Promise<void>>();
 
   const noteFallback = (error: unknown): void => {
     counters.fallback++;
@@ -214,7 +218,7 @@ export function responseStatus(
   ): void => {
     inFlight++;
     const key = counterKey(domainId, rule.name, rule.window, w, "n", token);
-    (async () => {
+    const done = (async () => {
       try {
         const all = await sharedIncrement(client, key, rule.ttl);
         counters.shared++;
@@ -225,6 +229,8 @@ export function responseStatus(
         inFlight--;
       }
     })().catch(() => {}); // nobody waits for it, so nothing may escape
+    background.add(done);
+    done.then(() => background.delete(done));
   };
 
   const emit = (rule: Rule, ctx: RequestContext): void => {
@@ -243,7 +249,8 @@ export function responseStatus(
       let lo = 0;
       let keyed = false;
       let token: string | undefined;
-      // Decisions in rule order: true/false now, or a promise while memcached answers.
+      // Once a rule waits on memcached: the rules that emit, in rule order (a rule decided
+      // now, or a promise of it, undefined for no event, while memcached answers).
       let pending: (Rule | Promise<Rule | undefined>)[] | undefined;
       const now = Math.floor(ctx.now / 1000);
       for (const rule of rules) {
@@ -355,6 +362,9 @@ export function responseStatus(
     counters: () => ({ ...counters }),
     ready: async () => {
       await Promise.all(clients.map((client) => client.ready()));
+    },
+    settled: async () => {
+      while (background.size > 0) await Promise.all([...background]);
     },
   };
 }

@@ -73,7 +73,9 @@ export async function trustedSources(
   return {
     name: "trusted_sources",
     run: function trustedSources(record: HttpRecord, ctx: RequestContext): void {
-      if (ctx.phase !== "first") return;
+      // The response half of a request runs with fresh flags: set them again (the per-response
+      // filters and the projections skip on them), but count and emit on the first half only.
+      const first = ctx.phase === "first";
       const key = ipKey(ctx.ip);
       const isPrivate = key !== undefined && isPrivateAddress(key);
       if (privateRanges && isPrivate) ctx.flags.set(PRIVATE_SOURCE_FLAG, true);
@@ -94,11 +96,11 @@ export async function trustedSources(
       const verdict = key === undefined || isPrivate
         ? "unknown"
         : verifier.verdict(crawlers[lineId]!, lineId, key, ctx.now);
-      counters[verdict]++;
+      if (first) counters[verdict]++;
       if (verdict === "verified") ctx.flags.set(CRAWLER_VERIFIED_FLAG, true);
       else if (verdict === "fake") {
         ctx.flags.set(CRAWLER_FAKE_FLAG, true);
-        ctx.events.push(FAKE_CRAWLER_EVENT);
+        if (first) ctx.events.push(FAKE_CRAWLER_EVENT);
       }
     },
     sweep(now: number): void {

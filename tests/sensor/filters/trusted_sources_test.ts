@@ -342,13 +342,27 @@ Deno.test("trustedSources() looks up again once a verdict is cache_ttl old", asy
   assert.equal(f.counters().lookups, 3);
 });
 
-Deno.test("trustedSources() ignores the response phase", async () => {
+Deno.test("trustedSources() sets its flags again on the response half, counting and emitting once", async () => {
   const dns = googleDns();
   const f = await trustedSources(config(), { resolveDns: dns.resolve });
-  assert.deepEqual(send(f, GOOGLEBOT_IP, GOOGLEBOT_UA, 0, "response"), NOTHING);
-  assert.deepEqual(send(f, "10.0.0.1", GOOGLEBOT_UA, 0, "response"), NOTHING);
-  assert.deepEqual(dns.queries, []);
-  assert.deepEqual(f.counters(), { verified: 0, fake: 0, unknown: 0, lookups: 0, errors: 0 });
+  assert.deepEqual(send(f, GOOGLEBOT_IP, GOOGLEBOT_UA, 0), CLAIMED);
+  await f.settled();
+  // The after-upstream half of a request starts with no flags: the per-response filters and
+  // the projections must still see a verified crawler or a private source on it.
+  assert.deepEqual(send(f, GOOGLEBOT_IP, GOOGLEBOT_UA, 100, "response"), VERIFIED);
+  assert.deepEqual(send(f, "10.0.0.1", "kube-probe/1.29", 100, "response"), {
+    flags: { private_source: true },
+    events: [],
+  });
+  assert.deepEqual(f.counters(), { verified: 0, fake: 0, unknown: 1, lookups: 1, errors: 0 });
+  const fake = await trustedSources(config(), { resolveDns: new FakeDns().resolve });
+  send(fake, "203.0.113.66", GOOGLEBOT_UA, 0);
+  await fake.settled();
+  assert.deepEqual(
+    send(fake, "203.0.113.66", GOOGLEBOT_UA, 100, "response"),
+    { flags: { crawler_claimed: true, crawler_fake: true }, events: [] },
+    "a fake claim is flagged, but its event was the first half's",
+  );
 });
 
 Deno.test("trustedSources() uses a crawlers.txt from components_config_dir instead", async () => {

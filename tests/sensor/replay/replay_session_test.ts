@@ -11,7 +11,8 @@ Deno.test("ReplaySession is offline: a claimed crawler stays unverified, no DNS 
       const r = baseRecord();
       setClient(r, "66.249.66.1");
       setTime(r, 1_700_000_000 + i);
-      r.http_user_agent = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
+      r.http_user_agent =
+        "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
       await session.send(8984, r);
     }
     assert.deepEqual(await session.drain(), []);
