@@ -1,3 +1,4 @@
+import { join } from "node:path";
 /**
  * Runs `qts serve` as a child process, the way an operator runs it, for end-to-end tests:
  * waits for its "qts serving" log line, exposes the API base URL, collects its log lines.
@@ -135,4 +136,29 @@ export function outboundSubscribed(api: string): Promise<true> {
     const text = await (await fetch(`${api}/metrics`)).text();
     return (metricValue(text, "qts_outbound_subscribers") ?? 0) >= 1 ? true : undefined;
   });
+}
+
+/**
+ * Writes a sensor's settings and one domain file (8984) under `dir/name`: its own ports, no
+ * components dir, workers 0, no autodiscover. For e2e tests that run several sensors.
+ */
+export async function sensorIni(
+  dir: string,
+  name: string,
+  domain: Record<string, unknown>,
+): Promise<{ ini: string; input: number; outbound: number; api: number }> {
+  const [input, outbound, api] = [freePort(), freePort(), freePort()];
+  await Deno.mkdir(join(dir, name, "filters"), { recursive: true });
+  await Deno.writeTextFile(join(dir, name, "filters", "8984.json"), JSON.stringify(domain));
+  const ini = join(dir, name, "qts.ini");
+  await Deno.writeTextFile(
+    ini,
+    `[tsng]\ninput = tcp://127.0.0.1:${input}\nforce_domains = 8984\napi_server_port = ${api}\n` +
+      `filters_config_dir = ${join(dir, name, "filters")}\nstate_dir = ${
+        join(dir, name, "state")
+      }\n` +
+      `components_config_dir =\nautodiscover = false\nworkers = 0\nhostname = ${name}\n` +
+      `[tsng:qpc]\noutbound = tcp://127.0.0.1:${outbound}\n`,
+  );
+  return { ini, input, outbound, api };
 }

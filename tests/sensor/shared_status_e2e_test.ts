@@ -1,14 +1,13 @@
 import { parseIPv4 } from "../../src/shared/net/ip.ts";
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { emptyRecord, encodeHeader, encodeRecord } from "../../src/sensor/wire/mod.ts";
 import { memcachedMissing, startMemcached } from "./memcached/_memcached_server.ts";
 import { pyzmqAvailable } from "../_support/pyzmq_available.ts";
 import { pyzmqPeer } from "../_support/pyzmq_peer.ts";
 import {
-  freePort,
   metricValue,
   outboundSubscribed,
+  sensorIni,
   startSensor,
   waitFor,
 } from "../_support/sensor_process.ts";
@@ -35,44 +34,28 @@ function message(ip: string, at: number, status: number): Uint8Array[] {
   ];
 }
 
-async function sensorIni(dir: string, name: string, memcached: string) {
-  const [input, outbound, api] = [freePort(), freePort(), freePort()];
-  await Deno.mkdir(join(dir, name, "filters"), { recursive: true });
-  await Deno.writeTextFile(
-    join(dir, name, "filters", "8984.json"),
-    JSON.stringify({
-      lua: { enabled: false },
-      fixed_lists: { lists: [{ name: "bad", type: "black", entries: ["192.0.2.0/24"] }] },
-      // Six failed logins within a minute: each sensor sees three of the attacker's, so only
-      // the count shared through memcached reaches six.
-      response_status: {
-        enabled: true,
-        skip_if: [],
-        backend: "memcached",
-        servers: [memcached],
-        timeout_ms: 200,
-        rules: [{ name: "auth", status: [401], count: 6, window: 60, min_share: 0.5 }],
-      },
-      lm: {
-        use_component_projections: false,
-        projections: [
-          { name: "status", events: "^status_", rule_name: "tsng.status", state: "enabled" },
-          { name: "bad", events: "^fixed_", rule_name: "tsng.bad", state: "enabled" },
-        ],
-      },
-    }),
-  );
-  const ini = join(dir, name, "qts.ini");
-  await Deno.writeTextFile(
-    ini,
-    `[tsng]\ninput = tcp://127.0.0.1:${input}\nforce_domains = 8984\napi_server_port = ${api}\n` +
-      `filters_config_dir = ${join(dir, name, "filters")}\nstate_dir = ${
-        join(dir, name, "state")
-      }\n` +
-      `components_config_dir =\nautodiscover = false\nworkers = 0\nhostname = ${name}\n` +
-      `[tsng:qpc]\noutbound = tcp://127.0.0.1:${outbound}\n`,
-  );
-  return { ini, input, outbound };
+function domainConfig(memcached: string): Record<string, unknown> {
+  return {
+    lua: { enabled: false },
+    fixed_lists: { lists: [{ name: "bad", type: "black", entries: ["192.0.2.0/24"] }] },
+    // Six failed logins within a minute: each sensor sees three of the attacker's, so only
+    // the count shared through memcached reaches six.
+    response_status: {
+      enabled: true,
+      skip_if: [],
+      backend: "memcached",
+      servers: [memcached],
+      timeout_ms: 200,
+      rules: [{ name: "auth", status: [401], count: 6, window: 60, min_share: 0.5 }],
+    },
+    lm: {
+      use_component_projections: false,
+      projections: [
+        { name: "status", events: "^status_", rule_name: "tsng.status", state: "enabled" },
+        { name: "bad", events: "^fixed_", rule_name: "tsng.bad", state: "enabled" },
+      ],
+    },
+  };
 }
 
 Deno.test({
@@ -83,8 +66,8 @@ Deno.test({
   async fn() {
     const dir = await Deno.makeTempDir();
     const memcached = await startMemcached();
-    const a = await sensorIni(dir, "a", memcached.server);
-    const b = await sensorIni(dir, "b", memcached.server);
+    const a = await sensorIni(dir, "a", domainConfig(memcached.server));
+    const b = await sensorIni(dir, "b", domainConfig(memcached.server));
     const sensors = [
       await startSensor(a.ini, ["--clock", "record"]),
       await startSensor(b.ini, ["--clock", "record"]),
