@@ -3,14 +3,8 @@ import assert from "node:assert/strict";
 import { emptyRecord, encodeHeader, encodeRecord } from "../../src/sensor/wire/mod.ts";
 import { memcachedMissing, startMemcached } from "./memcached/_memcached_server.ts";
 import { pyzmqAvailable } from "../_support/pyzmq_available.ts";
-import { pyzmqPeer } from "../_support/pyzmq_peer.ts";
-import {
-  metricValue,
-  outboundSubscribed,
-  sensorIni,
-  startSensor,
-  waitFor,
-} from "../_support/sensor_process.ts";
+import { startSensorPair } from "../_support/sensor_pair.ts";
+import { metricValue, waitFor } from "../_support/sensor_process.ts";
 
 const T0 = 1_700_000_000;
 const skip = pyzmqAvailable() ?? memcachedMissing();
@@ -59,32 +53,9 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const dir = await Deno.makeTempDir();
     const memcached = await startMemcached();
-    const a = await sensorIni(dir, "a", domainConfig(memcached.server));
-    const b = await sensorIni(dir, "b", domainConfig(memcached.server));
-    const sensors = [
-      await startSensor(a.ini, ["--clock", "record"]),
-      await startSensor(b.ini, [
-        "--clock",
-        "record",
-      ]),
-    ];
-    const subs = await Promise.all(
-      [a, b].map((s) =>
-        pyzmqPeer({ type: "SUB", mode: "connect", endpoint: `tcp://127.0.0.1:${s.outbound}` })
-      ),
-    );
-    const pushes = await Promise.all(
-      [a, b].map((s) =>
-        pyzmqPeer({ type: "PUSH", mode: "connect", endpoint: `tcp://127.0.0.1:${s.input}` })
-      ),
-    );
+    const { sensors, subs, pushes, close } = await startSensorPair(domainConfig(memcached.server));
     try {
-      for (const [i, sub] of subs.entries()) {
-        await sub.subscribe(new Uint8Array(0));
-        await outboundSubscribed(sensors[i]!.api);
-      }
       // One client's requests, 0.4 s apart, alternately through each sensor.
       // Each waits until filtered, so memcached sees them in time order across the two sensors.
       const filtered = async (i: number): Promise<number> =>
@@ -133,8 +104,7 @@ Deno.test({
         assert.equal((await fetch(`${sensors[i]!.api}/healthz`)).status, 200);
       }
     } finally {
-      for (const peer of [...pushes, ...subs]) await peer.close();
-      for (const sensor of sensors) await sensor.stop();
+      await close();
       await memcached.stop();
     }
   },

@@ -3,14 +3,8 @@ import assert from "node:assert/strict";
 import { emptyRecord, encodeHeader, encodeRecord } from "../../src/sensor/wire/mod.ts";
 import { memcachedMissing, startMemcached } from "./memcached/_memcached_server.ts";
 import { pyzmqAvailable } from "../_support/pyzmq_available.ts";
-import { pyzmqPeer } from "../_support/pyzmq_peer.ts";
-import {
-  metricValue,
-  outboundSubscribed,
-  sensorIni,
-  startSensor,
-  waitFor,
-} from "../_support/sensor_process.ts";
+import { startSensorPair } from "../_support/sensor_pair.ts";
+import { metricValue, waitFor } from "../_support/sensor_process.ts";
 
 const T0 = 1_700_000_400;
 const skip = pyzmqAvailable() ?? memcachedMissing();
@@ -64,24 +58,8 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const dir = await Deno.makeTempDir();
     const memcached = await startMemcached();
-    const a = await sensorIni(dir, "a", domainConfig(memcached.server));
-    const b = await sensorIni(dir, "b", domainConfig(memcached.server));
-    const sensors = [
-      await startSensor(a.ini, ["--clock", "record"]),
-      await startSensor(b.ini, ["--clock", "record"]),
-    ];
-    const subs = await Promise.all(
-      [a, b].map((s) =>
-        pyzmqPeer({ type: "SUB", mode: "connect", endpoint: `tcp://127.0.0.1:${s.outbound}` })
-      ),
-    );
-    const pushes = await Promise.all(
-      [a, b].map((s) =>
-        pyzmqPeer({ type: "PUSH", mode: "connect", endpoint: `tcp://127.0.0.1:${s.input}` })
-      ),
-    );
+    const { sensors, subs, pushes, close } = await startSensorPair(domainConfig(memcached.server));
     const http = async (i: number) =>
       (await (await fetch(`${sensors[i]!.api}/stats/8984`)).json()).data.http;
     const metrics = async (i: number) => await (await fetch(`${sensors[i]!.api}/metrics`)).text();
@@ -91,10 +69,6 @@ Deno.test({
         `qts_filter_counter_total{domain="8984",filter="response_status",counter="${name}"}`,
       ) ?? 0;
     try {
-      for (const [i, sub] of subs.entries()) {
-        await sub.subscribe(new Uint8Array(0));
-        await outboundSubscribed(sensors[i]!.api);
-      }
       // Six failed logins, 2 s apart, alternately through each sensor; each waits until
       // filtered, so memcached counts them in time order across the two.
       for (let i = 0; i < 6; i++) {
@@ -146,10 +120,8 @@ Deno.test({
         assert.equal((await fetch(`${sensors[i]!.api}/healthz`)).status, 200);
       }
     } finally {
-      for (const peer of [...pushes, ...subs]) await peer.close();
-      for (const sensor of sensors) await sensor.stop();
+      await close();
       await memcached.stop();
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
   },
 });
