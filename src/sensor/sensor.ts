@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { createApi } from "./api/app.ts";
+import { createApi } from "./api/create_api.ts";
 import { ConfigActions } from "./api/config_actions.ts";
 import { Autoreload } from "./autoreload.ts";
 import { ConfigStore } from "../shared/config/config_store.ts";
@@ -14,7 +14,7 @@ import { DecisionClock } from "./ingest/record_clock.ts";
 import { WorkerRunner } from "./ingest/worker_runner.ts";
 import { ListManager } from "./lm/list_manager.ts";
 import type { Logger } from "../shared/log/logger.ts";
-import { Metrics } from "../shared/metrics/prometheus.ts";
+import { Metrics } from "../shared/metrics/metrics.ts";
 import { CommandPublisher } from "./outbound/command_publisher.ts";
 import type { HttpRecord } from "./wire/record.ts";
 import { PubSocket, PullSocket, SubSocket } from "./zmtp/mod.ts";

@@ -7,7 +7,7 @@ import {
 } from "../../shared/config/load_components.ts";
 import type { Pipeline } from "../ingest/pipeline.ts";
 import type { Logger } from "../../shared/log/logger.ts";
-import type { Metrics } from "../../shared/metrics/prometheus.ts";
+import type { Metrics } from "../../shared/metrics/metrics.ts";
 
 /** Options of {@linkcode ConfigActions}. */
 export interface ConfigActionsOptions {

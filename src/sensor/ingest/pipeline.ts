@@ -5,7 +5,7 @@ import { chainObservers } from "./chain_observers.ts";
 import { DomainChain, type StepName } from "../filters/domain_chain.ts";
 import { ListManager } from "../lm/list_manager.ts";
 import type { Logger } from "../../shared/log/logger.ts";
-import type { Metrics } from "../../shared/metrics/prometheus.ts";
+import type { Metrics } from "../../shared/metrics/metrics.ts";
 import type { HttpRecord } from "../wire/record.ts";
 import { decodeRecord } from "../wire/decode_record.ts";
 import { decodeHeader } from "../wire/header.ts";

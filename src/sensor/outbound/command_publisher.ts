@@ -1,5 +1,5 @@
 import { type BanCommand, formatCommand } from "../lm/command.ts";
-import type { Metrics } from "../../shared/metrics/prometheus.ts";
+import type { Metrics } from "../../shared/metrics/metrics.ts";
 import { PubSocket } from "../zmtp/mod.ts";
 
 const encoder = new TextEncoder();

@@ -6,7 +6,7 @@
  */
 import { join } from "node:path";
 import type { Hono } from "hono";
-import { createApi } from "../../../src/sensor/api/app.ts";
+import { createApi } from "../../../src/sensor/api/create_api.ts";
 import { ConfigActions } from "../../../src/sensor/api/config_actions.ts";
 import { ConfigStore } from "../../../src/shared/config/config_store.ts";
 import { loadSettings } from "../../../src/shared/config/settings.ts";
@@ -17,7 +17,7 @@ import { LocalRunner } from "../../../src/sensor/ingest/local_runner.ts";
 import { Pipeline } from "../../../src/sensor/ingest/pipeline.ts";
 import { type BanCommand, ListManager } from "../../../src/sensor/lm/mod.ts";
 import { silentLogger } from "../../../src/shared/log/logger.ts";
-import { Metrics } from "../../../src/shared/metrics/prometheus.ts";
+import { Metrics } from "../../../src/shared/metrics/metrics.ts";
 import { parseIPv4 } from "../../../src/shared/net/ip.ts";
 import { emptyRecord, type HttpRecord } from "../../../src/sensor/wire/mod.ts";
 

@@ -6,7 +6,7 @@ import { type ConfigStore, isDomainId } from "../../shared/config/config_store.t
 import type { Pipeline } from "../ingest/pipeline.ts";
 import type { Ban, ListManager } from "../lm/list_manager.ts";
 import type { Logger } from "../../shared/log/logger.ts";
-import type { Metrics } from "../../shared/metrics/prometheus.ts";
+import type { Metrics } from "../../shared/metrics/metrics.ts";
 import { ipKey } from "../../shared/net/ip.ts";
 import { VERSION } from "../../shared/version.ts";
 import { ConfigActions } from "./config_actions.ts";
