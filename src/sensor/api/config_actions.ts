@@ -1,10 +1,6 @@
 import { resolve } from "node:path";
 import type { ConfigChange, ConfigStore } from "../../shared/config/config_store.ts";
-import {
-  completeComponents,
-  componentsFromObject,
-  parseComponent,
-} from "../../shared/config/load_components.ts";
+import { effectiveComponents, rawComponents } from "../../shared/config/load_components.ts";
 import type { Pipeline } from "../ingest/pipeline.ts";
 import type { Logger } from "../../shared/log/logger.ts";
 import type { Metrics } from "../../shared/metrics/metrics.ts";
@@ -95,8 +91,8 @@ export class ConfigActions {
   putDomain(domainId: number, body: unknown, rewrite: boolean): Promise<void> {
     return this.#exclusive(async () => {
       const { store, pipeline } = this.#o;
-      const partial = componentsFromObject(body, `domain ${domainId}`);
-      await pipeline.check(domainId, completeComponents(partial, store.global));
+      const own = rawComponents(body, `domain ${domainId}`);
+      await pipeline.check(domainId, effectiveComponents(own, store.global));
       await store.putDomain(domainId, body, rewrite);
       if (rewrite) await this.#remember(domainId);
       await this.#applied();
@@ -107,9 +103,9 @@ export class ConfigActions {
   putComponent(domainId: number, component: string, body: unknown, rewrite: boolean) {
     return this.#exclusive(async () => {
       const { store, pipeline } = this.#o;
-      const value = parseComponent(component, body, `domain ${domainId}`);
-      const candidate = { ...store.ownComponents(domainId), [component]: value };
-      await pipeline.check(domainId, completeComponents(candidate, store.global));
+      const own = rawComponents({ [component]: body }, `domain ${domainId}`);
+      const candidate = { ...store.ownComponents(domainId), ...own };
+      await pipeline.check(domainId, effectiveComponents(candidate, store.global));
       await store.putComponent(domainId, component, body, rewrite);
       if (rewrite) await this.#remember(domainId);
       await this.#applied();

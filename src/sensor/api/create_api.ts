@@ -1,7 +1,11 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { COMPONENT_NAMES, isComponentName } from "../../shared/config/components.ts";
+import {
+  COMPONENT_NAMES,
+  type ComponentName,
+  isComponentName,
+} from "../../shared/config/components.ts";
 import { type ConfigStore, isDomainId } from "../../shared/config/config_store.ts";
 import type { Pipeline } from "../ingest/pipeline.ts";
 import type { Ban, ListManager } from "../lm/list_manager.ts";
@@ -48,7 +52,7 @@ function domainParam(c: Context): number {
   return Number(text);
 }
 
-function componentParam(c: Context): string {
+function componentParam(c: Context): ComponentName {
   const name = c.req.param("component") ?? "";
   if (!isComponentName(name)) {
     throw new ApiError(
@@ -177,7 +181,8 @@ export function createApi(deps: ApiDeps): Hono {
     const rewrite = rewriteParam(c);
     const body = await jsonObject(c, "components");
     await actions.putDomain(id, body, rewrite);
-    return c.json({ status: "success" });
+    // The effective configuration: what the fields left out took from the layers below.
+    return c.json({ status: "success", data: store.domainConfig(id) });
   });
 
   app.delete("/filters/:domain", async (c) => {
@@ -188,7 +193,7 @@ export function createApi(deps: ApiDeps): Hono {
 
   app.get("/filters/:domain/:component", (c) => {
     const id = knownDomain(c);
-    const name = componentParam(c) as keyof ReturnType<ConfigStore["domainConfig"]>;
+    const name = componentParam(c);
     return c.json({ status: "success", data: store.domainConfig(id)[name] });
   });
 
@@ -198,7 +203,7 @@ export function createApi(deps: ApiDeps): Hono {
     const rewrite = rewriteParam(c);
     const body = await jsonObject(c, `"${name}" settings`);
     await actions.putComponent(id, name, body, rewrite);
-    return c.json({ status: "success" });
+    return c.json({ status: "success", data: store.domainConfig(id)[name] });
   });
 
   const reload = (what: "filters" | "components") => async (c: Context) => {

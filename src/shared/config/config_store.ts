@@ -2,13 +2,15 @@ import { join } from "node:path";
 import type { DomainConfig } from "./components.ts";
 import { COMPONENT_NAMES, type ComponentName } from "./components.ts";
 import {
-  completeComponents,
-  componentsFromObject,
+  effectiveComponents,
   EMBEDDED_DEFAULT_CONF,
+  layerComponent,
   parseComponent,
-  parseComponents,
   parseDefaultConf,
   parseDocument,
+  parseRawComponents,
+  type RawComponents,
+  rawComponents,
 } from "./load_components.ts";
 import type { Settings } from "./settings.ts";
 import { writeFileAtomic } from "./write_file_atomic.ts";
@@ -42,10 +44,10 @@ export function isDomainId(text: string): boolean {
 export class ConfigStore {
   #settings: Settings;
   #global: DomainConfig;
-  /** Domain objects from files, by domain id. */
-  #files = new Map<number, Partial<DomainConfig>>();
+  /** Domain objects from files, by domain id: the fields each sets, laid over the global. */
+  #files = new Map<number, RawComponents>();
   /** Domain objects set through the API without rewrite=1; live until the next reload. */
-  #memory = new Map<number, Partial<DomainConfig>>();
+  #memory = new Map<number, RawComponents>();
   /** Domains deleted through the API; hidden until the next reload finds their files again. */
   #deleted = new Set<number>();
   #effective = new Map<number, DomainConfig>();
@@ -79,12 +81,15 @@ export class ConfigStore {
     await this.reloadFilters();
   }
 
-  /** Domain ids with a configuration of their own, sorted. */
+  /**
+   * Domain ids with a configuration of their own, and every id `force_domains` names (those are
+   * processed whatever happens to their own configuration), sorted.
+   */
   domains(): number[] {
     const ids = new Set<number>([...this.#files.keys(), ...this.#memory.keys()]);
     for (const id of this.#deleted) ids.delete(id);
     if (Array.isArray(this.#settings.force_domains)) {
-      for (const id of this.#settings.force_domains) if (!this.#deleted.has(id)) ids.add(id);
+      for (const id of this.#settings.force_domains) ids.add(id);
     }
     return [...ids].sort((a, b) => a - b);
   }
@@ -104,22 +109,18 @@ export class ConfigStore {
   domainConfig(domainId: number): DomainConfig {
     const known = this.#effective.get(domainId);
     if (known) return known;
-    const partial = this.#deleted.has(domainId)
-      ? {}
-      : this.#memory.get(domainId) ?? this.#files.get(domainId) ?? {};
-    const config = completeComponents(partial, this.#global);
+    const config = effectiveComponents(this.ownComponents(domainId), this.#global);
     this.#effective.set(domainId, config);
     return config;
   }
 
   /**
-   * Replaces a domain's components (API PUT). Components not given come from the global
-   * configuration. With `rewrite`, the domain file is written atomically first; nothing changes
-   * when validation or the write fails.
+   * Replaces a domain's components (API PUT). Components not given, and fields a given one
+   * leaves out, come from the global configuration. With `rewrite`, the domain file is written
+   * atomically first; nothing changes when validation or the write fails.
    */
   async putDomain(domainId: number, body: unknown, rewrite: boolean): Promise<void> {
-    const partial = componentsFromObject(body, `domain ${domainId}`);
-    await this.#commit(domainId, partial, rewrite);
+    await this.#commit(domainId, rawComponents(body, `domain ${domainId}`), rewrite);
   }
 
   /** Replaces one component of a domain (API PUT …/<component>), keeping its other objects. */
@@ -129,29 +130,38 @@ export class ConfigStore {
     body: unknown,
     rewrite: boolean,
   ): Promise<void> {
-    const value = parseComponent(component, body, `domain ${domainId}`);
-    const current = this.#deleted.has(domainId)
-      ? {}
-      : this.#memory.get(domainId) ?? this.#files.get(domainId) ?? {};
-    await this.#commit(domainId, { ...current, [component]: value }, rewrite);
+    const own = rawComponents({ [component]: body }, `domain ${domainId}`);
+    await this.#commit(domainId, { ...this.ownComponents(domainId), ...own }, rewrite);
   }
 
-  /** Removes a domain's configuration (API DELETE); its file, if any, stays until a reload. */
+  /**
+   * Removes a domain's own configuration (API DELETE); its file, if any, stays until a reload.
+   * A domain whose records are still processed (force_domains) goes back to the global
+   * configuration — a change, not a removal, so the global projections keep their bans.
+   */
   deleteDomain(domainId: number): void {
     this.#memory.delete(domainId);
     this.#deleted.add(domainId);
     this.#effective.delete(domainId);
-    this.#emit({ changed: [], removed: [domainId], global: false });
+    const forced = Array.isArray(this.#settings.force_domains)
+      ? this.#settings.force_domains.includes(domainId)
+      : this.#settings.force_domains === "*";
+    this.#emit({
+      changed: forced ? [domainId] : [],
+      removed: forced ? [] : [domainId],
+      global: false,
+    });
   }
 
-  /** The components a domain sets itself (what `rewrite=1` writes), for persistence. */
-  ownComponents(domainId: number): Partial<DomainConfig> {
+  /** The component fields a domain sets itself (what `rewrite=1` writes). */
+  ownComponents(domainId: number): RawComponents {
+    if (this.#deleted.has(domainId)) return {};
     return this.#memory.get(domainId) ?? this.#files.get(domainId) ?? {};
   }
 
   async #commit(
     domainId: number,
-    partial: Partial<DomainConfig>,
+    partial: RawComponents,
     rewrite: boolean,
   ): Promise<void> {
     if (rewrite) {
@@ -178,7 +188,7 @@ export class ConfigStore {
    */
   async reloadFilters(): Promise<LoadProblem[]> {
     const problems: LoadProblem[] = [];
-    const found = new Map<number, Partial<DomainConfig>>();
+    const found = new Map<number, RawComponents>();
     // Later directories first, so the first directory (where rewrite=1 writes) wins.
     for (const dir of [...this.#settings.filters_config_dir].reverse()) {
       const entries: Deno.DirEntry[] = [];
@@ -199,7 +209,10 @@ export class ConfigStore {
         const id = Number(match[1]);
         const file = join(dir, entry.name);
         try {
-          found.set(id, parseComponents(await Deno.readTextFile(file), file));
+          const own = parseRawComponents(await Deno.readTextFile(file), file);
+          // Laid over the global now, so a field that only fails with it is found at load.
+          effectiveComponents(own, this.#global, file);
+          found.set(id, own);
           this.problems.delete(file);
         } catch (error) {
           const message = (error as Error).message;
@@ -232,7 +245,7 @@ export class ConfigStore {
 
   /**
    * Re-reads components_config_dir (reload_components): default.conf there replaces the embedded
-   * one, `<component>.yaml|yml|json` replace single components. Broken files keep the previous
+   * one, `<component>.yaml|yml|json` set the fields they name of one component. Broken files keep the previous
    * value of what they configure.
    */
   async reloadComponents(): Promise<LoadProblem[]> {
@@ -264,7 +277,15 @@ export class ConfigStore {
           const text = await readOptional(file);
           if (text === undefined) continue;
           try {
-            next[name] = parseComponent(name, parseDocument(text, file), file);
+            // The file's fields over default.conf's component; what it leaves out stays.
+            const own = parseDocument(text, file);
+            parseComponent(name, own, file);
+            next[name] = layerComponent(
+              name,
+              own as Record<string, unknown>,
+              next[name] as DomainConfig[ComponentName],
+              file,
+            );
             this.problems.delete(file);
           } catch (error) {
             problems.push({ file, message: (error as Error).message });
@@ -308,7 +329,7 @@ export class ConfigStore {
   }
 }
 
-function ordered(partial: Partial<DomainConfig>): Record<string, unknown> {
+function ordered(partial: RawComponents): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const name of COMPONENT_NAMES) if (partial[name]) out[name] = partial[name];
   return out;

@@ -66,6 +66,60 @@ export function componentsFromObject(doc: unknown, where: string): Partial<Domai
   return out as Partial<DomainConfig>;
 }
 
+/**
+ * The components a document sets, as written (each checked against its schema, so every error
+ * is found now, but kept without the schema's defaults): a layer's own fields, which
+ * {@linkcode effectiveComponents} lays over the layer below.
+ */
+export type RawComponents = Partial<Record<ComponentName, Record<string, unknown>>>;
+
+/** Checks a document of components and keeps what it sets (see {@linkcode RawComponents}). */
+export function rawComponents(doc: unknown, where: string): RawComponents {
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== "object" || Array.isArray(doc)) {
+    throw new ConfigError(where, "expected an object of components");
+  }
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const [name, value] of Object.entries(doc as Record<string, unknown>)) {
+    parseComponent(name, value, where);
+    out[name] = structuredClone(value as Record<string, unknown>);
+  }
+  return out as RawComponents;
+}
+
+/** Reads a file of components (JSON or YAML) into what it sets. */
+export function parseRawComponents(text: string, file: string): RawComponents {
+  return rawComponents(parseDocument(text, file), file);
+}
+
+/**
+ * One component of a layer over the layer below: the fields it sets win, every field it leaves
+ * out keeps the lower layer's value (default.conf, then the global file), never a schema
+ * constant — so `PUT {"many_uas": {"max_uas": 5}}` keeps `skip_if` and `enabled` as they were.
+ */
+export function layerComponent(
+  name: ComponentName,
+  own: Record<string, unknown>,
+  below: ComponentValue,
+  where: string,
+): ComponentValue {
+  return parseComponent(name, { ...below, ...own }, where);
+}
+
+/** A domain's effective configuration: its own component fields over `base`. */
+export function effectiveComponents(
+  own: RawComponents,
+  base: DomainConfig,
+  where = "domain",
+): DomainConfig {
+  const out: Record<string, unknown> = {};
+  for (const name of COMPONENT_NAMES) {
+    const mine = own[name];
+    out[name] = mine === undefined ? base[name] : layerComponent(name, mine, base[name], where);
+  }
+  return out as unknown as DomainConfig;
+}
+
 /** Fills components missing from `partial` from `base` (whole objects, never deep-merged). */
 export function completeComponents(
   partial: Partial<DomainConfig>,

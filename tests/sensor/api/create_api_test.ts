@@ -109,15 +109,13 @@ Deno.test("PUT /filters/<domain> replaces the given components, the rest from de
   const f = await apiFixture();
   try {
     const r = await f.call("PUT", "/filters/9000", { many_uas: { max_uas: 7 } });
-    assert.deepEqual([r.status, r.body], [200, { status: "success" }]);
+    assert.equal(r.status, 200);
     const data = (await f.call("GET", "/filters/9000")).body.data as Record<string, unknown>;
-    assert.deepEqual(data.many_uas, {
-      enabled: true,
-      skip_if: [],
-      max_uas: 7,
-      window: 300,
-      min_new_share: 0.5,
-    });
+    assert.deepEqual(r.body, { status: "success", data }, "the answer is the effective config");
+    // Fields the PUT leaves out keep the layer below's values (skip_if stays [whitelisted]),
+    // never a schema constant.
+    assert.deepEqual(data.many_uas, { ...f.store.global.many_uas, max_uas: 7 });
+    assert.deepEqual((data.many_uas as { skip_if: string[] }).skip_if, ["whitelisted"]);
     assert.deepEqual(data.lm, f.store.global.lm);
     assert.deepEqual(await files(f.filtersDir), [`${DOMAIN}.json`], "rewrite=0 writes nothing");
     assert.ok(f.pipeline.steps(9000), "the new domain's chain is built");
@@ -140,16 +138,17 @@ Deno.test("PUT /filters/<domain>?rewrite=1 writes <domain>.json atomically to th
   try {
     const body = { many_uas: { max_uas: 5 }, lua: { enabled: false } };
     const r = await f.call("PUT", "/filters/9001?rewrite=1", body);
-    assert.deepEqual([r.status, r.body], [200, { status: "success" }]);
+    assert.equal(r.status, 200);
     assert.deepEqual(await files(f.filtersDir), [`${DOMAIN}.json`, "9001.json"]);
     assert.deepEqual(await files(f.moreDir), []);
     const saved = JSON.parse(await Deno.readTextFile(join(f.filtersDir, "9001.json")));
-    assert.deepEqual(Object.keys(saved), ["lua", "many_uas"]);
-    assert.equal(saved.many_uas.max_uas, 5);
+    assert.deepEqual(saved, body, "the file holds what the operator set, nothing more");
     // What was saved is what a reload reads back.
+    const before = (await f.call("GET", "/filters/9001")).body.data;
     await f.call("POST", "/reload_filters");
     const data = (await f.call("GET", "/filters/9001")).body.data as Record<string, unknown>;
-    assert.deepEqual(data.many_uas, saved.many_uas);
+    assert.deepEqual(data, before);
+    assert.deepEqual(data.many_uas, { ...f.store.global.many_uas, max_uas: 5 });
 
     const wrong = await f.call("PUT", "/filters/9001?rewrite=yes", body);
     assert.deepEqual([wrong.status, wrong.body], [400, {
@@ -165,7 +164,7 @@ Deno.test("PUT /filters/<domain>/<component> keeps the domain's other components
   const f = await apiFixture();
   try {
     const r = await f.call("PUT", `/filters/${DOMAIN}/many_uas`, { max_uas: 11 });
-    assert.deepEqual([r.status, r.body], [200, { status: "success" }]);
+    assert.deepEqual([r.status, r.body.status], [200, "success"]);
     const data = (await f.call("GET", `/filters/${DOMAIN}`)).body.data as Record<
       string,
       { [k: string]: unknown }
@@ -197,7 +196,7 @@ Deno.test("PUT /filters/<domain>/lm disabling a projection sends del for its act
     ]);
     const lm = domainObject("disabled").lm;
     const r = await f.call("PUT", `/filters/${DOMAIN}/lm`, lm);
-    assert.deepEqual([r.status, r.body], [200, { status: "success" }]);
+    assert.deepEqual([r.status, r.body.status], [200, "success"]);
     assert.deepEqual(f.commands(3), ["del tsng.scan 203.0.113.1", "del tsng.scan 203.0.113.2"]);
     assert.equal(f.sent[3]!.comment, "fixed_scan");
     assert.equal("timeout" in f.sent[3]!, false);
@@ -228,27 +227,63 @@ Deno.test("PUT /filters/<domain> with {} ends the anomalies of projections it dr
   }
 });
 
-Deno.test("DELETE /filters/<domain> sends del for every active IP and forgets the domain", async () => {
-  const f = await apiFixture();
+Deno.test("DELETE /filters/<domain> of a force_domains domain returns it to the defaults, lifting its own projections' bans only", async () => {
+  const own = domainObject();
+  const f = await apiFixture({
+    domains: { [DOMAIN]: { ...own, lm: { ...own.lm, use_component_projections: true } } },
+  });
   try {
     await f.feed("198.51.100.9");
     await f.feed("203.0.113.1");
+    // A global projection's ban (default.conf's probe: 3 probes) in the same domain.
+    for (let i = 0; i < 3; i++) await f.feed("192.0.2.66", { url: "/.env" });
+    // Its own projections (tsng.fixed, tsng.scan) and the global ones (fixed_lists, probe).
+    assert.deepEqual(f.commands().sort(), [
+      "add tsng.fixed 198.51.100.9",
+      "add tsng.fixed_lists 198.51.100.9",
+      "add tsng.fixed_lists 203.0.113.1",
+      "add tsng.probe 192.0.2.66",
+      "add tsng.scan 203.0.113.1",
+    ]);
     const r = await f.call("DELETE", `/filters/${DOMAIN}`);
     assert.deepEqual([r.status, r.body], [200, { status: "success" }]);
-    assert.deepEqual(f.commands(2).sort(), [
+    assert.deepEqual(f.commands(5).sort(), [
       "del tsng.fixed 198.51.100.9",
       "del tsng.scan 203.0.113.1",
+    ], "the global projections' bans stay");
+    const bans = (await f.call("GET", `/bans/${DOMAIN}`)).body.data as { rule_name: string }[];
+    assert.deepEqual(bans.map((b) => b.rule_name).sort(), [
+      "tsng.fixed_lists",
+      "tsng.fixed_lists",
+      "tsng.probe",
     ]);
-    assert.deepEqual((await f.call("GET", "/filters")).body.data, [8985]);
-    assert.equal((await f.call("GET", `/filters/${DOMAIN}`)).status, 400);
-    assert.deepEqual(await f.call("DELETE", `/filters/${DOMAIN}`).then((x) => x.body), {
-      status: "error",
-      exception: `unknown domain ${DOMAIN}`,
-    });
-    // Without rewrite=1 the file stays, and a reload brings the domain back (seed §4.3).
+    // Still processed (force_domains), so still listed, now on the global configuration.
+    assert.deepEqual((await f.call("GET", "/filters")).body.data, [DOMAIN, 8985]);
+    const data = (await f.call("GET", `/filters/${DOMAIN}`)).body.data;
+    assert.deepEqual(data, f.store.global);
+    // Without rewrite=1 the file stays, and a reload brings the domain's own objects back.
     assert.deepEqual(await files(f.filtersDir), [`${DOMAIN}.json`]);
     await f.call("POST", "/reload_filters");
+    const back = (await f.call("GET", `/filters/${DOMAIN}`)).body.data as { lm: unknown };
+    assert.notDeepEqual(back.lm, f.store.global.lm);
+  } finally {
+    await f.close();
+  }
+});
+
+Deno.test("DELETE /filters/<domain> of a domain outside force_domains forgets it and its bans", async () => {
+  const f = await apiFixture({ domains: { [DOMAIN]: domainObject(), 9100: domainObject() } });
+  try {
+    await f.feed("198.51.100.9");
+    await f.call("DELETE", `/filters/${DOMAIN}`);
+    await f.call("PUT", "/filters/9100", domainObject());
+    const r = await f.call("DELETE", "/filters/9100");
+    assert.deepEqual([r.status, r.body], [200, { status: "success" }]);
     assert.deepEqual((await f.call("GET", "/filters")).body.data, [DOMAIN, 8985]);
+    assert.deepEqual(await f.call("DELETE", "/filters/9100").then((x) => x.body), {
+      status: "error",
+      exception: "unknown domain 9100",
+    });
   } finally {
     await f.close();
   }

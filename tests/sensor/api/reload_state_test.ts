@@ -148,8 +148,8 @@ Deno.test("a slow PUT never holds ingest; a second PUT waits its turn", async ()
     assert.equal(secondDone, false);
 
     gate!.open();
-    assert.deepEqual((await first).body, { status: "success" });
-    assert.deepEqual((await second).body, { status: "success" });
+    assert.equal((await first).body.status, "success");
+    assert.equal((await second).body.status, "success");
     assert.deepEqual(f.commands(3).sort(), [
       "del tsng.scan 203.0.113.1",
       "del tsng.scan 203.0.113.2",

@@ -55,16 +55,16 @@ Deno.test("ConfigStore layers default.conf, component files and domain files", a
   );
   const store = await storeIn(dir);
   assert.deepEqual(store.domains(), [8984]);
-  // Global file replaces the whole object: window comes from the schema default, not default.conf.
-  assert.deepEqual(store.global.many_uas, {
-    enabled: true,
-    skip_if: [],
-    max_uas: 5,
-    window: 300,
-    min_new_share: 0.5,
+  // Each layer sets only the fields it names; the others keep the layer below's values, so the
+  // global file keeps default.conf's skip_if, and the domain keeps the global file's fields.
+  const defaults = parseDefaultConf(EMBEDDED_DEFAULT_CONF, "default.conf").many_uas;
+  assert.deepEqual(store.global.many_uas, { ...defaults, max_uas: 5 });
+  assert.deepEqual(store.global.many_uas.skip_if, ["whitelisted"]);
+  assert.deepEqual(store.domainConfig(8984).many_uas, {
+    ...defaults,
+    max_uas: 3,
+    enabled: false,
   });
-  assert.equal(store.domainConfig(8984).many_uas.max_uas, 3);
-  assert.equal(store.domainConfig(8984).many_uas.enabled, false);
   assert.equal(store.domainConfig(8985).many_uas.max_uas, 5);
   assert.equal(store.domainConfig(8984).lm.projections.length, 9);
 });
