@@ -304,7 +304,7 @@ export class Pipeline {
       throw error;
     }
     this.#known.add(domainId);
-    this.#o.lm.configure(domainId, config.lm, this.#o.store.global.lm);
+    this.#o.lm.configure(domainId, config.lm, this.#o.store.global.lm, config.qpc);
   }
 
   async #remove(domainId: number): Promise<void> {

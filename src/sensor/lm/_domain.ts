@@ -16,6 +16,8 @@ export interface Domain {
    * for escalating ban times; forgotten `escalation.forget` seconds after the last ban.
    */
   readonly offenders: Map<string, Offender>;
+  /** The domain's `qpc` component: `worker` prefix and `broadcast` of its commands. */
+  qpc?: { worker: string; broadcast: boolean };
   /** Modes restored from the state file for projections not configured yet. */
   pendingModes?: Record<string, SavedMode>;
 }

@@ -1,6 +1,6 @@
 /**
  * One outbound firewall command (seed §3.4.2, SPEC §6). `timeout` is present on `add` only;
- * `broadcast` is always false (the seed reserves it).
+ * `broadcast` is the domain's `qpc.broadcast` (false unless an operator sets it).
  */
 export interface BanCommand {
   domain_id: number;
@@ -18,7 +18,7 @@ export interface BanCommand {
   timeout?: number;
   /** `wrk_<n>` of the worker that decided. */
   worker: string;
-  broadcast: false;
+  broadcast: boolean;
   /** Host name of the sensor. */
   hoplite: string;
 }
@@ -67,6 +67,6 @@ export function formatCommand(cmd: BanCommand): string {
     `,"rule_name":${JSON.stringify(cmd.rule_name)},"method":${JSON.stringify(cmd.method)}` +
     `,"ip_addr":${JSON.stringify(cmd.ip_addr)},"geo":${JSON.stringify(cmd.geo)}` +
     `,"timestamp":${formatTimestamp(cmd.timestamp)}${timeout}` +
-    `,"worker":${JSON.stringify(cmd.worker)},"broadcast":false` +
+    `,"worker":${JSON.stringify(cmd.worker)},"broadcast":${cmd.broadcast === true}` +
     `,"hoplite":${JSON.stringify(cmd.hoplite)}}`;
 }

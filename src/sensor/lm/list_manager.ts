@@ -160,10 +160,16 @@ export class ListManager {
    * Applies a domain's lm configuration: its own projections plus, when
    * `use_component_projections`, the global ones it does not override by name. Idempotent:
    * modes, counters, watched IPs and bans survive re-applying; a projection that is disabled or
-   * gone sends `del` for the bans only it wanted. Throws (changing nothing) on a duplicate
-   * projection name or a bad regex.
+   * gone sends `del` for the bans only it wanted. `qpc` (the domain's component) sets the
+   * `worker` prefix and `broadcast` of its commands from now on. Throws (changing nothing) on a
+   * duplicate projection name or a bad regex.
    */
-  configure(domainId: number, lm: LmConfig, globalLm?: LmConfig): void {
+  configure(
+    domainId: number,
+    lm: LmConfig,
+    globalLm?: LmConfig,
+    qpc?: { worker: string; broadcast: boolean },
+  ): void {
     const configs = mergeProjections(domainId, lm, globalLm);
     const now = this.#clock.now();
     let d = this.#domains.get(domainId);
@@ -191,6 +197,8 @@ export class ListManager {
     }
     delete d.pendingModes;
     d.caps = listCaps(lm, globalLm);
+    if (qpc) d.qpc = { worker: qpc.worker, broadcast: qpc.broadcast };
+    else delete d.qpc;
     d.projections = projections;
     d.byName = byName;
     this.#releaseOrphans(d, now);
@@ -576,7 +584,7 @@ export class ListManager {
       comment,
       added_at: now,
       expires_at: now + timeout * 1000,
-      worker: `${this.#prefix}_${worker}`,
+      worker: `${d.qpc?.worker ?? this.#prefix}_${worker}`,
       claimants: [config.name, ...also],
     };
     d.bans.set(ban);
@@ -590,7 +598,7 @@ export class ListManager {
       timestamp: now / 1000,
       timeout,
       worker: ban.worker,
-      broadcast: false,
+      broadcast: d?.qpc?.broadcast ?? false,
       hoplite: this.#hostname,
     });
     this.#changed();
@@ -618,6 +626,7 @@ export class ListManager {
   }
 
   #sendDel(domainId: number, ban: ActiveBan, now: number): void {
+    const d = this.#domains.get(domainId);
     this.#emit({
       domain_id: domainId,
       comment: ban.comment,
@@ -627,7 +636,7 @@ export class ListManager {
       geo: this.#geo(ban.ip),
       timestamp: now / 1000,
       worker: ban.worker,
-      broadcast: false,
+      broadcast: d?.qpc?.broadcast ?? false,
       hoplite: this.#hostname,
     });
     this.#changed();

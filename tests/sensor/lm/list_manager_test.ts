@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ListManager, TICK_MS } from "../../../src/sensor/lm/mod.ts";
+import { formatCommand, ListManager, TICK_MS } from "../../../src/sensor/lm/mod.ts";
 import { brief, lm, NO_FLAGS, projection, setup, T0 } from "./_helpers.ts";
 
 const D = 8984;
@@ -629,4 +629,22 @@ Deno.test("ListManager escalates the ban time of a repeat offender, capped, and 
   m.onEvents(D, "203.0.113.5", ["loc_rate_a"], NO_FLAGS, 1);
   assert.equal(sent.at(-1)!.timeout, 60, "after forget: the first ban time again");
   assert.equal(m.bans(D)[0]!.expires_at - m.bans(D)[0]!.added_at, 60_000);
+});
+
+Deno.test("ListManager takes worker prefix and broadcast from the domain's qpc, on every reconfigure", () => {
+  const { lm: m, sent } = setup({ workerPrefix: "wrk" });
+  const config = lm([projection({ name: "rate" })]);
+  m.configure(D, config, undefined, { worker: "edge", broadcast: true });
+  m.onEvents(D, "192.0.2.1", ["loc_rate_a"], NO_FLAGS, 2);
+  assert.deepEqual([sent[0]?.worker, sent[0]?.broadcast], ["edge_2", true]);
+  assert.match(formatCommand(sent[0]!), /"worker":"edge_2","broadcast":true,/);
+  m.configure(D, config, undefined, { worker: "w", broadcast: false });
+  m.onEvents(D, "192.0.2.2", ["loc_rate_a"], NO_FLAGS, 1);
+  assert.deepEqual([sent[1]?.worker, sent[1]?.broadcast], ["w_1", false]);
+  m.unban(D, "192.0.2.1");
+  assert.deepEqual(
+    [sent[2]?.method, sent[2]?.worker, sent[2]?.broadcast],
+    ["del", "edge_2", false],
+    "a del names the worker that added, and the broadcast in force now",
+  );
 });
