@@ -1,4 +1,21 @@
+import { join } from "node:path";
 import { ConfigStore } from "../shared/config/config_store.ts";
+import {
+  COMPONENT_NAMES,
+  COMPONENT_SCHEMAS,
+  type ComponentName,
+  isComponentName,
+} from "../shared/config/components.ts";
+import { type ConfigError, configProblems } from "../shared/config/schema.ts";
+import { parseDocument } from "../shared/config/load_components.ts";
+import type { Settings } from "../shared/config/settings.ts";
+import { openGeoIp } from "../shared/geo/geoip.ts";
+import { silentLogger } from "../shared/log/logger.ts";
+import { componentKey, DomainChain } from "../sensor/filters/domain_chain.ts";
+import { HttpStats } from "../sensor/filters/statstore_http_stats.ts";
+import { chainBuilders, type FilterEnv } from "../sensor/ingest/chain_builders.ts";
+import { chainObservers } from "../sensor/ingest/chain_observers.ts";
+import { ListManager } from "../sensor/lm/list_manager.ts";
 import {
   DEFAULT_INI,
   formatProblem,
@@ -78,21 +95,111 @@ export async function checkConfig(text: string, file: string): Promise<SettingsP
   }
   const problems = [...result.problems];
   if (problems.some((p) => p.severity === "error")) return problems;
-  const store = new ConfigStore(result.settings);
-  const fileProblems = [
-    ...await store.reloadComponents(),
-    ...await store.reloadFilters(),
-  ];
-  for (const p of fileProblems) {
-    const [key, ...rest] = p.message.startsWith(p.file)
-      ? p.message.slice(p.file.length + 2).split(": ")
-      : ["(file)", p.message];
-    problems.push({
-      file: p.file,
-      key: key ?? "(file)",
-      message: rest.join(": "),
-      severity: "error",
-    });
+  const settings = result.settings;
+  const error = (file: string, key: string, message: string) =>
+    problems.push({ file, key, message, severity: "error" });
+
+  // Every mistake of every file, not only each file's first (the store stops at that).
+  for (const doc of await componentFiles(settings)) {
+    let parsed: unknown;
+    try {
+      parsed = parseDocument(doc.text, doc.file);
+    } catch (e) {
+      error(doc.file, "(file)", (e as ConfigError).reason ?? String(e));
+      continue;
+    }
+    const components = doc.component === undefined ? (parsed ?? {}) : { [doc.component]: parsed };
+    if (typeof components !== "object" || Array.isArray(components)) {
+      error(doc.file, "(file)", "expected an object of components");
+      continue;
+    }
+    for (const [name, value] of Object.entries(components as Record<string, unknown>)) {
+      if (!isComponentName(name)) {
+        error(doc.file, name, `unknown component (known: ${COMPONENT_NAMES.join(", ")})`);
+        continue;
+      }
+      for (const p of configProblems(COMPONENT_SCHEMAS[name], value, name)) {
+        error(doc.file, p.path, p.reason);
+      }
+    }
+  }
+  if (problems.some((p) => p.severity === "error")) return problems;
+
+  // Then what serve does with them: lay the layers, build every domain's chain (Lua scripts,
+  // list files), open the GeoIP database.
+  const store = new ConfigStore(settings);
+  for (const p of [...await store.reloadComponents(), ...await store.reloadFilters()]) {
+    error(p.file, "(file)", p.message);
+  }
+  const env: FilterEnv = {
+    settings,
+    global: () => store.global,
+    log: silentLogger,
+    stats: new HttpStats(),
+    offline: true,
+  };
+  const builders = chainBuilders(env);
+  const observers = chainObservers(env);
+  const domains = store.domains();
+  for (const id of domains.length > 0 ? domains : [0]) {
+    const chain = new DomainChain(id, builders, observers);
+    const config = store.domainConfig(id);
+    const where = id === 0 ? "global components" : `domain ${id}`;
+    try {
+      await chain.configure(config, componentKey(config, store.global));
+      ListManager.check(id, config.lm, store.global.lm);
+    } catch (e) {
+      error(where, "(chain)", (e as Error).message);
+    } finally {
+      await chain.close();
+    }
+  }
+  if (settings.geoip_db !== "") {
+    try {
+      (await openGeoIp(settings.geoip_db)).close();
+    } catch (e) {
+      problems.push({
+        file,
+        key: "[tsng] geoip_db",
+        message: `${(e as Error).message} (commands would carry geo "")`,
+        severity: "warning",
+      });
+    }
   }
   return problems;
+}
+
+/** The component files serve would read: components_config_dir's and every domain file. */
+async function componentFiles(
+  settings: Settings,
+): Promise<{ file: string; text: string; component?: ComponentName }[]> {
+  const out: { file: string; text: string; component?: ComponentName }[] = [];
+  const read = async (file: string, component?: ComponentName) => {
+    try {
+      out.push({ file, text: await Deno.readTextFile(file), ...(component ? { component } : {}) });
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  };
+  const dir = settings.components_config_dir;
+  if (dir !== "") {
+    await read(join(dir, "default.conf"));
+    for (const name of COMPONENT_NAMES) {
+      for (const ext of ["yaml", "yml", "json"]) await read(join(dir, `${name}.${ext}`), name);
+    }
+  }
+  for (const filters of settings.filters_config_dir) {
+    let entries: Deno.DirEntry[] = [];
+    try {
+      entries = await Array.fromAsync(Deno.readDir(filters));
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+      if (entry.isFile && /^\d{1,10}\.json$/.test(entry.name)) {
+        await read(join(filters, entry.name));
+      }
+    }
+  }
+  return out;
 }

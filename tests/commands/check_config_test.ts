@@ -45,3 +45,37 @@ Deno.test("checkConfig() names the field of a malformed regex", async () => {
   assert.equal(problems[0]!.key, "location_flags.locations[0].host");
   assert.match(problems[0]!.message, /not a valid RE2 regex/);
 });
+
+Deno.test("checkConfig() reports every problem of every file in one run", async () => {
+  const ini = await fixture({ many_uas: { max_uas: 0, window: "x", colour: 1 } });
+  const dir = ini.match(/components_config_dir = (.*)\n/)![1]!;
+  await Deno.mkdir(dir);
+  await Deno.writeTextFile(join(dir, "many_uas.yaml"), "max_uas: -1\nwindow: 0\n");
+  const problems = await checkConfig(ini, "q.ini");
+  assert.deepEqual(
+    problems.map((p) => `${p.file.split("/").pop()}: ${p.key}: ${p.message.split(" (")[0]}`),
+    [
+      "many_uas.yaml: many_uas.max_uas: -1 is below the minimum 1",
+      "many_uas.yaml: many_uas.window: 0 is below the minimum 1",
+      '8984.json: many_uas: unknown field "colour"',
+      "8984.json: many_uas.max_uas: 0 is below the minimum 1",
+      '8984.json: many_uas.window: expected a number, got string "x"',
+    ],
+  );
+});
+
+Deno.test("checkConfig() builds each domain's chain as serve does: a missing Lua script is an error", async () => {
+  const ini = await fixture({ lua: { scripts: [{ file: "missing.lua" }] } });
+  const problems = await checkConfig(ini, "q.ini");
+  assert.equal(problems.length, 1);
+  assert.equal(problems[0]!.file, "domain 8984");
+  assert.match(problems[0]!.message, /script "missing\.lua" is neither in components_config_dir/);
+});
+
+Deno.test("checkConfig() warns about a geoip_db it cannot open", async () => {
+  const problems = await checkConfig("[tsng]\ngeoip_db = /nonexistent/x.mmdb\n", "q.ini");
+  assert.deepEqual(
+    problems.map((p) => [p.key, p.severity]),
+    [["[tsng] geoip_db", "warning"]],
+  );
+});

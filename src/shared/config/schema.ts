@@ -69,7 +69,27 @@ function clone<T>(value: T): T {
  * Checks `value` against `schema` and returns a normalised deep copy with defaults filled.
  * Unknown object fields are errors: a typo in a ban rule must not pass silently.
  */
-export function validate(schema: Schema, value: unknown, path: string): unknown {
+export function validate(
+  schema: Schema,
+  value: unknown,
+  path: string,
+  problems?: ConfigError[],
+): unknown {
+  // With `problems`, every error below is collected and the walk goes on with its siblings.
+  const child = (s: Schema, v: unknown, p: string): unknown => {
+    if (!problems) return validate(s, v, p);
+    try {
+      return validate(s, v, p, problems);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      problems.push(error);
+      return undefined;
+    }
+  };
+  const report = (error: ConfigError): void => {
+    if (!problems) throw error;
+    problems.push(error);
+  };
   switch (schema.type) {
     case "boolean":
       if (typeof value !== "boolean") {
@@ -126,7 +146,7 @@ export function validate(schema: Schema, value: unknown, path: string): unknown 
       if (schema.maxItems !== undefined && value.length > schema.maxItems) {
         throw new ConfigError(path, `${value.length} items exceed the limit of ${schema.maxItems}`);
       }
-      return value.map((item, i) => validate(schema.items, item, `${path}[${i}]`));
+      return value.map((item, i) => child(schema.items, item, `${path}[${i}]`));
     }
     case "map": {
       if (!isPlainObject(value)) {
@@ -140,7 +160,7 @@ export function validate(schema: Schema, value: unknown, path: string): unknown 
             `is not ${schema.keyHint ?? `a key like ${schema.keyPattern}`}`,
           );
         }
-        out[key] = validate(schema.values, item, fieldPath(path, key));
+        out[key] = child(schema.values, item, fieldPath(path, key));
       }
       return out;
     }
@@ -160,9 +180,11 @@ export function validate(schema: Schema, value: unknown, path: string): unknown 
       const input = value;
       for (const key of Object.keys(input)) {
         if (!Object.hasOwn(schema.fields, key)) {
-          throw new ConfigError(
-            path,
-            `unknown field "${key}" (known: ${knownList(Object.keys(schema.fields))})`,
+          report(
+            new ConfigError(
+              path,
+              `unknown field "${key}" (known: ${knownList(Object.keys(schema.fields))})`,
+            ),
           );
         }
       }
@@ -171,13 +193,14 @@ export function validate(schema: Schema, value: unknown, path: string): unknown 
         const where = fieldPath(path, key);
         if (input[key] === undefined) {
           if (schema.required?.includes(key)) {
-            throw new ConfigError(path, `missing required field "${key}"`);
+            report(new ConfigError(path, `missing required field "${key}"`));
+            continue;
           }
           const fallback = defaultOf(fieldSchema);
           if (fallback !== undefined) out[key] = fallback;
           continue;
         }
-        out[key] = validate(fieldSchema, input[key], where);
+        out[key] = child(fieldSchema, input[key], where);
       }
       return out;
     }
@@ -274,3 +297,18 @@ export type Infer<S> = Schema extends S ? unknown // a schema built at run time:
   : S extends { type: "map"; values: infer V } ? Record<string, Infer<V>>
   : S extends { type: "oneOf"; options: readonly (infer O)[] } ? Infer<O>
   : unknown;
+
+/**
+ * Every problem of `value` against `schema`, not just the first: for `qts check-config`, which
+ * reports all of a file's mistakes in one run. Empty when the value is valid.
+ */
+export function configProblems(schema: Schema, value: unknown, path: string): ConfigError[] {
+  const problems: ConfigError[] = [];
+  try {
+    validate(schema, value, path, problems);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems.push(error);
+  }
+  return problems;
+}
