@@ -1,5 +1,5 @@
 import { growF64, growU32, IpSlots } from "./_ip_slots.ts";
-import { nextExcess, REJECT } from "./_limit_req_math.ts";
+import { drained, elapsedMs, nextExcess, REJECT } from "./_limit_req_math.ts";
 
 /**
  * One zone's buckets in process memory: excess (u32, 1/1000 request) and last time (f64 ms)
@@ -22,30 +22,34 @@ export class LocalBuckets {
     });
   }
 
-  /** nginx lookup+account: the excess stored for this request, or REJECT. */
+  /**
+   * nginx lookup+account: the excess stored for this request, or REJECT. `last` moves to `now`
+   * only when the request drained something (see `elapsedMs`), so it never goes back.
+   */
   take(hi: number, lo: number, now: number): number {
     const e = this.slots.find(hi, lo);
     if (e < 0) {
       this.#store(this.slots.insert(hi, lo), 0, now);
       return 0;
     }
-    const excess = nextExcess(this.#excess[e]!, this.#last[e]!, now, this.#rate, this.#burst);
-    if (excess !== REJECT) this.#store(e, excess, now);
+    const last = this.#last[e]!;
+    const ms = elapsedMs(now, last);
+    const excess = nextExcess(this.#excess[e]!, ms, this.#rate, this.#burst);
+    if (excess !== REJECT) this.#store(e, excess, ms !== 0 ? now : last);
     return excess;
   }
 
-  /** Overwrites a key's state (with what a shared backend decided), so a fallback starts warm. */
-  put(hi: number, lo: number, excess: number, now: number): void {
+  /** Overwrites a key's state (with what a shared backend stored), so a fallback starts warm. */
+  put(hi: number, lo: number, excess: number, last: number): void {
     let e = this.slots.find(hi, lo);
     if (e < 0) e = this.slots.insert(hi, lo);
-    this.#store(e, excess, now);
+    this.#store(e, excess, last);
   }
 
-  /** nginx's expiry rule: drop keys idle ≥ 60 s whose excess has drained to 0. */
+  /** Drops the keys a later request would find as new ones (see `drained`); keeps the rest. */
   sweep(now: number): void {
     this.slots.forEachEntry((e) => {
-      const ms = Math.abs(now - this.#last[e]!);
-      if (ms >= 60_000 && this.#excess[e]! - (this.#rate * ms) / 1000 <= 0) this.slots.remove(e);
+      if (drained(this.#excess[e]!, this.#last[e]!, now, this.#rate)) this.slots.remove(e);
     });
   }
 
@@ -54,9 +58,9 @@ export class LocalBuckets {
     return this.slots.bytes + this.#excess.byteLength + this.#last.byteLength;
   }
 
-  #store(e: number, excess: number, now: number): void {
+  #store(e: number, excess: number, last: number): void {
     this.#excess[e] = excess;
-    this.#last[e] = now;
-    this.slots.seen[e] = Math.floor(now / 1000);
+    this.#last[e] = last;
+    this.slots.seen[e] = Math.floor(last / 1000);
   }
 }

@@ -48,7 +48,8 @@ interface Zone {
 /**
  * limit_req_mc (SPEC §4 step 8): nginx `limit_req` per configuration ("zone"): a leaky bucket
  * per key (ip, ip+UA or ip+path) with excess in 1/1000 request, `burst`, and rate in r/s or
- * r/m, decided exactly as ngx_http_limit_req_lookup does. A rejected request emits
+ * r/m, decided exactly as ngx_http_limit_req_lookup does in nginx ≥ 1.15 (a request stamped
+ * before the key's last time drains nothing; see `_limit_req_math.ts`). A rejected request emits
  * `loc_rate_<name>_<METHOD><location>`. nginx's `nodelay` only chooses whether a passed request
  * is delayed, which a sensor cannot do: decisions are identical either way, and a request
  * nginx would delay gets the flag `limit_req_delayed` (no event).
@@ -102,7 +103,7 @@ export function limitReqMc(config: LimitReqConfig, deps: FilterDeps = {}): Limit
     if (excess === REJECT) {
       counters.rejected++;
       ctx.events.push(zone.eventPrefix + record.method + zone.location);
-    } else if (wouldDelay(excess, zone.nodelay)) ctx.flags.set(DELAYED_FLAG, true);
+    } else if (wouldDelay(excess, zone.nodelay, zone.rate)) ctx.flags.set(DELAYED_FLAG, true);
   };
 
   const runShared = async (
@@ -119,9 +120,10 @@ export function limitReqMc(config: LimitReqConfig, deps: FilterDeps = {}): Limit
     }`;
     let excess: number;
     try {
-      excess = await sharedTake(client, key, now, zone.rate, zone.burst, zone.ttl);
+      const taken = await sharedTake(client, key, now, zone.rate, zone.burst, zone.ttl);
+      excess = taken.excess;
       counters.shared++;
-      if (excess !== REJECT) zone.local.put(hi, lo, excess, now);
+      if (excess !== REJECT) zone.local.put(hi, lo, excess, taken.last);
     } catch (error) {
       noteFallback(error);
       excess = zone.local.take(hi, lo, now);

@@ -105,6 +105,61 @@ Deno.test("limitReqMc() equals nginx's algorithm on random request times", async
   }
 });
 
+/** Request times that mostly advance but go back by up to 300 ms, and now and then by > 60 s. */
+function outOfOrderTimes(random: () => number, n: number, start: number): number[] {
+  const times: number[] = [];
+  let t = start;
+  for (let i = 0; i < n; i++) {
+    const roll = random();
+    if (roll < 0.01) t -= 60_001 + Math.floor(random() * 120_000); // clock set back
+    else if (roll < 0.35) t -= Math.floor(random() * 301);
+    else if (roll < 0.4) t += Math.floor(random() * 20_000);
+    else t += Math.floor(random() * 400);
+    times.push(t);
+  }
+  return times;
+}
+
+Deno.test("limitReqMc() an earlier time drains nothing and leaves last where it is (nginx ≥ 1.15)", async () => {
+  // 10r/s burst 1: 1 request per 100 ms. Two clocks 200 ms apart, alternating: with
+  // abs(now - last) every backward step drained 200 ms again and all four passed.
+  const times = [10_000, 9_800, 10_010, 9_810];
+  const got = await decisions(limitReqMc(config(zone({ rate: "10r/s", burst: 1 }))), times);
+  assert.deepEqual(got, ["pass", "delay", "reject", "reject"]);
+  assert.deepEqual(got, nginxLimitReq(times, "10r/s", 1, false));
+  // 60 s back is still "another clock" (0 ms); more than 60 s back is a clock change, counted
+  // as 1 ms, which at 1000r/s drains one request, and last moves back to the new clock.
+  const edges = [100_000, 40_000, 40_000, 39_999, 39_999, 40_000];
+  const edge = await decisions(limitReqMc(config(zone({ rate: "1000r/s", burst: 1 }))), edges);
+  assert.deepEqual(edge, ["pass", "delay", "reject", "delay", "reject", "delay"]);
+  assert.deepEqual(edge, nginxLimitReq(edges, "1000r/s", 1, false));
+});
+
+Deno.test("limitReqMc() equals nginx ≥ 1.15 on out-of-order request times", async () => {
+  const random = seededRandom(1615);
+  for (const rate of ["1r/s", "10r/s", "600r/m", "7r/m", "3r/s", "1000r/s"]) {
+    for (const burst of [0, 1, 5]) {
+      for (const nodelay of [false, true]) {
+        const f = limitReqMc(config(zone({ rate, burst, nodelay })));
+        const times = outOfOrderTimes(random, 400, 1_700_000_000_000);
+        assert.deepEqual(
+          await decisions(f, times),
+          nginxLimitReq(times, rate, burst, nodelay),
+          `${rate} burst ${burst} nodelay ${nodelay}`,
+        );
+      }
+    }
+  }
+});
+
+Deno.test("limitReqMc() flags a delay only when nginx's excess * 1000 / rate is at least 1 ms", async () => {
+  // 3r/s: 333 ms drain 999 of the 1000 added, excess 1 → delay 1 * 1000 / 3000 = 0 ms: PASSED.
+  const times = [0, 333, 333];
+  const got = await decisions(limitReqMc(config(zone({ rate: "3r/s", burst: 2 }))), times);
+  assert.deepEqual(got, ["pass", "pass", "delay"]);
+  assert.deepEqual(got, nginxLimitReq(times, "3r/s", 2, false));
+});
+
 Deno.test("limitReqMc() names the event loc_rate_<name>_<METHOD><location>", async () => {
   const f = limitReqMc(config(zone({ location: "/api" })));
   await decide(f, rec({ method: "POST" }), 0);
@@ -180,6 +235,25 @@ Deno.test("limitReqMc() sweep drops drained keys only, which changes no decision
   assert.equal(f.stats().keys, 0);
 });
 
+Deno.test("limitReqMc() sweep keeps a key the next request would still find charged", async () => {
+  // 1r/m burst 0 drains 960 of 1000 in 60 s: nginx rejects at 60 s, as if the key was kept.
+  const slow = limitReqMc(config(zone({ rate: "1r/m" })));
+  await decide(slow, rec(), 0);
+  slow.sweep!(60_000);
+  assert.equal(slow.stats().keys, 1);
+  assert.equal((await decide(slow, rec(), 60_000)).decision, "reject");
+  // A last time 70 s ahead of the sweep's clock (set back): nginx will count 1 ms, not 70 s.
+  const times = [100_000, 100_000, 30_000];
+  const ahead = limitReqMc(config(zone({ burst: 2 })));
+  const got = [(await decide(ahead, rec(), times[0]!)).decision];
+  got.push((await decide(ahead, rec(), times[1]!)).decision);
+  ahead.sweep!(30_000);
+  assert.equal(ahead.stats().keys, 1, "abs(30 000 - 100 000) is not 70 s of draining");
+  got.push((await decide(ahead, rec(), times[2]!)).decision);
+  assert.deepEqual(got, nginxLimitReq(times, "1r/s", 2, false));
+  assert.deepEqual(got, ["pass", "delay", "delay"]);
+});
+
 Deno.test("limitReqMc() rejects bad configurations at build time", () => {
   assert.throws(() => limitReqMc(config(zone({ rate: "10r/h" }))), SyntaxError);
   assert.throws(() => limitReqMc(config(zone({ rate: "0r/s" }))), /below 1 request/);
@@ -237,6 +311,105 @@ Deno.test({
     } finally {
       await a.close!();
       await b.close!();
+      await mc.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "limitReqMc() two instances on a real memcached, one clock 200 ms behind, pass nginx's 105",
+  ignore: mcMissing !== undefined,
+  async fn() {
+    const mc = await startMemcached();
+    const shared = (): LimitReqConfig => ({
+      ...config(zone({ rate: "10r/s", burst: 5 })),
+      backend: "memcached",
+      servers: [mc.server],
+      timeout_ms: 2000,
+    });
+    const a = limitReqMc(shared(), { sharedStore: memcachedStore() });
+    const b = limitReqMc(shared(), { sharedStore: memcachedStore() });
+    try {
+      await Promise.all([a.ready(), b.ready()]);
+      // One client at 100 r/s for 10 s against 10r/s burst 5, alternately through a and b;
+      // b's clock is 200 ms behind, so the stream memcached sees steps back and forth.
+      const times: number[] = [];
+      const got: Decision[] = [];
+      for (let i = 0; i < 1000; i++) {
+        const t = 1_700_000_000_000 + i * 10 - (i % 2 === 1 ? 200 : 0);
+        times.push(t);
+        got.push((await decide(i % 2 === 1 ? b : a, rec(), t)).decision);
+      }
+      // 1 + burst 5 at once, then one per 100 ms for the other 9.9 s. abs(now - last) (nginx
+      // ≤ 1.14) drained 190-210 ms on every request and let all 1,000 through.
+      assert.equal(got.filter((d) => d !== "reject").length, 105, "passed of 1,000");
+      assert.deepEqual(got, nginxLimitReq(times, "10r/s", 5, false));
+      assert.equal(got.filter((d, i) => d !== "reject" && i % 2 === 1).length, 3, "b: burst only");
+      assert.equal(a.counters().shared + b.counters().shared, 1000);
+      assert.equal(a.counters().fallback + b.counters().fallback, 0);
+
+      // Random out-of-order times (back by up to 300 ms, now and then by more than 60 s) on
+      // another key, through either instance: still one nginx on the merged stream.
+      for (
+        const [n, rate, burst] of [[1, "10r/s", 0], [2, "3r/s", 2], [3, "1000r/s", 1]] as const
+      ) {
+        const both = (): LimitReqConfig => ({
+          ...shared(),
+          configurations: [zone({ rate, burst })],
+        });
+        const c = limitReqMc(both(), { sharedStore: memcachedStore() });
+        const d = limitReqMc(both(), { sharedStore: memcachedStore() });
+        try {
+          await Promise.all([c.ready(), d.ready()]);
+          const random = seededRandom(n);
+          const mixed = outOfOrderTimes(random, 300, 1_000_000_000);
+          const out: Decision[] = [];
+          for (const t of mixed) {
+            out.push((await decide(random() < 0.5 ? c : d, rec({ ip: `9.9.9.${n}` }), t)).decision);
+          }
+          assert.deepEqual(out, nginxLimitReq(mixed, rate, burst, false), `${rate} burst ${burst}`);
+          assert.equal(c.counters().fallback + d.counters().fallback, 0);
+        } finally {
+          await c.close!();
+          await d.close!();
+        }
+      }
+    } finally {
+      await a.close!();
+      await b.close!();
+      await mc.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "limitReqMc() mirrors memcached's last time locally, so a fallback continues exactly",
+  ignore: mcMissing !== undefined,
+  async fn() {
+    const mc = await startMemcached();
+    const f = limitReqMc({
+      ...config(zone({ rate: "10r/s", burst: 5 })),
+      backend: "memcached",
+      servers: [mc.server],
+      timeout_ms: 2000,
+    }, { sharedStore: memcachedStore() });
+    try {
+      await f.ready();
+      const times = outOfOrderTimes(seededRandom(77), 150, 5_000_000);
+      // Last shared request stamped 200 ms before the key's last: memcached keeps last; the
+      // mirror must too, or the first local request drains those 200 ms.
+      const top = Math.max(...times) + 10_000;
+      times.push(top, top - 200);
+      const got: Decision[] = [];
+      for (const t of times) got.push((await decide(f, rec(), t)).decision);
+      assert.equal(f.counters().fallback, 0);
+      await mc.stop();
+      const after = [top + 50, top + 60, top - 100, top + 400, top + 2_000];
+      for (const t of after) got.push((await decide(f, rec(), t)).decision);
+      assert.equal(f.counters().fallback, after.length, "decided locally");
+      assert.deepEqual(got, nginxLimitReq([...times, ...after], "10r/s", 5, false));
+    } finally {
+      await f.close!();
       await mc.stop();
     }
   },
