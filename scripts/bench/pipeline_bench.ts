@@ -6,7 +6,7 @@ import { Pipeline } from "../../src/sensor/ingest/pipeline.ts";
 import { WorkerRunner } from "../../src/sensor/ingest/worker_runner.ts";
 import { ListManager } from "../../src/sensor/lm/list_manager.ts";
 import { silentLogger } from "../../src/shared/log/logger.ts";
-import { Metrics } from "../../src/shared/metrics/prometheus.ts";
+import { Metrics } from "../../src/shared/metrics/metrics.ts";
 import { decodeRecord, encodeHeader, encodeRecord } from "../../src/sensor/wire/mod.ts";
 import { opsPerSecond, ratio, report } from "./_measure.ts";
 import { sampleRecord } from "./wire_bench.ts";
