@@ -56,7 +56,9 @@ function resolveLists(config: FixedListsConfig, global: FixedListsConfig | undef
 /**
  * fixed_lists, built as its two chain steps (seed §2.2.3.1): step 3 checks white lists and lists
  * with flags, step 5 the others. White → flag `whitelisted`; flags → its flags; black → event
- * `fixed_<name>`.
+ * `fixed_<name>`. Flags are set on both phases (the response half runs with fresh flags, and
+ * the per-response filters and projections skip on them); the event is emitted on the "first"
+ * phase only, so a request whose two halves both pass the chain counts once.
  */
 export async function fixedLists(
   config: FixedListsConfig,
@@ -105,11 +107,12 @@ export async function fixedLists(
   const late = loaded.filter((l) => !(l.type === "white" || l.flags.length > 0));
   const step = (lists: LoadedList[]) =>
     function fixedLists(_record: HttpRecord, ctx: RequestContext): void {
+      const first = ctx.phase === "first";
       for (const list of lists) {
         if (!list.set.has(ctx.ip)) continue;
         if (list.type === "white") ctx.flags.set("whitelisted", true);
         for (const flag of list.flags) ctx.flags.set(flag, true);
-        if (list.type === "black") ctx.events.push(list.event);
+        if (list.type === "black" && first) ctx.events.push(list.event);
       }
     };
   return {

@@ -14,7 +14,8 @@ interface CompiledLocation {
 /**
  * location_flags: in order, every location whose host and path regexes and method match sets its
  * flags; `stop` ends the scan. Empty host, method or path match anything; the path is the URL
- * without its query string, as nginx locations see it.
+ * without its query string, as nginx locations see it. Runs on both phases (the response half
+ * needs `static` too) and emits no events.
  */
 export function locationFlags(config: LocationFlagsConfig): FilterInstance {
   const locations: CompiledLocation[] = config.locations.map((l) => ({

@@ -65,7 +65,8 @@ const DISABLE_MS = 60_000;
  * cannot be interrupted). A function that errors, loops or over-allocates is stopped, counted and
  * logged (once a minute per kind) and the request goes on; one stopped by budget or memory
  * 3 times within a minute is skipped for the next minute, so a bad script cannot slow the
- * sensor. Scripts run on first-phase records only.
+ * sensor. allow_* run on both halves of a request (their flags matter to per-response
+ * filters), deny_* on the first half only, so each request emits once.
  */
 export async function lua(config: LuaConfig, deps: LuaDeps = {}): Promise<LuaFilters> {
   const budget = config.instruction_budget;
@@ -120,7 +121,9 @@ export async function lua(config: LuaConfig, deps: LuaDeps = {}): Promise<LuaFil
   let closed = false;
 
   const runPhase = (phase: 4 | 6, record: HttpRecord, ctx: RequestContext): void => {
-    if (closed || ctx.phase !== "first") return;
+    // allow_* only set flags, which the response half needs too (per-response filters and
+    // projections skip whitelisted requests); deny_* emit, once, on the first half.
+    if (closed || (phase === 6 && ctx.phase !== "first")) return;
     let fresh: LuaValue[] | null = null;
     if (
       record !== lastRecord || ctx !== lastCtx || ctx.now !== lastNow ||
@@ -140,7 +143,7 @@ export async function lua(config: LuaConfig, deps: LuaDeps = {}): Promise<LuaFil
     for (const line of out.split("\n")) {
       const tag = line.charCodeAt(0);
       if (tag === 87 /* W */) ctx.flags.set("whitelisted", true);
-      else if (tag === 69 /* E */) {
+      else if (tag === 69 /* E */ && ctx.phase === "first") {
         const name = line.slice(1);
         ctx.events.push(EVENT.test(name) ? name : "lua_invalid_event");
       } else if (tag === 70 /* F */) ctx.flags.set(line.slice(2), line[1] === "+");

@@ -67,11 +67,17 @@ export async function probeDetector(
   const counters: ProbeCounters = { requests: 0, probes: 0, scanners: 0 };
   const seenAgents = new Map<string, boolean>();
 
-  // `served`: the site answered 2xx/3xx, so a path-list hit is a page it has, no probe.
-  const probe = (url: string, served: boolean): string | undefined => {
+  /**
+   * The probe event of a URL. `status` undefined: the answer is not known yet, so only what
+   * needs no answer (patterns, dot files) is judged, with `deferred` saying whether the rest
+   * must wait for the response half. Known: a path-list hit the site served (2xx/3xx) is a page
+   * it has, no probe; a served dot file is a leak, still one.
+   */
+  const probe = (url: string, status: number | undefined): string | undefined => {
     const q = url.indexOf("?");
     const rawPath = q < 0 ? url : url.slice(0, q);
     if (patterns !== undefined && patterns.test(decodeOnce(url))) return "probe_attack";
+    const served = status !== undefined && status >= 200 && status < 400;
     // The lists match case-insensitively; only the short last segment is lowercased.
     const path = decodeOnce(rawPath);
     if (except.length > 0) {
@@ -81,8 +87,11 @@ export async function probeDetector(
     const slash = path.lastIndexOf("/");
     const base = path.slice(slash + 1).toLowerCase();
     // A dot file (/.env, /.git) served is a leak, still a probe; other names may be pages.
-    if (base !== "" && files.has(base) && (!served || base.startsWith("."))) return "probe_file";
-    if (served) return undefined;
+    const dotFile = base.startsWith(".");
+    if (base !== "" && files.has(base) && (dotFile || (status !== undefined && !served))) {
+      return "probe_file";
+    }
+    if (status === undefined || served) return undefined;
     if (paths !== undefined && paths.test(path)) return "probe_path";
     if (wordpress !== undefined && wordpress.test(path)) return "probe_wordpress";
     return undefined;
@@ -91,10 +100,20 @@ export async function probeDetector(
   return {
     name: "probe_detector",
     run: function probeDetector(record: HttpRecord, ctx: RequestContext): void {
-      if (ctx.phase !== "first") return;
+      // A whole record (a log line, an after-half alone) is judged at once; a before-half
+      // only on what needs no answer, its response half on the rest — once per request.
+      const complete = record.req_type === 1 && record.status !== 0;
+      if (ctx.phase === "response") {
+        if (!complete || probe(record.url, undefined) !== undefined) return;
+        const late = probe(record.url, record.status);
+        if (late !== undefined) {
+          counters.probes++;
+          ctx.events.push(late);
+        }
+        return;
+      }
       counters.requests++;
-      const status = record.status;
-      const event = probe(record.url, status >= 200 && status < 400);
+      const event = probe(record.url, complete ? record.status : undefined);
       if (event !== undefined) {
         counters.probes++;
         ctx.events.push(event);

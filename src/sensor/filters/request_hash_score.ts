@@ -10,6 +10,17 @@ import { growU32, ipKey, IpSlots, textKey, type TrackedFilterInstance } from "./
  * whose hash occurs at least `min_repeats` times in the ring; a score of `max_score` or more
  * emits `hash_score_ip` / `hash_score_ua`. A ring idle longer than `timeout` seconds starts
  * over. The score is kept incrementally, so a request costs two scans of the ring, not a sort.
+ *
+ * A User-Agent's ring mixes every client sending that UA, so its score says a request is being
+ * repeated, not who repeats it. `hash_score_ua` is therefore emitted only for an IP that itself
+ * repeats: the request's hash is one of the repeated ones in the UA's ring, and the same IP
+ * sent that hash at least `per_useragent.min_repeats` times (at most `per_ip.history_size`)
+ * among its own last `per_ip.history_size` requests, read from its per_ip ring. A slow
+ * distributed attack (each address once every few minutes, each far apart in the UA's ring) is
+ * still caught once an address has come back `min_repeats` times; a real user sharing a
+ * popular browser UA who logs in once and browses is not. No memory beyond the two rings.
+ *
+ * Runs and emits on the "first" phase only (the response half repeats the request).
  */
 export function requestHashScore(
   config: RequestHashScoreConfig,
@@ -17,16 +28,24 @@ export function requestHashScore(
 ): TrackedFilterInstance {
   const perIp = scoreRing(config.per_ip, "hash_score_ip");
   const perUa = scoreRing(config.per_useragent, "hash_score_ua");
+  const uaRepeats = config.per_useragent.min_repeats;
+  const ownRepeats = Math.min(uaRepeats, config.per_ip.history_size);
   return {
     name: "request_hash_score",
     run: function requestHashScore(record: HttpRecord, ctx: RequestContext): void {
       if (ctx.phase !== "first") return;
       const h = fnv1a(record.url, fnv1a(record.host, fnv1a(record.method) ^ 0x2f));
       const sec = Math.floor(ctx.now / 1000);
-      const ip = ipKey(record, ctx.ip);
-      if (perIp.add(ip[0], ip[1], h, sec)) ctx.events.push(perIp.event);
+      // ipKey and textKey share one scratch pair: keep the IP's words.
+      const key = ipKey(record, ctx.ip);
+      const ipHi = key[0];
+      const ipLo = key[1];
+      if (perIp.add(ipHi, ipLo, h, sec)) ctx.events.push(perIp.event);
       const ua = textKey(record.http_user_agent);
-      if (perUa.add(ua[0], ua[1], h, sec)) ctx.events.push(perUa.event);
+      if (
+        perUa.add(ua[0], ua[1], h, sec) && perUa.lastCount >= uaRepeats &&
+        perIp.count(ipHi, ipLo, h) >= ownRepeats
+      ) ctx.events.push(perUa.event);
     },
     sweep(now: number): void {
       const sec = Math.floor(now / 1000);
@@ -46,6 +65,10 @@ interface Ring {
   readonly slots: IpSlots;
   /** Records hash `h` at second `sec`; true when the key's score reached max_score. */
   add(hi: number, lo: number, h: number, sec: number): boolean;
+  /** Occurrences of the last added hash in its key's ring, that hash included. */
+  readonly lastCount: number;
+  /** Occurrences of hash `h` in a key's ring (0 for an unknown key). */
+  count(hi: number, lo: number, h: number): number;
   sweep(sec: number): void;
   clear(): void;
   bytes(): number;
@@ -62,6 +85,7 @@ function scoreRing(config: ScoreRingConfig, event: string): Ring {
     next.set(meta);
     meta = next;
   });
+  let lastCount = 0;
   const countIn = (base: number, len: number, h: number): number => {
     let c = 0;
     for (let i = 0; i < len; i++) if (ring[base + i] === h) c++;
@@ -70,6 +94,13 @@ function scoreRing(config: ScoreRingConfig, event: string): Ring {
   return {
     event,
     slots,
+    get lastCount() {
+      return lastCount;
+    },
+    count(hi, lo, h) {
+      const e = slots.find(hi, lo);
+      return e < 0 ? 0 : countIn(e * size, meta[e * 3 + 1]!, h);
+    },
     add(hi, lo, h, sec) {
       let e = slots.find(hi, lo);
       if (e < 0) {
@@ -95,6 +126,7 @@ function scoreRing(config: ScoreRingConfig, event: string): Ring {
       const after = len === size ? len : len + 1;
       ring[base + pos] = h;
       const c = countIn(base, after, h);
+      lastCount = c;
       if (c === minRepeats) score += c;
       else if (c > minRepeats) score += 1;
       meta[m] = pos + 1 === size ? 0 : pos + 1;

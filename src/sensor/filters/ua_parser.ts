@@ -23,9 +23,10 @@ const TOOL_RE =
  * ua_parser (SPEC §4 step 1): classifies the User-Agent and sets `ua_empty` (absent or "-"),
  * `ua_bot` (self-declared crawler), `ua_tool` (curl, wget, python-requests, Go-http-client,
  * scanners…), `ua_mobile` (ua-parser-js device type mobile, tablet or wearable). Flags listed
- * in `events` are also emitted as events of the same name on first-phase records. Results are
- * kept in an LRU cache of `cache_size` UAs, since parsing costs ~20 µs and real traffic
- * repeats a few thousand UAs.
+ * in `events` are also emitted as events of the same name. Flags are set on both phases (the
+ * response half runs with fresh flags); events are emitted on the "first" phase only, once per
+ * request. Results are kept in an LRU cache of `cache_size` UAs, since parsing costs ~20 µs
+ * and real traffic repeats a few thousand UAs.
  */
 export function uaParser(config: UaParserConfig, _deps: FilterDeps = {}): FilterInstance {
   let eventBits = 0;

@@ -86,3 +86,32 @@ Deno.test("fixedLists() refuses list file paths outside the list directory", asy
     );
   }
 });
+
+Deno.test("fixedLists() flags both halves of a request but emits on the first phase only", async () => {
+  const { early, late } = await fixedLists(config({
+    lists: [
+      { name: "office", type: "white", entries: ["192.0.2.0/24"] },
+      { name: "tor", type: "black", entries: ["203.0.113.0/24"], flags: ["tor"] },
+      { name: "bad", type: "black", entries: ["198.51.100.0/24"] },
+    ],
+  }));
+  const halves = (ip: string) =>
+    (["first", "response"] as const).map((phase) => {
+      const ctx: RequestContext = { domainId: 1, ip, now: 0, phase, flags: new Map(), events: [] };
+      run(early, ip, ctx);
+      run(late, ip, ctx);
+      return { flags: Object.fromEntries(ctx.flags), events: ctx.events };
+    });
+  assert.deepEqual(halves("198.51.100.9"), [
+    { flags: {}, events: ["fixed_bad"] },
+    { flags: {}, events: [] },
+  ]);
+  assert.deepEqual(halves("203.0.113.4"), [
+    { flags: { tor: true }, events: ["fixed_tor"] },
+    { flags: { tor: true }, events: [] },
+  ]);
+  assert.deepEqual(halves("192.0.2.1"), [
+    { flags: { whitelisted: true }, events: [] },
+    { flags: { whitelisted: true }, events: [] },
+  ]);
+});

@@ -23,14 +23,14 @@ function config(fields: Partial<ProbeDetectorConfig> = {}): ProbeDetectorConfig 
   ) as ProbeDetectorConfig;
 }
 
-/** The events one request produces. */
+/** The events one whole request (a log line: answered 404) produces. */
 function events(
   f: ProbeDetectorInstance,
   url: string,
   ua = BROWSER_UA,
   phase: "first" | "response" = "first",
 ): string[] {
-  const record = rec({ ip: "203.0.113.9", url, http_user_agent: ua });
+  const record = rec({ ip: "203.0.113.9", url, http_user_agent: ua, req_type: 1, status: 404 });
   const ctx = ctxFor(record, 1_700_000_000_000, phase);
   f.run(record, ctx);
   return ctx.events;
@@ -161,10 +161,27 @@ Deno.test("probeDetector() flags scanner User-Agents case-insensitively as scann
   assert.deepEqual(events(f, "/", ""), [], "no User-Agent is no scanner");
 });
 
-Deno.test("probeDetector() ignores the response phase and counts what it sees", async () => {
+Deno.test("probeDetector() judges a request split in two halves once: at once what needs no answer, the rest on the response", async () => {
   const f = await probeDetector(config());
-  assert.deepEqual(events(f, "/.env", "sqlmap/1.8", "response"), []);
-  assert.deepEqual(f.counters(), { requests: 0, probes: 0, scanners: 0 });
+  const half = (url: string, phase: "first" | "response", status: number) => {
+    const record = rec({ ip: "203.0.113.9", url, req_type: phase === "first" ? 0 : 1, status });
+    const ctx = ctxFor(record, 1_700_000_000_000, phase);
+    f.run(record, ctx);
+    return ctx.events;
+  };
+  assert.deepEqual(half("/.env", "first", 0), ["probe_file"], "a dot file needs no answer");
+  assert.deepEqual(half("/.env", "response", 404), [], "and is not counted again");
+  assert.deepEqual(half("/phpmyadmin/", "first", 0), [], "a path waits for the answer");
+  assert.deepEqual(half("/phpmyadmin/", "response", 404), ["probe_path"]);
+  assert.deepEqual(half("/phpmyadmin/", "first", 0), []);
+  assert.deepEqual(half("/phpmyadmin/", "response", 200), [], "served: the site has it");
+  assert.deepEqual(half("/?id=1' or '1'='1", "first", 0), ["probe_attack"]);
+  assert.deepEqual(half("/?id=1' or '1'='1", "response", 200), []);
+  assert.deepEqual(f.counters(), { requests: 4, probes: 3, scanners: 0 });
+});
+
+Deno.test("probeDetector() counts what it sees", async () => {
+  const f = await probeDetector(config());
   events(f, "/.env", "sqlmap/1.8");
   events(f, "/");
   events(f, "/.git/config");
