@@ -8,7 +8,7 @@ import {
 } from "../../shared/config/components.ts";
 import { type ConfigStore, isDomainId } from "../../shared/config/config_store.ts";
 import type { Pipeline } from "../ingest/pipeline.ts";
-import type { Ban, ListManager } from "../lm/list_manager.ts";
+import type { Ban, BanDetail, ListManager } from "../lm/list_manager.ts";
 import type { Logger } from "../../shared/log/logger.ts";
 import type { Metrics } from "../../shared/metrics/metrics.ts";
 import { ipKey } from "../../shared/net/ip.ts";
@@ -257,6 +257,40 @@ export function createApi(deps: ApiDeps): Hono {
     const id = seenDomain(c);
     return c.json({ status: "success", data: lm.bans(id) });
   });
+
+  /**
+   * An IP's active bans with their evidence (in one domain, or every domain) and its ban
+   * history: what the person on call reads to answer "why was this IP banned?".
+   */
+  const explain = (ip: string, domainId?: number) => {
+    if (!ipKey(ip)) throw new ApiError(`"${ip.slice(0, 64)}" is not an IP address`);
+    const ids = domainId === undefined ? lm.domainIds() : [domainId];
+    // The spellings the bans hold (`2001:DB8::1` finds `2001:db8::1`), and the address itself.
+    const spellings = new Set([ip]);
+    for (const id of ids) for (const b of lm.bans(id)) if (sameIp(b.ip, ip)) spellings.add(b.ip);
+    const seen = new Set<string>();
+    const bans: BanDetail[] = [];
+    for (const spelling of spellings) {
+      for (const detail of lm.banDetails(spelling, domainId)) {
+        const key = `${detail.domain_id}\n${detail.rule_name}\n${detail.ip}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        bans.push(detail);
+      }
+    }
+    const held = new Set([...spellings, ...bans.map((b) => b.ip)]);
+    const history = lm.history().filter((h) =>
+      held.has(h.ip) && (domainId === undefined || h.domain_id === domainId)
+    );
+    return { ip, bans, history };
+  };
+
+  app.get("/bans/:domain/:ip", (c) => {
+    const id = seenDomain(c);
+    return c.json({ status: "success", data: explain(c.req.param("ip"), id) });
+  });
+
+  app.get("/ips/:ip", (c) => c.json({ status: "success", data: explain(c.req.param("ip")) }));
 
   app.delete("/bans/:domain/:ip", (c) => {
     const id = seenDomain(c);

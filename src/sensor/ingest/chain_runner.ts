@@ -3,6 +3,16 @@ import type { ComponentBuilder, ObserverBuilder, StepName } from "../filters/dom
 import type { StatsSnapshot } from "../filters/statstore_http_stats.ts";
 import type { HttpRecord } from "../wire/record.ts";
 
+/** The request behind a decision, kept as ban evidence (what the person on call reads). */
+export interface RequestSample {
+  method: string;
+  host: string;
+  url: string;
+  /** 0 when the request was decided before its response. */
+  status: number;
+  ua: string;
+}
+
 /** What the chain decided for one request: its events, for the list manager. */
 export interface Decision {
   domainId: number;
@@ -16,6 +26,8 @@ export interface Decision {
   now: number;
   /** The `tag` given to LocalRunner.submit (a worker's ingest sequence number). */
   tag?: number;
+  /** The request itself (fields cut to a few hundred characters), for ban evidence. */
+  sample?: RequestSample;
 }
 
 /** Runs filter chains; in this thread ({@linkcode LocalRunner}) or in Web Workers. */

@@ -6,7 +6,7 @@ import type { StatsSnapshot } from "../filters/statstore_http_stats.ts";
 import type { RequestContext } from "../filters/types.ts";
 import { clientAddress, type HttpRecord } from "../wire/record.ts";
 import { RequestJoin } from "./request_join.ts";
-import type { ChainFactories, ChainRunner, RunnerSinks } from "./chain_runner.ts";
+import type { ChainFactories, ChainRunner, RequestSample, RunnerSinks } from "./chain_runner.ts";
 
 const MAX_IN_FLIGHT = 64;
 
@@ -14,6 +14,24 @@ const MAX_IN_FLIGHT = 64;
 interface Done {
   ctx: RequestContext;
   tag: number | undefined;
+  /** Until the chain finished; then its sample (a decoded record may view reused buffers). */
+  record: HttpRecord | undefined;
+  sample?: RequestSample;
+}
+
+// Evidence fields are cut here: a hostile URL or User-Agent must not bloat bans and logs.
+const SAMPLE_FIELD_MAX = 256;
+
+function sampleOf(record: HttpRecord): RequestSample {
+  const cut = (text: string) =>
+    text.length > SAMPLE_FIELD_MAX ? text.slice(0, SAMPLE_FIELD_MAX) : text;
+  return {
+    method: cut(record.method),
+    host: cut(record.host),
+    url: cut(record.url),
+    status: record.status,
+    ua: cut(record.http_user_agent),
+  };
 }
 
 /**
@@ -80,7 +98,7 @@ export class LocalRunner implements ChainRunner {
       flags: new Map(),
       events: [],
     };
-    const done: Done = { ctx, tag };
+    const done: Done = { ctx, tag, record };
     const seq = this.#submitted++;
     const pending = chain.run(record, ctx);
     if (!pending) {
@@ -117,6 +135,8 @@ export class LocalRunner implements ChainRunner {
 
   /** Applies decisions in submission order, as far as every earlier record has finished. */
   #finished(seq: number, done: Done): void {
+    if (done.ctx.events.length > 0 && done.record) done.sample = sampleOf(done.record);
+    done.record = undefined;
     if (seq !== this.#applied) {
       this.#held.set(seq, done);
       return;
@@ -130,7 +150,7 @@ export class LocalRunner implements ChainRunner {
     }
   }
 
-  #decide({ ctx, tag }: Done): void {
+  #decide({ ctx, tag, sample }: Done): void {
     if (ctx.events.length === 0) return;
     const flags: string[] = [];
     for (const [flag, value] of ctx.flags) if (value) flags.push(flag);
@@ -142,6 +162,7 @@ export class LocalRunner implements ChainRunner {
       worker: this.#worker,
       now: ctx.now,
       ...(tag === undefined ? {} : { tag }),
+      ...(sample === undefined ? {} : { sample }),
     });
   }
 

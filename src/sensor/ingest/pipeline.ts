@@ -128,7 +128,14 @@ export class Pipeline {
     const flags = new Map<string, boolean>();
     for (const flag of decision.flags) flags.set(flag, true);
     const apply = () =>
-      this.#o.lm.onEvents(decision.domainId, decision.ip, decision.events, flags, decision.worker);
+      this.#o.lm.onEvents(
+        decision.domainId,
+        decision.ip,
+        decision.events,
+        flags,
+        decision.worker,
+        decision.sample,
+      );
     if (this.#o.decisionClock) this.#o.decisionClock.at(decision.now, apply);
     else apply();
   }

@@ -1,3 +1,5 @@
+import type { BanEvidence } from "./_evidence.ts";
+
 /** One active ban as the list manager keeps it. */
 export interface ActiveBan {
   ip: string;
@@ -9,6 +11,10 @@ export interface ActiveBan {
   worker: string;
   /** Projections wanting this ban; the first one added it. Never empty. */
   claimants: string[];
+  /** What made the source banned (absent for bans restored from an older state file). */
+  evidence?: BanEvidence;
+  /** Decided by a projection in simulation: never published, no `del` either. */
+  simulated?: boolean;
 }
 
 /**

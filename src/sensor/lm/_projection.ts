@@ -1,6 +1,7 @@
 import type { ProjectionConfig, Threshold } from "../../shared/config/components.ts";
 import { compileRegex, type Matcher } from "../../shared/config/regex.ts";
 import { SourceWindow } from "./_source_window.ts";
+import { EvidenceBook } from "./_evidence.ts";
 import { fnv1a } from "../../shared/hash/fnv1a.ts";
 
 /** A projection's working mode (seed §2.2.4.1: Ясли, Наблюдение, Блокировка) or disabled. */
@@ -24,6 +25,11 @@ const MATCH_CACHE_MAX = 4096;
 const DISTINCT_CAP = 1024;
 /** Watched IPs per projection; an attack wider than this bans the first ones seen. */
 export const WATCH_MAX = 1_000_000;
+
+/** How long a quiet source's evidence is kept: the longest window the projection counts in. */
+function evidenceIdle(config: ProjectionConfig): number {
+  return Math.max(60, config.evidence.window, config.bypass.window, config.watch_ttl);
+}
 
 /** True when a threshold is configured: any non-zero part (0 means "not required"). */
 export function isSet(t: Threshold): boolean {
@@ -76,6 +82,8 @@ export class ProjectionState {
   /** `refused` when last logged (once per window at most). */
   refusedLogged = 0;
   readonly watched = new Map<string, WatchEntry>();
+  /** What each recently active source did, for the evidence of its ban. */
+  readonly book: EvidenceBook;
   /** Per-source evidence before an add in block mode; absent when one event is enough. */
   evidence: SourceWindow | undefined;
   /** Per-source counts that ban one source alone in nursery or watch; absent when off. */
@@ -92,6 +100,7 @@ export class ProjectionState {
     this.mode = firstMode(config);
     this.since = now;
     this.lastMatchAt = now;
+    this.book = new EvidenceBook(evidenceIdle(config));
     this.#windows(config, config);
   }
 
@@ -116,6 +125,7 @@ export class ProjectionState {
       this.#cache.clear();
     }
     this.#windows(config, this.config);
+    this.book.idleSeconds = evidenceIdle(config);
     this.config = config;
     this.#distinctCap = Math.max(DISTINCT_CAP, config.activation.ips, config.nursery.ips);
   }

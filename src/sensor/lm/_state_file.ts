@@ -1,5 +1,6 @@
 import type { ActiveBan } from "./_ban_table.ts";
 import { type Domain, newDomain } from "./_domain.ts";
+import type { BanEvidence } from "./_evidence.ts";
 import { isValidMode, type ProjectionMode, type ProjectionState } from "./_projection.ts";
 
 const MODES: readonly string[] = ["nursery", "watch", "block", "disabled"];
@@ -36,6 +37,14 @@ export interface SavedDomain<B> {
   bans: B[];
   modes: Record<string, SavedMode>;
   offenders?: OffenderTuple[];
+  /** Per ban (`rule_name\nip`): its evidence, and whether it was only simulated. */
+  extras?: Record<string, BanExtras>;
+}
+
+/** What a ban carries besides its tuple. */
+export interface BanExtras {
+  simulated?: boolean;
+  evidence?: BanEvidence;
 }
 
 /** A repeat offender on disk: `[rule_name\nsource, bans, last ban ms]`. */
@@ -106,7 +115,14 @@ export function parseState(text: string, path: string): LoadedState {
       (o): o is OffenderTuple =>
         Array.isArray(o) && o.length === 3 && str(o[0]) && num(o[1]) && num(o[2]),
     );
-    state.domains[id] = { bans, modes, ...(offenders.length > 0 ? { offenders } : {}) };
+    // Extras are advisory (evidence for people): kept when they are objects, not checked deeper.
+    const extras = isRecord(d.extras) ? d.extras as Record<string, BanExtras> : undefined;
+    state.domains[id] = {
+      bans,
+      modes,
+      ...(offenders.length > 0 ? { offenders } : {}),
+      ...(extras ? { extras } : {}),
+    };
   }
   return state;
 }
@@ -116,8 +132,15 @@ export function snapshotState(domains: Iterable<Domain>, now: number): SavedStat
   const state: SavedState = { version: 1, saved_at: now, domains: {} };
   for (const d of domains) {
     const bans: BanTuple[] = [];
+    const extras: Record<string, BanExtras> = {};
     for (const b of d.bans.values()) {
       if (b.expires_at <= now) continue;
+      if (b.evidence || b.simulated) {
+        extras[`${b.rule_name}\n${b.ip}`] = {
+          ...(b.simulated ? { simulated: true } : {}),
+          ...(b.evidence ? { evidence: b.evidence } : {}),
+        };
+      }
       bans.push([
         b.ip,
         b.rule_name,
@@ -148,6 +171,7 @@ export function snapshotState(domains: Iterable<Domain>, now: number): SavedStat
       bans,
       modes,
       ...(offenders.length > 0 ? { offenders } : {}),
+      ...(Object.keys(extras).length > 0 ? { extras } : {}),
     };
   }
   return state;
@@ -190,6 +214,7 @@ export function restoreState(
       if (b.expires_at <= now) continue;
       const known = d.bans.get(b.rule_name, b.ip);
       if (known !== undefined && known.expires_at > now) continue;
+      const extra = saved.extras?.[`${b.rule_name}\n${b.ip}`];
       d.bans.set({
         ip: b.ip,
         rule_name: b.rule_name,
@@ -198,6 +223,8 @@ export function restoreState(
         expires_at: b.expires_at,
         worker: b.worker,
         claimants: b.claimants,
+        ...(extra?.simulated === true ? { simulated: true } : {}),
+        ...(isRecord(extra?.evidence) ? { evidence: extra.evidence } : {}),
       });
       restored++;
     }

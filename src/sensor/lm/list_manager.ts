@@ -1,5 +1,7 @@
 import type { LmConfig, ProjectionConfig } from "../../shared/config/components.ts";
 import { hasAnyFlag } from "../filters/types.ts";
+import type { RequestSample } from "../ingest/chain_runner.ts";
+import type { BanEvidence, BanReason } from "./_evidence.ts";
 import { sourceOf } from "../../shared/net/ip.ts";
 import type { ActiveBan } from "./_ban_table.ts";
 import { type Domain, newDomain } from "./_domain.ts";
@@ -22,6 +24,25 @@ import {
 import { writeFileAtomic } from "../../shared/config/write_file_atomic.ts";
 
 export type { ProjectionMode } from "./_projection.ts";
+
+// Ban decisions kept for GET /ips/<ip> and history(); the oldest are dropped first.
+const HISTORY_MAX = 10_000;
+// Ban log lines: a burst, then this many a second (a wide attack bans thousands at once).
+const BAN_LOG_BURST = 100;
+const BAN_LOG_RATE = 20;
+
+/** One ban decision, as GET /ips/<ip> lists them. */
+export interface BanHistoryEntry {
+  /** Decision time (ms). */
+  at: number;
+  domain_id: number;
+  ip: string;
+  rule_name: string;
+  /** `add` and `del` were published; `simulated` was a would-be add. */
+  action: "add" | "del" | "simulated";
+  comment: string;
+  projection: string;
+}
 
 // Repeat offenders remembered per domain; past it the longest-unbanned are forgotten first.
 const OFFENDERS_MAX = 1_000_000;
@@ -79,6 +100,18 @@ export interface Ban {
   expires_at: number;
   /** Projection that added it (or, after that one was removed, one that also wanted it). */
   projection: string;
+  /** A would-be ban of a projection in simulation: never published. */
+  simulated: boolean;
+  /** Why: the rule reached and the source's events (see {@linkcode BanEvidence}). */
+  reason: string;
+  /** Matching events of the source when it was banned. */
+  events: number;
+}
+
+/** One ban of an IP with everything that made it, for `GET /bans/<domain>/<ip>`. */
+export interface BanDetail extends Ban {
+  domain_id: number;
+  evidence: BanEvidence | null;
 }
 
 /** A projection's mode and counters, for `/stats` and tests. */
@@ -105,6 +138,7 @@ export interface ProjectionStatus {
 }
 
 interface PendingAdd {
+  reason: BanReason;
   projection: ProjectionState;
   /** The address, or an IPv6 client's network. */
   source: string;
@@ -139,6 +173,10 @@ export class ListManager {
   readonly #domains = new Map<number, Domain>();
   #lastTick: number;
   #saveTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #history: BanHistoryEntry[] = [];
+  #logTokens = BAN_LOG_BURST;
+  #logRefill = Date.now();
+  #logSuppressed = 0;
   #saving: Promise<void> = Promise.resolve();
   #closed = false;
   /** Main-thread ms the last save took to serialise; spaces saves out during an attack. */
@@ -183,6 +221,9 @@ export class ListManager {
       let p = d.byName.get(config.name);
       if (p) {
         const stateChanged = p.config.state !== config.state;
+        // Leaving simulation: its would-be bans were never published; forget them quietly so
+        // the projection bans for real from now on.
+        if (p.config.simulate && !config.simulate) dropSimulated(d, config.name);
         p.reconfigure(config);
         if (stateChanged || !isValidMode(config, p.mode)) {
           this.#transition(d, p, firstMode(config), now, stateChanged ? "state" : "config");
@@ -241,6 +282,7 @@ export class ListManager {
     events: readonly string[],
     flags: ReadonlyMap<string, boolean>,
     worker: number,
+    sample?: RequestSample,
   ): void {
     if (events.length === 0) return;
     const now = this.#clock.now();
@@ -267,7 +309,9 @@ export class ListManager {
         ? sourceOf(ip, config.ipv6_prefix)
         : ip;
       p.count(source, n, now);
+      p.book.note(source, events, (event) => p.matches(event), now, sample);
       let block = p.mode === "block";
+      let reason: BanReason = "event";
       if (!block) {
         if (p.mode === "watch") p.watch(source, first, multiple, worker, now);
         // One source alone far over the bypass threshold is banned without waiting for the
@@ -276,15 +320,18 @@ export class ListManager {
           p.bypass.delete(source);
           p.bypassed++;
           block = true;
+          reason = "bypass";
         }
       } else if (p.evidence !== undefined) {
         // Block mode punishes sources, not every visitor: an add needs per-source evidence.
         if (p.evidence.add(source, n, now) < config.evidence.events) continue;
         p.evidence.delete(source);
+        reason = "evidence";
       }
       if (!block) continue;
       const ban = d.bans.get(config.rule_name, source);
-      if (ban !== undefined && ban.expires_at > now) {
+      // A would-be ban of a simulating projection does not stand in for a real one.
+      if (ban !== undefined && ban.expires_at > now && !(ban.simulated && !config.simulate)) {
         if (!ban.claimants.includes(config.name)) ban.claimants.push(config.name);
         continue;
       }
@@ -297,6 +344,7 @@ export class ListManager {
           event: first,
           multiple,
           claimants: [],
+          reason,
         });
       } else {
         // Two projections with one rule_name: one command, which then stems from both.
@@ -307,7 +355,7 @@ export class ListManager {
     if (!pending) return;
     for (const add of pending.values()) {
       const comment = add.multiple ? MULTIPLE : add.event;
-      this.#sendAdd(d, add.projection, add.source, comment, worker, now, add.claimants);
+      this.#sendAdd(d, add.projection, add.source, comment, worker, now, add.claimants, add.reason);
     }
   }
 
@@ -341,7 +389,45 @@ export class ListManager {
         added_at: ban.added_at,
         expires_at: ban.expires_at,
         projection: ban.claimants[0] ?? "",
+        simulated: ban.simulated === true,
+        reason: ban.evidence?.reason ?? "",
+        events: ban.evidence?.count ?? 0,
       });
+    }
+    return out.sort((a, b) => a.added_at - b.added_at);
+  }
+
+  /**
+   * The active bans of an IP (or the IPv6 network it was counted in) with their evidence, in
+   * one domain or, without `domainId`, in every domain.
+   */
+  banDetails(ip: string, domainId?: number): BanDetail[] {
+    const now = this.#clock.now();
+    const out: BanDetail[] = [];
+    for (const d of this.#domains.values()) {
+      if (domainId !== undefined && d.id !== domainId) continue;
+      const sources = new Set([ip]);
+      if (ip.includes(":")) {
+        for (const p of d.projections) sources.add(sourceOf(ip, p.config.ipv6_prefix));
+      }
+      for (const source of sources) {
+        for (const ban of d.bans.ofIp(source)) {
+          if (ban.expires_at <= now) continue;
+          out.push({
+            domain_id: d.id,
+            ip: ban.ip,
+            rule_name: ban.rule_name,
+            comment: ban.comment,
+            added_at: ban.added_at,
+            expires_at: ban.expires_at,
+            projection: ban.claimants[0] ?? "",
+            simulated: ban.simulated === true,
+            reason: ban.evidence?.reason ?? "",
+            events: ban.evidence?.count ?? 0,
+            evidence: ban.evidence ?? null,
+          });
+        }
+      }
     }
     return out.sort((a, b) => a.added_at - b.added_at);
   }
@@ -524,7 +610,7 @@ export class ListManager {
           continue;
         }
         const comment = entry.multiple ? MULTIPLE : entry.event;
-        this.#sendAdd(d, p, ip, comment, entry.worker, now, []);
+        this.#sendAdd(d, p, ip, comment, entry.worker, now, [], "activation");
       }
     }
     this.#log("info", `lm: domain ${d.id} projection "${p.config.name}" ${from} -> ${mode}`, {
@@ -567,6 +653,7 @@ export class ListManager {
     worker: number,
     now: number,
     also: string[],
+    reason: BanReason,
   ): void {
     const config = p.config;
     const cap = d.caps.get(config.rule_name);
@@ -577,7 +664,22 @@ export class ListManager {
         return;
       }
     }
-    const timeout = this.#banTime(d, config, ip, now);
+    const simulated = config.simulate;
+    // A simulated ban neither counts as an offence nor escalates a later real one.
+    const timeout = this.#banTime(d, config, ip, now, !simulated);
+    const threshold = reason === "evidence"
+      ? config.evidence
+      : reason === "bypass"
+      ? config.bypass
+      : reason === "activation"
+      ? { events: config.activation.events, window: TICK_MS / 1000 }
+      : null;
+    const evidence = p.book.evidence(
+      ip,
+      { projection: config.name, mode: p.mode, reason, threshold },
+      now,
+    );
+    p.book.delete(ip);
     const ban: ActiveBan = {
       ip,
       rule_name: config.rule_name,
@@ -586,22 +688,84 @@ export class ListManager {
       expires_at: now + timeout * 1000,
       worker: `${d.qpc?.worker ?? this.#prefix}_${worker}`,
       claimants: [config.name, ...also],
+      evidence,
+      ...(simulated ? { simulated: true } : {}),
     };
     d.bans.set(ban);
-    this.#emit({
-      domain_id: d.id,
-      comment,
-      rule_name: config.rule_name,
-      method: "add",
-      ip_addr: ip,
-      geo: this.#geo(ip),
-      timestamp: now / 1000,
-      timeout,
-      worker: ban.worker,
-      broadcast: d?.qpc?.broadcast ?? false,
-      hoplite: this.#hostname,
-    });
+    this.#banLog(simulated ? "would ban" : "ban", d.id, ban, { timeout, evidence });
+    if (!simulated) {
+      this.#emit({
+        domain_id: d.id,
+        comment,
+        rule_name: config.rule_name,
+        method: "add",
+        ip_addr: ip,
+        geo: this.#geo(ip),
+        timestamp: now / 1000,
+        timeout,
+        worker: ban.worker,
+        broadcast: d.qpc?.broadcast ?? false,
+        hoplite: this.#hostname,
+      });
+    }
     this.#changed();
+  }
+
+  /**
+   * One structured log line per ban decision (add, del, would-be), with its evidence, so the
+   * person on call can answer "why was this IP banned?" from the log alone. Rate-limited: at
+   * most BAN_LOG_BURST lines, refilled at BAN_LOG_RATE a second; the next line says how many
+   * were left out. The history ring keeps every decision regardless.
+   */
+  #banLog(
+    what: "ban" | "would ban" | "unban",
+    domainId: number,
+    ban: ActiveBan,
+    extra: Record<string, unknown>,
+  ): void {
+    const entry: BanHistoryEntry = {
+      at: this.#clock.now(),
+      domain_id: domainId,
+      ip: ban.ip,
+      rule_name: ban.rule_name,
+      action: what === "unban" ? "del" : what === "ban" ? "add" : "simulated",
+      comment: ban.comment,
+      projection: ban.claimants[0] ?? "",
+    };
+    this.#history.push(entry);
+    if (this.#history.length > HISTORY_MAX) {
+      this.#history.splice(0, this.#history.length - HISTORY_MAX);
+    }
+    const wall = Date.now();
+    this.#logTokens = Math.min(
+      BAN_LOG_BURST,
+      this.#logTokens + ((wall - this.#logRefill) / 1000) * BAN_LOG_RATE,
+    );
+    this.#logRefill = wall;
+    if (this.#logTokens < 1) {
+      this.#logSuppressed++;
+      return;
+    }
+    this.#logTokens--;
+    const suppressed = this.#logSuppressed;
+    this.#logSuppressed = 0;
+    this.#log("info", `lm: ${what} ${ban.ip}`, {
+      domain: domainId,
+      ip: ban.ip,
+      rule_name: ban.rule_name,
+      comment: ban.comment,
+      projection: ban.claimants[0] ?? "",
+      ...extra,
+      ...(suppressed > 0 ? { unlogged_before: suppressed } : {}),
+    });
+  }
+
+  /**
+   * Bans and unbans of an IP (or of every IP) in decision order, oldest first, across domains:
+   * the last HISTORY_MAX decisions of this process.
+   */
+  history(ip?: string): BanHistoryEntry[] {
+    return ip === undefined ? [...this.#history] : this.#history.filter((h) => h.ip === ip);
   }
 
   /**
@@ -609,13 +773,24 @@ export class ListManager {
    * earlier ban of the source under the same rule (fail2ban's bantime.increment), at most
    * `escalation.max`; a source not banned for `escalation.forget` seconds starts over.
    */
-  #banTime(d: Domain, config: ProjectionConfig, source: string, now: number): number {
+  #banTime(
+    d: Domain,
+    config: ProjectionConfig,
+    source: string,
+    now: number,
+    record: boolean,
+  ): number {
     const { factor, max, forget } = config.escalation;
     if (factor <= 1) return config.timeout;
     const key = `${config.rule_name}\n${source}`;
     let offender = d.offenders.get(key);
     if (offender !== undefined && now - offender.last >= forget * 1000) offender = undefined;
     const earlier = offender?.bans ?? 0;
+    if (!record) {
+      return Math.round(
+        Math.min(Math.max(max, config.timeout), config.timeout * factor ** earlier),
+      );
+    }
     d.offenders.delete(key); // re-inserted last: Map order is last-ban order for the sweep
     d.offenders.set(key, { bans: earlier + 1, last: now });
     if (d.offenders.size > OFFENDERS_MAX) {
@@ -627,6 +802,9 @@ export class ListManager {
 
   #sendDel(domainId: number, ban: ActiveBan, now: number): void {
     const d = this.#domains.get(domainId);
+    this.#banLog("unban", domainId, ban, ban.simulated ? { simulated: true } : {});
+    // A simulated ban was never published: nothing to take back.
+    if (ban.simulated) return this.#changed();
     this.#emit({
       domain_id: domainId,
       comment: ban.comment,
@@ -662,5 +840,12 @@ function sweepOffenders(d: Domain, now: number): void {
   for (const [key, offender] of d.offenders) {
     if (offender.last > limit) break;
     d.offenders.delete(key);
+  }
+}
+
+/** Forgets the simulated bans a projection added (nothing was published for them). */
+function dropSimulated(d: Domain, projection: string): void {
+  for (const ban of [...d.bans.values()]) {
+    if (ban.simulated && ban.claimants[0] === projection) d.bans.delete(ban);
   }
 }

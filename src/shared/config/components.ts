@@ -179,6 +179,9 @@ export const COMPONENT_SCHEMAS = {
             // An IPv6 client's events count for, and its ban covers, its /ipv6_prefix (128: the
             // address alone, right for lists of addresses; default.conf sets 64 on behaviour).
             ipv6_prefix: { ...ipv6Prefix, default: 128 },
+            // Decide and log as configured, keep would-be bans in /bans, publish nothing: try a
+            // rule on live traffic before it bans anyone.
+            simulate: { type: "boolean", default: false },
             // Repeat offenders: each new ban of a source lasts `factor` times its previous one,
             // at most `max` seconds; a source with no ban for `forget` seconds starts over.
             escalation: {

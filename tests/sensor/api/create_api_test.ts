@@ -468,6 +468,9 @@ Deno.test("GET /bans, GET /bans/<domain> and DELETE /bans/<domain>/<ip> (manual 
       "added_at",
       "expires_at",
       "projection",
+      "simulated",
+      "reason",
+      "events",
     ]);
     assert.equal(first.projection, "bad");
     const all = (await f.call("GET", "/bans")).body.data as Record<string, unknown>[];
@@ -561,6 +564,33 @@ Deno.test("DELETE /bans/<domain>/<ip> with an address inside an IPv6 network ban
     const r = await f.call("DELETE", `/bans/${DOMAIN}/2001:db8:a:b::77`);
     assert.deepEqual([r.status, r.body], [200, { status: "success", data: { removed: 1 } }]);
     assert.deepEqual(f.commands().at(-1), "del tsng.probe 2001:db8:a:b::/64");
+  } finally {
+    await f.close();
+  }
+});
+
+Deno.test("GET /bans/<domain>/<ip> and GET /ips/<ip> explain a ban: projection, events, requests", async () => {
+  const f = await apiFixture();
+  try {
+    await f.feed("198.51.100.9", { url: "/admin?x=1", http_user_agent: "evil/1" });
+    const r = await f.call("GET", `/bans/${DOMAIN}/198.51.100.9`);
+    assert.equal(r.status, 200);
+    const data = r.body.data as {
+      ip: string;
+      bans: { projection: string; reason: string; evidence: Record<string, unknown> }[];
+      history: { action: string }[];
+    };
+    assert.equal(data.ip, "198.51.100.9");
+    assert.deepEqual(data.bans.map((b) => [b.projection, b.reason]), [["bad", "event"]]);
+    assert.deepEqual(data.bans[0]!.evidence.events, { fixed_bad: 1 });
+    assert.deepEqual(
+      (data.bans[0]!.evidence.samples as { url: string; ua: string }[]).map((s) => [s.url, s.ua]),
+      [["/admin?x=1", "evil/1"]],
+    );
+    assert.deepEqual(data.history.map((h) => h.action), ["add"]);
+    const across = (await f.call("GET", "/ips/198.51.100.9")).body.data as typeof data;
+    assert.deepEqual(across.bans.map((b) => b.projection), ["bad"]);
+    assert.deepEqual((await f.call("GET", "/ips/not-an-ip")).status, 400);
   } finally {
     await f.close();
   }

@@ -530,7 +530,9 @@ Deno.test("ListManager refuses adds beyond the rule's lists[].max_entries and lo
   assert.equal(m.modes(D).rate?.refused, 2);
   clock.advance(TICK_MS);
   m.tick();
-  assert.deepEqual(logged, ['warn lm: domain 8984 list "tsng.location_rate" is full']);
+  assert.deepEqual(logged.filter((l) => l.startsWith("warn")), [
+    'warn lm: domain 8984 list "tsng.location_rate" is full',
+  ]);
   clock.advance(TICK_MS);
   m.onEvents(D, "1.0.0.3", ["loc_rate_a"], NO_FLAGS, 1);
   assert.deepEqual(
@@ -647,4 +649,51 @@ Deno.test("ListManager takes worker prefix and broadcast from the domain's qpc, 
     ["del", "edge_2", false],
     "a del names the worker that added, and the broadcast in force now",
   );
+});
+
+const SAMPLE = { method: "POST", host: "shop.example", url: "/login", status: 401, ua: "curl/8" };
+
+Deno.test("ListManager keeps evidence with each ban and logs one line per add and del", () => {
+  const logged: { msg: string; fields: Record<string, unknown> | undefined }[] = [];
+  const { lm: m, clock } = setup({ log: (_level, msg, fields) => logged.push({ msg, fields }) });
+  m.configure(D, lm([projection({ name: "rate", evidence: { events: 3, window: 60 } })]));
+  for (let i = 0; i < 3; i++) {
+    clock.advance(1000);
+    m.onEvents(D, "203.0.113.9", ["loc_rate_a"], NO_FLAGS, 1, { ...SAMPLE, url: `/login?${i}` });
+  }
+  const [detail] = m.banDetails("203.0.113.9");
+  assert.equal(detail?.reason, "evidence");
+  assert.deepEqual(detail?.evidence?.threshold, { events: 3, window: 60 });
+  assert.deepEqual(detail?.evidence?.events, { loc_rate_a: 3 });
+  assert.equal(detail?.evidence?.count, 3);
+  assert.equal(detail!.evidence!.last_at - detail!.evidence!.first_at, 2000);
+  assert.deepEqual(detail?.evidence?.samples.map((s) => s.url), [
+    "/login?0",
+    "/login?1",
+    "/login?2",
+  ]);
+  const line = logged.find((l) => l.msg === "lm: ban 203.0.113.9");
+  assert.equal(line?.fields?.projection, "rate");
+  assert.deepEqual((line?.fields?.evidence as { count: number }).count, 3);
+  m.unban(D, "203.0.113.9");
+  assert.ok(logged.some((l) => l.msg === "lm: unban 203.0.113.9"));
+  assert.deepEqual(m.history("203.0.113.9").map((h) => h.action), ["add", "del"]);
+});
+
+Deno.test("ListManager in simulation decides and keeps would-be bans, publishes nothing", () => {
+  const { lm: m, sent } = setup();
+  const rate = (simulate: boolean) => lm([projection({ name: "rate", simulate })]);
+  m.configure(D, rate(true));
+  m.onEvents(D, "203.0.113.9", ["loc_rate_a"], NO_FLAGS, 1, SAMPLE);
+  assert.deepEqual(sent, [], "nothing published");
+  assert.deepEqual(m.bans(D).map((b) => [b.ip, b.simulated]), [["203.0.113.9", true]]);
+  assert.deepEqual(m.history().map((h) => h.action), ["simulated"]);
+  m.unban(D, "203.0.113.9");
+  assert.deepEqual(sent, [], "no del for a ban never published");
+  m.onEvents(D, "203.0.113.9", ["loc_rate_a"], NO_FLAGS, 1, SAMPLE);
+  // Out of simulation: the would-be ban is forgotten and the next event bans for real.
+  m.configure(D, rate(false));
+  assert.deepEqual(m.bans(D), []);
+  m.onEvents(D, "203.0.113.9", ["loc_rate_a"], NO_FLAGS, 1, SAMPLE);
+  assert.deepEqual(brief(sent), ["add 203.0.113.9 loc_rate_a"]);
 });

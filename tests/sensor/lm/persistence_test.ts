@@ -54,6 +54,9 @@ Deno.test("ListManager save/restore keeps bans and modes, re-sends nothing, drop
       added_at: T0 + TICK_MS,
       expires_at: T0 + TICK_MS + 3600_000,
       projection: "uas",
+      simulated: false,
+      reason: "event",
+      events: 1,
     }]);
     assert.equal(second.lm.modes(D).rate?.mode, "block", "the auto projection stays in block");
     second.lm.onEvents(D, "1.0.0.2", ["many_uas"], NO_FLAGS, 1);
@@ -213,5 +216,27 @@ Deno.test("ListManager save/restore keeps repeat offenders, so escalation surviv
     second.lm.configure(D, rate);
     second.lm.onEvents(D, "203.0.113.5", ["loc_rate_a"], NO_FLAGS, 1);
     assert.equal(second.sent[0]?.timeout, 120, "the second ban lasts twice the first");
+  });
+});
+
+Deno.test("ListManager save/restore keeps each ban's evidence and simulation flag", async () => {
+  await withDir(async (dir) => {
+    const stateFile = join(dir, "lm.json");
+    const config = lm([
+      projection({ name: "rate" }),
+      projection({ name: "sim", events: "^probe_", rule_name: "tsng.sim", simulate: true }),
+    ]);
+    const sample = { method: "GET", host: "h", url: "/.env", status: 404, ua: "x" };
+    const first = setup({ stateFile });
+    first.lm.configure(D, config);
+    first.lm.onEvents(D, "203.0.113.5", ["loc_rate_a"], NO_FLAGS, 1, sample);
+    first.lm.onEvents(D, "203.0.113.6", ["probe_file"], NO_FLAGS, 1, sample);
+    await first.lm.close();
+    const second = setup({ stateFile, clock: new ManualClock(first.clock.t + 1000) });
+    await second.lm.restore();
+    second.lm.configure(D, config);
+    const [real] = second.lm.banDetails("203.0.113.5");
+    assert.deepEqual(real?.evidence?.samples, [sample]);
+    assert.equal(second.lm.banDetails("203.0.113.6")[0]?.simulated, true);
   });
 });

@@ -1,0 +1,140 @@
+import type { RequestSample } from "../ingest/chain_runner.ts";
+
+/** Why a projection added a ban. */
+export type BanReason =
+  /** Block mode, one matching event was enough. */
+  | "event"
+  /** Block mode, the source reached the projection's `evidence` threshold. */
+  | "evidence"
+  /** Nursery or watch, the source alone reached the `bypass` threshold. */
+  | "bypass"
+  /** Watch → block: every watched source is banned at once. */
+  | "activation";
+
+/**
+ * What made a source banned, kept with the ban, logged with its add and served by
+ * `GET /bans/<domain>/<ip>`: the projection and its mode, the rule reached, the source's
+ * matching events (by name) since its evidence window opened, and a few of its requests.
+ */
+export interface BanEvidence {
+  projection: string;
+  /** The projection's mode when it banned (nursery, watch or block). */
+  mode: string;
+  reason: BanReason;
+  /** The threshold reached: `events` within `window` seconds (null: one event, activation). */
+  threshold: { events: number; window: number } | null;
+  /** Matching events of the source, by name, since `first_at`. */
+  events: Record<string, number>;
+  count: number;
+  /** First and last matching event (ms). */
+  first_at: number;
+  last_at: number;
+  /** The first requests and the last one (at most SAMPLES). */
+  samples: RequestSample[];
+}
+
+const SAMPLES = 3;
+/** Sources a projection keeps evidence for; past it the oldest are forgotten first. */
+const MAX_SOURCES = 100_000;
+/** Distinct event names counted per source (names can come from Lua). */
+const MAX_NAMES = 16;
+
+interface Entry {
+  first: number;
+  last: number;
+  count: number;
+  events: Record<string, number>;
+  names: number;
+  samples: RequestSample[];
+}
+
+/**
+ * Per-source evidence of one projection: bounded (oldest sources dropped first) and forgotten
+ * once a source has been quiet for `idleMs`, so an attack of a million sources costs at most
+ * MAX_SOURCES small records.
+ */
+export class EvidenceBook {
+  readonly #entries = new Map<string, Entry>();
+  #idleMs: number;
+
+  constructor(idleSeconds: number) {
+    this.#idleMs = idleSeconds * 1000;
+  }
+
+  /** Sets how long a quiet source is remembered. */
+  set idleSeconds(seconds: number) {
+    this.#idleMs = seconds * 1000;
+  }
+
+  /** Counts `n` matching events of one request of `source`. */
+  note(
+    source: string,
+    events: readonly string[],
+    matches: (event: string) => boolean,
+    now: number,
+    sample: RequestSample | undefined,
+  ): void {
+    let entry = this.#entries.get(source);
+    if (entry !== undefined && now - entry.last > this.#idleMs) {
+      this.#entries.delete(source);
+      entry = undefined;
+    }
+    if (entry === undefined) {
+      if (this.#entries.size >= MAX_SOURCES) {
+        const oldest = this.#entries.keys().next().value;
+        if (oldest !== undefined) this.#entries.delete(oldest);
+      }
+      entry = { first: now, last: now, count: 0, events: {}, names: 0, samples: [] };
+      this.#entries.set(source, entry);
+    }
+    entry.last = now;
+    for (const event of events) {
+      if (!matches(event)) continue;
+      entry.count++;
+      const known = entry.events[event];
+      if (known !== undefined) entry.events[event] = known + 1;
+      else if (entry.names < MAX_NAMES) {
+        entry.events[event] = 1;
+        entry.names++;
+      }
+    }
+    if (sample !== undefined) {
+      if (entry.samples.length < SAMPLES) entry.samples.push(sample);
+      else entry.samples[SAMPLES - 1] = sample; // the first ones, and the latest
+    }
+  }
+
+  /** The evidence of a source for a ban, or a minimal one when the source left no record. */
+  evidence(
+    source: string,
+    base: Pick<BanEvidence, "projection" | "mode" | "reason" | "threshold">,
+    now: number,
+  ): BanEvidence {
+    const entry = this.#entries.get(source);
+    return {
+      ...base,
+      events: entry ? { ...entry.events } : {},
+      count: entry?.count ?? 0,
+      first_at: entry?.first ?? now,
+      last_at: entry?.last ?? now,
+      samples: entry ? [...entry.samples] : [],
+    };
+  }
+
+  /** Forgets a source. */
+  delete(source: string): void {
+    this.#entries.delete(source);
+  }
+
+  /** Drops sources quiet for longer than the idle time. */
+  expire(now: number): void {
+    for (const [source, entry] of this.#entries) {
+      if (now - entry.last > this.#idleMs) this.#entries.delete(source);
+    }
+  }
+
+  /** Sources remembered. */
+  get size(): number {
+    return this.#entries.size;
+  }
+}
