@@ -85,6 +85,11 @@ export interface ListManagerOptions {
    * the last save took to serialise, so a large ban table is not rewritten every second.
    */
   saveDelayMs?: number | undefined;
+  /**
+   * Called for every add (published or simulated) with the seconds from the source's first
+   * matching event to the ban: the sensor's time-to-ban histogram.
+   */
+  onBan?: ((ban: { rule_name: string; seconds: number; simulated: boolean }) => void) | undefined;
   /** Structured log sink. */
   log?:
     | ((level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void)
@@ -170,6 +175,7 @@ export class ListManager {
   readonly #stateFile: string | undefined;
   readonly #saveDelay: number;
   readonly #log: NonNullable<ListManagerOptions["log"]>;
+  readonly #onBan: ListManagerOptions["onBan"];
   readonly #domains = new Map<number, Domain>();
   #lastTick: number;
   #saveTimer: ReturnType<typeof setTimeout> | undefined;
@@ -191,6 +197,7 @@ export class ListManager {
     this.#stateFile = options.stateFile;
     this.#saveDelay = options.saveDelayMs ?? 1000;
     this.#log = options.log ?? (() => {});
+    this.#onBan = options.onBan;
     this.#lastTick = this.#clock.now();
   }
 
@@ -693,6 +700,11 @@ export class ListManager {
     };
     d.bans.set(ban);
     this.#banLog(simulated ? "would ban" : "ban", d.id, ban, { timeout, evidence });
+    this.#onBan?.({
+      rule_name: config.rule_name,
+      seconds: Math.max(0, now - evidence.first_at) / 1000,
+      simulated,
+    });
     if (!simulated) {
       this.#emit({
         domain_id: d.id,

@@ -7,6 +7,14 @@ interface Family {
   series: Map<string, { labels: Labels; value: number }>;
 }
 
+interface HistogramSeries {
+  labels: Labels;
+  /** Observations at or below each bucket's bound (cumulative, as Prometheus wants). */
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
 function key(labels: Labels): string {
   return Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(",");
 }
@@ -23,6 +31,10 @@ export class Metrics {
   #families = new Map<string, Family>();
   #collectors: (() => void)[] = [];
   #texts: (() => string)[] = [];
+  #histograms = new Map<
+    string,
+    { help: string; buckets: readonly number[]; series: Map<string, HistogramSeries> }
+  >();
 
   /** Declares a family; repeated declarations return the same one. */
   #family(name: string, help: string, type: Family["type"]): Family {
@@ -69,6 +81,35 @@ export class Metrics {
     return this.#families.get(name)?.series.get(key(labels))?.value ?? 0;
   }
 
+  /**
+   * Records one observation in a histogram (`buckets`: upper bounds, ascending; +Inf is
+   * implied). The first call for a name fixes its buckets.
+   */
+  observe(
+    name: string,
+    help: string,
+    labels: Labels,
+    value: number,
+    buckets: readonly number[],
+  ): void {
+    let family = this.#histograms.get(name);
+    if (!family) {
+      family = { help, buckets, series: new Map() };
+      this.#histograms.set(name, family);
+    }
+    const k = key(labels);
+    let series = family.series.get(k);
+    if (!series) {
+      series = { labels, counts: new Array(family.buckets.length).fill(0), sum: 0, count: 0 };
+      family.series.set(k, series);
+    }
+    for (let i = 0; i < family.buckets.length; i++) {
+      if (value <= family.buckets[i]!) series.counts[i]!++;
+    }
+    series.sum += value;
+    series.count++;
+  }
+
   /** Registers a function run before each render, to refresh gauges from live state. */
   collect(collector: () => void): void {
     this.#collectors.push(collector);
@@ -88,6 +129,19 @@ export class Metrics {
       for (const { labels, value } of family.series.values()) {
         const text = Object.entries(labels).map(([k, v]) => `${k}="${escape(v)}"`).join(",");
         lines.push(`${name}${text ? `{${text}}` : ""} ${value}`);
+      }
+    }
+    for (const [name, family] of [...this.#histograms].sort(([a], [b]) => a.localeCompare(b))) {
+      lines.push(`# HELP ${name} ${family.help}`, `# TYPE ${name} histogram`);
+      for (const s of family.series.values()) {
+        const text = Object.entries(s.labels).map(([k, v]) => `${k}="${escape(v)}",`).join("");
+        family.buckets.forEach((le, i) => {
+          lines.push(`${name}_bucket{${text}le="${le}"} ${s.counts[i]}`);
+        });
+        lines.push(`${name}_bucket{${text}le="+Inf"} ${s.count}`);
+        const plain = text.slice(0, -1);
+        lines.push(`${name}_sum${plain ? `{${plain}}` : ""} ${s.sum}`);
+        lines.push(`${name}_count${plain ? `{${plain}}` : ""} ${s.count}`);
       }
     }
     let out = lines.join("\n") + "\n";

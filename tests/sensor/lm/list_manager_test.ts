@@ -697,3 +697,14 @@ Deno.test("ListManager in simulation decides and keeps would-be bans, publishes 
   m.onEvents(D, "203.0.113.9", ["loc_rate_a"], NO_FLAGS, 1, SAMPLE);
   assert.deepEqual(brief(sent), ["add 203.0.113.9 loc_rate_a"]);
 });
+
+Deno.test("ListManager reports each ban's time from the source's first event (onBan)", () => {
+  const seen: { rule_name: string; seconds: number; simulated: boolean }[] = [];
+  const { lm: m, clock } = setup({ onBan: (b) => seen.push(b) });
+  m.configure(D, lm([projection({ name: "rate", evidence: { events: 3, window: 60 } })]));
+  for (let i = 0; i < 3; i++) {
+    m.onEvents(D, "203.0.113.9", ["loc_rate_a"], NO_FLAGS, 1);
+    clock.advance(5000);
+  }
+  assert.deepEqual(seen, [{ rule_name: "tsng.location_rate", seconds: 10, simulated: false }]);
+});
