@@ -138,7 +138,10 @@ export class Sensor {
     }
   }
 
-  /** Loads configuration and state, binds sockets and the API, starts the ingest loop. */
+  /**
+   * Loads configuration and state, binds the input, serves the API, then binds the outbound PUB
+   * (so a bouncer that connects can resync at once), and starts the ingest loop.
+   */
   async start(): Promise<void> {
     this.#started = Date.now();
     this.metrics.collect(() => this.#collect());
@@ -165,7 +168,6 @@ export class Sensor {
     }
     const restored = await this.lm.restore();
     this.#log.log("info", "ban state restored", { bans: restored });
-    this.bound.outbound = await this.publisher.bind(s.qpc_outbound.text);
     if (s.telemetry_outbound !== "") {
       this.#telemetry = new PubSocket({ hwm: 10_000 });
       await this.#telemetry.bind(s.telemetry_outbound);
@@ -217,6 +219,10 @@ export class Sensor {
       },
     }, app.fetch);
     await ready.promise;
+    // The API serves before the PUB binds: a bouncer resyncs from GET /bans when its SUB
+    // connects, so that request must find the API up. Nothing is lost before the bind: with no
+    // subscriber connected, PUB would drop the commands anyway.
+    this.bound.outbound = await this.publisher.bind(s.qpc_outbound.text);
 
     this.#timers.push(setInterval(() => this.pipeline.tick(), 30_000));
     this.#autoreload = new Autoreload({

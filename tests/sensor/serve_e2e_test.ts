@@ -6,6 +6,9 @@ import { fileURLToPath } from "node:url";
 import { emptyRecord, encodeHeader, encodeRecord } from "../../src/sensor/wire/mod.ts";
 import { pyzmqAvailable } from "../_support/pyzmq_available.ts";
 import { pyzmqPeer } from "../_support/pyzmq_peer.ts";
+import { Sensor } from "../../src/sensor/sensor.ts";
+import { loadSettings } from "../../src/shared/config/settings.ts";
+import { createLogger } from "../../src/shared/log/logger.ts";
 import {
   freePort,
   metricValue,
@@ -75,6 +78,45 @@ function domainConfig(scanState: "auto" | "disabled") {
     },
   };
 }
+
+Deno.test({
+  name: "Sensor.start() serves the API before it binds the outbound PUB, so a bouncer can resync",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    const [input, outbound, api] = [freePort(), freePort(), freePort()];
+    const settings = loadSettings(
+      `[tsng]\ninput = tcp://127.0.0.1:${input}\napi_server_port = ${api}\n` +
+        `filters_config_dir = ${join(dir, "filters")}\n` +
+        `components_config_dir = ${join(dir, "components")}\nstate_dir = ${join(dir, "state")}\n` +
+        `autodiscover = false\nworkers = 0\nhostname = order-host\n` +
+        `[tsng:qpc]\noutbound = tcp://127.0.0.1:${outbound}\n`,
+      "order test",
+    );
+    const sensor = new Sensor({ settings, log: createLogger({ write: () => {} }) });
+    // A bouncer whose SUB connects the moment the PUB binds asks GET /bans at once.
+    let atBind: unknown;
+    const bind = sensor.publisher.bind.bind(sensor.publisher);
+    sensor.publisher.bind = async (endpoint: string) => {
+      try {
+        const response = await fetch(`http://127.0.0.1:${api}/bans`);
+        atBind = { status: response.status, body: await response.json() };
+      } catch (error) {
+        atBind = (error as Error).name;
+      }
+      return await bind(endpoint);
+    };
+    try {
+      await sensor.start();
+      assert.deepEqual(atBind, { status: 200, body: { status: "success", data: [] } });
+      assert.equal(sensor.bound.outbound, `tcp://127.0.0.1:${outbound}`);
+    } finally {
+      await sensor.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
 
 for (const workers of [0, 2]) {
   Deno.test({

@@ -7,7 +7,10 @@ export interface NftTarget {
   set: string;
 }
 
-/** One change to the sets. */
+/**
+ * One change to the sets: `add` makes the element present with exactly `timeout` seconds left
+ * (created, extended or shortened), `del` removes it.
+ */
 export type NftOp =
   | { op: "add"; ip: string; timeout: number }
   | { op: "del"; ip: string };
@@ -56,8 +59,34 @@ export function ipFamily(ip: string): 4 | 6 | undefined {
     return Number(len) <= (family === 4 ? 32 : 128) ? family : undefined;
   }
   if (parseIPv4(ip) !== undefined) return 4;
-  if (!ip.includes("%") && parseIPv6Hex(ip) !== undefined) return 6;
+  if (!/[%[\]]/.test(ip) && parseIPv6Hex(ip) !== undefined) return 6;
   return undefined;
+}
+
+/**
+ * The identity of an nft element, or undefined when `ip` is not an address or network:
+ * `2001:DB8::1` and `2001:db8::1` are one element, and a network is its masked prefix (nft
+ * stores `2001:db8:a:c::1/64` as `2001:db8:a:c::/64`). Commands, `GET /bans` and what
+ * {@linkcode NftSet.members} lists are compared on it.
+ *
+ * @example
+ * ```ts
+ * elementKey("192.0.2.1"); // "4:c0000201"
+ * elementKey("2001:db8:a:b::1/64") === elementKey("2001:DB8:A:B::/64"); // true
+ * ```
+ */
+export function elementKey(ip: string): string | undefined {
+  const family = ipFamily(ip);
+  if (family === undefined) return undefined;
+  const slash = ip.indexOf("/");
+  const addr = slash >= 0 ? ip.slice(0, slash) : ip;
+  const hex = family === 4 ? parseIPv4(addr)!.toString(16).padStart(8, "0") : parseIPv6Hex(addr)!;
+  if (slash < 0) return `${family}:${hex}`;
+  const len = Number(ip.slice(slash + 1));
+  const width = hex.length * 4;
+  const bits = BigInt(`0x${hex}`);
+  const mask = ((1n << BigInt(len)) - 1n) << BigInt(width - len);
+  return `${family}:${(bits & mask).toString(16).padStart(hex.length, "0")}/${len}`;
 }
 
 /** nft's error when it cannot run, with what it printed. */
@@ -71,12 +100,23 @@ export class NftError extends Error {
 // The bouncer's four sets: addresses and networks, IPv4 and IPv6.
 const SUFFIXES = ["", "6", "net", "6net"] as const;
 
-/** An element value of `nft -j` as text: an address, or `{prefix: {addr, len}}` as `addr/len`. */
-function elementText(val: unknown): string {
-  if (typeof val === "string") return val;
+/**
+ * An element value of `nft -j` as text: an address, or `{prefix: {addr, len}}` as `addr/len`.
+ * An interval set lists a full-length prefix (`192.0.2.1/32`) as a bare address: `net` adds
+ * the length back, so the text names the element that was written.
+ */
+function elementText(val: unknown, net: boolean): string {
+  if (typeof val === "string") {
+    if (!net || val.includes("/")) return val;
+    return `${val}/${val.includes(":") ? 128 : 32}`;
+  }
   const prefix = (val as { prefix?: { addr?: unknown; len?: unknown } } | null)?.prefix;
   return prefix ? `${prefix.addr}/${prefix.len}` : String(val);
 }
+
+// What nft prints when a `delete element` names an element that is not there: the address
+// sets say ENOENT, the interval sets say so in words.
+const MISSING = /No such file or directory|element does not exist/;
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
@@ -148,7 +188,10 @@ export class NftSet {
     try {
       await this.run("", ["list", "chain", family, table, "qts_input"]);
       return;
-    } catch { /* missing: create it below */ }
+    } catch (error) {
+      // Missing: create it below. nft saying so is expected, not a failure to count.
+      if (error instanceof NftError) this.stats.failures--;
+    }
     const rules = [
       `add chain ${family} ${table} qts_input { type filter hook input priority -10; policy accept; }`,
     ];
@@ -163,17 +206,17 @@ export class NftSet {
     await this.run(rules.join("\n") + "\n");
   }
 
-  #line(op: NftOp, refresh = false): string | undefined {
+  #line(op: NftOp): string | undefined {
     const set = this.#set(op.ip);
     if (!set) return undefined;
     if (op.op === "add") {
       const seconds = Math.max(1, Math.ceil(op.timeout));
       const add = `add element ${set} { ${op.ip} timeout ${seconds}s }`;
-      // Older kernels keep an existing element's timeout on `add` (newer ones refresh it);
-      // add-delete-add in one transaction gives the new timeout on either, whether or not the
-      // element was there (nft 1.0.6 has no `destroy`; a lone `delete` of a missing element
-      // fails the whole batch).
-      return refresh ? `${add}\ndelete element ${set} { ${op.ip} }\n${add}` : add;
+      // Older kernels keep an existing element's timeout on `add` (newer ones refresh it), and
+      // none shortens it: add-delete-add in one transaction gives exactly the new timeout,
+      // longer or shorter, whether or not the element was there (nft 1.0.6 has no `destroy`;
+      // a lone `delete` of a missing element fails the whole batch).
+      return `${add}\ndelete element ${set} { ${op.ip} }\n${add}`;
     }
     return `delete element ${set} { ${op.ip} }`;
   }
@@ -184,7 +227,7 @@ export class NftSet {
    * of missing elements. Returns the number of changes nft rejected.
    */
   async apply(ops: readonly NftOp[]): Promise<number> {
-    const lines = ops.map((op) => this.#line(op, true));
+    const lines = ops.map((op) => this.#line(op));
     const valid = lines.filter((l): l is string => l !== undefined);
     let rejected = lines.length - valid.length;
     if (valid.length === 0) return rejected;
@@ -196,7 +239,7 @@ export class NftSet {
           await this.run(line + "\n");
         } catch (error) {
           const missing = line.startsWith("delete") &&
-            /No such file or directory/.test((error as NftError).stderr ?? "");
+            MISSING.test((error as NftError).stderr ?? "");
           if (!missing) rejected++;
         }
       }
@@ -206,34 +249,25 @@ export class NftSet {
   }
 
   /**
-   * Replaces the sets' contents with `bans` in one transaction (flush + add), so there is no
-   * moment without the bans that should hold.
+   * Current members of the four sets with their remaining seconds (`nft -j list set`; whole
+   * seconds, rounded down; undefined for an element without a timeout).
    */
-  async replace(bans: readonly { ip: string; timeout: number }[]): Promise<void> {
-    const { family, table, set } = this.target;
-    const lines = SUFFIXES.map((suffix) => `flush set ${family} ${table} ${set}${suffix}`);
-    for (const ban of bans) {
-      const line = this.#line({ op: "add", ...ban });
-      if (line) lines.push(line);
-    }
-    await this.run(lines.join("\n") + "\n");
-  }
-
-  /** Current members of both sets with their remaining seconds (`nft -j list set`). */
   async members(): Promise<Map<string, number | undefined>> {
     const out = new Map<string, number | undefined>();
     const { family, table, set } = this.target;
-    for (const name of SUFFIXES.map((suffix) => set + suffix)) {
+    for (const suffix of SUFFIXES) {
+      const name = set + suffix;
+      const net = suffix.endsWith("net");
       const text = await this.run("", ["-j", "list", "set", family, table, name]);
       const doc = JSON.parse(text) as { nftables: Record<string, unknown>[] };
       for (const item of doc.nftables) {
         const s = item.set as { elem?: unknown[] } | undefined;
         for (const e of s?.elem ?? []) {
           if (typeof e === "string" || (e as { prefix?: unknown }).prefix) {
-            out.set(elementText(e), undefined);
+            out.set(elementText(e, net), undefined);
           } else {
             const elem = (e as { elem?: { val: unknown; expires?: number } }).elem;
-            if (elem) out.set(elementText(elem.val), elem.expires);
+            if (elem) out.set(elementText(elem.val, net), elem.expires);
           }
         }
       }

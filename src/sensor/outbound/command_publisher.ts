@@ -7,7 +7,8 @@ const encoder = new TextEncoder();
 /**
  * The outbound side (SPEC §6): a bound ZeroMQ PUB socket, one JSON command per single-frame
  * message. Publishing never blocks ingest: a slow bouncer loses messages at its high-water mark
- * (counted by the socket), which the bouncer repairs by resyncing from GET /bans.
+ * (counted in `qts_outbound_dropped_total`), one that is not connected loses all; `qts bouncer`
+ * repairs both by resyncing from GET /bans after every reconnect and periodically (`--resync`).
  */
 export class CommandPublisher {
   readonly #socket: PubSocket;
@@ -18,6 +19,12 @@ export class CommandPublisher {
   constructor(metrics?: Metrics) {
     this.#socket = new PubSocket({ hwm: 100_000 });
     this.#metrics = metrics;
+    metrics?.collect(() => {
+      metrics.counter(
+        "qts_outbound_dropped_total",
+        "Commands a subscriber missed at its high-water mark (its bouncer's resync repairs them)",
+      ).value = this.#socket.stats.droppedHwm;
+    });
   }
 
   /** Binds the PUB socket; returns the bound endpoint (with the real port for `:0`). */

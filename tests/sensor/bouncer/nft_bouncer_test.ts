@@ -1,81 +1,32 @@
 import assert from "node:assert/strict";
 import { Bouncer } from "../../../src/sensor/bouncer/bouncer.ts";
 import { NftSet, parseNftTarget } from "../../../src/sensor/bouncer/nft_set.ts";
-import { type BanCommand, formatCommand } from "../../../src/sensor/lm/command.ts";
+import { serveMetrics } from "../../../src/sensor/bouncer/serve_metrics.ts";
 import { baseRecord, setClient, setTime } from "../../../src/sensor/replay/expand_requests.ts";
 import { ReplaySession } from "../../../src/sensor/replay/replay_session.ts";
 import { PubSocket } from "../../../src/sensor/zmtp/mod.ts";
+import { metricValue } from "../../_support/sensor_process.ts";
+import {
+  BouncerWaiter,
+  command,
+  fakeApi,
+  netns,
+  nftUnavailable,
+  publish,
+} from "./_bouncer_support.ts";
 
-/** Why the nftables test cannot run here, or undefined when it can. */
-function unavailable(): string | undefined {
-  if (Deno.build.os !== "linux") return "nftables is Linux only";
-  if (Deno.uid() !== 0) return "needs root for ip netns and nft";
-  for (const tool of ["ip", "nft"]) {
-    try {
-      const out = new Deno.Command(tool, { args: ["--version"], stdout: "null", stderr: "null" })
-        .outputSync();
-      if (!out.success && tool === "nft") return "nft --version failed";
-    } catch {
-      return `${tool} is not installed (apt-get install ${
-        tool === "ip" ? "iproute2" : "nftables"
-      })`;
-    }
-  }
-  const probe = `qts-probe-${Deno.pid}`;
-  const add = new Deno.Command("ip", { args: ["netns", "add", probe], stderr: "piped" })
-    .outputSync();
-  if (!add.success) {
-    return `ip netns add failed: ${new TextDecoder().decode(add.stderr).trim()}`;
-  }
-  new Deno.Command("ip", { args: ["netns", "del", probe] }).outputSync();
-  return undefined;
-}
-
-const skip = unavailable();
+const skip = nftUnavailable();
 if (skip) console.warn(`skipping nftables bouncer test: ${skip}`);
 
-function command(method: "add" | "del", ip: string, timeout?: number): BanCommand {
-  return {
-    domain_id: 8984,
-    comment: "fixed_bad",
-    rule_name: "tsng.fixed_lists",
-    method,
-    ip_addr: ip,
-    geo: "",
-    timestamp: Date.now() / 1000,
-    ...(timeout !== undefined ? { timeout } : {}),
-    worker: "wrk_1",
-    broadcast: false,
-    hoplite: "test",
-  };
-}
+const FIXED = "tsng.fixed_lists";
+const RATE = "tsng.location_rate";
+const DAY = 86_400;
 
-/**
- * Waits until `done()` holds, re-checking after every batch or resync the bouncer applies, so
- * the test awaits the bouncer's own events instead of sleeping.
- */
-function appliedEvents(bouncer: Bouncer) {
-  let waiter: (() => void) | undefined;
-  bouncer.onApplied = () => waiter?.();
-  return async (what: string, done: () => boolean, timeoutMs = 15_000) => {
-    const deadline = Date.now() + timeoutMs;
-    while (!done()) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-      const { promise, resolve } = Promise.withResolvers<void>();
-      waiter = resolve;
-      const timer = setTimeout(resolve, left);
-      await promise;
-      clearTimeout(timer);
-    }
-  };
-}
-
+/** Polls the kernel (element expiry has no event to wait for). */
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 15_000) {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
-    // Polls the kernel (element expiry has no event to wait for).
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -86,33 +37,29 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const ns = `qts-bouncer-${Deno.pid}`;
-    const ip = (...args: string[]) => new Deno.Command("ip", { args }).outputSync();
-    assert.ok(ip("netns", "add", ns).success, "ip netns add");
-    let bans: { ip: string; rule_name: string; expires_at: number }[] = [
-      { ip: "192.0.2.200", rule_name: "tsng.fixed_lists", expires_at: Date.now() + 600_000 },
+    using ns = netns("qts-bouncer");
+    const api = fakeApi();
+    api.bans = [
+      { domain_id: 8984, ip: "192.0.2.200", rule_name: FIXED, expires_at: Date.now() + 600_000 },
     ];
-    const api = Deno.serve(
-      { hostname: "127.0.0.1", port: 0, onListen() {} },
-      () =>
-        Response.json({ status: "success", data: bans.map((b) => ({ domain_id: 8984, ...b })) }),
-    );
     let pub = new PubSocket();
     const endpoint = await pub.bind("tcp://127.0.0.1:0");
-    const nft = new NftSet(parseNftTarget("inet/qts/bans"), {
-      command: ["ip", "netns", "exec", ns, "nft"],
-    });
+    const nft = new NftSet(parseNftTarget("inet/qts/bans"), { command: ns.nft });
+    const waiter = new BouncerWaiter();
     const bouncer = new Bouncer(nft, {
       from: endpoint,
-      api: `http://127.0.0.1:${api.addr.port}`,
+      api: api.url,
       batchMs: 20,
       pollMs: 50,
+      resyncMs: 0,
+      log: waiter.log,
     });
-    const applied = appliedEvents(bouncer);
+    waiter.watch(bouncer);
     try {
       await bouncer.start();
-      // First connect: the sets start as the sensor's active bans.
-      await applied("the first resync", () => bouncer.stats.resyncs === 1);
+      // Connected and resynced since: the sets start as the sensor's active bans.
+      await waiter.until("the subscription", () => pub.subscribers >= 1);
+      await waiter.until("the resync after connecting", () => bouncer.synced);
       assert.deepEqual([...(await nft.members()).keys()], ["192.0.2.200"]);
       // The drop rules exist and point at both sets.
       const chain = await nft.run("", ["list", "chain", "inet", "qts", "qts_input"]);
@@ -120,14 +67,16 @@ Deno.test({
       assert.match(chain, /ip6 saddr @bans6 drop/);
       assert.match(chain, /ip6 saddr @bans6net drop/, "networks: an IPv6 client's /64");
 
-      await until("the subscription to arrive", () => Promise.resolve(pub.subscribers >= 1));
-      const send = (cmd: BanCommand) => pub.send([new TextEncoder().encode(formatCommand(cmd))]);
-      send(command("add", "203.0.113.5", 3600));
-      send(command("add", "2001:db8::5", 3600));
-      send(command("add", "203.0.113.6", 2));
-      send(command("add", "not-an-ip", 60));
-      send(command("add", "2001:db8:a:b::/64", 3600));
-      await applied("four adds", () => nft.stats.added === 4);
+      const added = nft.stats.added;
+      publish(
+        pub,
+        command("add", "203.0.113.5"),
+        command("add", "2001:db8::5"),
+        command("add", "203.0.113.6", { timeout: 2 }),
+        command("add", "not-an-ip", { timeout: 60 }),
+        command("add", "2001:db8:a:b::/64"),
+      );
+      await waiter.until("four adds", () => nft.stats.added === added + 4);
       let members = await nft.members();
       assert.ok(members.has("203.0.113.5"), "IPv4 add");
       assert.ok(members.has("2001:db8::5"), "IPv6 add goes to bans6");
@@ -136,10 +85,14 @@ Deno.test({
       assert.ok((members.get("203.0.113.5") ?? 0) > 3500, "timeout taken from the command");
       assert.equal(bouncer.stats.invalid, 1);
 
-      send(command("del", "2001:db8:a:b::/64"));
-      send(command("del", "203.0.113.5"));
-      send(command("del", "198.51.100.99")); // never added: ignored, batch still applies
-      await applied("three deletes", () => nft.stats.deleted === 3);
+      const deleted = nft.stats.deleted;
+      publish(
+        pub,
+        command("del", "2001:db8:a:b::/64"),
+        command("del", "203.0.113.5"),
+        command("del", "198.51.100.99"), // never added: ignored, batch still applies
+      );
+      await waiter.until("three deletes", () => nft.stats.deleted === deleted + 3);
       members = await nft.members();
       assert.ok(!members.has("203.0.113.5"), "del removes the element");
       assert.ok(!members.has("2001:db8:a:b::/64"), "del removes the network");
@@ -152,20 +105,233 @@ Deno.test({
 
       // A stale element the sensor does not know, and a ban made while the bouncer was away.
       await nft.run("add element inet qts bans { 198.51.100.1 timeout 600s }\n");
-      bans = [{ ip: "198.51.100.77", rule_name: "tsng.lua", expires_at: Date.now() + 300_000 }];
+      api.bans = [
+        {
+          domain_id: 8984,
+          ip: "198.51.100.77",
+          rule_name: "tsng.lua",
+          expires_at: Date.now() + 3e5,
+        },
+      ];
       await pub.close();
       pub = new PubSocket();
       await pub.bind(endpoint);
-      await applied("the resync after reconnect", () => bouncer.stats.resyncs === 2);
+      await waiter.until("the new subscription", () => pub.subscribers >= 1);
+      await waiter.until("the resync after reconnect", () => bouncer.synced);
       members = await nft.members();
       assert.deepEqual([...members.keys()], ["198.51.100.77"]);
       const left = members.get("198.51.100.77") ?? 0;
       assert.ok(left > 250 && left <= 300, `remaining lifetime from expires_at, got ${left}`);
+      // What the resyncs corrected: 192.0.2.200 and 198.51.100.77 were missing; 192.0.2.200,
+      // 2001:db8::5 (banned no more) and the stale 198.51.100.1 were too many.
+      assert.equal(bouncer.stats.resyncAdded, 2);
+      assert.equal(bouncer.stats.resyncRemoved, 3);
+      assert.equal(bouncer.stats.resyncRetimed, 0);
     } finally {
       await bouncer.close();
       await pub.close();
       await api.shutdown();
-      ip("netns", "del", ns);
+    }
+  },
+});
+
+Deno.test({
+  name: "Bouncer keeps an IP banned while any rule bans it: streamed, resynced, after expiry",
+  ignore: skip !== undefined,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    using ns = netns("qts-two-rules");
+    const api = fakeApi();
+    const pub = new PubSocket();
+    const endpoint = await pub.bind("tcp://127.0.0.1:0");
+    const nft = new NftSet(parseNftTarget("inet/qts/bans"), { command: ns.nft });
+    const waiter = new BouncerWaiter();
+    const bouncer = new Bouncer(nft, {
+      from: endpoint,
+      api: api.url,
+      batchMs: 20,
+      pollMs: 50,
+      resyncMs: 0,
+      log: waiter.log,
+    });
+    waiter.watch(bouncer);
+    // One address and one network (an IPv6 client's /64), banned alike by two rules.
+    const ips = ["203.0.113.10", "2001:db8:a:b::/64"];
+    const stream = async (...commands: ReturnType<typeof command>[]) => {
+      const before = bouncer.stats.commands;
+      publish(pub, ...commands);
+      await waiter.until(
+        `${commands.length} commands`,
+        () => bouncer.stats.commands === before + commands.length,
+        { pollMs: 5 },
+      );
+      await bouncer.flush();
+    };
+    const lifetimes = async () => {
+      const members = await nft.members();
+      return ips.map((ip) => members.get(ip));
+    };
+    const both = (...c: [method: "add" | "del", rule: string, timeout?: number][]) =>
+      c.flatMap(([method, rule, timeout]) =>
+        ips.map((ip) => command(method, ip, { rule, ...(timeout ? { timeout } : {}) }))
+      );
+    try {
+      await bouncer.start();
+      await waiter.until("the subscription", () => pub.subscribers >= 1);
+      await waiter.until("the resync after connecting", () => bouncer.synced);
+
+      // 1. A day-long ban of the fixed list.
+      await stream(...both(["add", FIXED, DAY]));
+      for (const left of await lifetimes()) assert.ok(left! > DAY - 60, `1: got ${left}`);
+      // 2. A shorter ban of another rule does not shorten the element.
+      await stream(...both(["add", RATE, 3600]));
+      for (const left of await lifetimes()) assert.ok(left! > DAY - 60, `2: got ${left}`);
+      // 3. Lifting the shorter ban leaves the IP banned for the day.
+      await stream(...both(["del", RATE]));
+      for (const left of await lifetimes()) assert.ok(left! > DAY - 60, `3: got ${left}`);
+      // 4. A 3 s ban, then the day-long one lifted: the element shrinks to 3 s (delete + add in
+      //    one transaction), it does not go.
+      await stream(...both(["add", RATE, 3], ["del", FIXED]));
+      const rateEnds = Date.now() + 3000;
+      for (const left of await lifetimes()) {
+        assert.ok(left !== undefined && left <= 3, `4: got ${left}`);
+      }
+      // 5. The day-long ban again.
+      await stream(...both(["add", FIXED, DAY]));
+      for (const left of await lifetimes()) assert.ok(left! > DAY - 60, `5: got ${left}`);
+      assert.equal(bouncer.bans().length, 4, "one ban per (domain, rule, IP)");
+
+      // A forced resync from the same bans changes nothing: streamed state = resynced state.
+      api.bans = ips.flatMap((ip) => [
+        { domain_id: 8984, ip, rule_name: RATE, expires_at: rateEnds },
+        { domain_id: 8984, ip, rule_name: FIXED, expires_at: Date.now() + DAY * 1000 },
+      ]);
+      assert.equal(await bouncer.resync(), true);
+      assert.deepEqual(
+        [bouncer.stats.resyncAdded, bouncer.stats.resyncRemoved, bouncer.stats.resyncRetimed],
+        [0, 0, 0],
+      );
+      for (const left of await lifetimes()) assert.ok(left! > DAY - 60, `resync: got ${left}`);
+
+      // The 3 s ban ends: the day-long one still holds the element.
+      await until("the 3 s ban to end", () => Promise.resolve(Date.now() > rateEnds + 500));
+      for (const left of await lifetimes()) assert.ok(left! > DAY - 60, `expired: got ${left}`);
+      assert.deepEqual(bouncer.bans().map((b) => b.ruleName), [FIXED, FIXED]);
+      api.bans = api.bans.filter((b) => b.rule_name === FIXED);
+      assert.equal(await bouncer.resync(), true);
+      assert.deepEqual(
+        [bouncer.stats.resyncAdded, bouncer.stats.resyncRemoved, bouncer.stats.resyncRetimed],
+        [0, 0, 0],
+      );
+
+      // The last ban lifted: the element goes.
+      await stream(...both(["del", FIXED]));
+      assert.deepEqual(await lifetimes(), [undefined, undefined]);
+      assert.equal(bouncer.stats.rejected, 0);
+    } finally {
+      await bouncer.close();
+      await pub.close();
+      await api.shutdown();
+    }
+  },
+});
+
+Deno.test({
+  name: "Bouncer repairs commands lost at the PUB's high-water mark by its periodic resync",
+  ignore: skip !== undefined,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    using ns = netns("qts-hwm");
+    const api = fakeApi();
+    const expires = (s: number) => Date.now() + s * 1000;
+    // What the sensor holds before the bouncer starts.
+    api.bans = ["192.0.2.1", "192.0.2.2", "192.0.2.3"].map((ip) => ({
+      domain_id: 8984,
+      ip,
+      rule_name: FIXED,
+      expires_at: expires(3600),
+    }));
+    // A PUB that queues at most 2 messages per subscriber: a burst loses the rest.
+    const pub = new PubSocket({ hwm: 2 });
+    const endpoint = await pub.bind("tcp://127.0.0.1:0");
+    const nft = new NftSet(parseNftTarget("inet/qts/bans"), { command: ns.nft });
+    const waiter = new BouncerWaiter();
+    const bouncer = new Bouncer(nft, {
+      from: endpoint,
+      api: api.url,
+      batchMs: 20,
+      pollMs: 50,
+      resyncMs: 300,
+      log: waiter.log,
+    });
+    waiter.watch(bouncer);
+    const server = await serveMetrics(bouncer.metrics, { hostname: "127.0.0.1", port: 0 });
+    try {
+      await bouncer.start();
+      await waiter.until("the subscription", () => pub.subscribers >= 1);
+      await waiter.until("the resync after connecting", () => bouncer.synced);
+      // Missing at start: the first resync added them.
+      assert.equal(bouncer.stats.resyncAdded, 3);
+      assert.equal((await nft.members()).size, 3);
+
+      // The sensor bans 3 more IPs, lifts 192.0.2.2, and moves 192.0.2.3 from a 1 h ban to a
+      // 10 min one of another rule; its API says so at once, its commands go out in a burst.
+      // The first two (repeats of 192.0.2.1's ban) get through, the other six are dropped.
+      api.bans = [
+        { domain_id: 8984, ip: "192.0.2.1", rule_name: FIXED, expires_at: expires(3600) },
+        ...["198.51.100.1", "198.51.100.2", "2001:db8:c:d::/64"].map((ip) => ({
+          domain_id: 8984,
+          ip,
+          rule_name: FIXED,
+          expires_at: expires(3600),
+        })),
+        { domain_id: 8984, ip: "192.0.2.3", rule_name: RATE, expires_at: expires(600) },
+      ];
+      const sent = publish(
+        pub,
+        command("add", "192.0.2.1"),
+        command("add", "192.0.2.1"),
+        command("add", "198.51.100.1"),
+        command("add", "198.51.100.2"),
+        command("add", "2001:db8:c:d::/64"),
+        command("del", "192.0.2.2"),
+        command("del", "192.0.2.3"),
+        command("add", "192.0.2.3", { rule: RATE, timeout: 600 }),
+      );
+      assert.equal(sent, 2);
+      assert.equal(pub.stats.droppedHwm, 6);
+
+      await waiter.until(
+        "the periodic resync to repair the sets",
+        () => bouncer.stats.resyncAdded === 6,
+      );
+      const members = await nft.members();
+      assert.deepEqual(
+        [...members.keys()].sort(),
+        ["192.0.2.1", "192.0.2.3", "198.51.100.1", "198.51.100.2", "2001:db8:c:d::/64"],
+      );
+      const left = members.get("192.0.2.3")!;
+      assert.ok(left > 590 && left <= 600, `retimed to the 10 min ban, got ${left}`);
+      assert.equal(bouncer.stats.resyncRemoved, 1);
+      assert.equal(bouncer.stats.resyncRetimed, 1);
+
+      // The corrections are on the bouncer's /metrics.
+      const url = `http://127.0.0.1:${server.addr.port}`;
+      const text = await (await fetch(`${url}/metrics`)).text();
+      const corrections = "qts_bouncer_resync_corrections_total";
+      assert.equal(metricValue(text, `${corrections}{change="added"}`), 6);
+      assert.equal(metricValue(text, `${corrections}{change="removed"}`), 1);
+      assert.equal(metricValue(text, `${corrections}{change="retimed"}`), 1);
+      assert.ok(metricValue(text, 'qts_bouncer_resyncs_total{result="ok"}')! >= 2);
+      assert.equal(metricValue(text, "qts_bouncer_elements"), 5);
+      assert.equal((await fetch(`${url}/other`)).status, 404);
+    } finally {
+      await bouncer.close();
+      await server.shutdown();
+      await pub.close();
+      await api.shutdown();
     }
   },
 });
@@ -176,9 +342,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const ns = `qts-bouncer-e2e-${Deno.pid}`;
-    const ip = (...args: string[]) => new Deno.Command("ip", { args }).outputSync();
-    assert.ok(ip("netns", "add", ns).success, "ip netns add");
+    using ns = netns("qts-bouncer-e2e");
     // Records carry wall-clock times, so the sensor's expires_at is a real wall-clock instant.
     const session = await ReplaySession.start({
       config: {
@@ -192,7 +356,7 @@ Deno.test({
             projections: [{
               name: "fixed",
               events: "^fixed_",
-              rule_name: "tsng.fixed_lists",
+              rule_name: FIXED,
               state: "enabled",
               timeout: 600,
             }],
@@ -206,50 +370,54 @@ Deno.test({
       setTime(r, Math.round(Date.now()) / 1000);
       return r;
     };
-    const nft = new NftSet(parseNftTarget("inet/qts/bans"), {
-      command: ["ip", "netns", "exec", ns, "nft"],
-    });
+    const nft = new NftSet(parseNftTarget("inet/qts/bans"), { command: ns.nft });
     let bouncer: Bouncer | undefined;
     try {
       // A ban made before the bouncer runs: only the resync can bring it.
       await session.send(8984, record("198.51.100.1"));
       assert.equal((await session.drain()).length, 1);
-      bouncer = new Bouncer(nft, {
+      const waiter = new BouncerWaiter();
+      const b = bouncer = new Bouncer(nft, {
         from: session.sensor.bound.outbound,
         api: session.sensor.bound.api,
         batchMs: 20,
         pollMs: 50,
+        log: waiter.log,
       });
-      const b = bouncer;
-      const applied = appliedEvents(b);
+      waiter.watch(b);
       await b.start();
-      await applied("the first resync", () => b.stats.resyncs === 1);
+      await waiter.until(
+        "the bouncer's subscription",
+        () => session.sensor.publisher.subscribers >= 2,
+      );
+      await waiter.until("the resync after connecting", () => b.synced);
       let members = await nft.members();
       assert.deepEqual([...members.keys()], ["198.51.100.1"]);
       const left = members.get("198.51.100.1") ?? 0;
       assert.ok(left > 590 && left <= 600, `lifetime from the sensor's expires_at, got ${left}`);
 
-      await until(
-        "the bouncer's subscription",
-        () => Promise.resolve(session.sensor.publisher.subscribers >= 2),
-      );
+      const added = nft.stats.added;
       await session.send(8984, record("198.51.100.2"));
       await session.drain();
-      await applied("the add", () => nft.stats.added === 1);
+      await waiter.until("the add", () => nft.stats.added === added + 1);
       assert.ok((await nft.members()).has("198.51.100.2"));
 
+      const deleted = nft.stats.deleted;
       const response = await fetch(`${session.sensor.bound.api}/bans/8984/198.51.100.2`, {
         method: "DELETE",
       });
       assert.equal(response.status, 200, await response.text());
-      await applied("the del of the manual unban", () => nft.stats.deleted === 1);
+      await waiter.until("the del of the manual unban", () => nft.stats.deleted === deleted + 1);
       members = await nft.members();
       assert.ok(!members.has("198.51.100.2"));
       assert.ok(members.has("198.51.100.1"));
+      // Streamed state and the sensor's agree: a resync finds nothing to correct.
+      const corrected = b.stats.resyncAdded + b.stats.resyncRemoved + b.stats.resyncRetimed;
+      assert.equal(await b.resync(), true);
+      assert.equal(b.stats.resyncAdded + b.stats.resyncRemoved + b.stats.resyncRetimed, corrected);
     } finally {
       await bouncer?.close();
       await session.close();
-      ip("netns", "del", ns);
     }
   },
 });
@@ -260,24 +428,25 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const ns = `qts-refresh-${Deno.pid}`;
-    const ip = (...args: string[]) => new Deno.Command("ip", { args }).outputSync();
-    assert.ok(ip("netns", "add", ns).success, "ip netns add");
-    try {
-      const nft = new NftSet(parseNftTarget("inet/qts/bans"), {
-        command: ["ip", "netns", "exec", ns, "nft"],
-      });
-      await nft.setup();
-      assert.equal(await nft.apply([{ op: "add", ip: "203.0.113.7", timeout: 60 }]), 0);
-      assert.ok((await nft.members()).get("203.0.113.7")! <= 60);
-      // A longer ban for the same address (another rule, a repeat offence) must extend it.
-      assert.equal(await nft.apply([{ op: "add", ip: "203.0.113.7", timeout: 7200 }]), 0);
-      assert.ok((await nft.members()).get("203.0.113.7")! > 3600, "timeout refreshed");
-      // Adding a new address the same way works too (nothing to refresh).
-      assert.equal(await nft.apply([{ op: "add", ip: "2001:db8::7", timeout: 120 }]), 0);
-      assert.ok((await nft.members()).has("2001:db8::7"));
-    } finally {
-      ip("netns", "del", ns);
-    }
+    using ns = netns("qts-refresh");
+    const nft = new NftSet(parseNftTarget("inet/qts/bans"), { command: ns.nft });
+    await nft.setup();
+    assert.equal(await nft.apply([{ op: "add", ip: "203.0.113.7", timeout: 60 }]), 0);
+    assert.ok((await nft.members()).get("203.0.113.7")! <= 60);
+    // A longer ban for the same address (another rule, a repeat offence) must extend it.
+    assert.equal(await nft.apply([{ op: "add", ip: "203.0.113.7", timeout: 7200 }]), 0);
+    assert.ok((await nft.members()).get("203.0.113.7")! > 3600, "timeout refreshed");
+    // And a shorter one shortens it (the longer ban was lifted).
+    assert.equal(await nft.apply([{ op: "add", ip: "203.0.113.7", timeout: 30 }]), 0);
+    assert.ok((await nft.members()).get("203.0.113.7")! <= 30, "timeout shortened");
+    // Adding a new address the same way works too (nothing to refresh).
+    assert.equal(await nft.apply([{ op: "add", ip: "2001:db8::7", timeout: 120 }]), 0);
+    assert.ok((await nft.members()).has("2001:db8::7"));
+    // Deleting networks and addresses that are not there is no rejection.
+    assert.equal(await nft.apply([{ op: "del", ip: "2001:db8:e::/48" }]), 0);
+    assert.equal(await nft.apply([{ op: "del", ip: "198.51.100.0/24" }]), 0);
+    // A full-length network lists as a bare address; members() names it as written.
+    assert.equal(await nft.apply([{ op: "add", ip: "192.0.2.9/32", timeout: 60 }]), 0);
+    assert.ok((await nft.members()).has("192.0.2.9/32"));
   },
 });

@@ -20,6 +20,7 @@ Deno.test("ipFamily() accepts only addresses and networks, so nothing else reach
   assert.equal(ipFamily("::ffff:192.0.2.1"), 6);
   assert.equal(ipFamily("192.0.2.1 }; flush ruleset; {"), undefined);
   assert.equal(ipFamily("fe80::1%eth0"), undefined);
+  assert.equal(ipFamily("[2001:db8::1]"), undefined);
   assert.equal(ipFamily(""), undefined);
   assert.equal(ipFamily("2001:db8:a:b::/64"), 6);
   assert.equal(ipFamily("198.51.100.0/24"), 4);
@@ -40,10 +41,18 @@ Deno.test("bouncerCommand() validates its options before touching nftables", asy
     assert.equal(await bouncerCommand(["--from", "udp://1.2.3.4:1"]), 2);
     assert.equal(await bouncerCommand(["--netns", "a b"]), 2);
     assert.equal(await bouncerCommand(["--bogus"]), 2);
+    assert.equal(await bouncerCommand(["--resync=-1"]), 2);
+    assert.equal(await bouncerCommand(["--resync", "soon"]), 2);
+    assert.equal(await bouncerCommand(["--metrics", "9101"]), 2);
+    assert.equal(await bouncerCommand(["--metrics", "127.0.0.1:70000"]), 2);
   } finally {
     console.log = log;
     console.error = error;
   }
   assert.match(out[0]!, /^Usage: qts bouncer/);
   assert.ok(out.some((l) => /--from "udp:\/\/1\.2\.3\.4:1" is not a tcp/.test(l)));
+  assert.match(out[0]!, /--resync <seconds>/);
+  assert.match(out[0]!, /--metrics <host:port>/);
+  assert.ok(out.some((l) => /--resync "-1" is not a number of seconds/.test(l)));
+  assert.ok(out.some((l) => /--metrics "9101" is not host:port/.test(l)));
 });
