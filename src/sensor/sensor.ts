@@ -23,6 +23,9 @@ import { encodeHeader, encodeRecord } from "./wire/mod.ts";
 
 const encoder = new TextEncoder();
 
+// Seconds: the targets sit at 10 s, 30 s, 1, 3 and 5 minutes.
+const TIME_TO_BAN_BUCKETS = [1, 5, 10, 30, 60, 180, 300, 1800] as const;
+
 /** Options of {@linkcode Sensor}. */
 export interface SensorOptions {
   settings: Settings;
@@ -80,6 +83,14 @@ export class Sensor {
         ? join(this.settings.state_dir, "lm-state.json")
         : undefined,
       log: (level, msg, fields) => this.#log.log(level, msg, fields),
+      onBan: ({ rule_name, seconds, simulated }) =>
+        this.metrics.observe(
+          "qts_time_to_ban_seconds",
+          "From a source's first matching event to its ban, by rule",
+          { rule_name, simulated: simulated ? "true" : "false" },
+          seconds,
+          TIME_TO_BAN_BUCKETS,
+        ),
     });
     const env: FilterEnv = {
       settings: this.settings,

@@ -236,6 +236,17 @@ for (const workers of [0, 2]) {
         assert.equal(metricValue(text, 'qts_input_dropped_total{reason="unknown_domain"}'), 1);
         assert.equal(metricValue(text, 'qts_input_dropped_total{reason="short_body"}'), 1);
         assert.equal(metricValue(text, 'qts_input_dropped_total{reason="bad_length"}'), 1);
+        // Every add's time from the source's first event, by rule: 7 bans of tsng.scan/fixed.
+        const banned = ["tsng.scan", "tsng.fixed"].reduce(
+          (n, rule) =>
+            n +
+            (metricValue(
+              text,
+              `qts_time_to_ban_seconds_count{rule_name="${rule}",simulated="false"}`,
+            ) ?? 0),
+          0,
+        );
+        assert.equal(banned, 7);
 
         // Restart: bans are restored, no duplicate add for a banned IP.
         assert.equal(await sensor.stop(), 0);
