@@ -201,6 +201,7 @@ export class Sensor {
       // force_domains and drop counting are the same for both inputs.
       this.#syslog = new SyslogInput({
         endpoint: s.syslog_input,
+        metrics: this.metrics,
         submit: (domainId, record) =>
           this.pipeline.handleFrames([encodeHeader(domainId), encodeRecord(record)]),
       });

@@ -29,21 +29,34 @@ const ALIASES: Record<string, string> = {
 const SECONDS_TO_MS = new Set(["request_time", "response_time", "last_response_time"]);
 const TEMPLATE = emptyRecord() as unknown as Record<string, unknown>;
 
+/** Why a line is not a record: not JSON, not an object, no client address, no usable time. */
+export type NginxJsonProblem = "bad_json" | "not_object" | "no_client" | "no_time";
+
 /**
  * Maps one line of the JSON `log_format qts_json` (config/nginx/qts.conf) to a record: keys are
  * wire field names (a few nginx variable names are accepted too), `remote_addr` gives the
  * client, `msec` the event time; numbers may come as strings, `-` counts as empty. The record is
  * a completed one (`req_type` 1): an access log line is written after the response. Returns
- * undefined when the line is not a JSON object with a usable client address and time.
+ * undefined when the line is not a JSON object with a usable client address and time
+ * ({@linkcode readNginxJsonLine} says which).
  */
 export function nginxJsonRecord(line: string): LoggedRecord | undefined {
+  const read = readNginxJsonLine(line);
+  return typeof read === "string" ? undefined : read;
+}
+
+/**
+ * {@linkcode nginxJsonRecord} that names the problem of a line it cannot use, so an input can
+ * count rejected lines by reason.
+ */
+export function readNginxJsonLine(line: string): LoggedRecord | NginxJsonProblem {
   let obj: unknown;
   try {
     obj = JSON.parse(line);
   } catch {
-    return undefined;
+    return "bad_json";
   }
-  if (typeof obj !== "object" || obj === null || Array.isArray(obj)) return undefined;
+  if (typeof obj !== "object" || obj === null || Array.isArray(obj)) return "not_object";
   const record = emptyRecord();
   record.req_type = 1;
   const target = record as unknown as Record<string, unknown>;
@@ -68,8 +81,9 @@ export function nginxJsonRecord(line: string): LoggedRecord | undefined {
       }
     }
   }
+  if (ip === "") return "no_client";
   const t = Number(record.msec);
-  if (record.msec === "" || !Number.isFinite(t) || ip === "") return undefined;
+  if (record.msec === "" || !Number.isFinite(t)) return "no_time";
   record.timestamp = Math.floor(t);
   const v4 = parseIPv4(ip);
   if (v4 !== undefined) record.remote_ip = v4;

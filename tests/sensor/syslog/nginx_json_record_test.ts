@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
-import { nginxJsonRecord } from "../../../src/sensor/syslog/nginx_json_record.ts";
+import {
+  nginxJsonRecord,
+  readNginxJsonLine,
+} from "../../../src/sensor/syslog/nginx_json_record.ts";
 import { syslogMessage } from "../../../src/sensor/syslog/syslog_input.ts";
 import { parseCombinedLine } from "../../../src/sensor/replay/parse_combined_line.ts";
 import { clientAddress } from "../../../src/sensor/wire/record.ts";
@@ -48,6 +51,17 @@ Deno.test("nginxJsonRecord() takes IPv6 into remote_addr and rejects lines it ca
   assert.equal(nginxJsonRecord('{"msec":"1.5"}'), undefined, "no client");
   assert.equal(nginxJsonRecord("[1,2]"), undefined);
   assert.equal(nginxJsonRecord("{not json"), undefined);
+});
+
+Deno.test("readNginxJsonLine() names why a line is not a record", () => {
+  assert.equal(readNginxJsonLine("{not json"), "bad_json");
+  assert.equal(readNginxJsonLine("[1,2]"), "not_object");
+  assert.equal(readNginxJsonLine('"text"'), "not_object");
+  assert.equal(readNginxJsonLine('{"msec":"1.5"}'), "no_client");
+  assert.equal(readNginxJsonLine('{"remote_addr":"1.2.3.4"}'), "no_time");
+  assert.equal(readNginxJsonLine('{"remote_addr":"1.2.3.4","msec":"soon"}'), "no_time");
+  const ok = readNginxJsonLine('{"remote_addr":"1.2.3.4","msec":"1.5"}');
+  assert.equal(typeof ok === "object" && ok.record.msec, "1.5");
 });
 
 Deno.test("syslogMessage() strips the RFC 3164 header nginx puts before the JSON", () => {
