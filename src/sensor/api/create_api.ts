@@ -14,6 +14,7 @@ import type { Metrics } from "../../shared/metrics/metrics.ts";
 import { ipKey } from "../../shared/net/ip.ts";
 import { VERSION } from "../../shared/version.ts";
 import { ConfigActions } from "./config_actions.ts";
+import { livePage } from "./live_page.ts";
 
 /** What the REST API drives; the API reads and changes config and bans, never the other way. */
 export interface ApiDeps {
@@ -133,6 +134,18 @@ export function createApi(deps: ApiDeps): Hono {
     "/healthz",
     (c) => c.json({ status: "success", version: VERSION, uptime_ms: deps.uptime() }),
   );
+
+  // The live page. A browser opening a URL sends no bearer header, so with a token its HTML is
+  // served for `?token=<api_token>` too (or the header); the page then sends the header itself.
+  app.get("/ui", (c) => {
+    const header = c.req.header("authorization") ?? "";
+    const given = header.startsWith("Bearer ") ? header.slice(7) : c.req.query("token") ?? "";
+    if (deps.token !== "" && !timingSafeEqual(given, deps.token)) {
+      c.header("WWW-Authenticate", 'Bearer realm="qts"');
+      throw new ApiError("missing or wrong token (/ui?token=<api_token> or a bearer header)", 401);
+    }
+    return livePage();
+  });
 
   if (deps.token !== "") {
     app.use("*", async (c, next) => {
