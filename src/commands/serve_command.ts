@@ -11,6 +11,7 @@ import { createLogger, type Logger } from "../shared/log/logger.ts";
 import { parseUdpEndpoint } from "../sensor/syslog/syslog_input.ts";
 import { parseCommandLine } from "./parse_command_line.ts";
 import { waitForStopSignal } from "./_wait_for_stop_signal.ts";
+import { netAllowed } from "../shared/net/net_allowed.ts";
 
 const HELP = `Usage: qts serve [--config <settings.ini>]
 
@@ -84,14 +85,6 @@ export async function serveEndpoints(settings: Settings): Promise<NetEndpoint[]>
     }
   }
   return out;
-}
-
-/** Whether --allow-net covers `host`, asking as Deno would when its permissions prompt. */
-function netAllowed(host: string): boolean {
-  const descriptor = { name: "net", host } as const;
-  let state = Deno.permissions.querySync(descriptor).state;
-  if (state === "prompt") state = Deno.permissions.requestSync(descriptor).state;
-  return state === "granted";
 }
 
 /** The one line for endpoints Deno refuses: what, where configured, and the flag to add. */

@@ -140,6 +140,8 @@ export interface ProjectionStatus {
   refused: number;
   /** Sources banned alone through `bypass` while the projection was in nursery or watch. */
   bypassed: number;
+  /** In simulation: its bans are would-be bans, never published. */
+  simulate: boolean;
 }
 
 interface PendingAdd {
@@ -495,6 +497,7 @@ export class ListManager {
         bans: held.get(p.config.name) ?? 0,
         refused: p.refused,
         bypassed: p.bypassed,
+        simulate: p.config.simulate,
       };
     }
     return out;

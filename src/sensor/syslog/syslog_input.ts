@@ -2,6 +2,7 @@ import { createSocket, type Socket } from "node:dgram";
 import type { Metrics } from "../../shared/metrics/metrics.ts";
 import type { HttpRecord } from "../wire/record.ts";
 import { type NginxJsonProblem, readNginxJsonLine } from "./nginx_json_record.ts";
+import { netAllowed } from "../../shared/net/net_allowed.ts";
 
 /** Why a datagram gave no record: no JSON object in it, or one of {@linkcode NginxJsonProblem}. */
 export type SyslogRejectReason = "no_json" | NginxJsonProblem;
@@ -71,18 +72,6 @@ export function syslogMessage(datagram: string): string | undefined {
 }
 
 /**
- * Whether this process may bind `host:port` (`[v6]:port`), asking as Deno would when its
- * permissions prompt. Checked before node:dgram binds, because there a refusal is thrown from a
- * callback as an uncaught NotCapable (a stack trace and exit 1) instead of an "error" event.
- */
-function mayBind(access: string): boolean {
-  const descriptor = { name: "net", host: access } as const;
-  let state = Deno.permissions.querySync(descriptor).state;
-  if (state === "prompt") state = Deno.permissions.requestSync(descriptor).state;
-  return state === "granted";
-}
-
-/**
  * The sensor's second input (SPEC §2): a UDP syslog listener for stock nginx `access_log
  * syslog:` lines in the JSON log_format of config/nginx/qts.conf. Each line becomes the same
  * record the ZeroMQ input carries and is handed to `submit` in arrival order. Uses node:dgram,
@@ -146,7 +135,7 @@ export class SyslogInput {
   start(): Promise<string> {
     const { host, port, v6 } = parseUdpEndpoint(this.#o.endpoint);
     const access = `${v6 ? `[${host}]` : host}:${port}`;
-    if (!mayBind(access)) {
+    if (!netAllowed(access)) {
       return Promise.reject(
         new Deno.errors.NotCapable(
           `Requires net access to "${access}", run again with the --allow-net flag`,
