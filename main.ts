@@ -32,6 +32,14 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "apply ban commands to an nftables set",
     load: async () => (await import("./src/commands/bouncer_command.ts")).bouncerCommand,
   },
+  bans: {
+    summary: "list a running sensor's bans, show why an IP was banned, lift a ban",
+    load: async () => (await import("./src/commands/bans_command.ts")).bansCommand,
+  },
+  status: {
+    summary: "a running sensor's health, ingest counters and projection modes",
+    load: async () => (await import("./src/commands/status_command.ts")).statusCommand,
+  },
   "check-config": {
     summary: "validate settings and every component and domain file",
     load: () => Promise.resolve(checkConfigCommand),
