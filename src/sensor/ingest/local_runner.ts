@@ -22,11 +22,13 @@ interface Done {
 // Evidence fields are cut here: a hostile URL or User-Agent must not bloat bans and logs.
 const SAMPLE_FIELD_MAX = 256;
 
+function cut(text: string): string {
+  return text.length > SAMPLE_FIELD_MAX ? text.slice(0, SAMPLE_FIELD_MAX) : text;
+}
+
 function sampleOf(record: HttpRecord): RequestSample {
-  const cut = (text: string) =>
-    text.length > SAMPLE_FIELD_MAX ? text.slice(0, SAMPLE_FIELD_MAX) : text;
   return {
-    method: cut(record.method),
+    method: record.method,
     host: cut(record.host),
     url: cut(record.url),
     status: record.status,

@@ -66,11 +66,11 @@ export class EvidenceBook {
     this.#idleMs = seconds * 1000;
   }
 
-  /** Counts `n` matching events of one request of `source`. */
+  /** Counts the matching events of one request of `source`. */
   note(
     source: string,
     events: readonly string[],
-    matches: (event: string) => boolean,
+    matcher: { matches(event: string): boolean },
     now: number,
     sample: RequestSample | undefined,
   ): void {
@@ -89,7 +89,7 @@ export class EvidenceBook {
     }
     entry.last = now;
     for (const event of events) {
-      if (!matches(event)) continue;
+      if (!matcher.matches(event)) continue;
       entry.count++;
       const known = entry.events[event];
       if (known !== undefined) entry.events[event] = known + 1;
@@ -99,8 +99,9 @@ export class EvidenceBook {
       }
     }
     if (sample !== undefined) {
+      // The first ones, and the latest: a sample is shared, never copied, until a ban keeps it.
       if (entry.samples.length < SAMPLES) entry.samples.push(sample);
-      else entry.samples[SAMPLES - 1] = sample; // the first ones, and the latest
+      else entry.samples[SAMPLES - 1] = sample;
     }
   }
 

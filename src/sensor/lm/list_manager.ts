@@ -318,7 +318,7 @@ export class ListManager {
         ? sourceOf(ip, config.ipv6_prefix)
         : ip;
       p.count(source, n, now);
-      p.book.note(source, events, (event) => p.matches(event), now, sample);
+      p.book.note(source, events, p, now, sample);
       let block = p.mode === "block";
       let reason: BanReason = "event";
       if (!block) {
