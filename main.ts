@@ -40,6 +40,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "a running sensor's health, ingest counters and projection modes",
     load: async () => (await import("./src/commands/status_command.ts")).statusCommand,
   },
+  selftest: {
+    summary: "check that this copy of qts works on this host: a table, exit 1 on a failure",
+    load: async () => (await import("./src/commands/selftest_command.ts")).selftestCommand,
+  },
   "check-config": {
     summary: "validate settings and every component and domain file",
     load: () => Promise.resolve(checkConfigCommand),
