@@ -44,6 +44,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "check that this copy of qts works on this host: a table, exit 1 on a failure",
     load: async () => (await import("./src/commands/selftest_command.ts")).selftestCommand,
   },
+  version: {
+    summary: "the version, git commit, build date, Deno and permissions of this binary",
+    load: async () => (await import("./src/commands/version_command.ts")).versionCommand,
+  },
   "check-config": {
     summary: "validate settings and every component and domain file",
     load: () => Promise.resolve(checkConfigCommand),

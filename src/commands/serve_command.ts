@@ -12,6 +12,7 @@ import { parseUdpEndpoint } from "../sensor/syslog/syslog_input.ts";
 import { parseCommandLine } from "./parse_command_line.ts";
 import { waitForStopSignal } from "./_wait_for_stop_signal.ts";
 import { netAllowed } from "../shared/net/net_allowed.ts";
+import { netRefusalHint } from "../shared/build_info.ts";
 
 const HELP = `Usage: qts serve [--config <settings.ini>]
 
@@ -87,15 +88,16 @@ export async function serveEndpoints(settings: Settings): Promise<NetEndpoint[]>
   return out;
 }
 
-/** The one line for endpoints Deno refuses: what, where configured, and the flag to add. */
+/**
+ * The one line for endpoints Deno refuses: what, where configured, and the flag to add (under
+ * `deno run`) or the rebuild that grants it (a compiled binary's permissions are fixed).
+ */
 function logDenied(log: Logger, denied: NetEndpoint[]): void {
   const hosts = denied.map((e) => e.host).join(",");
   const named = denied.map((e) => `${e.host} (${e.setting})`).join(", ");
   log.log(
     "error",
-    `network access to ${named} is not allowed: add ${
-      denied.length > 1 ? "them" : "it"
-    } to --allow-net`,
+    `network access to ${named} is not allowed: ${netRefusalHint(denied.map((e) => e.host))}`,
     {
       endpoint: denied[0]!.host,
       setting: denied[0]!.setting,
