@@ -1,5 +1,5 @@
 import { fileURLToPath } from "node:url";
-import { type LuaEngine, LuaFactory } from "wasmoon";
+import { LuaEngine, LuaFactory } from "wasmoon";
 import { compileRegex } from "../../shared/config/regex.ts";
 import { luaPrelude } from "./_lua_prelude.ts";
 
@@ -41,6 +41,12 @@ const HOOK_STEP = 100;
 
 let factory: Promise<LuaFactory> | undefined;
 let wasmExports: WebAssembly.Exports | undefined;
+/** The one wasm module every state of this isolate lives in, once loaded (states share its heap). */
+let luaModule: ConstructorParameters<typeof LuaEngine>[0] | undefined;
+/** Lua's own bookkeeping (the record's strings interned, stack) may pass the limit by this. */
+const MEMORY_SLACK = 1024 * 1024;
+/** Lua's status code for an allocation refused (LUA_ERRMEM). */
+const LUA_ERRMEM = 4;
 
 /**
  * Makes the one LuaFactory, catching the wasm instance's exports on the way: wasmoon ships an
@@ -110,9 +116,16 @@ export interface LuaFunctionInfo {
  * C API: field values are written straight into wasm memory and pushed with lua_pushlstring,
  * the dispatcher is called with lua_pcallk, and only a non-nil result string is read back.
  * That keeps a call near 1-2 µs, against ~32 µs for wasmoon's object conversion.
+ *
+ * Memory: the state holds at most `memoryLimit` bytes besides the values pushed for the current
+ * call; an allocation past that is refused (Lua collects garbage first), which stops the running
+ * function with kind "memory". close() frees the state; its memory goes back to the module's
+ * allocator for the next state (a wasm heap never shrinks, but is reused).
  */
 export class LuaBridge {
   readonly #engine: LuaEngine;
+  readonly #fields: readonly string[];
+  readonly #onMatchError: (error: unknown) => void;
   readonly #m: RawModule;
   readonly #L: number;
   readonly #memoryLimit: number;
@@ -127,9 +140,21 @@ export class LuaBridge {
   #spent = 0;
   #start = 0;
   #closed = false;
+  /** Bytes of the current record's values (kept in `req` until the next record), not counted. */
+  #recordBytes = 0;
+  /** Bytes of the arguments pushed for the current call, not counted either. */
+  #pushed = 0;
 
-  private constructor(engine: LuaEngine, memoryLimit: number, budget: number) {
+  private constructor(
+    engine: LuaEngine,
+    fields: readonly string[],
+    memoryLimit: number,
+    budget: number,
+    onMatchError: (error: unknown) => void,
+  ) {
     this.#engine = engine;
+    this.#fields = fields;
+    this.#onMatchError = onMatchError;
     this.#m = rawModule((engine.global.lua as unknown as { module: RawModule }).module);
     this.#L = engine.global.address;
     this.#memoryLimit = memoryLimit;
@@ -164,10 +189,23 @@ export class LuaBridge {
     onMatchError: (error: unknown) => void,
   ): Promise<LuaBridge> {
     factory ??= makeFactory();
-    const engine = await (await factory).createEngine({
-      traceAllocations: true,
-      injectObjects: false,
-    });
+    luaModule ??= await (await factory).getLuaModule();
+    return LuaBridge.#open(fields, budget, memoryLimit, onMatchError);
+  }
+
+  /** A new, empty state like this one (same fields, budget, limit), made synchronously. */
+  fresh(): LuaBridge {
+    return LuaBridge.#open(this.#fields, this.#budget, this.#memoryLimit, this.#onMatchError);
+  }
+
+  static #open(
+    fields: readonly string[],
+    budget: number,
+    memoryLimit: number,
+    onMatchError: (error: unknown) => void,
+  ): LuaBridge {
+    if (luaModule === undefined) throw new TypeError("Cannot open Lua: the module is not loaded");
+    const engine = new LuaEngine(luaModule, { traceAllocations: true, injectObjects: false });
     const holder: { bridge?: LuaBridge } = {};
     engine.global.set("__qts_match", (pattern: string, input: string) => {
       const start = performance.now();
@@ -181,8 +219,13 @@ export class LuaBridge {
         holder.bridge?.excludeHostTime(performance.now() - start);
       }
     });
-    engine.doStringSync(luaPrelude(fields, budget));
-    holder.bridge = new LuaBridge(engine, memoryLimit, budget);
+    try {
+      engine.doStringSync(luaPrelude(fields, budget));
+    } catch (error) {
+      engine.global.close();
+      throw error;
+    }
+    holder.bridge = new LuaBridge(engine, fields, memoryLimit, budget, onMatchError);
     return holder.bridge;
   }
 
@@ -205,6 +248,11 @@ export class LuaBridge {
     });
   }
 
+  /** Runs a full garbage collection (scripts cannot: collectgarbage is not in the sandbox). */
+  collect(): void {
+    this.#call("__qts_collect", []);
+  }
+
   /** Skips a function until event time `untilMs`. */
   disable(phase: 4 | 6, index: number, untilMs: number): void {
     this.#call("__qts_disable", [phase, index, untilMs]);
@@ -223,6 +271,7 @@ export class LuaBridge {
   ): string | null {
     const m = this.#m;
     const L = this.#L;
+    const before = this.memoryUsed;
     m._lua_checkstack(L, (values?.length ?? 0) + 6);
     m._lua_getglobal(L, this.#name("__qts_phase"));
     m._lua_pushnumber(L, phase);
@@ -238,6 +287,8 @@ export class LuaBridge {
         else m._lua_pushnil(L);
       }
     }
+    if (values !== null) this.#recordBytes = Math.max(0, this.memoryUsed - before);
+    this.#pushed = 0;
     this.#exhausted = false;
     this.#spent = 0;
     this.#start = Date.now(); // not performance.now(): an op call, measurable per request
@@ -251,9 +302,19 @@ export class LuaBridge {
     return `!${index}\tbudget\t${BUDGET_MESSAGE}\n`;
   }
 
-  /** Bytes the Lua state has allocated. */
+  /** Bytes the Lua state has allocated (live data and garbage not yet collected). */
   get memoryUsed(): number {
     return this.#engine.global.getMemoryUsed();
+  }
+
+  /** Whether the state holds more than its limit (plus the record's values and some slack). */
+  get overLimit(): boolean {
+    return this.memoryUsed > this.#memoryLimit + this.#recordBytes + MEMORY_SLACK;
+  }
+
+  /** Bytes of the wasm heap all states of this isolate share; it grows, never shrinks. */
+  get heapBytes(): number {
+    return this.#m.HEAPU8.length;
   }
 
   /** Frees the Lua state. */
@@ -271,6 +332,7 @@ export class LuaBridge {
     if (this.#closed) throw new TypeError("Cannot call Lua: the engine is closed");
     const m = this.#m;
     const L = this.#L;
+    const before = this.memoryUsed;
     m._lua_checkstack(L, args.length + 4);
     m._lua_getglobal(L, this.#name(fn));
     for (const value of args) {
@@ -278,6 +340,7 @@ export class LuaBridge {
       else if (typeof value === "number") m._lua_pushnumber(L, value);
       else m._lua_pushnil(L);
     }
+    this.#pushed = Math.max(0, this.memoryUsed - before);
     return this.#pcall(args.length);
   }
 
@@ -285,10 +348,11 @@ export class LuaBridge {
   #pcall(nargs: number): string | null {
     const m = this.#m;
     const L = this.#L;
-    // The limit applies to the scripts only: our own pushes must never fail outside a
-    // protected call, which would abort the whole wasm instance.
+    // The limit bounds the whole state, but not our own pushes: they must never fail outside a
+    // protected call, which would abort the whole wasm instance, and the request's values are
+    // not the script's to account for.
     const global = this.#engine.global;
-    global.setMemoryMax(global.getMemoryUsed() + this.#memoryLimit);
+    global.setMemoryMax(this.#memoryLimit + this.#recordBytes + this.#pushed);
     let rc: number;
     try {
       rc = m._lua_pcallk(L, nargs, 1, 0, 0, 0);
@@ -302,7 +366,9 @@ export class LuaBridge {
       out = decoder.decode(m.HEAPU8.subarray(ptr, ptr + len));
     }
     m._lua_settop(L, 0);
-    if (rc !== 0) return `!0\terror\t${out ?? "Lua error " + rc}\n`;
+    if (rc !== 0) {
+      return `!0\t${rc === LUA_ERRMEM ? "memory" : "error"}\t${out ?? "Lua error " + rc}\n`;
+    }
     return out;
   }
 

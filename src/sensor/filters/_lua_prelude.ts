@@ -21,6 +21,7 @@ local sethook, rawpcall, rawxpcall, load, error, type, tostring, rawset, rawget,
   setmetatable, table.sort, string.find, string.gmatch, string.lower, string.gsub, string.sub,
   string.match
 local pack, unpack = table.pack, table.unpack
+local collect = collectgarbage
 local BUDGET = ${budget}
 local BUDGET_MSG = "qts: instruction budget exceeded"
 local exhausted = false
@@ -254,6 +255,11 @@ function __qts_list()
   for i, e in ipairs(allows) do out[#out + 1] = "4\\t" .. i .. "\\t" .. e.script .. "\\t" .. e.name end
   for i, e in ipairs(denies) do out[#out + 1] = "6\\t" .. i .. "\\t" .. e.script .. "\\t" .. e.name end
   return table.concat(out, "\\n")
+end
+
+function __qts_collect()
+  collect("collect")
+  return nil
 end
 
 function __qts_disable(phase, index, until_ms)

@@ -28,6 +28,16 @@ export interface LuaCounters {
   error: number;
   /** Times a function was switched off for a minute after repeated budget/memory stops. */
   disabled: number;
+  /** Times the Lua state crossed `memory_limit_mb` and was replaced by a fresh one. */
+  resets: number;
+}
+
+/** Memory of a lua filter, in bytes. */
+export interface LuaMemory {
+  /** What its Lua state holds now (live data and uncollected garbage). */
+  state: number;
+  /** The wasm heap shared by every Lua state of this thread; it grows, never shrinks. */
+  heap: number;
 }
 
 /** The two halves of the lua filter (SPEC §4 steps 4 and 6) sharing one Lua state. */
@@ -39,6 +49,8 @@ export interface LuaFilters {
   counters(): LuaCounters;
   /** The loaded functions, in call order. */
   functions(): LuaFunctionInfo[];
+  /** Its memory now; zeros once closed. */
+  memory(): LuaMemory;
 }
 
 /** Every field a script may read, by wire name, plus `remote_addr`, `domain_id`, `headers`. */
@@ -60,13 +72,16 @@ const DISABLE_MS = 60_000;
  * Sandbox: no io, os, package, debug, require, load, dofile, loadfile, string.dump or
  * coroutine; a budget of `instruction_budget` VM instructions per phase call (all allow_* or
  * all deny_* of one request together), 250 ms of wall time per call (for loops of slow
- * instructions such as huge string.rep) and `memory_limit_mb` of allocation per call; a Lua
- * pattern match whose worst case on its subject exceeds ~2e7 steps is refused (one C call
- * cannot be interrupted). A function that errors, loops or over-allocates is stopped, counted and
- * logged (once a minute per kind) and the request goes on; one stopped by budget or memory
- * 3 times within a minute is skipped for the next minute, so a bad script cannot slow the
- * sensor. allow_* run on both halves of a request (their flags matter to per-response
- * filters), deny_* on the first half only, so each request emits once.
+ * instructions such as huge string.rep) and a total of `memory_limit_mb` for the whole Lua state
+ * across calls (besides the current request's values); a Lua pattern match whose worst case on
+ * its subject exceeds ~2e7 steps is refused (one C call cannot be interrupted). A function that
+ * errors, loops or over-allocates is stopped, counted and logged (once a minute per kind) and
+ * the request goes on; one stopped by budget or memory 3 times within a minute is skipped for the
+ * next minute, so a bad script cannot slow the sensor. An allocation past the state's limit also
+ * resets the state after that call: the scripts are loaded afresh into a new state (their
+ * globals start over, skipped functions stay skipped), counted as `resets` and logged, and the
+ * old state is freed, as it is by close(). allow_* run on both halves of a request (their flags
+ * matter to per-response filters), deny_* on the first half only, so each request emits once.
  */
 export async function lua(config: LuaConfig, deps: LuaDeps = {}): Promise<LuaFilters> {
   const budget = config.instruction_budget;
@@ -85,33 +100,46 @@ export async function lua(config: LuaConfig, deps: LuaDeps = {}): Promise<LuaFil
   );
   const pushed = used.map((field) => field === "headers" ? "headers_raw" : field);
 
-  const counters: LuaCounters = { calls: 0, budget: 0, memory: 0, error: 0, disabled: 0 };
+  const counters: LuaCounters = {
+    calls: 0,
+    budget: 0,
+    memory: 0,
+    error: 0,
+    disabled: 0,
+    resets: 0,
+  };
   // deps.log is rate-limited per message by whoever provides it (the pipeline: once a minute).
   const log = (msg: string, fields: Record<string, unknown>) => deps.log?.("warn", msg, fields);
 
   if (sources.length === 0) return emptyFilters(counters);
-  const bridge = await LuaBridge.create(pushed, budget, memoryLimit, (error) => {
+  /** Loads every script into `state`; closes it and throws on the first failure. */
+  const loadAll = (state: LuaBridge): LuaFunctionInfo[] => {
+    try {
+      for (const [file, source] of sources) {
+        const failure = state.load(file, source);
+        if (failure !== null) {
+          const [kind, message] = failure.split("\t");
+          const Err = kind === "syntax" ? SyntaxError : kind === "error" ? TypeError : RangeError;
+          throw new Err(`Cannot build lua: script "${file}": ${kind}: ${message}`);
+        }
+      }
+      return state.list();
+    } catch (error) {
+      state.close();
+      throw error;
+    }
+  };
+  let bridge = await LuaBridge.create(pushed, budget, memoryLimit, (error) => {
     counters.error++;
     log("lua: qts.match got a bad pattern", { error: String(error) });
   });
-  let infos: LuaFunctionInfo[];
-  try {
-    for (const [file, source] of sources) {
-      const failure = bridge.load(file, source);
-      if (failure !== null) {
-        const [kind, message] = failure.split("\t");
-        const Err = kind === "syntax" ? SyntaxError : kind === "error" ? TypeError : RangeError;
-        throw new Err(`Cannot build lua: script "${file}": ${kind}: ${message}`);
-      }
-    }
-    infos = bridge.list();
-  } catch (error) {
-    bridge.close();
-    throw error;
-  }
+  const infos = loadAll(bridge);
   const allowCount = infos.filter((info) => info.phase === 4).length;
   const denyCount = infos.length - allowCount;
   const strikes = new Map<string, { count: number; since: number }>();
+  /** Skipped functions by "phase:index", with the event time they come back, for resets. */
+  const skipped = new Map<string, { phase: 4 | 6; index: number; until: number }>();
+  let overLimit = false;
 
   const getters = used.map(getterOf);
   const values: LuaValue[] = new Array(used.length);
@@ -139,16 +167,58 @@ export async function lua(config: LuaConfig, deps: LuaDeps = {}): Promise<LuaFil
     for (const [name, on] of ctx.flags) if (on) flags += name + "\n";
     counters.calls++;
     const out = bridge.phase(phase, ctx.now, flags, fresh);
-    if (out === null) return;
-    for (const line of out.split("\n")) {
-      const tag = line.charCodeAt(0);
-      if (tag === 87 /* W */) ctx.flags.set("whitelisted", true);
-      else if (tag === 69 /* E */ && ctx.phase === "first") {
-        const name = line.slice(1);
-        ctx.events.push(EVENT.test(name) ? name : "lua_invalid_event");
-      } else if (tag === 70 /* F */) ctx.flags.set(line.slice(2), line[1] === "+");
-      else if (tag === 33 /* ! */) failed(phase, line, ctx.now);
+    if (bridge.overLimit) {
+      // Garbage counts until collected: only live data past the limit resets the state.
+      bridge.collect();
+      if (bridge.overLimit) overLimit = true;
     }
+    if (out !== null) {
+      for (const line of out.split("\n")) {
+        const tag = line.charCodeAt(0);
+        if (tag === 87 /* W */) ctx.flags.set("whitelisted", true);
+        else if (tag === 69 /* E */ && ctx.phase === "first") {
+          const name = line.slice(1);
+          ctx.events.push(EVENT.test(name) ? name : "lua_invalid_event");
+        } else if (tag === 70 /* F */) ctx.flags.set(line.slice(2), line[1] === "+");
+        else if (tag === 33 /* ! */) failed(phase, line, ctx.now);
+      }
+    }
+    if (overLimit) reset(ctx.now);
+  };
+
+  /** Replaces the state by a fresh one with the scripts reloaded; frees the old one. */
+  const reset = (now: number) => {
+    overLimit = false;
+    const used = bridge.memoryUsed;
+    let next: LuaBridge;
+    try {
+      next = bridge.fresh();
+      const again = loadAll(next);
+      if (again.length !== infos.length) {
+        next.close();
+        throw new RangeError(
+          `the scripts now define ${again.length} functions, not ${infos.length}`,
+        );
+      }
+    } catch (error) {
+      // Fail open: without a state the filter lets every request through.
+      close();
+      deps.log?.("error", "lua: cannot reload the scripts after a reset; lua is off", {
+        error: String(error),
+      });
+      return;
+    }
+    for (const { phase, index, until } of skipped.values()) {
+      if (until > now) next.disable(phase, index, until);
+    }
+    bridge.close();
+    bridge = next;
+    counters.resets++;
+    log("lua: state over memory_limit_mb, reset with the scripts reloaded", {
+      used_mb: Math.round(used / 1024 / 1024),
+      limit_mb: config.memory_limit_mb,
+      resets: counters.resets,
+    });
   };
 
   const failed = (phase: 4 | 6, line: string, now: number) => {
@@ -157,6 +227,8 @@ export async function lua(config: LuaConfig, deps: LuaDeps = {}): Promise<LuaFil
     const where = info ? `${info.script}:${info.name}` : "dispatcher";
     const k = kind === "budget" || kind === "memory" ? kind : "error";
     counters[k]++;
+    // An allocation refused: the state is full (Lua collected before refusing).
+    if (k === "memory") overLimit = true;
     log(`lua: ${where} stopped (${k}), request continues`, { message, count: counters[k] });
     if (k === "error" || !info) return;
     const key = `${phase}:${index}`;
@@ -169,6 +241,7 @@ export async function lua(config: LuaConfig, deps: LuaDeps = {}): Promise<LuaFil
       strikes.delete(key);
       counters.disabled++;
       bridge.disable(phase, info.index, now + DISABLE_MS);
+      skipped.set(key, { phase, index: info.index, until: now + DISABLE_MS });
       deps.log?.(
         "warn",
         `lua: ${where} skipped for ${DISABLE_MS / 1000} s after ${STRIKES} stops`,
@@ -203,6 +276,8 @@ export async function lua(config: LuaConfig, deps: LuaDeps = {}): Promise<LuaFil
     },
     counters: () => ({ ...counters }),
     functions: () => infos.map((info) => ({ ...info })),
+    memory: () =>
+      closed ? { state: 0, heap: 0 } : { state: bridge.memoryUsed, heap: bridge.heapBytes },
   };
 }
 
@@ -218,6 +293,7 @@ function emptyFilters(counters: LuaCounters): LuaFilters {
     deny: { name: "lua", run: function luaDeny() {}, close: noop },
     counters: () => ({ ...counters }),
     functions: () => [],
+    memory: () => ({ state: 0, heap: 0 }),
   };
 }
 

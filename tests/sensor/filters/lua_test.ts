@@ -314,3 +314,100 @@ Deno.test("lua() ignores response-phase records and keeps allow before deny stat
     f.allow.close!();
   }
 });
+
+Deno.test("lua() bounds a state's memory across calls: a leaking script is reset, requests go on", async () => {
+  const mb = 1024 * 1024;
+  const { build, logs } = withScripts({
+    "leak.lua": `
+      kept = {}
+      function deny_leak(req)
+        kept[#kept + 1] = string.rep("x", 256 * 1024) .. req.url
+        return "lua_kept_" .. #kept
+      end
+      function deny_other(req) return req.url == "/other" end
+    `,
+  }, { memory_limit_mb: 4 });
+  const f = await build();
+  try {
+    let maxState = 0;
+    let decided = 0;
+    const heapBefore = f.memory().heap;
+    let heapAfterFirstReset = 0;
+    for (let i = 0; i < 400; i++) {
+      // 10 s of event time a request: resets stay under 3 a minute, so the function is never
+      // skipped and each request shows whether it was decided.
+      const ctx = both(f, rec({ url: i % 100 === 0 ? "/other" : "/p" }), i * 10_000);
+      if (ctx.events.some((e) => e.startsWith("lua_kept_"))) decided++;
+      if (i % 100 === 0) assert.ok(ctx.events.includes("lua_other"), `request ${i}`);
+      maxState = Math.max(maxState, f.memory().state);
+      if (f.counters().resets === 1 && heapAfterFirstReset === 0) {
+        heapAfterFirstReset = f.memory().heap;
+      }
+    }
+    const { resets, memory } = f.counters();
+    const heap = f.memory().heap;
+    console.log(
+      `  400 requests × 256 KiB kept, limit 4 MiB: ${resets} resets, state max ` +
+        `${(maxState / mb).toFixed(1)} MiB, wasm heap ${(heapBefore / mb).toFixed(0)} → ` +
+        `${(heapAfterFirstReset / mb).toFixed(0)} (first reset) → ${(heap / mb).toFixed(0)} MiB, ` +
+        `${decided} requests decided by deny_leak`,
+    );
+    assert.ok(resets >= 20, `${resets} resets`);
+    assert.equal(memory, resets, "each reset follows a refused allocation");
+    assert.ok(maxState < 6 * mb, `state ${maxState} bytes`);
+    // The freed states' memory is reused: the heap stops growing after the first reset.
+    assert.ok(heap <= heapAfterFirstReset + 4 * mb, `heap ${heap} after ${heapAfterFirstReset}`);
+    assert.ok(decided >= 400 - resets, `${decided} decided`);
+    assert.ok(logs.some((l) => l.includes("reset")));
+  } finally {
+    f.allow.close!();
+  }
+});
+
+Deno.test("lua() resets keep skipped functions skipped and globals start over", async () => {
+  const { build } = withScripts({
+    "t.lua": `
+      n = 0
+      function deny_count(req) n = n + 1 return "lua_n_" .. n end
+      function deny_loop(req) if req.url == "/loop" then while true do end end end
+      function deny_big(req) if req.url == "/big" then return #string.rep("x", 64 * 1024 * 1024) > 0 end end
+    `,
+  }, { memory_limit_mb: 8 });
+  const f = await build();
+  try {
+    for (let i = 0; i < 3; i++) both(f, rec({ url: "/loop" }), i);
+    assert.equal(f.counters().disabled, 1);
+    assert.deepEqual(both(f, rec({ url: "/a" }), 10).events, ["lua_n_4"]);
+    assert.deepEqual(both(f, rec({ url: "/big" }), 11).events, ["lua_n_5"]);
+    assert.equal(f.counters().resets, 1);
+    assert.deepEqual(both(f, rec({ url: "/a" }), 12).events, ["lua_n_1"], "a fresh state");
+    both(f, rec({ url: "/loop" }), 13);
+    assert.equal(f.counters().budget, 3, "deny_loop is still skipped in the new state");
+  } finally {
+    f.allow.close!();
+  }
+});
+
+Deno.test("lua() close() frees the state: a replacing filter reuses its memory", async () => {
+  const mb = 1024 * 1024;
+  const script = {
+    "fill.lua": `
+      kept = {}
+      function deny_fill(req)
+        for i = 1, 12 do kept[#kept + 1] = string.rep("y", 1024 * 1024) .. #kept end
+      end
+    `,
+  };
+  let heap = 0;
+  for (let round = 0; round < 6; round++) {
+    const f = await withScripts(script, { memory_limit_mb: 32 }).build();
+    both(f, rec(), round);
+    assert.ok(f.memory().state > 12 * mb);
+    if (round === 1) heap = f.memory().heap;
+    if (round > 1) assert.ok(f.memory().heap <= heap + 2 * mb, `round ${round}: heap grew`);
+    f.allow.close!();
+    f.deny.close!();
+    assert.deepEqual(f.memory(), { state: 0, heap: 0 });
+    assert.deepEqual(both(f, rec(), round).events, [], "a closed filter lets requests through");
+  }
+});
