@@ -156,7 +156,8 @@ export function parseSettings(
       });
       continue;
     }
-    const known = KNOWN[section];
+    // Own keys only: a section named like an Object.prototype member ("constructor") is unknown.
+    const known = Object.hasOwn(KNOWN, section) ? KNOWN[section] : undefined;
     if (!known) {
       problems.push({ file, key: `[${section}]`, message: "unknown section", severity: "warning" });
       continue;

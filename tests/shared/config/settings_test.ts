@@ -80,3 +80,14 @@ Deno.test("parseEndpoint() accepts IPv6 and * hosts and rejects bad ports", () =
   assert.throws(() => parseEndpoint("tcp://127.0.0.1:70000"), TypeError);
   assert.throws(() => parseEndpoint("ipc:///tmp/x"), TypeError);
 });
+
+Deno.test("parseSettings() calls a section named like an Object.prototype member unknown (fuzz find)", () => {
+  for (const section of ["constructor", "toString", "hasOwnProperty", "valueOf"]) {
+    const { problems } = parseSettings(`[${section}]\na = 1\n`, "f.ini");
+    assert.deepEqual(
+      problems.map((p) => [p.key, p.message]),
+      [[`[${section}]`, "unknown section"]],
+      section,
+    );
+  }
+});
