@@ -82,6 +82,11 @@ export class Sensor {
       stateFile: this.settings.state_dir
         ? join(this.settings.state_dir, "lm-state.json")
         : undefined,
+      // Bans durable before they are published (a kill -9 loses none and repeats none). Not for
+      // replay (offline): its state_dir is thrown away and it counts commands at a barrier.
+      journalFile: this.settings.state_dir && !options.offline
+        ? join(this.settings.state_dir, "lm-journal.jsonl")
+        : undefined,
       log: (level, msg, fields) => this.#log.log(level, msg, fields),
       onBan: ({ rule_name, seconds, simulated }) =>
         this.metrics.observe(
@@ -141,6 +146,19 @@ export class Sensor {
       {},
       this.lm.domainIds().reduce((n, id) => n + this.lm.bans(id).length, 0),
     );
+    const lm = this.lm.persistence();
+    m.counter(
+      "qts_lm_state_write_failures_total",
+      "Failed writes of the ban state file or journal (a full disk); bans stay in memory",
+    ).value = lm.write_failures;
+    m.set(
+      "qts_lm_journal_bytes",
+      "Size of the ban journal since the last state file",
+      {},
+      lm.journal_bytes,
+    );
+    m.set("qts_lm_commands_held", "Commands waiting for their journal fsync", {}, lm.held);
+    m.set("qts_lm_state_durable", "1 when every published ban is on disk", {}, lm.durable ? 1 : 0);
     const stats = this.#input?.stats;
     if (stats) {
       for (const [reason, count] of Object.entries(stats.disconnected)) {

@@ -29,6 +29,11 @@ export type BanTuple = [string, string, string, number, number, string, ...strin
 export interface SavedState {
   version: 1;
   saved_at: number;
+  /**
+   * Generation of the journal that continues this snapshot (`lm-journal.jsonl` starts with the
+   * same id); a journal of another generation is older than the snapshot and is not replayed.
+   */
+  journal?: string;
   domains: Record<string, SavedDomain<BanTuple>>;
 }
 
@@ -53,6 +58,7 @@ export type OffenderTuple = [string, number, number];
 /** The state as parsed back, bans as objects. */
 export interface LoadedState {
   saved_at: number;
+  journal?: string;
   domains: Record<string, SavedDomain<SavedBan>>;
 }
 
@@ -68,6 +74,78 @@ function num(v: unknown): v is number {
   return typeof v === "number" && Number.isFinite(v);
 }
 
+/** A ban's tuple on disk (state file and journal). */
+export function banTuple(b: ActiveBan): BanTuple {
+  return [b.ip, b.rule_name, b.comment, b.added_at, b.expires_at, b.worker, ...b.claimants];
+}
+
+/** What a ban carries besides its tuple, or undefined when nothing. */
+export function banExtras(b: ActiveBan): BanExtras | undefined {
+  if (!b.evidence && !b.simulated) return undefined;
+  return {
+    ...(b.simulated ? { simulated: true } : {}),
+    ...(b.evidence ? { evidence: b.evidence } : {}),
+  };
+}
+
+/** A ban tuple read back, or undefined when malformed. */
+export function parseBanTuple(b: unknown): SavedBan | undefined {
+  if (!Array.isArray(b) || b.length < 7) return undefined;
+  const [ip, rule_name, comment, added_at, expires_at, worker, ...claimants] = b as unknown[];
+  if (
+    !str(ip) || !str(rule_name) || !str(comment) || !num(added_at) || !num(expires_at) ||
+    !str(worker) || !claimants.every(str)
+  ) return undefined;
+  return { ip, rule_name, comment, added_at, expires_at, worker, claimants };
+}
+
+/** The active ban a saved ban and its extras stand for. */
+export function restoredBan(b: SavedBan, extra: unknown): ActiveBan {
+  const x = isRecord(extra) ? extra : undefined;
+  return {
+    ip: b.ip,
+    rule_name: b.rule_name,
+    comment: b.comment,
+    added_at: b.added_at,
+    expires_at: b.expires_at,
+    worker: b.worker,
+    claimants: b.claimants,
+    ...(x?.simulated === true ? { simulated: true } : {}),
+    ...(isRecord(x?.evidence) ? { evidence: x.evidence as unknown as BanEvidence } : {}),
+  };
+}
+
+/** A saved mode read back, or undefined when malformed. */
+export function parseMode(m: unknown): SavedMode | undefined {
+  if (!isRecord(m) || !str(m.mode) || !num(m.since) || !num(m.last_match_at)) return undefined;
+  const watched = (Array.isArray(m.watched) ? m.watched as unknown[] : []).filter(
+    (w): w is WatchTuple =>
+      Array.isArray(w) && w.length === 5 && str(w[0]) && num(w[1]) && str(w[2]) &&
+      num(w[3]) && num(w[4]),
+  );
+  return {
+    mode: m.mode,
+    since: m.since,
+    last_match_at: m.last_match_at,
+    ...(watched.length > 0 ? { watched } : {}),
+  };
+}
+
+/** The saved mode of a projection now. */
+export function savedMode(p: ProjectionState): SavedMode {
+  const saved: SavedMode = { mode: p.mode, since: p.since, last_match_at: p.lastMatchAt };
+  if (p.mode === "watch" && p.watched.size > 0) {
+    saved.watched = [...p.watched].map(([ip, w]) => [
+      ip,
+      w.lastSeen,
+      w.event,
+      w.multiple ? 1 : 0,
+      w.worker,
+    ]);
+  }
+  return saved;
+}
+
 /** Parses a state file, skipping malformed entries; throws SyntaxError on a malformed whole. */
 export function parseState(text: string, path: string): LoadedState {
   let raw: unknown;
@@ -81,34 +159,23 @@ export function parseState(text: string, path: string): LoadedState {
   if (!isRecord(raw) || raw.version !== 1 || !isRecord(raw.domains)) {
     throw new SyntaxError(`Cannot parse lm state file ${path}: not a version 1 state object`);
   }
-  const state: LoadedState = { saved_at: num(raw.saved_at) ? raw.saved_at : 0, domains: {} };
+  const state: LoadedState = {
+    saved_at: num(raw.saved_at) ? raw.saved_at : 0,
+    ...(str(raw.journal) ? { journal: raw.journal } : {}),
+    domains: {},
+  };
   for (const [id, d] of Object.entries(raw.domains)) {
     if (!/^\d{1,10}$/.test(id) || !isRecord(d)) continue;
     const bans: SavedBan[] = [];
     for (const b of Array.isArray(d.bans) ? d.bans as unknown[] : []) {
-      if (!Array.isArray(b) || b.length < 7) continue;
-      const [ip, rule_name, comment, added_at, expires_at, worker, ...claimants] = b as unknown[];
-      if (
-        !str(ip) || !str(rule_name) || !str(comment) || !num(added_at) || !num(expires_at) ||
-        !str(worker) || !claimants.every(str)
-      ) continue;
-      bans.push({ ip, rule_name, comment, added_at, expires_at, worker, claimants });
+      const ban = parseBanTuple(b);
+      if (ban) bans.push(ban);
     }
     const modes: Record<string, SavedMode> = {};
     if (isRecord(d.modes)) {
       for (const [name, m] of Object.entries(d.modes)) {
-        if (!isRecord(m) || !str(m.mode) || !num(m.since) || !num(m.last_match_at)) continue;
-        const watched = (Array.isArray(m.watched) ? m.watched as unknown[] : []).filter(
-          (w): w is WatchTuple =>
-            Array.isArray(w) && w.length === 5 && str(w[0]) && num(w[1]) && str(w[2]) &&
-            num(w[3]) && num(w[4]),
-        );
-        modes[name] = {
-          mode: m.mode,
-          since: m.since,
-          last_match_at: m.last_match_at,
-          ...(watched.length > 0 ? { watched } : {}),
-        };
+        const mode = parseMode(m);
+        if (mode) modes[name] = mode;
       }
     }
     const offenders = (Array.isArray(d.offenders) ? d.offenders as unknown[] : []).filter(
@@ -128,43 +195,28 @@ export function parseState(text: string, path: string): LoadedState {
 }
 
 /** The state file's content for these domains at `now`: active bans, modes, watched IPs. */
-export function snapshotState(domains: Iterable<Domain>, now: number): SavedState {
-  const state: SavedState = { version: 1, saved_at: now, domains: {} };
+export function snapshotState(
+  domains: Iterable<Domain>,
+  now: number,
+  journal?: string,
+): SavedState {
+  const state: SavedState = {
+    version: 1,
+    saved_at: now,
+    ...(journal !== undefined ? { journal } : {}),
+    domains: {},
+  };
   for (const d of domains) {
     const bans: BanTuple[] = [];
     const extras: Record<string, BanExtras> = {};
     for (const b of d.bans.values()) {
       if (b.expires_at <= now) continue;
-      if (b.evidence || b.simulated) {
-        extras[`${b.rule_name}\n${b.ip}`] = {
-          ...(b.simulated ? { simulated: true } : {}),
-          ...(b.evidence ? { evidence: b.evidence } : {}),
-        };
-      }
-      bans.push([
-        b.ip,
-        b.rule_name,
-        b.comment,
-        b.added_at,
-        b.expires_at,
-        b.worker,
-        ...b.claimants,
-      ]);
+      const extra = banExtras(b);
+      if (extra) extras[`${b.rule_name}\n${b.ip}`] = extra;
+      bans.push(banTuple(b));
     }
     const modes: Record<string, SavedMode> = { ...d.pendingModes };
-    for (const p of d.projections) {
-      const saved: SavedMode = { mode: p.mode, since: p.since, last_match_at: p.lastMatchAt };
-      if (p.mode === "watch" && p.watched.size > 0) {
-        saved.watched = [...p.watched].map(([ip, w]) => [
-          ip,
-          w.lastSeen,
-          w.event,
-          w.multiple ? 1 : 0,
-          w.worker,
-        ]);
-      }
-      modes[p.config.name] = saved;
-    }
+    for (const p of d.projections) modes[p.config.name] = savedMode(p);
     const offenders: OffenderTuple[] = [];
     for (const [key, o] of d.offenders) offenders.push([key, o.bans, o.last]);
     state.domains[String(d.id)] = {
@@ -214,18 +266,7 @@ export function restoreState(
       if (b.expires_at <= now) continue;
       const known = d.bans.get(b.rule_name, b.ip);
       if (known !== undefined && known.expires_at > now) continue;
-      const extra = saved.extras?.[`${b.rule_name}\n${b.ip}`];
-      d.bans.set({
-        ip: b.ip,
-        rule_name: b.rule_name,
-        comment: b.comment,
-        added_at: b.added_at,
-        expires_at: b.expires_at,
-        worker: b.worker,
-        claimants: b.claimants,
-        ...(extra?.simulated === true ? { simulated: true } : {}),
-        ...(isRecord(extra?.evidence) ? { evidence: extra.evidence } : {}),
-      });
+      d.bans.set(restoredBan(b, saved.extras?.[`${b.rule_name}\n${b.ip}`]));
       restored++;
     }
     if (d.projections.length === 0) {

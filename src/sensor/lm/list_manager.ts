@@ -16,12 +16,16 @@ import {
 } from "./_projection.ts";
 import {
   applySaved,
+  banExtras,
+  banTuple,
   type LoadedState,
   parseState,
   restoreState,
+  savedMode,
   snapshotState,
 } from "./_state_file.ts";
 import { writeFileAtomic } from "../../shared/config/write_file_atomic.ts";
+import { applyJournal, Journal, type JournalEntry, type LmFs, readJournal } from "./_journal.ts";
 
 export type { ProjectionMode } from "./_projection.ts";
 
@@ -66,9 +70,24 @@ export interface Clock {
   now(): number;
 }
 
+/** Health of the state file and journal, for `/metrics`. */
+export interface LmPersistence {
+  /** Failed writes of the state file or the journal (a full disk) since start. */
+  write_failures: number;
+  /** Size of the journal now; compaction into the state file empties it. */
+  journal_bytes: number;
+  /** Commands waiting for their journal batch to be fsynced. */
+  held: number;
+  /** Whether a kill now would keep every published ban (false while writes fail). */
+  durable: boolean;
+}
+
 /** Options of {@link ListManager}. */
 export interface ListManagerOptions {
-  /** Receives every outbound command, synchronously, in decision order. */
+  /**
+   * Receives every outbound command in decision order: synchronously, or, with `journalFile`,
+   * once the journal batch holding its change is fsynced (a microtask plus one fsync later).
+   */
   emit(cmd: BanCommand): void;
   /** Host name for `hoplite`. */
   hostname: string;
@@ -81,10 +100,30 @@ export interface ListManagerOptions {
   /** Where active bans and projection modes persist; no persistence when absent. */
   stateFile?: string | undefined;
   /**
-   * Debounce of the automatic save after a change. Default 1000 ms; stretched to 20× the time
-   * the last save took to serialise, so a large ban table is not rewritten every second.
+   * Append-only journal of ban changes (`lm-journal.jsonl` beside `stateFile`, which it needs).
+   * The changes made in one turn of the event loop (one batch of records, one API call) are
+   * appended and fsynced together before their commands reach `emit`, so a `kill -9` neither
+   * loses a published ban nor makes the restarted sensor send it again. Restore replays it over
+   * the state file; past `compactBytes` it is compacted into a fresh state file and emptied.
+   * Without it commands are emitted at once and bans persist only through the debounced save.
+   */
+  journalFile?: string | undefined;
+  /**
+   * Journal size that triggers compaction (bytes). Default 4 MiB, or the size of the last
+   * state file if larger, so a large ban table is not rewritten for every few bans.
+   */
+  compactBytes?: number | undefined;
+  /**
+   * Debounce of the automatic save after a change. Default 1000 ms (30 000 ms with a journal,
+   * which already holds every ban; the save then only refreshes watched IPs and counters);
+   * stretched to 20× the time the last save took to serialise, so a large ban table is not
+   * rewritten every second.
    */
   saveDelayMs?: number | undefined;
+  /** After a failed write (a full disk), the state is saved again this much later. Default 5000. */
+  retryMs?: number | undefined;
+  /** File operations; default `Deno`. Tests inject failing ones to play a full disk. */
+  fs?: LmFs | undefined;
   /**
    * Called for every add (published or simulated) with the seconds from the source's first
    * matching event to the ban: the sensor's time-to-ban histogram.
@@ -185,8 +224,27 @@ export class ListManager {
   #logTokens = BAN_LOG_BURST;
   #logRefill = Date.now();
   #logSuppressed = 0;
-  #saving: Promise<void> = Promise.resolve();
+  readonly #fs: LmFs;
+  readonly #journal: Journal | undefined;
+  readonly #compactBytes: number;
+  readonly #retryMs: number;
+  /** Generation of the journal in force; undefined until a snapshot (re)starts it. */
+  #gen: string | undefined;
+  /** Journal lines of the changes not written yet, and their commands, held until durable. */
+  #batch: string[] = [];
+  #held: BanCommand[] = [];
+  #inflight = 0;
+  #flushQueued = false;
+  /** Persistence work (flushes, saves, restore), one at a time in order. */
+  #tail: Promise<unknown> = Promise.resolve();
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #failures = 0;
+  #failing = false;
+  #lastError: unknown;
+  #snapshotBytes = 0;
   #closed = false;
+  /** close() has flushed everything: commands go straight out from now on. */
+  #ended = false;
   /** Main-thread ms the last save took to serialise; spaces saves out during an attack. */
   #saveCost = 0;
 
@@ -197,7 +255,13 @@ export class ListManager {
     this.#hostname = options.hostname;
     this.#prefix = options.workerPrefix ?? "wrk";
     this.#stateFile = options.stateFile;
-    this.#saveDelay = options.saveDelayMs ?? 1000;
+    this.#fs = options.fs ?? Deno;
+    this.#journal = options.journalFile !== undefined && options.stateFile !== undefined
+      ? new Journal(options.journalFile, this.#fs)
+      : undefined;
+    this.#saveDelay = options.saveDelayMs ?? (this.#journal ? 30_000 : 1000);
+    this.#compactBytes = options.compactBytes ?? 4 << 20;
+    this.#retryMs = options.retryMs ?? 5000;
     this.#log = options.log ?? (() => {});
     this.#onBan = options.onBan;
     this.#lastTick = this.#clock.now();
@@ -232,7 +296,9 @@ export class ListManager {
         const stateChanged = p.config.state !== config.state;
         // Leaving simulation: its would-be bans were never published; forget them quietly so
         // the projection bans for real from now on.
-        if (p.config.simulate && !config.simulate) dropSimulated(d, config.name);
+        if (p.config.simulate && !config.simulate) {
+          for (const ban of dropSimulated(d, config.name)) this.#noteDel(d.id, ban);
+        }
         p.reconfigure(config);
         if (stateChanged || !isValidMode(config, p.mode)) {
           this.#transition(d, p, firstMode(config), now, stateChanged ? "state" : "config");
@@ -277,6 +343,7 @@ export class ListManager {
       }
     }
     this.#domains.delete(domainId);
+    this.#note({ o: "rm", d: domainId });
     this.#changed();
     return n;
   }
@@ -341,7 +408,10 @@ export class ListManager {
       const ban = d.bans.get(config.rule_name, source);
       // A would-be ban of a simulating projection does not stand in for a real one.
       if (ban !== undefined && ban.expires_at > now && !(ban.simulated && !config.simulate)) {
-        if (!ban.claimants.includes(config.name)) ban.claimants.push(config.name);
+        if (!ban.claimants.includes(config.name)) {
+          ban.claimants.push(config.name);
+          this.#noteBan(d.id, ban);
+        }
         continue;
       }
       pending ??= new Map();
@@ -508,56 +578,253 @@ export class ListManager {
     return [...this.#domains.keys()];
   }
 
-  /** Writes active bans and projection modes to the state file atomically (no-op without one). */
+  /**
+   * Writes active bans and projection modes to the state file atomically (no-op without one),
+   * after the changes before it; with a journal this compacts it (the journal restarts empty).
+   * Rejects when the state could not be made durable (a full disk): the bans stay in memory, the
+   * failure is counted and logged once, and the save is tried again `retryMs` later.
+   */
   save(): Promise<void> {
     if (this.#saveTimer !== undefined) {
       clearTimeout(this.#saveTimer);
       this.#saveTimer = undefined;
     }
-    const path = this.#stateFile;
-    if (path === undefined) return Promise.resolve();
-    const started = performance.now();
-    const text = JSON.stringify(snapshotState(this.#domains.values(), this.#clock.now()));
-    this.#saveCost = performance.now() - started;
-    // Serialised so an older snapshot never lands after a newer one.
-    const next = this.#saving.then(() => writeFileAtomic(path, text));
-    this.#saving = next.catch(() => {});
-    return next;
+    if (this.#stateFile === undefined) return Promise.resolve();
+    return this.#enqueue(async () => {
+      if (!(await this.#flush(true))) throw this.#lastError;
+    });
   }
 
   /**
-   * Loads bans and modes saved by {@link save}, without sending anything; expired bans are
-   * dropped. Call before or after configure. A corrupt file is renamed aside and logged.
-   * Returns the number of bans restored.
+   * Loads bans and modes saved by {@link save}, then replays the journal written after that
+   * save, without sending anything; expired bans are dropped. Call before the first change
+   * (before or after configure). A corrupt state file is renamed aside and logged. Returns the
+   * number of active bans restored.
    */
-  async restore(): Promise<number> {
+  restore(): Promise<number> {
+    return this.#enqueue(() => this.#restore());
+  }
+
+  async #restore(): Promise<number> {
     const path = this.#stateFile;
     if (path === undefined) return 0;
-    let text: string;
+    const now = this.#clock.now();
+    let state: LoadedState | undefined;
+    let restored = 0;
     try {
-      text = await Deno.readTextFile(path);
+      state = parseState(await this.#fs.readTextFile(path), path);
     } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return 0;
-      throw error;
+      if (!(error instanceof Deno.errors.NotFound)) {
+        if (!(error instanceof SyntaxError)) throw error;
+        const aside = `${path}.corrupt-${Date.now()}`;
+        await this.#fs.rename(path, aside).catch(() => {});
+        this.#log("error", error.message, { moved_to: aside });
+      }
     }
-    let state: LoadedState;
-    try {
-      state = parseState(text, path);
-    } catch (error) {
-      const aside = `${path}.corrupt-${Date.now()}`;
-      await Deno.rename(path, aside).catch(() => {});
-      this.#log("error", (error as Error).message, { moved_to: aside });
-      return 0;
+    if (state) restored = restoreState(this.#domains, state, now);
+    const journal = this.#journal;
+    if (journal === undefined) {
+      if (state) this.#log("info", `lm: restored ${restored} active bans from ${path}`);
+      return restored;
     }
-    const restored = restoreState(this.#domains, state, this.#clock.now());
-    this.#log("info", `lm: restored ${restored} active bans from ${path}`);
+    const loaded = await readJournal(journal.path, this.#fs);
+    // A journal of another generation is older than the state file (a crash between writing the
+    // state file and emptying the journal): the state file already holds all of it.
+    const current = loaded.gen !== undefined &&
+      (state === undefined || state.journal === loaded.gen);
+    const replayed = current ? applyJournal(this.#domains, loaded.entries, now) : 0;
+    if (loaded.skipped > 0) {
+      this.#log("warn", `lm: ${loaded.skipped} unreadable journal lines skipped`, {
+        path: journal.path,
+      });
+    }
+    // A fresh state file at once: the journal restarts empty (no torn or stale lines left), and
+    // the first ban after the restart is not held behind a whole snapshot.
+    await this.#persist([], true);
+    restored = 0;
+    for (const d of this.#domains.values()) {
+      for (const ban of d.bans.values()) if (ban.expires_at > now) restored++;
+    }
+    this.#log("info", `lm: restored ${restored} active bans from ${path} and ${journal.path}`, {
+      journal_entries: replayed,
+      ...(loaded.gen !== undefined && !current ? { stale_journal: loaded.entries.length } : {}),
+    });
     return restored;
   }
 
-  /** Stops the debounced save and writes the state one last time. */
+  /**
+   * Stops the debounced save, waits for held commands to become durable and go out, and writes
+   * the state one last time. Never throws: a failure (a full disk) is logged and counted, the
+   * journal keeps what it already holds.
+   */
   async close(): Promise<void> {
+    if (this.#closed) return await this.#tail.then(() => {});
     this.#closed = true;
-    await this.save();
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    if (this.#stateFile !== undefined) await this.save().catch(() => {});
+    this.#journal?.close();
+    this.#ended = true;
+  }
+
+  /**
+   * Resolves once every change made so far is in the journal (fsynced) and its commands were
+   * emitted. Without a journal commands are emitted at once, and this resolves at once too.
+   */
+  flush(): Promise<void> {
+    if (this.#journal === undefined || this.#ended) return Promise.resolve();
+    return this.#enqueue(() => this.#flush(false)).then(() => {});
+  }
+
+  /** Health of the state file and journal, for `/metrics`. */
+  persistence(): LmPersistence {
+    return {
+      write_failures: this.#failures,
+      journal_bytes: this.#journal?.bytes || 0,
+      held: this.#held.length + this.#inflight,
+      durable: this.#journal ? this.#gen !== undefined : !this.#failing,
+    };
+  }
+
+  /** Records a change for the journal (no-op without one). */
+  #note(entry: JournalEntry): void {
+    if (this.#journal === undefined || this.#ended) return;
+    this.#batch.push(`${JSON.stringify(entry)}\n`);
+    this.#queueFlush();
+  }
+
+  #noteBan(domainId: number, ban: ActiveBan): void {
+    if (this.#journal === undefined) return;
+    const x = banExtras(ban);
+    this.#note({ o: "ban", d: domainId, b: banTuple(ban), ...(x ? { x } : {}) });
+  }
+
+  #noteDel(domainId: number, ban: ActiveBan): void {
+    if (this.#journal === undefined) return;
+    this.#note({ o: "del", d: domainId, r: ban.rule_name, i: ban.ip });
+  }
+
+  /** Sends a command: at once, or with a journal once the batch of its change is durable. */
+  #out(cmd: BanCommand): void {
+    if (this.#journal === undefined || this.#ended) return this.#emit(cmd);
+    this.#held.push(cmd);
+    this.#queueFlush();
+  }
+
+  #queueFlush(): void {
+    if (this.#flushQueued) return;
+    this.#flushQueued = true;
+    // Behind the write in flight: what piles up meanwhile goes out as the next batch.
+    void this.#enqueue(() => this.#flush(false));
+  }
+
+  #enqueue<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#tail.then(task);
+    this.#tail = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * Makes the pending changes durable (journal append, or a snapshot when `force`, when the
+   * journal is due for compaction or has to restart), then releases their commands in order.
+   * Returns whether they are durable; the commands go out either way (a full disk must not stop
+   * bans from reaching the firewalls).
+   */
+  async #flush(force: boolean): Promise<boolean> {
+    this.#flushQueued = false;
+    const lines = this.#batch;
+    const commands = this.#held;
+    if (!force && lines.length === 0 && commands.length === 0) return true;
+    this.#batch = [];
+    this.#held = [];
+    this.#inflight = commands.length;
+    let durable = false;
+    try {
+      durable = await this.#persist(lines, force);
+    } finally {
+      this.#inflight = 0;
+      for (const cmd of commands) {
+        try {
+          this.#emit(cmd);
+        } catch (error) {
+          this.#log("error", `lm: emit failed: ${error}`, { ip: cmd.ip_addr });
+        }
+      }
+    }
+    return durable;
+  }
+
+  async #persist(lines: string[], force: boolean): Promise<boolean> {
+    const journal = this.#journal;
+    if (journal === undefined) return force ? await this.#snapshot() : true;
+    const due = this.#gen === undefined ||
+      journal.bytes >= Math.max(this.#compactBytes, this.#snapshotBytes);
+    // While writes fail, only the retry timer (and explicit saves) try a whole snapshot again.
+    if ((force || (due && !this.#failing)) && await this.#snapshot()) return true;
+    if (this.#gen === undefined) return false;
+    if (lines.length === 0) return true; // the journal already holds every change
+    try {
+      await journal.append(lines.join(""));
+      return true;
+    } catch (error) {
+      // A partial line may be on disk: no more appends until a snapshot restarts the journal.
+      this.#gen = undefined;
+      this.#fail(`append to ${journal.path}`, error);
+      return false;
+    }
+  }
+
+  /** Writes the state file (and restarts the journal); false when the state file failed. */
+  async #snapshot(): Promise<boolean> {
+    const path = this.#stateFile!;
+    const journal = this.#journal;
+    const gen = journal ? crypto.randomUUID() : undefined;
+    const started = performance.now();
+    const text = JSON.stringify(snapshotState(this.#domains.values(), this.#clock.now(), gen));
+    this.#saveCost = performance.now() - started;
+    try {
+      await writeFileAtomic(path, text, { fs: this.#fs });
+    } catch (error) {
+      this.#fail(`save state to ${path}`, error);
+      return false;
+    }
+    this.#snapshotBytes = text.length;
+    if (journal && gen !== undefined) {
+      try {
+        await journal.reset(gen);
+        this.#gen = gen;
+      } catch (error) {
+        // The state file is durable; the old journal names another generation and is ignored.
+        this.#gen = undefined;
+        this.#fail(`empty ${journal.path}`, error);
+        return true;
+      }
+    }
+    if (this.#failing) {
+      this.#failing = false;
+      this.#log("info", `lm: state saved to ${path} again`, { failed_writes: this.#failures });
+    }
+    return true;
+  }
+
+  /** Counts a failed write, logs the first of a run once, and schedules another try. */
+  #fail(what: string, error: unknown): void {
+    this.#failures++;
+    this.#lastError = error;
+    if (!this.#failing) {
+      this.#failing = true;
+      this.#log(
+        "error",
+        `lm: cannot ${what}: ${(error as Error)?.message ?? error}; bans stay in memory ` +
+          `(published, not durable) and are saved when writes succeed again`,
+        { retry_ms: this.#retryMs },
+      );
+    }
+    if (this.#closed || this.#retryTimer !== undefined) return;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.save().catch(() => {});
+    }, this.#retryMs);
   }
 
   #evaluate(now: number): void {
@@ -616,7 +883,10 @@ export class ListManager {
       for (const [ip, entry] of p.watched) {
         const ban = d.bans.get(rule, ip);
         if (ban !== undefined && ban.expires_at > now) {
-          if (!ban.claimants.includes(p.config.name)) ban.claimants.push(p.config.name);
+          if (!ban.claimants.includes(p.config.name)) {
+            ban.claimants.push(p.config.name);
+            this.#noteBan(d.id, ban);
+          }
           continue;
         }
         const comment = entry.multiple ? MULTIPLE : entry.event;
@@ -630,6 +900,7 @@ export class ListManager {
       watched: p.watched.size,
     });
     p.setMode(mode, now);
+    this.#note({ o: "mode", d: d.id, p: p.config.name, m: savedMode(p) });
     if (mode === "disabled") this.#releaseOrphans(d, now);
     this.#changed();
   }
@@ -648,6 +919,7 @@ export class ListManager {
       if (alive.length === ban.claimants.length) continue;
       if (alive.length > 0) {
         ban.claimants = alive;
+        this.#noteBan(d.id, ban);
         continue;
       }
       d.bans.delete(ban);
@@ -702,6 +974,7 @@ export class ListManager {
       ...(simulated ? { simulated: true } : {}),
     };
     d.bans.set(ban);
+    this.#noteBan(d.id, ban);
     this.#banLog(simulated ? "would ban" : "ban", d.id, ban, { timeout, evidence });
     this.#onBan?.({
       rule_name: config.rule_name,
@@ -709,7 +982,7 @@ export class ListManager {
       simulated,
     });
     if (!simulated) {
-      this.#emit({
+      this.#out({
         domain_id: d.id,
         comment,
         rule_name: config.rule_name,
@@ -808,6 +1081,7 @@ export class ListManager {
     }
     d.offenders.delete(key); // re-inserted last: Map order is last-ban order for the sweep
     d.offenders.set(key, { bans: earlier + 1, last: now });
+    this.#note({ o: "off", d: d.id, k: key, n: earlier + 1, l: now });
     if (d.offenders.size > OFFENDERS_MAX) {
       const oldest = d.offenders.keys().next().value;
       if (oldest !== undefined) d.offenders.delete(oldest);
@@ -818,9 +1092,10 @@ export class ListManager {
   #sendDel(domainId: number, ban: ActiveBan, now: number): void {
     const d = this.#domains.get(domainId);
     this.#banLog("unban", domainId, ban, ban.simulated ? { simulated: true } : {});
+    this.#noteDel(domainId, ban);
     // A simulated ban was never published: nothing to take back.
     if (ban.simulated) return this.#changed();
-    this.#emit({
+    this.#out({
       domain_id: domainId,
       comment: ban.comment,
       rule_name: ban.rule_name,
@@ -839,9 +1114,8 @@ export class ListManager {
     if (this.#stateFile === undefined || this.#closed || this.#saveTimer !== undefined) return;
     this.#saveTimer = setTimeout(() => {
       this.#saveTimer = undefined;
-      this.save().catch((error) => {
-        this.#log("error", `lm: cannot save state to ${this.#stateFile}: ${error}`);
-      });
+      // A failure is counted, logged and retried inside.
+      this.save().catch(() => {});
     }, Math.max(this.#saveDelay, 20 * this.#saveCost));
   }
 }
@@ -859,8 +1133,13 @@ function sweepOffenders(d: Domain, now: number): void {
 }
 
 /** Forgets the simulated bans a projection added (nothing was published for them). */
-function dropSimulated(d: Domain, projection: string): void {
+function dropSimulated(d: Domain, projection: string): ActiveBan[] {
+  const dropped: ActiveBan[] = [];
   for (const ban of [...d.bans.values()]) {
-    if (ban.simulated && ban.claimants[0] === projection) d.bans.delete(ban);
+    if (ban.simulated && ban.claimants[0] === projection) {
+      d.bans.delete(ban);
+      dropped.push(ban);
+    }
   }
+  return dropped;
 }
