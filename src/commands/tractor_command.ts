@@ -1,4 +1,5 @@
 import { startTractor } from "../analyzer/tractor/start_tractor.ts";
+import { isLoopback } from "../shared/config/settings.ts";
 import { parseCommandLine } from "./parse_command_line.ts";
 import { waitForStopSignal } from "./_wait_for_stop_signal.ts";
 
@@ -16,13 +17,41 @@ live in SQLite in the state directory; a job interrupted by a restart is resumed
                           labels (shape of config/labels.yaml; default: the embedded copy)
   --workers <n>           captures processed in parallel, one Worker each (default 1)
   --flow-timeout <s>      flow timeout of the analyzer (default 120)
+  --token <token>         bearer token every API call must carry (default: $QTS_TRACTOR_TOKEN);
+                          required off loopback. The page takes it as /?token=<token>
+  --token-file <file>     read the token from a file (first line); keeps it out of ps
+  --allow-host <name>     another Host the API answers to (a reverse proxy's name); repeatable
+                          as a comma-separated list
   -h, --help              this text
 
 Permissions: --allow-net=<host:port> --allow-read --allow-write=<state dir>
-             --allow-env=LOG_TOKENS,LOG_STREAM (read by the YAML parser of the labels)
+             --allow-env=LOG_TOKENS,LOG_STREAM,QTS_TRACTOR_TOKEN
 
-The API has no authentication: keep it on loopback or behind an authenticating proxy.
+The API answers only to its listen address (and loopback names, and --allow-host): a web page
+cannot reach it through a rebound DNS name. The state directory is created 0700, its files 0600.
 `;
+
+/** The token from --token, --token-file or $QTS_TRACTOR_TOKEN; "" = none. */
+async function readToken(values: { token?: string; "token-file"?: string }): Promise<string> {
+  if (values.token !== undefined && values["token-file"] !== undefined) {
+    throw new RangeError("give --token or --token-file, not both");
+  }
+  if (values["token-file"] !== undefined) {
+    const file = values["token-file"];
+    const text = await Deno.readTextFile(file).catch((cause) => {
+      throw new Error(`Cannot read --token-file "${file}": ${cause.message}`, { cause });
+    });
+    const token = text.split(/\r?\n/)[0]!.trim();
+    if (token === "") throw new RangeError(`--token-file "${file}" is empty`);
+    return token;
+  }
+  if (values.token !== undefined) return values.token;
+  try {
+    return Deno.env.get("QTS_TRACTOR_TOKEN")?.trim() ?? "";
+  } catch {
+    return ""; // --allow-env does not cover it
+  }
+}
 
 function parseListen(text: string): { hostname: string; port: number } {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(text);
@@ -52,6 +81,9 @@ export async function tractorCommand(args: string[]): Promise<number> {
     labels: { type: "string" },
     workers: { type: "string" },
     "flow-timeout": { type: "string" },
+    token: { type: "string" },
+    "token-file": { type: "string" },
+    "allow-host": { type: "string" },
   });
   if (typeof parsed === "number") return parsed;
   const { values } = parsed;
@@ -59,15 +91,25 @@ export async function tractorCommand(args: string[]): Promise<number> {
     console.error(`qts tractor: --captures and --state are required\n\n${HELP}`);
     return 2;
   }
-  let listen, workers, flowTimeout;
+  let listen, workers, flowTimeout, token;
   try {
     listen = parseListen(values.listen ?? "127.0.0.1:4280");
     workers = positiveInt("workers", values.workers, 1);
     flowTimeout = positiveInt("flow-timeout", values["flow-timeout"], 120);
+    token = await readToken(values);
   } catch (error) {
     console.error(`qts tractor: ${(error as Error).message}`);
     return 2;
   }
+  if (!isLoopback(listen.hostname) && token === "") {
+    console.error(
+      `qts tractor: --token (or --token-file, $QTS_TRACTOR_TOKEN) is required when --listen ` +
+        `(${listen.hostname}) is not a loopback address`,
+    );
+    return 2;
+  }
+  const allowedHosts = (values["allow-host"] ?? "").split(",").map((h) => h.trim())
+    .filter((h) => h !== "");
   const labelsPath = values.labels;
   const log = (line: string) => console.log(`tractor: ${line}`);
   let tractor;
@@ -79,6 +121,8 @@ export async function tractorCommand(args: string[]): Promise<number> {
       workers,
       flowTimeoutSeconds: flowTimeout,
       log,
+      token,
+      allowedHosts,
       ...(values.geoip !== undefined ? { geoipPath: values.geoip } : {}),
       ...(labelsPath !== undefined ? { labelsPath } : {}),
     });
@@ -86,10 +130,7 @@ export async function tractorCommand(args: string[]): Promise<number> {
     console.error(`qts tractor: ${(error as Error).message}`);
     return 1;
   }
-  log(`listening on ${tractor.url}`);
-  if (!/^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(listen.hostname)) {
-    log(`warning: ${listen.hostname} is not loopback and the API has no authentication`);
-  }
+  log(`listening on ${tractor.url}${token === "" ? "" : " (bearer token required)"}`);
   const signal = await waitForStopSignal();
   log(`stopping (${signal})`);
   await tractor.close();

@@ -39,18 +39,42 @@ export interface AutoreloadOptions {
   debounceMs?: number;
   /** Longest a stream of file events can hold a reload back. Default 10 × debounceMs. */
   maxWaitMs?: number;
+  /**
+   * Longest {@linkcode Autoreload.close} waits for a reload in progress before it gives up on
+   * it (logged), so a reload stuck on a file can never hold SIGTERM. Default 5000 ms.
+   */
+  closeWaitMs?: number;
   timers?: AutoreloadTimers;
   watch?: WatchFs;
 }
 
 const DOMAIN_FILE = /^\d{1,10}\.json$/;
 const COMPONENT_FILE = new RegExp(`^(?:${COMPONENT_NAMES.join("|")})\\.(?:yaml|yml|json)$`);
+/** A Lua script as the lua component names it (components.ts `scripts[].file`). */
+const LUA_FILE = /^[A-Za-z0-9_.-]+\.lua$/;
 
-/** True when a file name is one `reloadFilters`/`reloadComponents` reads (not a temp file). */
+/**
+ * True when a file name is one `reloadFilters`/`reloadComponents` reads (not a temp file); Lua
+ * scripts count as component files, so an edited script reloads the domains that run it.
+ */
 export function isConfigFile(kind: ReloadKind, name: string): boolean {
   return kind === "filters"
     ? DOMAIN_FILE.test(name)
-    : name === "default.conf" || COMPONENT_FILE.test(name);
+    : name === "default.conf" || COMPONENT_FILE.test(name) ||
+      (LUA_FILE.test(name) && !name.startsWith("."));
+}
+
+/**
+ * False for a path that exists and is not a regular file (a FIFO, socket, device or directory
+ * named like a configuration file): it is never opened, so it cannot hang a read. A path that
+ * is gone is a change too (a removed domain file).
+ */
+async function isRegularOrGone(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch (error) {
+    return error instanceof Deno.errors.NotFound;
+  }
 }
 
 interface Pending {
@@ -76,6 +100,7 @@ export class Autoreload {
   readonly #timers: AutoreloadTimers;
   readonly #debounce: number;
   readonly #maxWait: number;
+  readonly #closeWait: number;
   readonly #pending: Record<ReloadKind, Pending> = {
     filters: { timer: undefined, since: 0, running: undefined, again: false, paths: new Set() },
     components: { timer: undefined, since: 0, running: undefined, again: false, paths: new Set() },
@@ -95,6 +120,7 @@ export class Autoreload {
     };
     this.#debounce = options.debounceMs ?? 500;
     this.#maxWait = options.maxWaitMs ?? this.#debounce * 10;
+    this.#closeWait = options.closeWaitMs ?? 5000;
   }
 
   /** Starts the timer and watchers the settings ask for; a missing directory is logged. */
@@ -136,9 +162,20 @@ export class Autoreload {
           for (const path of event.paths) {
             // Events for the directory itself or a subdirectory's entries are not ours.
             if (resolve(dirname(path)) !== dir) continue;
-            for (const kind of kinds) {
-              if (isConfigFile(kind, basename(path))) this.notify(kind, path);
+            const wanted = [...kinds].filter((kind) => isConfigFile(kind, basename(path)));
+            if (wanted.length === 0) continue;
+            if (!(await isRegularOrGone(path))) {
+              this.#o.log.limited(
+                `autoreload-special:${path}`,
+                "warn",
+                "not a regular file, ignored",
+                {
+                  path,
+                },
+              );
+              continue;
             }
+            for (const kind of wanted) this.notify(kind, path);
           }
         }
       } catch (error) {
@@ -238,9 +275,22 @@ export class Autoreload {
       }
     }
     await Promise.all(this.#loops);
-    await Promise.all([
+    const running = Promise.all([
       this.#discovering,
       ...Object.values(this.#pending).map((p) => p.running),
     ]);
+    let timer: unknown;
+    const gaveUp = await Promise.race([
+      running.then(() => false),
+      new Promise<true>((resolve) => {
+        timer = this.#timers.setTimeout(() => resolve(true), this.#closeWait);
+      }),
+    ]);
+    this.#timers.clearTimeout(timer);
+    if (gaveUp) {
+      this.#o.log.log("warn", "stopping without waiting for a configuration reload in progress", {
+        waited_ms: this.#closeWait,
+      });
+    }
   }
 }

@@ -4,7 +4,7 @@ import { ConfigActions } from "./api/config_actions.ts";
 import { Autoreload } from "./autoreload.ts";
 import { ConfigStore } from "../shared/config/config_store.ts";
 import { type GeoIp, noGeoIp, openGeoIp } from "../shared/geo/geoip.ts";
-import type { Settings } from "../shared/config/settings.ts";
+import { isLoopback, type Settings } from "../shared/config/settings.ts";
 import type { FilterEnv } from "./ingest/chain_builders.ts";
 import { HttpStats, renderPrometheus } from "./filters/statstore_http_stats.ts";
 import type { ChainRunner, RunnerSinks } from "./ingest/chain_runner.ts";
@@ -17,7 +17,14 @@ import type { Logger } from "../shared/log/logger.ts";
 import { Metrics } from "../shared/metrics/metrics.ts";
 import { CommandPublisher } from "./outbound/command_publisher.ts";
 import type { HttpRecord } from "./wire/record.ts";
-import { PubSocket, PullSocket, SubSocket } from "./zmtp/mod.ts";
+import {
+  type CurveOptions,
+  curvePublicKey,
+  PubSocket,
+  PullSocket,
+  SubSocket,
+  type ZmtpLogger,
+} from "./zmtp/mod.ts";
 import { SyslogInput } from "./syslog/syslog_input.ts";
 import { encodeHeader, encodeRecord } from "./wire/mod.ts";
 
@@ -47,7 +54,7 @@ export class Sensor {
   readonly settings: Settings;
   readonly store: ConfigStore;
   readonly metrics = new Metrics();
-  readonly publisher: CommandPublisher;
+  publisher: CommandPublisher;
   readonly lm: ListManager;
   readonly pipeline: Pipeline;
   readonly runner: ChainRunner;
@@ -129,6 +136,8 @@ export class Sensor {
       env,
       decisionClock,
       maxBody: this.settings.max_body,
+      domainCap: this.settings.domain_cap,
+      domainIdleMs: this.settings.domain_idle * 1000,
     });
   }
 
@@ -176,7 +185,40 @@ export class Sensor {
     this.metrics.collect(() => this.#collect());
     this.metrics.append(() => renderPrometheus(this.runner.stats()));
     const s = this.settings;
-    if (s.state_dir) await Deno.mkdir(s.state_dir, { recursive: true });
+    if (s.state_dir) await Deno.mkdir(s.state_dir, { recursive: true, mode: 0o700 });
+    const inputCurve = await loadCurve(
+      s.curve_secret_key_file,
+      s.curve_authorized_keys_file,
+    );
+    const outboundCurve = await loadCurve(
+      s.qpc_curve_secret_key_file,
+      s.qpc_curve_authorized_keys_file,
+    );
+    if (outboundCurve) {
+      // Before anything publishes: the list manager emits through this.publisher.
+      this.publisher = new CommandPublisher(this.metrics, outboundCurve);
+    }
+    for (
+      const [what, host, curve] of [
+        [
+          "input",
+          s.input_socket === "pull" ? s.input.host : "127.0.0.1",
+          inputCurve,
+        ],
+        ["outbound", s.qpc_outbound.host, outboundCurve],
+      ] as const
+    ) {
+      if (!isLoopback(host) && !curve) {
+        // parseSettings refused this unless allow_insecure_bind = true.
+        this.#log.log(
+          "warn",
+          `${what} binds off loopback without CURVE: anyone who reaches it can ${
+            what === "input" ? "feed records and so ban any IP" : "read every ban command"
+          }`,
+          { host },
+        );
+      }
+    }
     if (s.geoip_db) {
       try {
         this.#geo = await openGeoIp(s.geoip_db);
@@ -190,7 +232,8 @@ export class Sensor {
     }
     await this.store.load();
     for (const [file, message] of this.store.problems) {
-      this.#log.log("error", "configuration file rejected, last good configuration kept", {
+      // The error says what runs instead: a domain file never loaded puts its domain on defaults.
+      this.#log.log("error", "configuration file rejected", {
         file,
         error: message,
       });
@@ -203,14 +246,38 @@ export class Sensor {
     }
     await this.pipeline.start();
 
+    // Oversized messages are skipped by the socket (the connection stays up) and counted with
+    // the pipeline's drops, so qts_input_dropped_total{reason="oversized"} moves.
+    const logger: ZmtpLogger = (event, fields) => {
+      if (event === "oversized") {
+        this.metrics.inc(
+          "qts_input_dropped_total",
+          "Input messages dropped, by reason",
+          {
+            reason: "oversized",
+          },
+        );
+        this.#log.limited("drop:oversized", "warn", "input message dropped", {
+          reason: "oversized",
+          detail: `${fields.bytes} bytes over ${fields.limit}`,
+        });
+      } else if (event === "refuse" && fields.reason === "auth_failed") {
+        this.#log.limited("input-auth", "warn", "input client refused", fields);
+      }
+    };
+    const inputOptions = {
+      maxFrame: s.max_body,
+      logger,
+      ...(inputCurve ? { curve: inputCurve } : {}),
+    };
     if (s.input_socket === "sub") {
-      const sub = new SubSocket({ maxFrame: s.max_body });
+      const sub = new SubSocket(inputOptions);
       sub.subscribe("http:");
       sub.connect(s.input.text);
       this.#input = sub;
       this.bound.input = s.input.text;
     } else {
-      const pull = new PullSocket({ maxFrame: s.max_body });
+      const pull = new PullSocket(inputOptions);
       this.bound.input = await pull.bind(s.input.text);
       this.#input = pull;
     }
@@ -301,4 +368,20 @@ export class Sensor {
     await this.#telemetry?.close();
     this.#geo.close();
   }
+}
+
+/**
+ * CURVE server options from a secret key file (one Z85 key) and an authorised-keys file (one
+ * Z85 public key a line, `#` comments); undefined when no secret key file is set.
+ */
+async function loadCurve(
+  secretFile: string,
+  authorizedFile: string,
+): Promise<CurveOptions | undefined> {
+  if (secretFile === "") return undefined;
+  const secretKey = (await Deno.readTextFile(secretFile)).trim();
+  const authorizedKeys = (await Deno.readTextFile(authorizedFile)).split("\n")
+    .map((line) => line.replace(/#.*/, "").trim())
+    .filter((line) => line !== "");
+  return { secretKey, publicKey: curvePublicKey(secretKey), authorizedKeys };
 }

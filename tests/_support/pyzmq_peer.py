@@ -2,7 +2,8 @@
 
 Usage: pyzmq_peer.py TYPE bind|connect ENDPOINT [name=value ...]
   TYPE: PUSH PULL PUB SUB XPUB XSUB; options: sndhwm rcvhwm linger (ms; default 2000 for senders, 0 for
-  receivers) heartbeat (ms) ipv6 (0/1).
+  receivers) heartbeat (ms) ipv6 (0/1); CURVE: curve_secretkey curve_publickey (Z85) and either
+  curve_server=1 or curve_serverkey (Z85).
 Prints "READY <last_endpoint>", then runs one command per stdin line. Frames are written as
 hex, "-" for an empty frame, separated by spaces.
   send F...                 send one message                      -> OK
@@ -90,6 +91,13 @@ def main():
         sock.setsockopt(zmq.HEARTBEAT_IVL, int(opts["heartbeat"]))
     if opts.get("ipv6") == "1":
         sock.setsockopt(zmq.IPV6, 1)
+    if "curve_secretkey" in opts:
+        sock.curve_secretkey = opts["curve_secretkey"].encode()
+        sock.curve_publickey = opts["curve_publickey"].encode()
+        if opts.get("curve_server") == "1":
+            sock.curve_server = True
+        else:
+            sock.curve_serverkey = opts["curve_serverkey"].encode()
     if mode == "bind":
         sock.bind(endpoint)
     else:

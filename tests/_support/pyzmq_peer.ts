@@ -21,6 +21,24 @@ export interface PyzmqPeerOptions {
   socketOptions?: Record<string, number>;
   /** Bound on each wait for a reply line, ms. Default 20000. */
   timeout?: number;
+  /**
+   * CURVE (Z85 keys): `server: true` makes it a CURVE server (ZMQ_CURVE_SERVER, no ZAP: any
+   * client key is accepted); otherwise `serverKey` makes it a client of that server.
+   */
+  curve?: { secretKey: string; publicKey: string; server?: boolean; serverKey?: string };
+}
+
+/** A CURVE key pair made by libzmq itself (`zmq.curve_keypair()`), Z85-encoded. */
+export async function libzmqKeyPair(): Promise<{ publicKey: string; secretKey: string }> {
+  const out = await new Deno.Command(PYZMQ_PYTHON, {
+    args: ["-c", "import zmq; p, s = zmq.curve_keypair(); print(p.decode()); print(s.decode())"],
+    stdout: "piped",
+  }).output();
+  const [publicKey, secretKey] = new TextDecoder().decode(out.stdout).trim().split("\n");
+  if (!out.success || publicKey?.length !== 40 || secretKey?.length !== 40) {
+    throw new Error("zmq.curve_keypair() failed");
+  }
+  return { publicKey, secretKey };
 }
 
 /** Result of {@linkcode PyzmqPeer.receiveSequence}. */
@@ -87,6 +105,12 @@ export async function pyzmqPeer(options: PyzmqPeerOptions): Promise<PyzmqPeer> {
   const args = [SCRIPT, options.type, options.mode, options.endpoint];
   for (const [name, value] of Object.entries(options.socketOptions ?? {})) {
     args.push(`${name}=${value}`);
+  }
+  if (options.curve !== undefined) {
+    const { secretKey, publicKey, server, serverKey } = options.curve;
+    args.push(`curve_secretkey=${secretKey}`, `curve_publickey=${publicKey}`);
+    if (server) args.push("curve_server=1");
+    else if (serverKey !== undefined) args.push(`curve_serverkey=${serverKey}`);
   }
   const child = new Deno.Command(PYZMQ_PYTHON, {
     args,

@@ -147,7 +147,7 @@ Deno.test("serveEndpoints() spells wildcard and IPv6 binds and collects memcache
       JSON.stringify({ limit_req_mc: { backend: "local", servers: ["mc-c.example:1"] } }),
     );
     const settings = loadSettings(
-      `[tsng]\ninput = tcp://*:4100\napi_server_host = ::1\napi_server_port = 4180\n` +
+      `[tsng]\nallow_insecure_bind = true\ninput = tcp://*:4100\napi_server_host = ::1\napi_server_port = 4180\n` +
         `filters_config_dir = ${join(dir, "filters")}\n` +
         `components_config_dir = ${join(dir, "components")}\n` +
         `[tsng:qpc]\noutbound = tcp://[::1]:4101\n`,

@@ -173,7 +173,7 @@ Deno.test("deno task compile --config derives --allow-net from the settings", as
     const ini = join(dir, "qts.ini");
     await Deno.writeTextFile(
       ini,
-      `[tsng]\ninput = tcp://10.0.0.9:5555\ninput_socket = sub\n` +
+      `[tsng]\nallow_insecure_bind = true\ninput = tcp://10.0.0.9:5555\ninput_socket = sub\n` +
         `filters_config_dir = ${join(dir, "filters")}\n` +
         `components_config_dir = ${join(dir, "components")}\n` +
         `[tsng:qpc]\noutbound = tcp://*:4101\n`,

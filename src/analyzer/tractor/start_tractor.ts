@@ -11,6 +11,7 @@ import { JobRunner } from "./job_runner.ts";
 import { loadLabelConfig } from "./flow_labeler.ts";
 import { peekFirstPacket } from "./_peek_first_packet.ts";
 import { createTractorApi } from "./tractor_api.ts";
+import { isLoopback } from "../../shared/config/settings.ts";
 import { TractorStore } from "./tractor_store.ts";
 
 /** Options of {@linkcode startTractor}. */
@@ -26,6 +27,10 @@ export interface StartTractorOptions {
   workers?: number;
   flowTimeoutSeconds?: number;
   log?: (line: string) => void;
+  /** Bearer token of the API; "" or omitted = none (refused off loopback). */
+  token?: string;
+  /** More `Host` names the API answers to besides the listen address (reverse proxy). */
+  allowedHosts?: readonly string[];
 }
 
 /** A running TrActor. */
@@ -42,12 +47,38 @@ export interface Tractor {
 /** Database file name inside the state directory. */
 export const DATABASE_FILE = "tractor.sqlite";
 
+/** Mode of the state directory and of the files in it: results are the owner's alone. */
+const STATE_DIR_MODE = 0o700;
+const STATE_FILE_MODE = 0o600;
+
+/** Sets `path`'s mode (a file made 0644 by an older version is closed to others). */
+async function ownerOnly(path: string, mode: number): Promise<void> {
+  if (Deno.build.os === "windows") return;
+  await Deno.chmod(path, mode);
+}
+
+/**
+ * Creates the database file (and its WAL companions, which SQLite makes with the database's
+ * mode) owner-only before SQLite opens it, so they are never readable by others.
+ */
+async function prepareDatabase(path: string): Promise<void> {
+  const file = await Deno.open(path, { create: true, write: true, mode: STATE_FILE_MODE });
+  file.close();
+  for (const suffix of ["", "-wal", "-shm"]) {
+    await ownerOnly(path + suffix, STATE_FILE_MODE).catch((error) => {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    });
+  }
+}
+
 /**
  * Holds an exclusive lock on `<state>/tractor.lock` for the life of the process: a second TrActor
  * on the same state would otherwise take the first one's running jobs for interrupted ones.
  */
 async function lockStateDir(stateDir: string): Promise<Deno.FsFile> {
-  const file = await Deno.open(join(stateDir, "tractor.lock"), { create: true, write: true });
+  const path = join(stateDir, "tractor.lock");
+  const file = await Deno.open(path, { create: true, write: true, mode: STATE_FILE_MODE });
+  await ownerOnly(path, STATE_FILE_MODE);
   // Deno has no try-lock: wait briefly for the lock, then give up with a clear message.
   let timer: ReturnType<typeof setTimeout> | undefined;
   const locked = await Promise.race([
@@ -66,6 +97,12 @@ async function lockStateDir(stateDir: string): Promise<Deno.FsFile> {
 /** Starts TrActor; rejects with a message naming the path when a directory or file is unusable. */
 export async function startTractor(options: StartTractorOptions): Promise<Tractor> {
   const log = options.log ?? (() => {});
+  if (options.listen && !isLoopback(options.listen.hostname) && !options.token) {
+    throw new Error(
+      `A token is required to listen on ${options.listen.hostname}, which is not a loopback ` +
+        "address (--token-file, or $QTS_TRACTOR_TOKEN)",
+    );
+  }
   const info = await Deno.stat(options.capturesDir).catch((cause) => {
     throw new Error(`Cannot use captures directory "${options.capturesDir}": ${cause.message}`, {
       cause,
@@ -74,7 +111,7 @@ export async function startTractor(options: StartTractorOptions): Promise<Tracto
   if (!info.isDirectory) {
     throw new Error(`Cannot use captures directory "${options.capturesDir}": not a directory`);
   }
-  await Deno.mkdir(options.stateDir, { recursive: true });
+  await Deno.mkdir(options.stateDir, { recursive: true, mode: STATE_DIR_MODE });
   const lock = await lockStateDir(options.stateDir);
   let labels: { text: string; source: string } | undefined;
   if (options.labelsPath !== undefined) {
@@ -88,6 +125,7 @@ export async function startTractor(options: StartTractorOptions): Promise<Tracto
   const geo: GeoIp = options.geoipPath === undefined
     ? noGeoIp()
     : await openGeoIp(options.geoipPath);
+  await prepareDatabase(join(options.stateDir, DATABASE_FILE));
   const store = new TractorStore(join(options.stateDir, DATABASE_FILE));
   const repository = new CaptureRepository(options.capturesDir);
   const runner = new JobRunner({
@@ -100,6 +138,7 @@ export async function startTractor(options: StartTractorOptions): Promise<Tracto
       ? { flowTimeoutSeconds: options.flowTimeoutSeconds }
       : {}),
   });
+  let bound: { hostname: string; port: number } | undefined;
   const app = createTractorApi({
     store,
     repository,
@@ -108,6 +147,9 @@ export async function startTractor(options: StartTractorOptions): Promise<Tracto
     submit: (file, force) => runner.submit(file, force),
     peekStart: (file) => peekFirstPacket(file.path),
     log,
+    token: options.token ?? "",
+    listen: () => bound,
+    allowedHosts: options.allowedHosts ?? [],
   });
   runner.start();
   let server: Deno.HttpServer<Deno.NetAddr> | undefined;
@@ -120,6 +162,8 @@ export async function startTractor(options: StartTractorOptions): Promise<Tracto
       onListen: (addr) => listening.resolve(addr),
     }, app.fetch);
     const addr = await listening.promise;
+    // The configured name (`localhost`), with the port the socket got (port 0 picks one).
+    bound = { hostname: options.listen.hostname, port: addr.port };
     const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
     url = `http://${host}:${addr.port}/`;
   }

@@ -12,6 +12,7 @@ import type { LabelGroup } from "../classify/signatures/label_config.ts";
 import type { CountItem, JobRow, TractorStore } from "./tractor_store.ts";
 import { tractorPage } from "./tractor_page.ts";
 import { normalizeIp } from "../../shared/net/ip.ts";
+import { requestGuard } from "./_request_guard.ts";
 
 /** What the API reads and drives. */
 export interface TractorApiDeps {
@@ -28,6 +29,12 @@ export interface TractorApiDeps {
   maxBody?: number;
   /** Logs unexpected errors (500). */
   log?(line: string): void;
+  /** Bearer token every request must carry (the page takes `/?token=`); default "" = none. */
+  token?: string;
+  /** The address served on, once listening: the `Host` it answers to. */
+  listen?(): { hostname: string; port: number } | undefined;
+  /** More `Host` names it answers to (`name` any port, `name:port`). */
+  allowedHosts?: readonly string[];
 }
 
 /** The seed's FileStatus. */
@@ -54,7 +61,7 @@ export interface FileInfo {
 }
 
 class HttpError extends Error {
-  constructor(readonly status: 400 | 404 | 413 | 500, message: string) {
+  constructor(readonly status: 400 | 401 | 403 | 404 | 413 | 415 | 421 | 500, message: string) {
     super(message);
   }
 }
@@ -126,6 +133,15 @@ export function createTractorApi(deps: TractorApiDeps): Hono {
   const { store, repository, geo } = deps;
   const maxBody = deps.maxBody ?? 64 * 1024;
   const app = new Hono();
+  app.use(
+    "*",
+    requestGuard({
+      token: deps.token ?? "",
+      listen: deps.listen ?? (() => undefined),
+      allowedHosts: deps.allowedHosts ?? [],
+      refuse: (c, status, message) => c.json(errorBody(status, message), status),
+    }),
+  );
 
   const groupLabels = (label: string): string[] => {
     const group = deps.labelGroups.find((g) => g.group_name === label);

@@ -43,7 +43,10 @@ a.ip { color:var(--accent); cursor:pointer; text-decoration:underline; }
 
 const js = `
 "use strict";
-const api = (p) => fetch("v1/" + p).then(async (r) => {
+// Opened as /?token=<token> when TrActor has one: every call then carries it as a header.
+const token = new URLSearchParams(location.search).get("token") || "";
+const auth = token ? { authorization: "Bearer " + token } : {};
+const api = (p) => fetch("v1/" + p, { headers: auth }).then(async (r) => {
   const body = await r.json();
   if (!r.ok) throw new Error(body && body.message ? body.message : "HTTP " + r.status);
   return body;
@@ -122,7 +125,7 @@ async function loadFiles() {
 
 async function processFile(name) {
   try {
-    const st = await fetch("v1/files/process", { method: "POST", headers: { "content-type": "application/json" },
+    const st = await fetch("v1/files/process", { method: "POST", headers: { ...auth, "content-type": "application/json" },
       body: JSON.stringify({ file_name: name, force: true }) }).then((r) => r.json());
     $("note").textContent = "Job " + (st.job_id ?? "?") + ": " + st.state;
   } catch (e) { $("note").textContent = e.message; }

@@ -1,4 +1,4 @@
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import type { ConfigChange, ConfigStore } from "../../shared/config/config_store.ts";
 import { effectiveComponents, rawComponents } from "../../shared/config/load_components.ts";
 import type { Pipeline } from "../ingest/pipeline.ts";
@@ -18,12 +18,17 @@ export type ReloadTrigger = "api" | "autodiscover" | "autoreload";
 
 /** Outcome of {@linkcode ConfigActions.reload}. */
 export interface ReloadReport {
-  /** Rejected files and domains that failed to build; their last good configuration is kept. */
+  /**
+   * Rejected files and domains that failed to build; their last good configuration is kept
+   * (a domain file with none puts its domain on defaults, see `onDefaults`).
+   */
   problems: string[];
   /** Domains whose effective configuration changed. */
   changed: number[];
   /** Domains that disappeared (their bans were lifted with `del`). */
   removed: number[];
+  /** Domains whose file is broken with no good version to keep: on the global configuration. */
+  onDefaults: number[];
 }
 
 /**
@@ -43,9 +48,13 @@ export class ConfigActions {
   #lastChange: ConfigChange | undefined;
   /** Domain files this process wrote or removed (rewrite=1), by absolute path → signature. */
   readonly #ownWrites = new Map<string, string>();
+  /** Versions of the Lua scripts in components_config_dir the chains were last built with. */
+  #scripts: Map<string, string>;
 
   constructor(options: ConfigActionsOptions) {
     this.#o = options;
+    // Read now, synchronously: the chains built before this were built on these versions.
+    this.#scripts = luaScriptsSync(options.store.settings.components_config_dir);
     options.store.onChange((change) => {
       // The pipeline's own listener has queued (or, if registered later, will share) these
       // runs; asking here in the same tick shares them, so each change is built once.
@@ -160,6 +169,36 @@ export class ConfigActions {
     return known !== undefined && known === await signature(file);
   }
 
+  /**
+   * Rebuilds the chains of domains that run Lua scripts, so an edited `<name>.lua` in
+   * components_config_dir takes effect when no configuration text changed. Only the lua
+   * component of a domain whose script changed is rebuilt (its key carries the script's
+   * version, see `componentKey`); the other filters keep their state.
+   */
+  #reloadScripts(changed: Set<string>): void {
+    if (changed.size === 0) return;
+    const { store, pipeline } = this.#o;
+    const queued = new Set(this.#applying.map(([id]) => id));
+    for (const id of pipeline.domainIds()) {
+      if (queued.has(id)) continue;
+      const lua = store.domainConfig(id).lua;
+      if (lua.enabled === false || !lua.scripts.some(({ file }) => changed.has(file))) continue;
+      this.#applying.push([id, pipeline.reconfigure(id)]);
+    }
+  }
+
+  /** The Lua scripts of components_config_dir added, edited or removed since the last look. */
+  async #changedScripts(): Promise<Set<string>> {
+    const before = this.#scripts;
+    this.#scripts = await luaScripts(this.#o.store.settings.components_config_dir);
+    const changed = new Set<string>();
+    for (const [name, version] of this.#scripts) {
+      if (before.get(name) !== version) changed.add(name);
+    }
+    for (const name of before.keys()) if (!this.#scripts.has(name)) changed.add(name);
+    return changed;
+  }
+
   async #applied(): Promise<void> {
     const errors = await this.#settle();
     if (errors.length > 0) throw new Error(errors.join("; "));
@@ -178,6 +217,7 @@ export class ConfigActions {
         ? await store.reloadFilters()
         : await store.reloadComponents();
       const change = this.#lastChange as ConfigChange | undefined;
+      if (what === "components") this.#reloadScripts(await this.#changedScripts());
       const problems = rejected.map((p) =>
         p.message.startsWith(p.file) ? p.message : `${p.file}: ${p.message}`
       );
@@ -186,6 +226,7 @@ export class ConfigActions {
         problems,
         changed: change?.changed ?? [],
         removed: change?.removed ?? [],
+        onDefaults: what === "filters" ? store.onDefaults() : [],
       };
       metrics.inc("qts_reloads_total", "Configuration reloads, by what, trigger and result", {
         what,
@@ -199,7 +240,8 @@ export class ConfigActions {
         store.problems.size,
       );
       for (const problem of problems) {
-        log.log("error", "configuration rejected, last good configuration kept", {
+        // The problem says which: the last good configuration kept, or running on defaults.
+        log.log("error", "configuration rejected", {
           what,
           trigger,
           error: problem,
@@ -216,6 +258,45 @@ export class ConfigActions {
       return report;
     });
   }
+}
+
+const LUA_FILE = /^[A-Za-z0-9_.-]+\.lua$/;
+
+/** Version of a directory entry: its signature when a regular file (never opened). */
+function entryVersion(info: Deno.FileInfo): string {
+  if (!info.isFile) return "not a file";
+  return `${info.mtime?.getTime()}:${info.ctime?.getTime()}:${info.size}:${info.ino ?? ""}`;
+}
+
+/** `<name>.lua` in `dir` → version; empty when there is no such directory. */
+async function luaScripts(dir: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  if (dir === "") return out;
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      if (!LUA_FILE.test(entry.name)) continue;
+      const info = await Deno.stat(join(dir, entry.name)).catch(() => undefined);
+      out.set(entry.name, info ? entryVersion(info) : "gone");
+    }
+  } catch { /* no directory: no scripts of ours (the embedded ones never change) */ }
+  return out;
+}
+
+/** {@linkcode luaScripts}, synchronously. */
+function luaScriptsSync(dir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  if (dir === "") return out;
+  try {
+    for (const entry of Deno.readDirSync(dir)) {
+      if (!LUA_FILE.test(entry.name)) continue;
+      let version = "gone";
+      try {
+        version = entryVersion(Deno.statSync(join(dir, entry.name)));
+      } catch { /* removed meanwhile */ }
+      out.set(entry.name, version);
+    }
+  } catch { /* no directory */ }
+  return out;
 }
 
 /** mtime, ctime, size and inode of a file (a rename-over gives a new inode), or "gone". */

@@ -7,6 +7,7 @@ import {
   isComponentName,
 } from "../../shared/config/components.ts";
 import { type ConfigStore, isDomainId } from "../../shared/config/config_store.ts";
+import { isLoopback } from "../../shared/config/settings.ts";
 import type { Pipeline } from "../ingest/pipeline.ts";
 import type { Ban, BanDetail, ListManager } from "../lm/list_manager.ts";
 import type { Logger } from "../../shared/log/logger.ts";
@@ -40,7 +41,7 @@ export interface ApiDeps {
 
 /** An API error: the seed's `{"status":"error","exception":…}` with HTTP 400 unless stated. */
 class ApiError extends Error {
-  constructor(message: string, readonly status: 400 | 401 = 400) {
+  constructor(message: string, readonly status: 400 | 401 | 403 | 415 | 421 = 400) {
     super(message);
   }
 }
@@ -64,7 +65,10 @@ function componentParam(c: Context): ComponentName {
 }
 
 function rewriteParam(c: Context): boolean {
-  const value = c.req.query("rewrite");
+  const values = c.req.queries("rewrite") ?? [];
+  // `?rewrite=1&rewrite=0` must not mean "write" to one reader and "don't" to another.
+  if (values.length > 1) throw new ApiError("rewrite given more than once");
+  const value = values[0];
   if (value === undefined || value === "0") return false;
   if (value === "1") return true;
   throw new ApiError(`rewrite must be 0 or 1, not "${value}"`);
@@ -102,6 +106,110 @@ function timingSafeEqual(a: string, b: string): boolean {
 }
 
 /**
+ * `host[:port]` split, the host lower-cased and an IPv6 address in brackets; a bare IPv6
+ * address (more than one colon) has no port. Port `undefined` when none is given.
+ */
+function splitHost(text: string): { name: string; port: number | undefined } {
+  const t = text.trim().toLowerCase();
+  const v6 = /^\[([^\]]*)\](?::(\d{1,5}))?$/.exec(t);
+  if (v6) return { name: `[${v6[1]}]`, port: v6[2] === undefined ? undefined : Number(v6[2]) };
+  if ((t.match(/:/g) ?? []).length > 1) return { name: `[${t}]`, port: undefined };
+  const m = /^([^:]*)(?::(\d{1,5}))?$/.exec(t);
+  if (!m) return { name: t, port: undefined };
+  return { name: m[1]!, port: m[2] === undefined ? undefined : Number(m[2]) };
+}
+
+/** The entries of the api_allowed_hosts setting, whatever shape it arrives in. */
+function configuredHosts(value: unknown): string[] {
+  const items = Array.isArray(value) ? value : typeof value === "string" ? value.split(",") : [];
+  return items.filter((v): v is string => typeof v === "string").map((v) => v.trim())
+    .filter((v) => v !== "");
+}
+
+const WILDCARD = new Set(["0.0.0.0", "::", "[::]", "*"]);
+const IP_HOST = /^(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-f:.]+\])$/;
+const STATE_CHANGING = new Set(["POST", "PUT", "DELETE", "PATCH"]);
+
+/**
+ * The checks every request passes before any route: its `Host` is one the API answers to (no
+ * DNS rebinding), it repeats no query key, and a state-changing request comes from no foreign
+ * `Origin` and, with a body, says `Content-Type: application/json` (no cross-site form posts).
+ *
+ * Accepted hosts: the listen `host:port`; with a loopback listen address `localhost`,
+ * `127.0.0.0/8` and `[::1]` (any port, or none as `app.request()` sends it); with a wildcard
+ * listen address (`0.0.0.0`, `::`) those and any IP literal with the port (rebinding needs a
+ * name); and each `api_allowed_hosts` entry (`name:port` exactly, `name` with any port).
+ */
+function requestGuard(listenHost: string, port: number, allowed: string[]) {
+  const listen = splitHost(listenHost).name;
+  const exact = new Set([`${listen}:${port}`]);
+  const anyPort = new Set<string>();
+  const wildcard = WILDCARD.has(listenHost.trim());
+  // Loopback names with any port: only a page on a loopback origin sends them, never a rebound
+  // name (another local origin is the Origin check's business, not this one's).
+  const loopback = isLoopback(listenHost) || wildcard;
+  for (const entry of allowed) {
+    const { name, port: given } = splitHost(entry);
+    if (given === undefined) anyPort.add(name);
+    else exact.add(`${name}:${given}`);
+  }
+  const accepted = (host: string): boolean => {
+    const { name, port: given } = splitHost(host);
+    const key = given === undefined ? name : `${name}:${given}`;
+    if (exact.has(key) || anyPort.has(name)) return true;
+    if (loopback && isLoopback(name)) return true;
+    return wildcard && given === port && IP_HOST.test(name);
+  };
+  return async function requestGuard(c: Context, next: () => Promise<void>): Promise<void> {
+    const host = c.req.header("host") ?? new URL(c.req.url).host;
+    if (!accepted(host)) {
+      throw new ApiError(
+        `Host "${host.slice(0, 100)}" is not one this API answers to ` +
+          `(${listen}:${port}; more names in api_allowed_hosts)`,
+        421,
+      );
+    }
+    const keys = [...new URL(c.req.url).searchParams.keys()];
+    const repeated = keys.find((key, i) => keys.indexOf(key) !== i);
+    if (repeated !== undefined) {
+      throw new ApiError(`query parameter "${repeated.slice(0, 100)}" given more than once`);
+    }
+    if (STATE_CHANGING.has(c.req.method)) {
+      const origin = c.req.header("origin");
+      if (origin !== undefined && !sameOrigin(origin, host)) {
+        throw new ApiError(`cross-origin request refused (Origin ${origin.slice(0, 100)})`, 403);
+      }
+      // A browser form or a "simple" cross-site fetch always names its type (form, text,
+      // multipart), even with an empty body; an API client's body-less call names none.
+      const length = c.req.header("content-length");
+      const hasBody = (length !== undefined && length.trim() !== "0") ||
+        c.req.header("transfer-encoding") !== undefined;
+      const given = c.req.header("content-type");
+      const type = (given ?? "").split(";")[0]!.trim().toLowerCase();
+      if ((given !== undefined || hasBody) && type !== "application/json") {
+        throw new ApiError(
+          `a ${c.req.method} body must be sent as Content-Type: application/json` +
+            (type === "" ? "" : `, not ${type.slice(0, 100)}`),
+          415,
+        );
+      }
+    }
+    await next();
+  };
+}
+
+/** True when `origin` (a browser's `Origin` header) is this API's: http(s) on the same host. */
+function sameOrigin(origin: string, host: string): boolean {
+  try {
+    const url = new URL(origin);
+    return (url.protocol === "http:" || url.protocol === "https:") &&
+      url.host === new URL(`http://${host}`).host;
+  } catch {
+    return false; // "null" and other opaque origins
+  }
+}
+
+/**
  * The sensor's REST API (seed §4, SPEC §7) as a Hono app, tested in memory with
  * `app.request()` and served by `qts serve`. Every error answers
  * `{"status":"error","exception":"<what and where>"}`; a rejected change changes nothing.
@@ -128,6 +236,17 @@ export function createApi(deps: ApiDeps): Hono {
   // `/filters/../x` lands after URL normalisation).
   app.notFound((c) =>
     c.json({ status: "error", exception: `no endpoint ${c.req.method} ${c.req.path}` }, 400)
+  );
+
+  // Before every route, /healthz and /ui included: a rebound name reaches none of them.
+  const settings = store.settings as typeof store.settings & { api_allowed_hosts?: unknown };
+  app.use(
+    "*",
+    requestGuard(
+      settings.api_server_host,
+      settings.api_server_port,
+      configuredHosts(settings.api_allowed_hosts),
+    ),
   );
 
   app.get(
@@ -220,10 +339,13 @@ export function createApi(deps: ApiDeps): Hono {
   });
 
   const reload = (what: "filters" | "components") => async (c: Context) => {
-    const { problems } = await actions.reload(what, "api");
+    const { problems, onDefaults } = await actions.reload(what, "api");
     if (problems.length > 0) {
+      const defaults = onDefaults.length === 0
+        ? ""
+        : `, domain(s) ${onDefaults.join(", ")} running on defaults`;
       throw new ApiError(
-        `reload_${what}: ${problems.length} problem(s), last good configuration kept: ` +
+        `reload_${what}: ${problems.length} problem(s), last good configuration kept${defaults}: ` +
           problems.join("; "),
       );
     }

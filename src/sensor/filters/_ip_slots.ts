@@ -25,7 +25,7 @@ export class IpSlots {
   readonly #grow: (capacity: number) => void;
 
   /** `grow(capacity)` is called after the entry arrays grew, so users resize theirs alike. */
-  constructor(grow: (capacity: number) => void, initialCapacity = 1024) {
+  constructor(grow: (capacity: number) => void, initialCapacity = 16) {
     let capacity = 16;
     while (capacity < initialCapacity) capacity *= 2;
     this.#grow = grow;

@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import type { ComponentName, DomainConfig } from "../../shared/config/components.ts";
 import type { HttpRecord } from "../wire/record.ts";
 import { type FilterInstance, hasAnyFlag, type RequestContext } from "./types.ts";
@@ -37,14 +38,111 @@ export type ObserverBuilder = (
   domainId: number,
 ) => Promise<FilterInstance | undefined>;
 
-interface BuiltComponent {
-  key: string;
+/** The filters one component builder made: its steps, or the observer. */
+export interface ComponentParts {
   steps: Partial<Record<StepName, FilterInstance>>;
   observer?: FilterInstance;
 }
 
-function instancesOf(built: BuiltComponent): FilterInstance[] {
-  const out = Object.values(built.steps).filter((s): s is FilterInstance => s !== undefined);
+interface BuiltComponent extends ComponentParts {
+  key: string;
+  /** Its key in the {@linkcode ComponentPool} when shared with other domains. */
+  pooled?: string;
+}
+
+/**
+ * Components whose filters hold nothing that belongs to one domain, so every domain on an
+ * identical configuration of the component can run the same instances: compiled regexes and
+ * lists, caches of facts about a User-Agent or an address (ua_parser, probe_detector, the
+ * crawler DNS verdicts of trusted_sources), observers that key their counters by domain
+ * (statstore) or write one file (telemetry), and the lua engine.
+ *
+ * **lua**: domains with the same lua configuration (scripts, budget, memory limit) run in one
+ * Lua state, so a script's globals are shared between them; a script that keeps state across
+ * requests must key it by `req.domain_id`. The budget strikes that switch a function off for a
+ * minute are then counted over those domains together. This is what keeps a new domain at a
+ * few KB: a Lua state costs ~200 KB of wasm memory, which wasm never gives back.
+ *
+ * The others (many_uas, limit_req_mc, request_hash_score, response_status) keep per-IP state,
+ * and one domain's attackers must not count against another's: each domain builds its own.
+ */
+export const SHARED_COMPONENTS: ReadonlySet<ComponentName> = new Set<ComponentName>([
+  "ua_parser",
+  "location_flags",
+  "fixed_lists",
+  "lua",
+  "trusted_sources",
+  "geo_zones",
+  "probe_detector",
+  "statstore_http_stats",
+  "telemetry_http_sampler",
+]);
+
+interface PoolEntry {
+  parts: Promise<ComponentParts>;
+  built: ComponentParts | undefined;
+  users: number;
+}
+
+/**
+ * The filters of {@linkcode SHARED_COMPONENTS} of one thread, one instance per component and
+ * configuration, counted by the chains that use them and closed when the last one lets go.
+ * Sweeps reach each shared instance once, not once per domain.
+ */
+export class ComponentPool {
+  readonly #entries = new Map<string, PoolEntry>();
+
+  /** Instances in the pool (component configurations in use). */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** The parts built for `key`, building them with `build` on first use; counts one user. */
+  acquire(key: string, build: () => Promise<ComponentParts>): Promise<ComponentParts> {
+    let entry = this.#entries.get(key);
+    if (!entry) {
+      const made: PoolEntry = { parts: build(), built: undefined, users: 0 };
+      made.parts.then((parts) => void (made.built = parts), () => {
+        // A failed build is not kept: the next domain tries again (and reports its error).
+        if (this.#entries.get(key) === made) this.#entries.delete(key);
+      });
+      this.#entries.set(key, made);
+      entry = made;
+    }
+    entry.users++;
+    return entry.parts;
+  }
+
+  /** One user lets go of `key`; the last one closes its filters. */
+  async release(key: string): Promise<void> {
+    const entry = this.#entries.get(key);
+    if (!entry || --entry.users > 0) return;
+    this.#entries.delete(key);
+    const parts = await entry.parts.catch(() => undefined);
+    if (parts) { for (const filter of instancesOf(parts)) await filter.close?.(); }
+  }
+
+  /** Lets every shared filter drop idle state (once each). */
+  sweep(now: number): void {
+    for (const entry of this.#entries.values()) {
+      if (!entry.built) continue;
+      for (const filter of instancesOf(entry.built)) filter.sweep?.(now);
+    }
+  }
+}
+
+/** Options of {@linkcode DomainChain}. */
+export interface DomainChainOptions {
+  /** Shares the filters of {@linkcode SHARED_COMPONENTS} with other chains of this thread. */
+  pool?: ComponentPool;
+}
+
+function instancesOf(built: ComponentParts): FilterInstance[] {
+  const out: FilterInstance[] = [];
+  for (const step of Object.values(built.steps)) {
+    // Two steps of one component may be one object; it is closed and swept once.
+    if (step !== undefined && !out.includes(step)) out.push(step);
+  }
   if (built.observer) out.push(built.observer);
   return out;
 }
@@ -83,15 +181,37 @@ export class DomainChain {
   #built = new Map<ComponentName, BuiltComponent>();
   #steps: ActiveStep[] = [];
   #observing: FilterInstance[] = [];
+  readonly #pool: ComponentPool | undefined;
 
   constructor(
     domainId: number,
     builders: Partial<Record<ComponentName, ComponentBuilder>>,
     observers: Partial<Record<ComponentName, ObserverBuilder>> = {},
+    options: DomainChainOptions = {},
   ) {
     this.domainId = domainId;
     this.#builders = builders;
     this.#observers = observers;
+    this.#pool = options.pool;
+  }
+
+  /** The pool key of a component when it is shared, else undefined. */
+  #poolKey(name: ComponentName, key: string): string | undefined {
+    return this.#pool && SHARED_COMPONENTS.has(name) ? `${name}\u0000${key}` : undefined;
+  }
+
+  /** Builds a component's parts, or takes them from the pool. */
+  #build(
+    pooled: string | undefined,
+    build: () => Promise<ComponentParts>,
+  ): Promise<ComponentParts> {
+    return pooled === undefined ? build() : this.#pool!.acquire(pooled, build);
+  }
+
+  /** Closes a component this chain no longer uses (a shared one: lets go of it). */
+  async #drop(built: BuiltComponent): Promise<void> {
+    if (built.pooled !== undefined) await this.#pool!.release(built.pooled);
+    else for (const filter of instancesOf(built)) await filter.close?.();
   }
 
   /**
@@ -104,7 +224,7 @@ export class DomainChain {
     options: { lenient?: boolean } = {},
   ): Promise<string[]> {
     const next = new Map<ComponentName, BuiltComponent>();
-    const created: FilterInstance[] = [];
+    const created: BuiltComponent[] = [];
     const skipped: string[] = [];
     try {
       for (
@@ -121,9 +241,13 @@ export class DomainChain {
           next.set(name, previous);
           continue;
         }
+        const pooled = this.#poolKey(name, key);
         let steps;
         try {
-          steps = await builder(config, this.domainId);
+          ({ steps } = await this.#build(
+            pooled,
+            async () => ({ steps: await builder(config, this.domainId) }),
+          ));
         } catch (error) {
           const failure = new TypeError(
             `Cannot load component "${name}" for domain ${this.domainId}: ${
@@ -137,8 +261,9 @@ export class DomainChain {
           skipped.push(failure.message);
           continue;
         }
-        for (const step of Object.values(steps)) if (step) created.push(step);
-        next.set(name, { key, steps });
+        const built: BuiltComponent = { key, steps, ...(pooled ? { pooled } : {}) };
+        created.push(built);
+        next.set(name, built);
       }
       const observing: FilterInstance[] = [];
       for (
@@ -156,21 +281,30 @@ export class DomainChain {
           if (previous.observer) observing.push(previous.observer);
           continue;
         }
-        const observer = await builder(config, this.domainId);
-        if (!observer) continue;
-        created.push(observer);
-        next.set(name, { key, steps: {}, observer });
-        observing.push(observer);
+        const pooled = this.#poolKey(name, key);
+        const parts = await this.#build(pooled, async () => {
+          const observer = await builder(config, this.domainId);
+          return observer ? { steps: {}, observer } : { steps: {} };
+        });
+        const built: BuiltComponent = { key, ...parts, ...(pooled ? { pooled } : {}) };
+        created.push(built);
+        if (!parts.observer) continue;
+        next.set(name, built);
+        observing.push(parts.observer);
       }
       this.#observing = observing;
     } catch (error) {
-      for (const filter of created) await filter.close?.();
+      for (const built of created) await this.#drop(built);
       throw error;
     }
-    for (const [name, old] of this.#built) {
-      if (next.get(name) !== old) {
-        for (const filter of instancesOf(old)) await filter.close?.();
+    for (const built of created) {
+      // An observer builder that made nothing: nothing to keep, but a pool user to let go.
+      if (built.pooled !== undefined && !built.observer && Object.keys(built.steps).length === 0) {
+        await this.#drop(built);
       }
+    }
+    for (const [name, old] of this.#built) {
+      if (next.get(name) !== old) await this.#drop(old);
     }
     this.#built = next;
     this.#steps = [];
@@ -231,9 +365,14 @@ export class DomainChain {
    * The counters of every filter in force, as `<filter>.<counter>` (numeric fields only), added
    * into `into`; for /metrics, so no fallback or failure inside a filter goes unseen.
    */
-  addCounters(into: Record<string, number>): void {
+  addCounters(into: Record<string, number>, counted?: Set<FilterInstance>): void {
     for (const built of this.#built.values()) {
       for (const filter of instancesOf(built)) {
+        // A filter shared by several domains is counted once, under the first of them.
+        if (counted) {
+          if (counted.has(filter)) continue;
+          counted.add(filter);
+        }
         const counters = filter.counters?.() as Record<string, unknown> | undefined;
         if (counters === undefined) continue;
         for (const [key, value] of Object.entries(counters)) {
@@ -245,18 +384,39 @@ export class DomainChain {
     }
   }
 
-  /** Lets filters drop idle per-IP state. */
+  /** Lets filters drop idle per-IP state (shared ones are swept by their pool). */
   sweep(now: number): void {
     for (const built of this.#built.values()) {
+      if (built.pooled !== undefined) continue;
       for (const filter of instancesOf(built)) filter.sweep?.(now);
     }
   }
 
-  /** Closes every filter. */
-  async close(): Promise<void> {
+  /**
+   * The per-key state this domain's own filters hold (filters that report it: many_uas,
+   * request_hash_score, limit_req_mc…), and how many of its components are shared.
+   */
+  state(): { keys: number; bytes: number; shared: number; own: number } {
+    const out = { keys: 0, bytes: 0, shared: 0, own: 0 };
     for (const built of this.#built.values()) {
-      for (const filter of instancesOf(built)) await filter.close?.();
+      if (built.pooled !== undefined) {
+        out.shared++;
+        continue;
+      }
+      out.own++;
+      for (const filter of instancesOf(built)) {
+        const stats = (filter as { stats?: () => { keys: number; bytes: number } }).stats?.();
+        if (stats === undefined) continue;
+        out.keys += stats.keys;
+        out.bytes += stats.bytes;
+      }
     }
+    return out;
+  }
+
+  /** Closes every filter (lets go of the shared ones). */
+  async close(): Promise<void> {
+    for (const built of this.#built.values()) await this.#drop(built);
     this.#built.clear();
     this.#steps = [];
     this.#observing = [];
@@ -264,12 +424,43 @@ export class DomainChain {
 }
 
 /**
- * The key deciding whether a component's filters survive a reload: its own configuration (and
- * for fixed_lists the global lists it may name). Unchanged key → same instance, same state.
+ * The key deciding whether a component's filters survive a reload: its own configuration (for
+ * fixed_lists also the global lists it may name; for lua also the version of each script in
+ * `scriptsDir`, components_config_dir, so an edited script is loaded though no configuration
+ * text changed). Unchanged key → same instance, same state.
  */
-export function componentKey(config: DomainConfig, global: DomainConfig) {
-  return (name: keyof DomainConfig): string =>
-    name === "fixed_lists"
-      ? JSON.stringify([config.fixed_lists, global.fixed_lists])
-      : JSON.stringify(config[name]);
+export function componentKey(config: DomainConfig, global: DomainConfig, scriptsDir = "") {
+  return (name: keyof DomainConfig): string => {
+    const own = jsonOf(config[name]);
+    if (name === "fixed_lists") return `[${own},${jsonOf(global.fixed_lists)}]`;
+    if (name === "lua" && scriptsDir !== "" && config.lua.scripts.length > 0) {
+      const versions = config.lua.scripts.map(({ file }) => scriptVersion(join(scriptsDir, file)));
+      return `[${own},${JSON.stringify(versions)}]`;
+    }
+    return own;
+  };
+}
+
+/** A script file's mtime, ctime, size and inode, read without opening it (never a FIFO). */
+function scriptVersion(path: string): string {
+  try {
+    const info = Deno.statSync(path);
+    if (!info.isFile) return "not a file";
+    return `${info.mtime?.getTime()}:${info.ctime?.getTime()}:${info.size}:${info.ino ?? ""}`;
+  } catch {
+    return "none"; // missing or unreadable: the embedded script, if any
+  }
+}
+
+// Configuration objects are not mutated once loaded, and domains without a configuration of
+// their own share the global ones: one key string each, not one per domain.
+const keys = new WeakMap<object, string>();
+
+function jsonOf(component: object): string {
+  let key = keys.get(component);
+  if (key === undefined) {
+    key = JSON.stringify(component);
+    keys.set(component, key);
+  }
+  return key;
 }

@@ -34,7 +34,7 @@ export function telemetryHttpSampler(
   let file: Deno.FsFile | undefined;
   if (config.file !== "") {
     try {
-      file = Deno.openSync(config.file, { append: true, create: true });
+      file = Deno.openSync(config.file, { append: true, create: true, mode: 0o600 });
     } catch (error) {
       throw new TypeError(
         `Cannot build telemetry_http_sampler: file "${config.file}": ${(error as Error).message}`,

@@ -15,7 +15,7 @@ export function chainObservers(env: FilterEnv): Partial<Record<ComponentName, Ob
       let file = "";
       if (sampler.file !== "") {
         const dir = join(env.settings.state_dir || ".", "telemetry");
-        await Deno.mkdir(dir, { recursive: true });
+        await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
         file = join(dir, sampler.file);
       }
       return telemetryHttpSampler({ ...sampler, file }, {

@@ -1,9 +1,14 @@
 import type { DomainConfig } from "../../shared/config/components.ts";
 import { chainBuilders, type FilterEnv } from "./chain_builders.ts";
 import { chainObservers } from "./chain_observers.ts";
-import { componentKey, DomainChain, type StepName } from "../filters/domain_chain.ts";
+import {
+  componentKey,
+  ComponentPool,
+  DomainChain,
+  type StepName,
+} from "../filters/domain_chain.ts";
 import type { StatsSnapshot } from "../filters/statstore_http_stats.ts";
-import type { RequestContext } from "../filters/types.ts";
+import type { FilterInstance, RequestContext } from "../filters/types.ts";
 import { clientAddress, type HttpRecord } from "../wire/record.ts";
 import { RequestJoin } from "./request_join.ts";
 import type { ChainFactories, ChainRunner, RequestSample, RunnerSinks } from "./chain_runner.ts";
@@ -47,6 +52,8 @@ export class LocalRunner implements ChainRunner {
   readonly #worker: number;
   readonly #builders: ChainFactories;
   readonly #chains = new Map<number, DomainChain>();
+  /** Filters shared by the chains of domains on one configuration (Lua state, lists…). */
+  readonly #pool = new ComponentPool();
   readonly #join = new RequestJoin();
   #global: DomainConfig;
   /** Records submitted, records decided in order, and finished ones waiting for earlier ones. */
@@ -171,10 +178,13 @@ export class LocalRunner implements ChainRunner {
   async configure(domainId: number, config: DomainConfig): Promise<string[]> {
     let chain = this.#chains.get(domainId);
     const fresh = !chain;
-    chain ??= new DomainChain(domainId, this.#builders.builders, this.#builders.observers);
+    chain ??= new DomainChain(domainId, this.#builders.builders, this.#builders.observers, {
+      pool: this.#pool,
+    });
     let skipped: string[];
     try {
-      skipped = await chain.configure(config, componentKey(config, this.#global), {
+      const key = componentKey(config, this.#global, this.#env.settings.components_config_dir);
+      skipped = await chain.configure(config, key, {
         lenient: fresh,
       });
     } catch (error) {
@@ -202,7 +212,22 @@ export class LocalRunner implements ChainRunner {
 
   sweep(now: number): void {
     for (const chain of this.#chains.values()) chain.sweep(now);
+    this.#pool.sweep(now);
     this.#join.expire(now);
+  }
+
+  /**
+   * What the chains of this thread hold: chains, shared filter instances, and the per-key
+   * state of the domains' own filters (bytes of typed arrays); for tests and the bench.
+   */
+  footprint(): { chains: number; shared: number; keys: number; bytes: number } {
+    const out = { chains: this.#chains.size, shared: this.#pool.size, keys: 0, bytes: 0 };
+    for (const chain of this.#chains.values()) {
+      const state = chain.state();
+      out.keys += state.keys;
+      out.bytes += state.bytes;
+    }
+    return out;
   }
 
   steps(domainId: number): StepName[] | undefined {
@@ -211,10 +236,11 @@ export class LocalRunner implements ChainRunner {
 
   stats(): StatsSnapshot {
     const snapshot = this.#env.stats.snapshot();
+    const counted = new Set<FilterInstance>();
     for (const [id, chain] of this.#chains) {
       const domain = snapshot.domains[id];
       if (domain === undefined) continue;
-      chain.addCounters(domain.filters ??= {});
+      chain.addCounters(domain.filters ??= {}, counted);
     }
     return snapshot;
   }

@@ -9,6 +9,7 @@ import type { Metrics } from "../../shared/metrics/metrics.ts";
 import type { HttpRecord } from "../wire/record.ts";
 import { decodeRecord } from "../wire/decode_record.ts";
 import { decodeHeader } from "../wire/header.ts";
+import { clientIp } from "../wire/client_ip.ts";
 import type { ChainFactories, ChainRunner, Decision } from "./chain_runner.ts";
 import { LocalRunner } from "./local_runner.ts";
 import type { ComponentName } from "../../shared/config/components.ts";
@@ -31,7 +32,9 @@ export type DropReason =
   | "trailing_bytes"
   | "oversized"
   | "duplicate"
-  | "config_error";
+  | "config_error"
+  | "bad_remote_addr"
+  | "domain_cap";
 
 /** Options of {@linkcode Pipeline}. */
 export interface PipelineOptions {
@@ -55,6 +58,31 @@ export interface PipelineOptions {
   decisionClock?: DecisionClock;
   /** Largest accepted body (settings max_body). */
   maxBody?: number;
+  /**
+   * Most domains without a configuration of their own (`force_domains = *`) that may have a
+   * chain at once (settings domain_cap). Past it, records of further such domains are dropped
+   * as `domain_cap`. Default 10,000.
+   */
+  domainCap?: number;
+  /**
+   * A domain without a configuration of their own whose last record is this old (event time,
+   * ms) loses its chain and per-IP filter state at the next sweep (settings domain_idle).
+   * Default 10 minutes.
+   */
+  domainIdleMs?: number;
+}
+
+/** Default of {@linkcode PipelineOptions.domainCap}. */
+export const DEFAULT_DOMAIN_CAP = 10_000;
+/** Default of {@linkcode PipelineOptions.domainIdleMs}. */
+export const DEFAULT_DOMAIN_IDLE_MS = 600_000;
+
+/** What the pipeline keeps per domain that records went to. */
+interface Seen {
+  /** `qts_records_total{domain}`. */
+  records: { value: number };
+  /** Event time of its last record (ms). */
+  at: number;
 }
 
 const DROPPED = "qts_input_dropped_total";
@@ -69,7 +97,12 @@ const DROPPED_HELP = "Input messages dropped, by reason";
 export class Pipeline {
   readonly #o: PipelineOptions;
   readonly #building = new Map<number, Promise<boolean>>();
-  readonly #counters = new Map<number, { value: number }>();
+  /** Domains records went to while they have a chain (or are having one built). */
+  readonly #seen = new Map<number, Seen>();
+  /** Domains without a configuration of their own that have a chain or are being built. */
+  readonly #auto = new Set<number>();
+  readonly #cap: number;
+  readonly #idleMs: number;
   readonly #dropCounters = new Map<string, { value: number }>();
   readonly #eventCounters = new Map<number, { value: number }>();
   readonly #runner: ChainRunner;
@@ -83,9 +116,12 @@ export class Pipeline {
   /** A queued reconfiguration that has not started yet; later requests share it. */
   readonly #queued = new Map<number, Promise<void>>();
   #lastSweep = 0;
+  readonly #evicted: { value: number };
 
   constructor(options: PipelineOptions) {
     this.#o = options;
+    this.#cap = options.domainCap ?? DEFAULT_DOMAIN_CAP;
+    this.#idleMs = options.domainIdleMs ?? DEFAULT_DOMAIN_IDLE_MS;
     const env = options.env;
     this.#factories = env
       ? { builders: chainBuilders(env), observers: chainObservers(env) }
@@ -101,10 +137,18 @@ export class Pipeline {
       1,
       options.builders ? this.#factories : undefined,
     );
+    this.#evicted = options.metrics.counter(
+      "qts_domains_evicted_total",
+      "Domains without a configuration of their own whose idle chain was dropped",
+    );
     options.store.onChange((change) => {
       if (change.global) this.#runner.setGlobal(options.store.global);
       for (const id of change.removed) void this.#enqueue(id, () => this.#remove(id));
       const ids = new Set(change.changed);
+      // A domain given a configuration of its own no longer counts against domain_cap.
+      for (const id of ids) {
+        if (this.#auto.has(id) && options.store.hasDomain(id)) this.#auto.delete(id);
+      }
       if (change.global) { for (const id of this.#known) ids.add(id); }
       // Failures are logged and counted inside reconfigure; the previous chain stays in force.
       for (const id of ids) this.reconfigure(id).catch(() => {});
@@ -166,8 +210,19 @@ export class Pipeline {
     return this.#submit(domainId, result.record, body);
   }
 
-  /** Runs one decoded record (replay, syslog input) as if it arrived on the socket. */
+  /**
+   * Runs one decoded record as if it arrived on the socket. A plain record's `remote_addr` is
+   * checked and normalised here as the decoder does for wire bytes.
+   */
   handleRecord(domainId: number, record: HttpRecord, body?: Uint8Array): void | Promise<void> {
+    const addr = record.remote_addr;
+    if (addr !== undefined && addr !== "") {
+      const ip = clientIp(addr);
+      if (ip === undefined) {
+        return this.#drop("bad_remote_addr", `remote_addr ${JSON.stringify(addr)}`, domainId);
+      }
+      if (ip !== addr) record.remote_addr = ip;
+    }
     return this.#submit(domainId, record, body ?? new Uint8Array(0));
   }
 
@@ -175,7 +230,22 @@ export class Pipeline {
     this.#o.clock.observe?.(record);
     const now = this.#o.clock.now();
     if (now - this.#lastSweep >= 30_000) this.#sweep(now);
-    this.#recordCounter(domainId).value++;
+    const seen = this.#seen.get(domainId);
+    if (seen !== undefined && this.#runner.has(domainId)) {
+      seen.records.value++;
+      seen.at = now;
+      return this.#runner.submit(domainId, record, body, now);
+    }
+    if (seen === undefined && !this.#admit(domainId)) {
+      return this.#drop(
+        "domain_cap",
+        `more than ${this.#cap} domains without a configuration of their own`,
+        domainId,
+      );
+    }
+    const entry = this.#seenEntry(domainId);
+    entry.records.value++;
+    entry.at = now;
     if (this.#runner.has(domainId)) return this.#runner.submit(domainId, record, body, now);
     return this.#firstSight(domainId).then((ok) => {
       if (!ok) return this.#drop("config_error", "domain configuration failed to build", domainId);
@@ -183,15 +253,31 @@ export class Pipeline {
     });
   }
 
-  #recordCounter(domainId: number): { value: number } {
-    let counter = this.#counters.get(domainId);
-    if (!counter) {
-      counter = this.#o.metrics.counter("qts_records_total", "Records routed to the filter chain", {
-        domain: domainId,
-      });
-      this.#counters.set(domainId, counter);
+  /**
+   * Whether a domain records arrive for (again) may have a chain: always with a configuration of
+   * its own, else while fewer than `domainCap` such domains have one.
+   */
+  #admit(domainId: number): boolean {
+    if (this.#auto.has(domainId) || this.#known.has(domainId)) return true;
+    if (this.#o.store.hasDomain(domainId)) return true;
+    if (this.#auto.size >= this.#cap) return false;
+    this.#auto.add(domainId);
+    return true;
+  }
+
+  #seenEntry(domainId: number): Seen {
+    let seen = this.#seen.get(domainId);
+    if (!seen) {
+      // The registry keeps the series (a counter must not restart while the process runs).
+      const records = this.#o.metrics.counter(
+        "qts_records_total",
+        "Records routed to the filter chain",
+        { domain: domainId },
+      );
+      seen = { records, at: 0 };
+      this.#seen.set(domainId, seen);
     }
-    return counter;
+    return seen;
   }
 
   #drop(reason: DropReason, detail: string, domainId?: number): void {
@@ -210,7 +296,42 @@ export class Pipeline {
 
   #sweep(now: number): void {
     this.#lastSweep = now;
+    this.#evictIdle(now);
     this.#runner.sweep(now);
+  }
+
+  /**
+   * Drops the chains (and so the per-IP filter state) of domains without a configuration of
+   * their own that have had no record for `domainIdleMs`; a later record builds a fresh one.
+   * The list manager keeps their projections and bans.
+   */
+  #evictIdle(now: number): void {
+    const limit = now - this.#idleMs;
+    for (const domainId of this.#auto) {
+      const seen = this.#seen.get(domainId);
+      if (seen !== undefined && seen.at > limit) continue;
+      if (this.#building.has(domainId) || this.#queued.has(domainId)) continue;
+      if (this.#o.store.hasDomain(domainId)) {
+        // It has a configuration of its own now: it stays, and no longer counts against the cap.
+        this.#auto.delete(domainId);
+        continue;
+      }
+      this.#auto.delete(domainId);
+      this.#seen.delete(domainId);
+      this.#failed.delete(domainId);
+      this.#evicted.value++;
+      void this.#enqueue(domainId, async () => {
+        // A record that arrived meanwhile made it live again: keep the chain.
+        if (this.#seen.has(domainId)) return;
+        this.#known.delete(domainId);
+        await this.#runner.remove(domainId);
+      });
+    }
+  }
+
+  /** Domains without a configuration of their own that have a chain (or are getting one). */
+  autoDomains(): number {
+    return this.#auto.size;
   }
 
   /** Called on the 30 s timer when live (replay drives time through records instead). */
@@ -316,6 +437,8 @@ export class Pipeline {
 
   async #remove(domainId: number): Promise<void> {
     this.#known.delete(domainId);
+    this.#auto.delete(domainId);
+    this.#seen.delete(domainId);
     this.#o.lm.removeDomain(domainId);
     await this.#runner.remove(domainId);
   }

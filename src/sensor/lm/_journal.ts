@@ -52,7 +52,12 @@ export class Journal {
   }
 
   async #open(): Promise<WritableFile> {
-    this.#file ??= await this.#fs.open(this.path, { write: true, create: true, append: true });
+    this.#file ??= await this.#fs.open(this.path, {
+      write: true,
+      create: true,
+      append: true,
+      mode: 0o600,
+    });
     return this.#file;
   }
 

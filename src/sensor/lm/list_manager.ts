@@ -783,7 +783,8 @@ export class ListManager {
     const text = JSON.stringify(snapshotState(this.#domains.values(), this.#clock.now(), gen));
     this.#saveCost = performance.now() - started;
     try {
-      await writeFileAtomic(path, text, { fs: this.#fs });
+      // Bans name client addresses: the state file and its directory are the owner's alone.
+      await writeFileAtomic(path, text, { fs: this.#fs, mode: 0o600, dirMode: 0o700 });
     } catch (error) {
       this.#fail(`save state to ${path}`, error);
       return false;

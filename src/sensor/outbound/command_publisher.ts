@@ -1,6 +1,6 @@
 import { type BanCommand, formatCommand } from "../lm/command.ts";
 import type { Metrics } from "../../shared/metrics/metrics.ts";
-import { PubSocket } from "../zmtp/mod.ts";
+import { type CurveOptions, PubSocket } from "../zmtp/mod.ts";
 
 const encoder = new TextEncoder();
 
@@ -16,8 +16,9 @@ export class CommandPublisher {
   /** Every command published, for tests and the replay harness. */
   onCommand?: (cmd: BanCommand, json: string) => void;
 
-  constructor(metrics?: Metrics) {
-    this.#socket = new PubSocket({ hwm: 100_000 });
+  /** `curve`: serve commands only to the subscribers whose keys it authorises. */
+  constructor(metrics?: Metrics, curve?: CurveOptions) {
+    this.#socket = new PubSocket({ hwm: 100_000, ...(curve ? { curve } : {}) });
     this.#metrics = metrics;
     metrics?.collect(() => {
       metrics.counter(

@@ -1,4 +1,5 @@
 import { FIXED_FIELDS, FIXED_SIZE, type HttpRecord, TAIL_FIELDS } from "./record.ts";
+import { clientIp } from "./client_ip.ts";
 
 /** Why a message was not turned into a record; each is a `qts_input_dropped_total` reason. */
 export type RejectReason =
@@ -6,7 +7,8 @@ export type RejectReason =
   | "bad_length"
   | "bad_utf8"
   | "trailing_bytes"
-  | "oversized";
+  | "oversized"
+  | "bad_remote_addr";
 
 /** The outcome of decoding: a record, or a rejection that says why and at which byte. */
 export type DecodeResult =
@@ -193,6 +195,11 @@ export function toPlainRecord(record: HttpRecord): HttpRecord {
   return out as unknown as HttpRecord;
 }
 
+/** A hostile value for a log line: JSON-quoted (control characters escaped), cut to 64. */
+function describe(text: string): string {
+  return JSON.stringify(text.length > 64 ? `${text.slice(0, 64)}…` : text);
+}
+
 function reject(reason: RejectReason, detail: string): DecodeResult {
   return { ok: false, reason, detail };
 }
@@ -301,6 +308,19 @@ export function decodeRecord(bytes: Uint8Array, options: DecodeOptions = {}): De
     }
     return reject("bad_utf8", `field "${STRING_FIELDS[f]}" at byte ${start} is not valid UTF-8`);
   }
-  const record = new WireRecord(bytes, view, spans, u32) as unknown as HttpRecord;
-  return { ok: true, record };
+  const wire = new WireRecord(bytes, view, spans, u32);
+  if (spans[REMOTE_ADDR * 2]! >= 0) {
+    // The client address becomes ban keys and nft set elements: it must be an address, in
+    // its one canonical spelling (the lazy read then returns the normalised text).
+    const text = wire._string(REMOTE_ADDR);
+    const ip = clientIp(text);
+    if (ip === undefined) {
+      return reject(
+        "bad_remote_addr",
+        `field "remote_addr" ${describe(text)} is not an IP address`,
+      );
+    }
+    wire._strings[REMOTE_ADDR] = ip;
+  }
+  return { ok: true, record: wire as unknown as HttpRecord };
 }

@@ -2,3 +2,4 @@ export * from "./record.ts";
 export * from "./decode_record.ts";
 export * from "./encode_record.ts";
 export * from "./header.ts";
+export * from "./client_ip.ts";

@@ -1,6 +1,6 @@
 /**
- * One ZMTP 3.x connection over a Deno TCP connection: greeting, NULL handshake, framing, and
- * the read and write loops. Socket types sit on top through {@linkcode ConnectionHost}.
+ * One ZMTP 3.x connection over a Deno TCP connection: greeting, NULL or CURVE handshake,
+ * framing, and the read and write loops. Socket types sit on top through {@linkcode ConnectionHost}.
  * @module
  */
 
@@ -22,6 +22,13 @@ import {
   writeHeader,
 } from "./_protocol.ts";
 import { Deque } from "./_deque.ts";
+import {
+  CURVE_COMMAND,
+  CURVE_MORE,
+  type CurveKeys,
+  CurveSession,
+  MESSAGE_OVERHEAD,
+} from "./_curve.ts";
 import type { DisconnectReason, ZmtpStats } from "./types.ts";
 
 /** Options after defaults. */
@@ -36,6 +43,8 @@ export interface ResolvedOptions {
   heartbeatInterval: number;
   heartbeatTimeout: number;
   linger: number;
+  /** CURVE keys, or undefined for the NULL mechanism. */
+  curve: CurveKeys | undefined;
 }
 
 /** What a connection needs from the socket that owns it. */
@@ -66,11 +75,26 @@ const WRITE_CHUNK = 64 * 1024;
 const DIRECT_WRITE = 16 * 1024;
 /** Commands (READY, SUBSCRIBE…) may always be this big, whatever `maxFrame` says. */
 const MIN_COMMAND = 8 * 1024;
+/** Skipped frame bytes are read into a scratch buffer of this size, never kept. */
+const SKIP_CHUNK = 64 * 1024;
+/** A frame length beyond 2^53 cannot be skipped honestly: the peer is disconnected. */
+const ABSURD = Number.MAX_SAFE_INTEGER;
 
 const GREETING = encodeGreeting();
 const PHASE_GREETING = 0;
 const PHASE_READY = 1;
 const PHASE_TRAFFIC = 2;
+
+/** An encrypted (CURVE) message: raw bytes that still count against the high-water mark. */
+class Sealed {
+  constructor(readonly bytes: Uint8Array) {}
+}
+
+/** True when `body` starts with the MESSAGE command name (CURVE traffic). */
+function isMessage(body: Uint8Array): boolean {
+  return body[0] === 7 && body[1] === 0x4d && body[2] === 0x45 && body[3] === 0x53 &&
+    body[4] === 0x53 && body[5] === 0x41 && body[6] === 0x47 && body[7] === 0x45;
+}
 
 /** One peer connection; created by a socket for each accepted or connected TCP stream. */
 export class Connection {
@@ -94,8 +118,8 @@ export class Connection {
 
   readonly #host: ConnectionHost;
   readonly #conn: Deno.Conn;
-  /** Outgoing items: a message (frames) or an already encoded command frame. */
-  readonly #out = new Deque<Uint8Array[] | Uint8Array>();
+  /** Outgoing items: a message (frames), an encoded command frame, or a CURVE message. */
+  readonly #out = new Deque<Uint8Array[] | Uint8Array | Sealed>();
   #wakeWriter: (() => void) | undefined;
   #resumeReader: (() => void) | undefined;
   #drainWaiters: (() => void)[] = [];
@@ -103,6 +127,7 @@ export class Connection {
   #handshakeTimer: ReturnType<typeof setTimeout> | undefined;
   #writing = false;
   readonly #server: boolean;
+  readonly #curve: CurveSession | undefined;
 
   /**
    * `server` for accepted connections, `client` for ones we made: with NULL the client sends
@@ -124,8 +149,18 @@ export class Connection {
     // The whole greeting goes out at once (37/ZMTP allows it; we never downgrade). A client's
     // READY follows at once; a server answers only a valid READY, so a client of the wrong
     // type learns nothing and we (not it) get to count the incompatible socket.
-    this.#out.push(GREETING);
-    if (!this.#server) this.#out.push(encodeReady(host.type));
+    const keys = host.opts.curve;
+    if (keys !== undefined) {
+      // CURVE: the roles come from the keys, not from who connected (as in libzmq).
+      const curve = new CurveSession(keys, host.type);
+      this.#curve = curve;
+      this.#out.push(encodeGreeting("CURVE", curve.asServer));
+      const hello = curve.hello();
+      if (hello !== undefined) this.#out.push(hello);
+    } else {
+      this.#out.push(GREETING);
+      if (!this.#server) this.#out.push(encodeReady(host.type));
+    }
     this.#handshakeTimer = setTimeout(() => {
       this.#handshakeTimer = undefined;
       this.close("handshake_timeout");
@@ -135,13 +170,29 @@ export class Connection {
 
   /** Queues a message for this peer. The caller checks `queued` against the hwm first. */
   send(frames: Uint8Array[]): void {
-    this.#out.push(frames);
+    const curve = this.#curve;
+    if (curve !== undefined) {
+      // Encrypted now, in queue order, so short nonces go out strictly increasing.
+      const last = frames.length - 1;
+      const boxes = frames.map((f, i) => curve.encrypt(i < last ? CURVE_MORE : 0, f));
+      this.#out.push(new Sealed(boxes.length === 1 ? boxes[0]! : joinBytes(boxes)));
+    } else {
+      this.#out.push(frames);
+    }
     this.queued++;
     this.#wake();
   }
 
-  /** Queues an encoded command frame (SUBSCRIBE, PING…); commands bypass the hwm. */
+  /**
+   * Queues an encoded command frame (SUBSCRIBE, PING…); commands bypass the hwm. After a CURVE
+   * handshake the frame travels inside a MESSAGE (COMMAND flag for commands).
+   */
   sendCommand(frame: Uint8Array): void {
+    if (this.#curve !== undefined && this.ready) {
+      const hdr = frame[0]! & FLAG_LONG ? 9 : 2;
+      const flags = frame[0]! & FLAG_COMMAND ? CURVE_COMMAND : 0;
+      frame = this.#curve.encrypt(flags, frame.subarray(hdr));
+    }
     this.#out.push(frame);
     this.#wake();
   }
@@ -202,15 +253,23 @@ export class Connection {
   }
 
   /** Refuses the peer during the handshake: an ERROR command, then close (37/ZMTP). */
-  #refuse(reason: DisconnectReason, text: string): void {
+  #refuse(reason: DisconnectReason, text: string, error = text): void {
     this.#host.log("refuse", { peer: this.peer, reason, detail: text });
     this.#closeAfterFlush = reason;
-    this.sendCommand(encodeCommand("ERROR", errorReason(text)));
+    this.sendCommand(encodeCommand("ERROR", errorReason(error)));
+  }
+
+  /** A received message is dropped for a limit; the connection goes on. */
+  #oversized(bytes: number, limit: string): void {
+    this.#host.stats.oversized++;
+    this.#host.log("oversized", { peer: this.peer, bytes, limit });
   }
 
   async #readLoop(): Promise<void> {
     const opts = this.#host.opts;
-    const commandLimit = Math.max(opts.maxFrame, MIN_COMMAND);
+    const curve = this.#curve;
+    // Under CURVE every frame after the handshake is a MESSAGE command around a data frame.
+    const commandLimit = Math.max(opts.maxFrame, MIN_COMMAND) + (curve ? MESSAGE_OVERHEAD : 0);
     let buf = new Uint8Array(CHUNK);
     let start = 0;
     let end = 0;
@@ -221,8 +280,29 @@ export class Connection {
     let phase = PHASE_GREETING;
     let parts: Uint8Array[] = [];
     let partsBytes = 0;
+    // A message over a limit is dropped whole: its frames are skipped as they stream in
+    // (`skip` bytes of the current one still to come) until its last frame has passed.
+    let dropping = false;
+    let skip = 0;
+    /** What `dropping` becomes once the skipped frame is through (false: it ended its message). */
+    let dropAfterSkip = false;
+    let scratch: Uint8Array | undefined;
     try {
       while (!this.closed && this.#closeAfterFlush === undefined) {
+        if (skip > 0 && start === end) {
+          // Nothing of the skipped frame is worth keeping: read it into scratch and forget it.
+          scratch ??= new Uint8Array(SKIP_CHUNK);
+          const n = await this.#conn.read(scratch.subarray(0, Math.min(SKIP_CHUNK, skip)));
+          if (n === null) {
+            this.close("peer_closed");
+            return;
+          }
+          if (this.closed) return;
+          this.lastRecv = performance.now();
+          skip -= n;
+          if (skip === 0) dropping = dropAfterSkip;
+          continue;
+        }
         if (start === end && !shared) start = end = 0;
         if (buf.length - end < MIN_READ || buf.length - start < need) {
           const have = end - start;
@@ -243,7 +323,11 @@ export class Connection {
         this.lastRecv = performance.now();
 
         if (phase === PHASE_GREETING) {
-          const problem = checkGreeting(buf.subarray(start, end), end - start);
+          const problem = checkGreeting(
+            buf.subarray(start, end),
+            end - start,
+            curve ? "CURVE" : "NULL",
+          );
           if (problem) {
             this.close(problem);
             return;
@@ -256,6 +340,14 @@ export class Connection {
         }
 
         for (;;) {
+          if (skip > 0) {
+            const k = Math.min(skip, end - start);
+            start += k;
+            skip -= k;
+            if (skip > 0) break;
+            dropping = dropAfterSkip;
+            need = 2;
+          }
           const avail = end - start;
           if (avail < 2) {
             need = 2;
@@ -276,16 +368,75 @@ export class Connection {
             const hi = u32(buf, start + 1);
             const lo = u32(buf, start + 5);
             // Anything past 2^53 is beyond any limit anyway; keep the arithmetic exact.
-            size = hi > 0x1f_ffff ? Number.MAX_SAFE_INTEGER : hi * 0x1_0000_0000 + lo;
+            size = hi > 0x1f_ffff ? ABSURD : hi * 0x1_0000_0000 + lo;
             hdr = 9;
           } else {
             size = buf[start + 1]!;
             hdr = 2;
           }
           const isCommand = (flags & FLAG_COMMAND) !== 0;
-          if (size > (isCommand ? commandLimit : opts.maxFrame)) {
+          // libzmq sends CURVE MESSAGEs as data frames (flags 0); 25/ZMTP-CURVE calls them commands.
+          const carriesData = phase === PHASE_TRAFFIC && (curve !== undefined || !isCommand);
+          if (
+            size >= ABSURD || (!carriesData && size > (isCommand ? commandLimit : opts.maxFrame))
+          ) {
             this.close("frame_too_large", `${size} bytes, limit ${opts.maxFrame}`);
             return;
+          }
+          if (carriesData) {
+            // Decide from the header alone whether this frame's message is dropped, so an
+            // oversized frame streams through `skip` and is never buffered whole.
+            let more: boolean;
+            let drop: boolean;
+            let innerCommand = false;
+            if (curve) {
+              if (size <= commandLimit) {
+                more = false;
+                drop = false;
+              } else {
+                // The MORE flag is inside the box: read it from the first cipher byte.
+                if (avail < hdr + 1 + MESSAGE_OVERHEAD) {
+                  need = hdr + 1 + MESSAGE_OVERHEAD;
+                  break;
+                }
+                if (!isMessage(buf.subarray(start + hdr, start + hdr + 8))) {
+                  this.close("frame_too_large", `${size} bytes, limit ${commandLimit}`);
+                  return;
+                }
+                const inner = curve.peekFlags(buf.subarray(start + hdr + 8, start + hdr + 33));
+                more = (inner & CURVE_MORE) !== 0;
+                innerCommand = (inner & CURVE_COMMAND) !== 0;
+                drop = true;
+              }
+            } else {
+              more = (flags & FLAG_MORE) !== 0;
+              drop = dropping || size > opts.maxFrame || partsBytes + size > opts.maxMessage ||
+                parts.length >= opts.maxFrames;
+            }
+            if (drop) {
+              if (innerCommand) {
+                // An oversized command (SUBSCRIBE…) inside a MESSAGE: skip it, keep the message state.
+                dropAfterSkip = dropping;
+              } else {
+                if (!dropping) {
+                  this.#oversized(
+                    size,
+                    size > opts.maxFrame
+                      ? "maxFrame"
+                      : parts.length >= opts.maxFrames
+                      ? "maxFrames"
+                      : "maxMessage",
+                  );
+                  parts = [];
+                  partsBytes = 0;
+                }
+                dropping = true;
+                dropAfterSkip = more;
+              }
+              skip = hdr + size;
+              need = 2;
+              continue;
+            }
           }
           if (avail < hdr + size) {
             need = hdr + size;
@@ -294,7 +445,29 @@ export class Connection {
           const body = buf.subarray(start + hdr, start + hdr + size);
           start += hdr + size;
 
-          if (isCommand) {
+          let payload: Uint8Array = body;
+          let more = (flags & FLAG_MORE) !== 0;
+          if (curve !== undefined && phase === PHASE_TRAFFIC) {
+            // CURVE traffic: only MESSAGE (or a plain ERROR) may come now.
+            if (!isMessage(body)) {
+              const name = isCommand ? latin1(body.subarray(1, 1 + (body[0] ?? 0))) : "";
+              if (name === "ERROR") this.#command(phase, body);
+              else this.close("protocol_error", `${name || "plain data"} after CURVE handshake`);
+              return;
+            }
+            const opened = curve.decrypt(body.subarray(8));
+            if (typeof opened === "string") {
+              this.close("protocol_error", opened);
+              return;
+            }
+            if (opened.flags & CURVE_COMMAND) {
+              phase = this.#command(phase, opened.payload);
+              if (phase < 0 || this.closed || this.#closeAfterFlush !== undefined) return;
+              continue;
+            }
+            payload = opened.payload;
+            more = (opened.flags & CURVE_MORE) !== 0;
+          } else if (isCommand) {
             if (flags & FLAG_MORE) {
               this.close("protocol_error", "command frame with MORE flag");
               return;
@@ -302,25 +475,38 @@ export class Connection {
             phase = this.#command(phase, body);
             if (phase < 0 || this.closed || this.#closeAfterFlush !== undefined) return;
             continue;
-          }
-          if (phase !== PHASE_TRAFFIC) {
+          } else if (phase !== PHASE_TRAFFIC) {
             this.close("protocol_error", "message before READY");
             return;
+          } else {
+            shared = true;
           }
-          shared = true;
-          parts.push(body);
-          partsBytes += size;
-          if (partsBytes > opts.maxMessage) {
-            this.close("frame_too_large", `message over ${opts.maxMessage} bytes`);
-            return;
-          }
-          if (flags & FLAG_MORE) {
-            if (parts.length >= opts.maxFrames) {
-              this.close("protocol_error", `more than ${opts.maxFrames} frames in a message`);
-              return;
-            }
+          if (dropping) {
+            dropping = more;
             continue;
           }
+          const bytes = payload.length;
+          if (
+            bytes > opts.maxFrame || partsBytes + bytes > opts.maxMessage ||
+            parts.length >= opts.maxFrames
+          ) {
+            // Only CURVE gets here: a MESSAGE that fit its limit but whose frame does not.
+            this.#oversized(
+              bytes,
+              bytes > opts.maxFrame
+                ? "maxFrame"
+                : parts.length >= opts.maxFrames
+                ? "maxFrames"
+                : "maxMessage",
+            );
+            parts = [];
+            partsBytes = 0;
+            dropping = more;
+            continue;
+          }
+          parts.push(payload);
+          partsBytes += bytes;
+          if (more) continue;
           const message = parts;
           parts = [];
           partsBytes = 0;
@@ -355,16 +541,34 @@ export class Connection {
       return -1;
     }
     if (phase === PHASE_READY) {
-      if (name !== "READY") {
-        this.close("protocol_error", `expected READY, got ${name}`);
-        return -1;
-      }
       let props: Map<string, Uint8Array>;
-      try {
-        props = parseProperties(data);
-      } catch (error) {
-        this.close("protocol_error", error);
-        return -1;
+      const curve = this.#curve;
+      if (curve !== undefined) {
+        const step = curve.handshake(name, data);
+        if (step.kind === "send") {
+          this.sendCommand(step.frame);
+          return phase;
+        }
+        if (step.kind === "fail") {
+          if (step.error !== undefined) this.#refuse(step.reason, step.detail, step.error);
+          else this.close(step.reason, step.detail);
+          return -1;
+        }
+        props = step.props;
+        if (step.clientKey !== undefined) {
+          this.#host.log("authorized", { peer: this.peer, key: step.clientKey });
+        }
+      } else {
+        if (name !== "READY") {
+          this.close("protocol_error", `expected READY, got ${name}`);
+          return -1;
+        }
+        try {
+          props = parseProperties(data);
+        } catch (error) {
+          this.close("protocol_error", error);
+          return -1;
+        }
       }
       const peerType = latin1(props.get("socket-type") ?? new Uint8Array(0));
       if (!COMPATIBLE[this.#host.type].includes(peerType)) {
@@ -376,7 +580,9 @@ export class Connection {
         return -1;
       }
       this.peerType = peerType;
-      if (this.#server) this.sendCommand(encodeReady(this.#host.type));
+      if (curve !== undefined) {
+        if (curve.asServer) this.sendCommand(curve.ready());
+      } else if (this.#server) this.sendCommand(encodeReady(this.#host.type));
       this.ready = true;
       if (this.#handshakeTimer !== undefined) clearTimeout(this.#handshakeTimer);
       this.#handshakeTimer = undefined;
@@ -420,15 +626,18 @@ export class Connection {
         this.#writing = true;
         let n = 0;
         for (let item = this.#out.peek(); item !== undefined; item = this.#out.peek()) {
-          if (item instanceof Uint8Array) {
-            if (n + item.length > buf.length) {
+          if (!Array.isArray(item)) {
+            const bytes = item instanceof Sealed ? item.bytes : item;
+            if (n + bytes.length > buf.length) {
               if (n > 0) break;
-              await this.#writeAll(item);
+              await this.#writeAll(bytes);
+              if (this.closed) return;
             } else {
-              buf.set(item, n);
-              n += item.length;
+              buf.set(bytes, n);
+              n += bytes.length;
             }
             this.#out.shift();
+            if (item instanceof Sealed) this.queued--;
             continue;
           }
           let size = 0;
@@ -492,6 +701,18 @@ export class Connection {
 
 function u32(buf: Uint8Array, at: number): number {
   return ((buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!) >>> 0;
+}
+
+function joinBytes(parts: Uint8Array[]): Uint8Array {
+  let size = 0;
+  for (const p of parts) size += p.length;
+  const out = new Uint8Array(size);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
 }
 
 function errorReason(text: string): Uint8Array {

@@ -24,17 +24,21 @@ export const COMPATIBLE: Readonly<Record<SocketType, readonly string[]>> = {
   SUB: ["PUB", "XPUB"],
 };
 
+/** Security mechanisms we speak: NULL, and CURVE (rfc.zeromq.org 25/ZMTP-CURVE). */
+export type MechanismName = "NULL" | "CURVE";
+
 /**
- * Our 64-byte greeting: signature, version 3.1, mechanism NULL, as-server 0, filler. We send
- * it whole (37/ZMTP allows this); peers at 3.0 read the same layout.
+ * Our 64-byte greeting: signature, version 3.1, mechanism, as-server, filler. We send it whole
+ * (37/ZMTP allows this); peers at 3.0 read the same layout.
  */
-export function encodeGreeting(): Uint8Array {
+export function encodeGreeting(mechanism: MechanismName = "NULL", asServer = false): Uint8Array {
   const g = new Uint8Array(GREETING_SIZE);
   g[0] = 0xff;
   g[9] = 0x7f;
   g[10] = 3;
   g[11] = 1;
-  g.set([0x4e, 0x55, 0x4c, 0x4c], 12); // "NULL"
+  for (let i = 0; i < mechanism.length; i++) g[12 + i] = mechanism.charCodeAt(i);
+  g[32] = asServer ? 1 : 0;
   return g;
 }
 
@@ -43,19 +47,26 @@ export type GreetingProblem = "bad_greeting" | "bad_mechanism";
 
 /**
  * Checks as many greeting bytes as have arrived, so garbage is refused after its first byte
- * instead of waiting for 64 bytes that may never come.
+ * instead of waiting for 64 bytes that may never come. `mechanism` is ours: the peer must ask
+ * for the same one (37/ZMTP).
  */
-export function checkGreeting(bytes: Uint8Array, length: number): GreetingProblem | undefined {
+export function checkGreeting(
+  bytes: Uint8Array,
+  length: number,
+  mechanism: MechanismName = "NULL",
+): GreetingProblem | undefined {
   if (length >= 1 && bytes[0] !== 0xff) return "bad_greeting";
   if (length >= 10 && (bytes[9]! & 0x01) !== 1) return "bad_greeting";
   // Major version below 3 would need a ZMTP 1.0/2.0 downgrade, which we do not implement.
   if (length >= 11 && bytes[10]! < 3) return "bad_greeting";
   if (length >= 32) {
-    if (
-      bytes[12] !== 0x4e || bytes[13] !== 0x55 || bytes[14] !== 0x4c || bytes[15] !== 0x4c
-    ) return "bad_mechanism";
-    for (let i = 16; i < 32; i++) if (bytes[i] !== 0) return "bad_mechanism";
+    for (let i = 0; i < 20; i++) {
+      const expected = i < mechanism.length ? mechanism.charCodeAt(i) : 0;
+      if (bytes[12 + i] !== expected) return "bad_mechanism";
+    }
   }
+  // The as-server byte is not checked: libzmq 4.3's CURVE server sends 0 there, and the roles
+  // show anyway in HELLO/WELCOME.
   return undefined;
 }
 
@@ -106,8 +117,8 @@ export function encodeCommand(name: string, data: Uint8Array = new Uint8Array(0)
   return out;
 }
 
-/** READY with the properties we announce (only Socket-Type: our types carry no identity). */
-export function encodeReady(socketType: SocketType): Uint8Array {
+/** The metadata we announce (only Socket-Type: our types carry no identity). */
+export function encodeProperties(socketType: SocketType): Uint8Array {
   const name = ASCII.encode("Socket-Type");
   const value = ASCII.encode(socketType);
   const data = new Uint8Array(1 + name.length + 4 + value.length);
@@ -115,7 +126,12 @@ export function encodeReady(socketType: SocketType): Uint8Array {
   data.set(name, 1);
   new DataView(data.buffer).setUint32(1 + name.length, value.length);
   data.set(value, 5 + name.length);
-  return encodeCommand("READY", data);
+  return data;
+}
+
+/** READY with the properties we announce (NULL mechanism). */
+export function encodeReady(socketType: SocketType): Uint8Array {
+  return encodeCommand("READY", encodeProperties(socketType));
 }
 
 /**

@@ -7,6 +7,7 @@
 import { Connection, type ConnectionHost, type ResolvedOptions } from "./_connection.ts";
 import { formatEndpoint, parseEndpoint } from "./_endpoint.ts";
 import { encodePing, type SocketType } from "./_protocol.ts";
+import { resolveCurve } from "./_curve.ts";
 import {
   DISCONNECT_REASONS,
   type DisconnectReason,
@@ -41,8 +42,10 @@ function resolveOptions(options: ZmtpOptions): ResolvedOptions {
     heartbeatInterval: interval,
     heartbeatTimeout: options.heartbeatTimeout ?? interval * 3,
     linger: options.linger ?? 0,
+    curve: undefined,
   };
   for (const [key, value] of Object.entries(resolved)) {
+    if (key === "curve") continue;
     if (!Number.isFinite(value) || value < 0) {
       throw new RangeError(`Cannot create ZMTP socket: option "${key}" is ${value}`);
     }
@@ -51,6 +54,7 @@ function resolveOptions(options: ZmtpOptions): ResolvedOptions {
   if (resolved.maxFrames < 1) {
     throw new RangeError(`Cannot create ZMTP socket: option "maxFrames" is 0`);
   }
+  if (options.curve !== undefined) resolved.curve = resolveCurve(options.curve);
   return resolved;
 }
 
@@ -87,6 +91,7 @@ export abstract class SocketBase {
       handshakes: 0,
       disconnected,
       droppedHwm: 0,
+      oversized: 0,
       messagesIn: 0,
       messagesOut: 0,
       bytesIn: 0,

@@ -54,6 +54,8 @@ export class ConfigStore {
   #listeners: ((change: ConfigChange) => void)[] = [];
   /** Problems from the last load of each file, by path. */
   readonly problems = new Map<string, string>();
+  /** Domains whose file is broken and never loaded: listed, on the global configuration. */
+  #onDefaults = new Set<number>();
 
   constructor(settings: Settings) {
     this.#settings = settings;
@@ -68,6 +70,15 @@ export class ConfigStore {
   /** Global component configuration: what a domain without its own object uses. */
   get global(): DomainConfig {
     return this.#global;
+  }
+
+  /**
+   * Domains whose file failed to load with no good version loaded before (a restart with a
+   * broken `<domain>.json`): they stay listed and run on the global configuration until the
+   * file is fixed, and their problem says so.
+   */
+  onDefaults(): number[] {
+    return [...this.#onDefaults].sort((a, b) => a - b);
   }
 
   /** Subscribes to configuration changes (pipeline rebuilds, list manager). */
@@ -172,6 +183,7 @@ export class ConfigStore {
         JSON.stringify(ordered(partial), null, 2) + "\n",
       );
       this.#files.set(domainId, partial);
+      this.#onDefaults.delete(domainId);
       this.#memory.delete(domainId);
     } else {
       this.#memory.set(domainId, partial);
@@ -183,12 +195,15 @@ export class ConfigStore {
 
   /**
    * Re-reads every domain file (reload_filters, autodiscover). In-memory API changes and API
-   * deletions are dropped, as the seed says. A broken file keeps that domain's last good object.
+   * deletions are dropped, as the seed says. A broken file keeps that domain's last good object;
+   * one with none (at start) keeps the domain listed on the global configuration
+   * ({@linkcode onDefaults}), so it is neither unknown nor silently unprotected.
    * Returns the problems found; the caller decides whether they make the call an error.
    */
   async reloadFilters(): Promise<LoadProblem[]> {
     const problems: LoadProblem[] = [];
     const found = new Map<number, RawComponents>();
+    const onDefaults = new Set<number>();
     // Later directories first, so the first directory (where rewrite=1 writes) wins.
     for (const dir of [...this.#settings.filters_config_dir].reverse()) {
       const entries: Deno.DirEntry[] = [];
@@ -213,13 +228,21 @@ export class ConfigStore {
           // Laid over the global now, so a field that only fails with it is found at load.
           effectiveComponents(own, this.#global, file);
           found.set(id, own);
+          onDefaults.delete(id);
           this.problems.delete(file);
         } catch (error) {
-          const message = (error as Error).message;
+          let message = (error as Error).message;
+          const previous = this.#files.get(id);
+          if (previous && !this.#onDefaults.has(id)) {
+            found.set(id, previous);
+          } else if (!found.has(id)) {
+            // Nothing good to keep: listed, on the global configuration, and said so.
+            found.set(id, {});
+            onDefaults.add(id);
+            message += ` (no good version loaded: domain ${id} running on defaults)`;
+          }
           problems.push({ file, message });
           this.problems.set(file, message);
-          const previous = this.#files.get(id);
-          if (previous) found.set(id, previous);
         }
       }
     }
@@ -227,6 +250,7 @@ export class ConfigStore {
     // exactly when its own objects do: comparing those avoids building every domain's config.
     const before = this.#ownSnapshot();
     this.#files = found;
+    this.#onDefaults = onDefaults;
     this.#memory.clear();
     this.#deleted.clear();
     const after = this.#ownSnapshot();
@@ -335,8 +359,15 @@ function ordered(partial: RawComponents): Record<string, unknown> {
   return out;
 }
 
+/**
+ * A file's text, or undefined when there is none. Only a regular file is opened: a FIFO (or a
+ * device) named like a configuration file would block the read, and with it every reload and
+ * the shutdown that waits for one; it counts as no file.
+ */
 async function readOptional(file: string): Promise<string | undefined> {
   try {
+    const info = await Deno.stat(file);
+    if (!info.isFile) return undefined;
     return await Deno.readTextFile(file);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return undefined;

@@ -9,6 +9,11 @@ export interface Settings {
   api_server_host: string;
   api_server_port: number;
   api_token: string;
+  /**
+   * More `Host` names the API answers to besides its listen address (and loopback names when
+   * on loopback): `name` with any port or `name:port`, e.g. a reverse proxy's name.
+   */
+  api_allowed_hosts: string[];
   filters_config_dir: string[];
   components_config_dir: string;
   autodiscover: boolean;
@@ -21,8 +26,25 @@ export interface Settings {
   hostname: string;
   syslog_input: string;
   max_body: number;
+  /**
+   * Most domains without a configuration of their own (force_domains = *) that may have a filter
+   * chain at once; records of further ones are dropped as `domain_cap`.
+   */
+  domain_cap: number;
+  /** Seconds without a record after which such a domain's chain and per-IP state are dropped. */
+  domain_idle: number;
   qpc_outbound: Endpoint;
   telemetry_outbound: string;
+  /** CURVE secret key file (Z85, 40 characters) of the input socket; "" = no CURVE. */
+  curve_secret_key_file: string;
+  /** Client public keys (Z85, one a line, # comments) allowed to feed the input. */
+  curve_authorized_keys_file: string;
+  /** CURVE secret key file of the outbound PUB; "" = no CURVE. */
+  qpc_curve_secret_key_file: string;
+  /** Subscriber (bouncer) public keys allowed to read commands. */
+  qpc_curve_authorized_keys_file: string;
+  /** Lets input/outbound bind off loopback without CURVE (with a warning). */
+  allow_insecure_bind: boolean;
   log_level: "debug" | "info" | "warn" | "error";
 }
 
@@ -63,6 +85,7 @@ force_domains = *
 api_server_host = 127.0.0.1
 api_server_port = 4180
 api_token =
+api_allowed_hosts =
 filters_config_dir = ./state/filters
 components_config_dir = ./state/components
 autodiscover = true
@@ -75,9 +98,16 @@ state_dir = ./state
 hostname =
 syslog_input =
 max_body = 1048576
+domain_cap = 10000
+domain_idle = 600
 log_level = info
+curve_secret_key_file =
+curve_authorized_keys_file =
+allow_insecure_bind = false
 [tsng:qpc]
 outbound = tcp://127.0.0.1:4101
+curve_secret_key_file =
+curve_authorized_keys_file =
 [tsng:telemetry]
 outbound =
 `;
@@ -92,6 +122,7 @@ const KNOWN: Record<string, readonly string[]> = {
     "api_server_host",
     "api_server_port",
     "api_token",
+    "api_allowed_hosts",
     "filters_config_dir",
     "components_config_dir",
     "autodiscover",
@@ -104,24 +135,39 @@ const KNOWN: Record<string, readonly string[]> = {
     "hostname",
     "syslog_input",
     "max_body",
+    "domain_cap",
+    "domain_idle",
     "log_level",
+    "curve_secret_key_file",
+    "curve_authorized_keys_file",
+    "allow_insecure_bind",
   ],
-  "tsng:qpc": ["outbound"],
+  "tsng:qpc": [
+    "outbound",
+    "curve_secret_key_file",
+    "curve_authorized_keys_file",
+  ],
   "tsng:telemetry": ["outbound"],
 };
 
 /** True for 127.0.0.0/8, ::1 and localhost. */
 export function isLoopback(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, "");
-  return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+  return h === "localhost" || h === "::1" ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
 
 /** Parses `tcp://host:port` (host may be `*`, a name, IPv4 or `[IPv6]`). Throws TypeError. */
 export function parseEndpoint(text: string): Endpoint {
-  const match = /^tcp:\/\/(\*|\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(text.trim());
-  if (!match) throw new TypeError(`"${text}" is not a tcp://host:port endpoint`);
+  const match = /^tcp:\/\/(\*|\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/
+    .exec(text.trim());
+  if (!match) {
+    throw new TypeError(`"${text}" is not a tcp://host:port endpoint`);
+  }
   const port = Number(match[2]);
-  if (port < 1 || port > 65535) throw new TypeError(`port ${port} in "${text}" is out of range`);
+  if (port < 1 || port > 65535) {
+    throw new TypeError(`port ${port} in "${text}" is out of range`);
+  }
   return { text: text.trim(), host: match[1]!, port };
 }
 
@@ -190,14 +236,21 @@ export function parseSettings(
       return { text: "", host: "", port: 0 };
     }
   };
-  const integer = (section: string, key: string, min: number, max: number): number => {
+  const integer = (
+    section: string,
+    key: string,
+    min: number,
+    max: number,
+  ): number => {
     const text = raw(section, key);
     if (!/^\d+$/.test(text)) {
       fail(section, key, `"${text}" is not a whole number`);
       return min;
     }
     const value = Number(text);
-    if (value < min || value > max) fail(section, key, `${value} is outside ${min}..${max}`);
+    if (value < min || value > max) {
+      fail(section, key, `${value} is outside ${min}..${max}`);
+    }
     return value;
   };
   const boolean = (section: string, key: string): boolean => {
@@ -245,6 +298,7 @@ export function parseSettings(
     api_server_host: raw("tsng", "api_server_host"),
     api_server_port: integer("tsng", "api_server_port", 1, 65535),
     api_token: raw("tsng", "api_token"),
+    api_allowed_hosts: list("tsng", "api_allowed_hosts"),
     filters_config_dir: list("tsng", "filters_config_dir"),
     components_config_dir: raw("tsng", "components_config_dir"),
     autodiscover: boolean("tsng", "autodiscover"),
@@ -257,11 +311,71 @@ export function parseSettings(
     hostname: raw("tsng", "hostname"),
     syslog_input: syslog,
     max_body: integer("tsng", "max_body", 1024, 64 << 20),
-    log_level: oneOf("tsng", "log_level", ["info", "debug", "warn", "error"] as const),
+    domain_cap: integer("tsng", "domain_cap", 1, 1_000_000),
+    domain_idle: integer("tsng", "domain_idle", 30, 7 * 86400),
+    log_level: oneOf(
+      "tsng",
+      "log_level",
+      ["info", "debug", "warn", "error"] as const,
+    ),
     qpc_outbound: endpoint("tsng:qpc", "outbound"),
     telemetry_outbound: telemetry,
+    curve_secret_key_file: raw("tsng", "curve_secret_key_file"),
+    curve_authorized_keys_file: raw("tsng", "curve_authorized_keys_file"),
+    qpc_curve_secret_key_file: raw("tsng:qpc", "curve_secret_key_file"),
+    qpc_curve_authorized_keys_file: raw(
+      "tsng:qpc",
+      "curve_authorized_keys_file",
+    ),
+    allow_insecure_bind: boolean("tsng", "allow_insecure_bind"),
   };
-  if (settings.api_server_host === "") fail("tsng", "api_server_host", "must not be empty");
+  // Issue 17 item 10: a PULL/PUB reachable off loopback without CURVE lets anyone who reaches
+  // it feed records (and so ban any IP) or read every command.
+  const sockets = [
+    [
+      "tsng",
+      "input",
+      "curve_secret_key_file",
+      "curve_authorized_keys_file",
+      "feed records and so ban any IP",
+    ],
+    [
+      "tsng:qpc",
+      "outbound",
+      "curve_secret_key_file",
+      "curve_authorized_keys_file",
+      "read every ban command",
+    ],
+  ] as const;
+  for (const [section, key, secretKey, authorizedKey, risk] of sockets) {
+    const secret = raw(section, secretKey);
+    const authorized = raw(section, authorizedKey);
+    if ((secret === "") !== (authorized === "")) {
+      fail(
+        section,
+        secret === "" ? secretKey : authorizedKey,
+        `required together with ${secret === "" ? authorizedKey : secretKey}`,
+      );
+    }
+    const host = section === "tsng" ? settings.input.host : settings.qpc_outbound.host;
+    const binds = section === "tsng:qpc" || settings.input_socket === "pull";
+    const bad = problems.some((p) => p.key === `[${section}] ${key}` && p.severity === "error");
+    if (bad || !binds || isLoopback(host) || secret !== "") continue;
+    const message =
+      `binds ${host} off loopback without CURVE: anyone who reaches it can ${risk}; ` +
+      `set ${secretKey} and ${authorizedKey}, or allow_insecure_bind = true to accept the risk`;
+    if (settings.allow_insecure_bind) {
+      problems.push({
+        file,
+        key: `[${section}] ${key}`,
+        message,
+        severity: "warning",
+      });
+    } else fail(section, key, message);
+  }
+  if (settings.api_server_host === "") {
+    fail("tsng", "api_server_host", "must not be empty");
+  }
   if (
     settings.api_server_host !== "" && !isLoopback(settings.api_server_host) &&
     settings.api_token === ""
@@ -281,6 +395,8 @@ export function parseSettings(
 /** Like {@linkcode parseSettings} but throws a {@linkcode SettingsError} on any error. */
 export function loadSettings(text: string, file: string): Settings {
   const { settings, problems } = parseSettings(text, file);
-  if (problems.some((p) => p.severity === "error")) throw new SettingsError(problems);
+  if (problems.some((p) => p.severity === "error")) {
+    throw new SettingsError(problems);
+  }
   return settings;
 }

@@ -13,7 +13,7 @@ export interface WritableFile {
  * failing one to play a full disk (ENOSPC) without mounting anything.
  */
 export interface WriteFs {
-  mkdir(path: string, options: { recursive: boolean }): Promise<void>;
+  mkdir(path: string, options: { recursive: boolean; mode?: number }): Promise<void>;
   open(path: string, options: Deno.OpenOptions): Promise<WritableFile>;
   rename(from: string, to: string): Promise<void>;
   remove(path: string): Promise<void>;
@@ -23,6 +23,10 @@ export interface WriteFs {
 export interface WriteFileAtomicOptions {
   /** Default: `Deno`. */
   fs?: WriteFs | undefined;
+  /** Mode of the file (before the umask). Default 0o644; state files pass 0o600. */
+  mode?: number | undefined;
+  /** Mode of the directory when this call creates it. Default 0o777 (less the umask). */
+  dirMode?: number | undefined;
 }
 
 /**
@@ -38,10 +42,13 @@ export async function writeFileAtomic(
 ): Promise<void> {
   const fs: WriteFs = options.fs ?? Deno;
   const dir = dirname(path);
-  await fs.mkdir(dir, { recursive: true });
+  await fs.mkdir(dir, {
+    recursive: true,
+    ...(options.dirMode === undefined ? {} : { mode: options.dirMode }),
+  });
   const temp = join(dir, `.${basename(path)}.${crypto.randomUUID().slice(0, 8)}.tmp`);
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-  const file = await fs.open(temp, { write: true, createNew: true, mode: 0o644 });
+  const file = await fs.open(temp, { write: true, createNew: true, mode: options.mode ?? 0o644 });
   try {
     try {
       let written = 0;

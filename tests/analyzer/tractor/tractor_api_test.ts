@@ -362,6 +362,7 @@ Deno.test("POST /files/process again reuses a finished job; force replaces it de
     const stats = (await fx.call(`/file/${id}/statistics`)).body;
     const again = await fx.call("/files/process", {
       method: "POST",
+      headers: { "content-type": "application/json" },
       body: JSON.stringify({ file_name: "clients.pcap" }),
     });
     assert.equal(again.status, 200);
@@ -370,6 +371,7 @@ Deno.test("POST /files/process again reuses a finished job; force replaces it de
 
     const forced = await fx.call("/files/process", {
       method: "POST",
+      headers: { "content-type": "application/json" },
       body: JSON.stringify({ file_name: "clients.pcap", force: true }),
     });
     const id2 = (forced.body as Json).job_id as number;
@@ -383,6 +385,7 @@ Deno.test("POST /files/process again reuses a finished job; force replaces it de
     await Deno.utime(path, new Date(), new Date(Date.now() + 5000));
     const changed = await fx.call("/files/process", {
       method: "POST",
+      headers: { "content-type": "application/json" },
       body: JSON.stringify({ file_name: "clients.pcap" }),
     });
     const id3 = (changed.body as Json).job_id as number;

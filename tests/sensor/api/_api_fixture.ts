@@ -117,7 +117,7 @@ export interface ApiFixture {
   sent: BanCommand[];
   /** `method rule ip` of each command since index `from`. */
   commands(from?: number): string[];
-  /** Calls the app and parses its JSON answer. */
+  /** Calls the app and parses its JSON answer; a body goes as `application/json` unless `headers` say otherwise. */
   call(method: string, path: string, body?: unknown, headers?: HeadersInit): Promise<Answer>;
   /** A GET request record from `ip` (its UA varies with `ua`). */
   record(ip: string, over?: Partial<HttpRecord>): HttpRecord;
@@ -212,8 +212,13 @@ export async function apiFixture(options: ApiFixtureOptions = {}): Promise<ApiFi
     commands: (from = 0) => sent.slice(from).map((c) => `${c.method} ${c.rule_name} ${c.ip_addr}`),
     async call(method, path, body, headers) {
       const init: RequestInit = { method };
-      if (body !== undefined) init.body = typeof body === "string" ? body : JSON.stringify(body);
-      if (headers !== undefined) init.headers = headers;
+      const sent = new Headers(headers);
+      if (body !== undefined) {
+        init.body = typeof body === "string" ? body : JSON.stringify(body);
+        // As a client of the API sends a body; a test that means otherwise says so.
+        if (!sent.has("content-type")) sent.set("content-type", "application/json");
+      }
+      init.headers = sent;
       const response = await app.request(path, init);
       const text = await response.text();
       let parsed: Record<string, unknown>;

@@ -141,6 +141,7 @@ Deno.test("API refuses a 5 MiB body without reading it all, changing nothing", a
     });
     const response = await f.app.request(`/filters/${DOMAIN}`, {
       method: "PUT",
+      headers: { "content-type": "application/json" },
       body: stream,
       duplex: "half",
     } as RequestInit);

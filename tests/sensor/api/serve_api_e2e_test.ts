@@ -39,7 +39,10 @@ async function api(
   body?: unknown,
 ): Promise<{ status: number; body: Record<string, unknown> }> {
   const init: RequestInit = { method };
-  if (body !== undefined) init.body = typeof body === "string" ? body : JSON.stringify(body);
+  if (body !== undefined) {
+    init.body = typeof body === "string" ? body : JSON.stringify(body);
+    init.headers = { "content-type": "application/json" };
+  }
   const response = await fetch(`${base}${path}`, init);
   return { status: response.status, body: await response.json() };
 }

@@ -148,3 +148,51 @@ Deno.test("ConfigStore.reloadComponents() keeps the previous value of a broken c
   assert.match(problems[0]!.message, /many_uas\.json: cannot parse/);
   assert.equal(store.global.many_uas.max_uas, 6);
 });
+
+Deno.test("ConfigStore.load() keeps a domain whose file is broken at start listed, on defaults, and says so", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.mkdir(join(dir, "filters"));
+  const file = join(dir, "filters", "7.json");
+  await Deno.writeTextFile(file, "garbage");
+  const store = await storeIn(dir);
+  assert.deepEqual(store.domains(), [7]);
+  assert.deepEqual(store.onDefaults(), [7]);
+  assert.deepEqual(store.domainConfig(7), store.global);
+  assert.match(store.problems.get(file) ?? "", /7\.json.*running on defaults/s);
+  const changes: number[][] = [];
+  store.onChange((c) => changes.push(c.changed));
+  // Still broken: still on defaults, no change.
+  assert.match((await store.reloadFilters())[0]!.message, /running on defaults/);
+  // Fixed: its own configuration, a change.
+  await Deno.writeTextFile(file, JSON.stringify({ many_uas: { max_uas: 4 } }));
+  assert.deepEqual(await store.reloadFilters(), []);
+  assert.deepEqual(store.onDefaults(), []);
+  assert.equal(store.domainConfig(7).many_uas.max_uas, 4);
+  assert.deepEqual(changes, [[], [7]]);
+  assert.equal(store.problems.size, 0);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("ConfigStore.reloadComponents() skips a FIFO named like a component file instead of hanging", async () => {
+  if (Deno.build.os === "windows") return;
+  const dir = await Deno.makeTempDir();
+  await Deno.mkdir(join(dir, "components"));
+  const store = await storeIn(dir);
+  const fifo = join(dir, "components", "lm.yaml");
+  const made = await new Deno.Command("mkfifo", { args: [fifo] }).output().catch(() => undefined);
+  if (!made?.success) return; // no mkfifo here
+  const reload = store.reloadComponents();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const stuck = await Promise.race([
+    reload.then(() => false),
+    new Promise<true>((resolve) => timer = setTimeout(() => resolve(true), 3000)),
+  ]);
+  clearTimeout(timer);
+  if (stuck) {
+    // Unblock the read (a writer opens and closes the FIFO) so the test can end, then fail.
+    (await Deno.open(fifo, { write: true })).close();
+    await reload;
+  }
+  assert.equal(stuck, false, "reloadComponents() opened the FIFO and waited for a writer");
+  await Deno.remove(dir, { recursive: true });
+});
