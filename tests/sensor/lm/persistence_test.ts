@@ -240,3 +240,15 @@ Deno.test("ListManager save/restore keeps each ban's evidence and simulation fla
     assert.equal(second.lm.banDetails("203.0.113.6")[0]?.simulated, true);
   });
 });
+
+Deno.test("ListManager writes its state file 0600 in a 0700 directory (bans are no one else's business)", async () => {
+  await withDir(async (dir) => {
+    const stateFile = join(dir, "state", "lm.json");
+    const { lm: m } = setup({ stateFile });
+    m.configure(D, lm([projection({ name: "rate" })]));
+    m.onEvents(D, "203.0.113.5", ["loc_rate_a"], NO_FLAGS, 1);
+    await m.close();
+    assert.equal((await Deno.stat(stateFile)).mode! & 0o777, 0o600);
+    assert.equal((await Deno.stat(join(dir, "state"))).mode! & 0o777, 0o700);
+  });
+});
