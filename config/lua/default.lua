@@ -27,10 +27,15 @@
 --
 -- LIMITS (the sandbox)
 --   No io, os, package, debug, require, load, dofile, loadfile, coroutine or string.dump.
---   Each call may run instruction_budget VM instructions and allocate memory_limit_mb; a
---   function that errors or goes over is stopped and the request continues as if it returned
---   nothing (fail-open). Errors are counted in /metrics and logged once a minute. A function
---   stopped 3 times within a minute is skipped for the next minute.
+--   Each call may run instruction_budget VM instructions; the whole Lua state may hold
+--   memory_limit_mb across calls (past it the state is reset: scripts reloaded, globals start
+--   over; counted in /metrics). A function that errors or goes over is stopped and the request
+--   continues as if it returned nothing (fail-open). Errors are counted in /metrics and logged
+--   once a minute. A function stopped 3 times within a minute is skipped for the next minute.
+--
+-- STATE
+--   Globals live as long as the Lua state. Domains on the same lua configuration share one
+--   state, so a script that counts per client must key its tables by req.domain_id too.
 --   One string.find/match/gsub runs to its end without budget checks, so a pattern whose worst
 --   case on its subject is too slow (several * + - repetitions on long text) is refused with
 --   an error: use qts.match (RE2, linear-time) for complex patterns on client-controlled text.
