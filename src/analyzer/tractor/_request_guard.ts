@@ -5,7 +5,11 @@
  * @module
  */
 import type { Context, Next } from "hono";
-import { isLoopback } from "../../shared/config/settings.ts";
+import {
+  crossSiteProblem,
+  hostMatcher,
+  timingSafeEqual,
+} from "../../shared/http/request_checks.ts";
 
 /** Options of {@linkcode requestGuard}. */
 export interface RequestGuardOptions {
@@ -22,28 +26,6 @@ export interface RequestGuardOptions {
   refuse(c: Context, status: 401 | 403 | 415 | 421, message: string): Response;
 }
 
-const WILDCARD = new Set(["0.0.0.0", "::", "[::]"]);
-const IP_HOST = /^(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-f:.]+\])$/;
-
-/** `host[:port]` split, lower-cased, IPv6 in brackets; a bare IPv6 address has no port. */
-function splitHost(text: string): { name: string; port: number | undefined } {
-  const t = text.trim().toLowerCase();
-  const v6 = /^\[([^\]]*)\](?::(\d{1,5}))?$/.exec(t);
-  if (v6) return { name: `[${v6[1]}]`, port: v6[2] === undefined ? undefined : Number(v6[2]) };
-  if ((t.match(/:/g) ?? []).length > 1) return { name: `[${t}]`, port: undefined };
-  const m = /^([^:]*)(?::(\d{1,5}))?$/.exec(t);
-  if (!m) return { name: t, port: undefined };
-  return { name: m[1]!, port: m[2] === undefined ? undefined : Number(m[2]) };
-}
-
-function timingSafeEqual(a: string, b: string): boolean {
-  const x = new TextEncoder().encode(a);
-  const y = new TextEncoder().encode(b);
-  let diff = x.length ^ y.length;
-  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
-  return diff === 0;
-}
-
 /**
  * The middleware. Accepted hosts: the listen `host:port`; loopback names (any port) when
  * listening on loopback or a wildcard address; any IP literal with the port on a wildcard
@@ -51,24 +33,7 @@ function timingSafeEqual(a: string, b: string): boolean {
  * `?token=` (a browser opening a URL sends no header); it then sends the header itself.
  */
 export function requestGuard(options: RequestGuardOptions) {
-  const exact = new Set<string>();
-  const anyPort = new Set<string>();
-  for (const entry of options.allowedHosts) {
-    const { name, port } = splitHost(entry);
-    if (port === undefined) anyPort.add(name);
-    else exact.add(`${name}:${port}`);
-  }
-  const accepted = (host: string): boolean => {
-    const { name, port } = splitHost(host);
-    if (anyPort.has(name) || exact.has(`${name}:${port}`)) return true;
-    const listen = options.listen();
-    if (!listen) return isLoopback(name);
-    const own = splitHost(listen.hostname).name;
-    const wildcard = WILDCARD.has(own);
-    if (name === own && port === listen.port) return true;
-    if ((wildcard || isLoopback(own)) && isLoopback(name)) return true;
-    return wildcard && port === listen.port && IP_HOST.test(name);
-  };
+  const accepted = hostMatcher(options.listen, options.allowedHosts);
   return async function requestGuard(c: Context, next: Next): Promise<Response | void> {
     const host = c.req.header("host") ?? new URL(c.req.url).host;
     if (!accepted(host)) {
@@ -86,38 +51,10 @@ export function requestGuard(options: RequestGuardOptions) {
       }
     }
     if (c.req.method !== "GET" && c.req.method !== "HEAD" && c.req.method !== "OPTIONS") {
-      const origin = c.req.header("origin");
-      if (origin !== undefined && !sameOrigin(origin, host)) {
-        return options.refuse(
-          c,
-          403,
-          `Forbidden: cross-origin request (Origin ${origin.slice(0, 100)})`,
-        );
-      }
-      const length = c.req.header("content-length");
-      const hasBody = (length !== undefined && length.trim() !== "0") ||
-        c.req.header("transfer-encoding") !== undefined;
-      const given = c.req.header("content-type");
-      const type = (given ?? "").split(";")[0]!.trim().toLowerCase();
-      if ((given !== undefined || hasBody) && type !== "application/json") {
-        return options.refuse(
-          c,
-          415,
-          "Unsupported media type: send Content-Type: application/json",
-        );
-      }
+      const problem = crossSiteProblem((name) => c.req.header(name), host);
+      if (problem?.status === 403) return options.refuse(c, 403, `Forbidden: ${problem.message}`);
+      if (problem) return options.refuse(c, 415, `Unsupported media type: ${problem.message}`);
     }
     await next();
   };
-}
-
-/** True when `origin` is http(s) on `host`. */
-function sameOrigin(origin: string, host: string): boolean {
-  try {
-    const url = new URL(origin);
-    return (url.protocol === "http:" || url.protocol === "https:") &&
-      url.host === new URL(`http://${host}`).host;
-  } catch {
-    return false;
-  }
 }

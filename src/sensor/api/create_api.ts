@@ -7,7 +7,6 @@ import {
   isComponentName,
 } from "../../shared/config/components.ts";
 import { type ConfigStore, isDomainId } from "../../shared/config/config_store.ts";
-import { isLoopback } from "../../shared/config/settings.ts";
 import type { Pipeline } from "../ingest/pipeline.ts";
 import type { Ban, BanDetail, ListManager } from "../lm/list_manager.ts";
 import type { Logger } from "../../shared/log/logger.ts";
@@ -16,6 +15,12 @@ import { ipKey } from "../../shared/net/ip.ts";
 import { VERSION } from "../../shared/version.ts";
 import { ConfigActions } from "./config_actions.ts";
 import { livePage } from "./live_page.ts";
+import {
+  crossSiteProblem,
+  hostMatcher,
+  splitHost,
+  timingSafeEqual,
+} from "../../shared/http/request_checks.ts";
 
 /** What the REST API drives; the API reads and changes config and bans, never the other way. */
 export interface ApiDeps {
@@ -97,28 +102,6 @@ function sameIp(a: string, b: string): boolean {
   return x.v === 4 ? x.n === (y as typeof x).n : x.hex === (y as typeof x).hex;
 }
 
-function timingSafeEqual(a: string, b: string): boolean {
-  const x = new TextEncoder().encode(a);
-  const y = new TextEncoder().encode(b);
-  let diff = x.length ^ y.length;
-  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
-  return diff === 0;
-}
-
-/**
- * `host[:port]` split, the host lower-cased and an IPv6 address in brackets; a bare IPv6
- * address (more than one colon) has no port. Port `undefined` when none is given.
- */
-function splitHost(text: string): { name: string; port: number | undefined } {
-  const t = text.trim().toLowerCase();
-  const v6 = /^\[([^\]]*)\](?::(\d{1,5}))?$/.exec(t);
-  if (v6) return { name: `[${v6[1]}]`, port: v6[2] === undefined ? undefined : Number(v6[2]) };
-  if ((t.match(/:/g) ?? []).length > 1) return { name: `[${t}]`, port: undefined };
-  const m = /^([^:]*)(?::(\d{1,5}))?$/.exec(t);
-  if (!m) return { name: t, port: undefined };
-  return { name: m[1]!, port: m[2] === undefined ? undefined : Number(m[2]) };
-}
-
 /** The entries of the api_allowed_hosts setting, whatever shape it arrives in. */
 function configuredHosts(value: unknown): string[] {
   const items = Array.isArray(value) ? value : typeof value === "string" ? value.split(",") : [];
@@ -126,40 +109,16 @@ function configuredHosts(value: unknown): string[] {
     .filter((v) => v !== "");
 }
 
-const WILDCARD = new Set(["0.0.0.0", "::", "[::]", "*"]);
-const IP_HOST = /^(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-f:.]+\])$/;
 const STATE_CHANGING = new Set(["POST", "PUT", "DELETE", "PATCH"]);
 
 /**
- * The checks every request passes before any route: its `Host` is one the API answers to (no
- * DNS rebinding), it repeats no query key, and a state-changing request comes from no foreign
- * `Origin` and, with a body, says `Content-Type: application/json` (no cross-site form posts).
- *
- * Accepted hosts: the listen `host:port`; with a loopback listen address `localhost`,
- * `127.0.0.0/8` and `[::1]` (any port, or none as `app.request()` sends it); with a wildcard
- * listen address (`0.0.0.0`, `::`) those and any IP literal with the port (rebinding needs a
- * name); and each `api_allowed_hosts` entry (`name:port` exactly, `name` with any port).
+ * The checks every request passes before any route (see `shared/http/request_checks.ts`): its
+ * `Host` is one the API answers to, it repeats no query key, and a state-changing request comes
+ * from no foreign `Origin` and, with a body, says `Content-Type: application/json`.
  */
 function requestGuard(listenHost: string, port: number, allowed: string[]) {
+  const accepted = hostMatcher(() => ({ hostname: listenHost, port }), allowed);
   const listen = splitHost(listenHost).name;
-  const exact = new Set([`${listen}:${port}`]);
-  const anyPort = new Set<string>();
-  const wildcard = WILDCARD.has(listenHost.trim());
-  // Loopback names with any port: only a page on a loopback origin sends them, never a rebound
-  // name (another local origin is the Origin check's business, not this one's).
-  const loopback = isLoopback(listenHost) || wildcard;
-  for (const entry of allowed) {
-    const { name, port: given } = splitHost(entry);
-    if (given === undefined) anyPort.add(name);
-    else exact.add(`${name}:${given}`);
-  }
-  const accepted = (host: string): boolean => {
-    const { name, port: given } = splitHost(host);
-    const key = given === undefined ? name : `${name}:${given}`;
-    if (exact.has(key) || anyPort.has(name)) return true;
-    if (loopback && isLoopback(name)) return true;
-    return wildcard && given === port && IP_HOST.test(name);
-  };
   return async function requestGuard(c: Context, next: () => Promise<void>): Promise<void> {
     const host = c.req.header("host") ?? new URL(c.req.url).host;
     if (!accepted(host)) {
@@ -175,38 +134,18 @@ function requestGuard(listenHost: string, port: number, allowed: string[]) {
       throw new ApiError(`query parameter "${repeated.slice(0, 100)}" given more than once`);
     }
     if (STATE_CHANGING.has(c.req.method)) {
-      const origin = c.req.header("origin");
-      if (origin !== undefined && !sameOrigin(origin, host)) {
-        throw new ApiError(`cross-origin request refused (Origin ${origin.slice(0, 100)})`, 403);
-      }
-      // A browser form or a "simple" cross-site fetch always names its type (form, text,
-      // multipart), even with an empty body; an API client's body-less call names none.
-      const length = c.req.header("content-length");
-      const hasBody = (length !== undefined && length.trim() !== "0") ||
-        c.req.header("transfer-encoding") !== undefined;
-      const given = c.req.header("content-type");
-      const type = (given ?? "").split(";")[0]!.trim().toLowerCase();
-      if ((given !== undefined || hasBody) && type !== "application/json") {
+      const problem = crossSiteProblem((name) => c.req.header(name), host);
+      if (problem?.status === 403) throw new ApiError(problem.message, 403);
+      if (problem) {
         throw new ApiError(
           `a ${c.req.method} body must be sent as Content-Type: application/json` +
-            (type === "" ? "" : `, not ${type.slice(0, 100)}`),
+            (problem.type === "" ? "" : `, not ${problem.type.slice(0, 100)}`),
           415,
         );
       }
     }
     await next();
   };
-}
-
-/** True when `origin` (a browser's `Origin` header) is this API's: http(s) on the same host. */
-function sameOrigin(origin: string, host: string): boolean {
-  try {
-    const url = new URL(origin);
-    return (url.protocol === "http:" || url.protocol === "https:") &&
-      url.host === new URL(`http://${host}`).host;
-  } catch {
-    return false; // "null" and other opaque origins
-  }
 }
 
 /**
