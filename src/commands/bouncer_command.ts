@@ -1,6 +1,7 @@
-import { Bouncer } from "../sensor/bouncer/bouncer.ts";
+import { Bouncer, type BouncerCurve } from "../sensor/bouncer/bouncer.ts";
 import { NftSet, parseNftTarget } from "../sensor/bouncer/nft_set.ts";
 import { serveMetrics } from "../sensor/bouncer/serve_metrics.ts";
+import { curvePublicKey, decodeZ85 } from "../sensor/zmtp/mod.ts";
 import { createLogger } from "../shared/log/logger.ts";
 import { parseCommandLine } from "./parse_command_line.ts";
 import { waitForStopSignal } from "./_wait_for_stop_signal.ts";
@@ -8,6 +9,7 @@ import { waitForStopSignal } from "./_wait_for_stop_signal.ts";
 const HELP = `Usage: qts bouncer [--from tcp://127.0.0.1:4101] [--api http://127.0.0.1:4180]
                    [--nft inet/qts/qts_bans] [--rule <rule_name>]… [--netns <name>]
                    [--resync <seconds>] [--metrics <host:port>]
+                   [--curve-secret-key-file <file> --curve-server-key[-file] <key|file>]
 
 Applies the sensor's ban commands to nftables. It keeps one ban per (domain_id, rule_name, IP)
 with its expiry; the IP's element is in the set while any of its bans is active and expires with
@@ -22,6 +24,11 @@ answers), after every reconnect, every --resync seconds, and with backoff (1 s d
 30 s) after a failure. What a resync corrected is counted in /metrics (--metrics).
 Needs root (CAP_NET_ADMIN) and --allow-run=nft (and ip with --netns).
 
+A sensor whose outbound PUB has [tsng:qpc] curve_secret_key_file speaks CurveZMQ and accepts only
+the public keys in its curve_authorized_keys_file: give this bouncer its own secret key and the
+sensor's outbound public key. The bouncer's public key is derived from its secret key and logged
+at start ("curve_public_key"), for that file.
+
   -f, --from <endpoint>  the sensor's outbound PUB ([tsng:qpc] outbound)
   -a, --api <url>        the sensor's REST API for resync; "" to never resync
   --token <token>        API bearer token (default: $QTS_API_TOKEN)
@@ -34,6 +41,14 @@ Needs root (CAP_NET_ADMIN) and --allow-run=nft (and ip with --netns).
   --metrics <host:port>  serve Prometheus counters on http://<host:port>/metrics, e.g.
                          127.0.0.1:9101 (default: off): qts_bouncer_resync_corrections_total
                          {change=added|removed|retimed}, qts_bouncer_resyncs_total{result}, …
+  --curve-secret-key-file <file>
+                         this bouncer's CURVE secret key: one Z85 line (40 characters), as
+                         zmq.curve_keypair() makes it; keep it 0600
+  --curve-server-key <key>
+                         the sensor's outbound CURVE public key (Z85, 40 characters)
+  --curve-server-key-file <file>
+                         the same, read from a file; one of the two is required with
+                         --curve-secret-key-file, and neither without it
   -h, --help             this text
 `;
 
@@ -49,6 +64,9 @@ export async function bouncerCommand(args: string[]): Promise<number> {
     "no-chain": { type: "boolean" },
     resync: { type: "string", default: "60" },
     metrics: { type: "string" },
+    "curve-secret-key-file": { type: "string" },
+    "curve-server-key": { type: "string" },
+    "curve-server-key-file": { type: "string" },
   });
   if (typeof parsed === "number") return parsed;
   const { values } = parsed;
@@ -81,6 +99,13 @@ export async function bouncerCommand(args: string[]): Promise<number> {
     }
     listen = { hostname: match[1]!.replace(/^\[|\]$/g, ""), port: Number(match[2]) };
   }
+  let curve: BouncerCurve | undefined;
+  try {
+    curve = await readCurve(values);
+  } catch (error) {
+    console.error(`qts bouncer: ${(error as Error).message}`);
+    return 2;
+  }
   const log = createLogger();
   const nft = new NftSet(target, {
     command: values.netns !== undefined ? ["ip", "netns", "exec", values.netns, "nft"] : ["nft"],
@@ -90,6 +115,7 @@ export async function bouncerCommand(args: string[]): Promise<number> {
     from: values.from,
     api: values.api,
     token: values.token ?? Deno.env.get("QTS_API_TOKEN"),
+    curve,
     rules: values.rule ?? [],
     resyncMs: resync * 1000,
     log: (level, msg, fields) => log.log(level, msg, fields),
@@ -110,10 +136,87 @@ export async function bouncerCommand(args: string[]): Promise<number> {
     api: values.api,
     resync_s: resync,
     metrics: values.metrics ?? "",
+    curve_public_key: curve ? curvePublicKey(curve.secretKey) : "",
   });
   const signal = await waitForStopSignal();
   log.log("info", "stopping", { signal, ...bouncer.stats });
   await bouncer.close();
   await server?.shutdown();
   return 0;
+}
+
+/**
+ * The CURVE client keys from `--curve-secret-key-file` and `--curve-server-key[-file]`, or
+ * undefined without them. Throws with a message naming the option for a missing partner, an
+ * unreadable file, or text that is not a Z85 key of 32 bytes.
+ */
+async function readCurve(values: {
+  "curve-secret-key-file"?: string | undefined;
+  "curve-server-key"?: string | undefined;
+  "curve-server-key-file"?: string | undefined;
+}): Promise<BouncerCurve | undefined> {
+  const secretFile = values["curve-secret-key-file"];
+  const serverText = values["curve-server-key"];
+  const serverFile = values["curve-server-key-file"];
+  if (serverText !== undefined && serverFile !== undefined) {
+    throw new TypeError("give --curve-server-key or --curve-server-key-file, not both");
+  }
+  const server = serverText !== undefined
+    ? "--curve-server-key"
+    : serverFile !== undefined
+    ? "--curve-server-key-file"
+    : undefined;
+  if (secretFile === undefined && server === undefined) return undefined;
+  if (secretFile === undefined) {
+    throw new TypeError(
+      `${server} needs --curve-secret-key-file (this bouncer's own CURVE secret key)`,
+    );
+  }
+  if (server === undefined) {
+    throw new TypeError(
+      "--curve-secret-key-file needs --curve-server-key or --curve-server-key-file " +
+        "(the sensor's outbound CURVE public key)",
+    );
+  }
+  const secretKey = await readKeyFile(secretFile, "--curve-secret-key-file");
+  try {
+    curvePublicKey(secretKey);
+  } catch {
+    throw new TypeError(
+      `--curve-secret-key-file "${secretFile}" does not hold a CURVE secret key: ` +
+        "expected one line of 40 Z85 characters",
+    );
+  }
+  const serverKey = serverFile !== undefined
+    ? await readKeyFile(serverFile, "--curve-server-key-file")
+    : serverText!.trim();
+  const where = serverFile !== undefined ? `--curve-server-key-file "${serverFile}"` : server;
+  let bytes = 0;
+  try {
+    bytes = serverKey.length === 40 ? decodeZ85(serverKey).length : 0;
+  } catch {
+    // Reported below.
+  }
+  if (bytes !== 32) {
+    throw new TypeError(
+      `${where} is not a CURVE public key: expected 40 Z85 characters (32 bytes)`,
+    );
+  }
+  if (serverKey === curvePublicKey(secretKey)) {
+    throw new TypeError(
+      `${where} is this bouncer's own public key; give the sensor's outbound public key`,
+    );
+  }
+  return { secretKey, serverKey };
+}
+
+/** A key file's one key: its text without surrounding whitespace. */
+async function readKeyFile(path: string, option: string): Promise<string> {
+  try {
+    return (await Deno.readTextFile(path)).trim();
+  } catch (error) {
+    throw new Error(`cannot read ${option} "${path}": ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
 }

@@ -198,6 +198,9 @@ export async function serveCommand(args: string[]): Promise<number> {
   const { Sensor } = await import("../sensor/sensor.ts");
   const { RecordClock } = await import("../sensor/ingest/record_clock.ts");
   let sensor: InstanceType<typeof Sensor> | undefined;
+  // Listening for stop signals before start() logs "qts serving": a SIGTERM right after that
+  // line must stop the sensor cleanly, not kill it (main exits the process on any return).
+  const stopping = waitForStopSignal();
   try {
     sensor = new Sensor({
       settings,
@@ -215,7 +218,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   const ignore = () => {};
   for (const signal of STOP_SIGNALS) Deno.addSignalListener(signal, ignore);
   try {
-    const signal = await waitForStopSignal();
+    const signal = await stopping;
     log.log("info", "stopping", { signal });
     await sensor.close();
     log.log("info", "stopped");

@@ -381,7 +381,8 @@ async function loadCurve(
   if (secretFile === "") return undefined;
   const secretKey = (await Deno.readTextFile(secretFile)).trim();
   const authorizedKeys = (await Deno.readTextFile(authorizedFile)).split("\n")
-    .map((line) => line.replace(/#.*/, "").trim())
+    // "#" is a Z85 character: a comment starts a line or follows whitespace, never mid-key.
+    .map((line) => line.replace(/(^|\s)#.*/, "").trim())
     .filter((line) => line !== "");
   return { secretKey, publicKey: curvePublicKey(secretKey), authorizedKeys };
 }

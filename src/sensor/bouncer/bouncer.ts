@@ -1,5 +1,5 @@
 import { Metrics } from "../../shared/metrics/metrics.ts";
-import { SubSocket } from "../zmtp/mod.ts";
+import { curvePublicKey, SubSocket } from "../zmtp/mod.ts";
 import { BanState, type BouncerBan } from "./ban_state.ts";
 import { elementKey, type NftOp, type NftSet } from "./nft_set.ts";
 
@@ -14,6 +14,13 @@ export interface BouncerOptions {
   api: string;
   /** Bearer token for the API. */
   token?: string | undefined;
+  /**
+   * CURVE client keys, for a sensor whose outbound PUB has `[tsng:qpc] curve_secret_key_file`:
+   * our secret key (its public key, derived, must be in the sensor's
+   * `curve_authorized_keys_file`) and the sensor's outbound public key, both Z85. Without it
+   * the SUB speaks NULL, which such a sensor refuses.
+   */
+  curve?: BouncerCurve | undefined;
   /** Apply only commands of these rule names; empty = all. */
   rules?: readonly string[] | undefined;
   /** Gather commands this long (ms) into one nft transaction. Default 50. */
@@ -37,6 +44,14 @@ export interface BouncerOptions {
     | undefined;
   /** Wall clock in ms (tests). Default Date.now. */
   now?: (() => number) | undefined;
+}
+
+/** The bouncer's CURVE client keys (Z85, 40 characters each). */
+export interface BouncerCurve {
+  /** The bouncer's own secret key; the public key is derived from it. */
+  secretKey: string;
+  /** The sensor's outbound public key. */
+  serverKey: string;
 }
 
 /** What the bouncer has done, for logs, metrics and tests. */
@@ -105,11 +120,14 @@ export class Bouncer {
   readonly #nft: BouncerNft;
   readonly #now: () => number;
   readonly #state = new BanState();
-  readonly #sub = new SubSocket({ reconnectMax: 2000 });
+  readonly #sub: SubSocket;
   #queue: Queued[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
   #poll: ReturnType<typeof setInterval> | undefined;
   #handshakes = 0;
+  /** Refused handshakes (mechanism, CURVE key) counted so far, and whether that was logged. */
+  #refused = 0;
+  #refusedLogged = false;
   /** Serialises nft runs: batches and resyncs never interleave. */
   #chain: Promise<unknown> = Promise.resolve();
   #loop: Promise<void> | undefined;
@@ -126,7 +144,21 @@ export class Bouncer {
   /** Called after each batch or resync is applied (tests await it). */
   onApplied?: (what: "batch" | "resync", ops: number) => void;
 
+  /** Throws TypeError when `options.curve` holds something other than Z85 CURVE keys. */
   constructor(nft: BouncerNft, options: BouncerOptions) {
+    const curve = options.curve;
+    this.#sub = new SubSocket({
+      reconnectMax: 2000,
+      ...(curve
+        ? {
+          curve: {
+            secretKey: curve.secretKey,
+            publicKey: curvePublicKey(curve.secretKey),
+            serverKey: curve.serverKey,
+          },
+        }
+        : {}),
+    });
     this.#nft = nft;
     this.#o = options;
     this.#now = options.now ?? Date.now;
@@ -164,9 +196,30 @@ export class Bouncer {
   }
 
   #checkReconnect(): void {
-    const handshakes = this.#sub.stats.handshakes;
+    const { handshakes, disconnected: d } = this.#sub.stats;
+    // The sensor refusing us (NULL against CURVE, or a key it does not know) ends every
+    // attempt the same way; say why once per run of refusals, not every reconnect.
+    const refused = d.bad_mechanism + d.auth_failed + d.peer_error;
+    if (refused !== this.#refused) {
+      this.#refused = refused;
+      if (!this.#refusedLogged) {
+        this.#refusedLogged = true;
+        this.#log("error", "the sensor's PUB refused the handshake; retrying", {
+          from: this.#o.from,
+          curve: this.#o.curve !== undefined,
+          hint: this.#o.curve
+            ? "check --curve-server-key and that our public key is in the sensor's " +
+              "[tsng:qpc] curve_authorized_keys_file"
+            : "the sensor may use CURVE: give --curve-secret-key-file and --curve-server-key",
+          bad_mechanism: d.bad_mechanism,
+          auth_failed: d.auth_failed,
+          peer_error: d.peer_error,
+        });
+      }
+    }
     if (handshakes === this.#handshakes) return;
     this.#handshakes = handshakes;
+    this.#refusedLogged = false;
     void this.resync();
   }
 
