@@ -230,12 +230,16 @@ Deno.test({
         const r = await api(sensor.api, "GET", "/filters");
         return (r.body.data as number[]).includes(4242) ? true : undefined;
       });
-      const stats = await api(sensor.api, "GET", "/stats/4242");
-      assert.deepEqual(Object.keys((stats.body.data as { projections: object }).projections), [
-        "bad",
-        "scan",
-        "uas",
-      ]);
+      // The store lists the domain at once; its chain and projections follow in the pipeline's
+      // queue: wait for them rather than for a time.
+      const projections = await waitFor("the domain's projections", async () => {
+        const stats = await api(sensor.api, "GET", "/stats/4242");
+        const names = Object.keys(
+          (stats.body.data as { projections?: object } | undefined)?.projections ?? {},
+        );
+        return names.length > 0 ? names : undefined;
+      });
+      assert.deepEqual(projections, ["bad", "scan", "uas"]);
     } finally {
       assert.equal(await sensor.stop(), 0);
       await Deno.remove(dir, { recursive: true });
