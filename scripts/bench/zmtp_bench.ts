@@ -7,10 +7,13 @@
  * sensor's 700-byte records) in memory; then the receiver binds, libzmq flushes as fast as it
  * can, and the receiver's clock runs from its first message to its last. So the figure is the
  * receiver's speed, not Python's send loop.
+ *
+ * The CURVE figure runs qts PUSH → qts PULL over loopback with CurveZMQ on both ends, so it
+ * counts our encryption and our decryption: CURVE_COUNT messages of 10 + 500 bytes.
  * @module
  */
 
-import { PullSocket, PushSocket } from "../../src/sensor/zmtp/mod.ts";
+import { curveKeyPair, PullSocket, PushSocket } from "../../src/sensor/zmtp/mod.ts";
 import { type PyzmqPeer, pyzmqPeer } from "../../tests/_support/pyzmq_peer.ts";
 import { pyzmqAvailable } from "../../tests/_support/pyzmq_available.ts";
 
@@ -18,6 +21,8 @@ const COUNT = 200_000;
 const HEADER = new TextEncoder().encode("http:8984:");
 const BODY = 690;
 const RUNS = 5;
+const CURVE_COUNT = 100_000;
+const CURVE_BODY = 500;
 
 interface Figure {
   seconds: number;
@@ -79,28 +84,37 @@ async function pyzmqPull(): Promise<Figure> {
   }
 }
 
-async function qtsToQts(): Promise<Figure> {
-  const pull = new PullSocket({ hwm: 10_000 });
-  const push = new PushSocket({ hwm: 10_000 });
+async function qtsToQts(curve = false): Promise<Figure> {
+  const count = curve ? CURVE_COUNT : COUNT;
+  const server = curveKeyPair();
+  const client = curveKeyPair();
+  const pull = new PullSocket({
+    hwm: 10_000,
+    ...(curve ? { curve: { ...server, authorizedKeys: [client.publicKey] } } : {}),
+  });
+  const push = new PushSocket({
+    hwm: 10_000,
+    ...(curve ? { curve: { ...client, serverKey: server.publicKey } } : {}),
+  });
   try {
     const endpoint = await pull.bind("tcp://127.0.0.1:0");
     push.connect(endpoint);
-    const body = new Uint8Array(BODY);
+    const body = new Uint8Array(curve ? CURVE_BODY : BODY);
     const sending = (async () => {
-      for (let i = 0; i < COUNT; i++) {
+      for (let i = 0; i < count; i++) {
         if (!push.trySend([HEADER, body])) await push.send([HEADER, body]);
       }
     })();
-    let count = 0;
+    let received = 0;
     let bytes = 0;
     let start = 0;
     for await (const frames of pull) {
-      if (count === 0) start = performance.now();
+      if (received === 0) start = performance.now();
       for (const frame of frames) bytes += frame.length;
-      if (++count === COUNT) break;
+      if (++received === count) break;
     }
     await sending;
-    return { seconds: (performance.now() - start) / 1000, count, bytes };
+    return { seconds: (performance.now() - start) / 1000, count: received, bytes };
   } finally {
     await push.close();
     await pull.close();
@@ -124,7 +138,10 @@ function line(name: string, figures: Figure[]): string {
   } MB/s  (runs ${k(Math.min(...all))}-${k(Math.max(...all))} msg/s)`;
 }
 
-/** Prints msg/s and MB/s for libzmq→qts PULL, libzmq→pyzmq PULL (baseline) and qts→qts. */
+/**
+ * Prints msg/s and MB/s for libzmq→qts PULL, libzmq→pyzmq PULL (baseline), qts→qts, and
+ * qts→qts with CURVE.
+ */
 export async function run(): Promise<void> {
   const skip = pyzmqAvailable();
   if (skip) {
@@ -137,16 +154,22 @@ export async function run(): Promise<void> {
   const qts: Figure[] = [];
   const py: Figure[] = [];
   const local: Figure[] = [];
+  const curve: Figure[] = [];
   for (let i = 0; i < RUNS; i++) {
     qts.push(await qtsPull());
     py.push(await pyzmqPull());
     local.push(await qtsToQts());
+    curve.push(await qtsToQts(true));
   }
   const q = median(qts);
   const p = median(py);
   console.log(line("libzmq PUSH -> qts PULL", qts));
   console.log(line("libzmq PUSH -> pyzmq PULL (base)", py));
   console.log(line("qts PUSH -> qts PULL", local));
+  console.log(
+    `CURVE: ${CURVE_COUNT} messages of 2 frames (${HEADER.length} + ${CURVE_BODY} bytes)`,
+  );
+  console.log(line("qts PUSH -> qts PULL (CURVE)", curve));
   console.log(`ratio qts PULL / pyzmq PULL: ${(rate(q).msgs / rate(p).msgs).toFixed(2)}x`);
 }
 

@@ -1,12 +1,14 @@
 /**
  * The CURVE security mechanism (rfc.zeromq.org 26/CurveZMQ over 25/ZMTP-CURVE), as libzmq
  * speaks it: HELLO → WELCOME → INITIATE → READY, then every frame as an encrypted MESSAGE
- * command. Curve25519 + XSalsa20-Poly1305 come from tweetnacl (NaCl's crypto_box).
- * Pure bytes, no I/O: `_connection.ts` drives it.
+ * command. The handshake's crypto_box (Curve25519 + XSalsa20-Poly1305) comes from tweetnacl;
+ * MESSAGE frames go through `_curve_message_box.ts`, an in-place XSalsa20-Poly1305 with the
+ * session key and nonce prefix set up once. Pure bytes, no I/O: `_connection.ts` drives it.
  * @module
  */
 
 import nacl from "tweetnacl";
+import { CurveMessageBox } from "./_curve_message_box.ts";
 import {
   encodeCommand,
   encodeProperties,
@@ -17,20 +19,6 @@ import {
 } from "./_protocol.ts";
 import type { CurveOptions } from "./types.ts";
 import { decodeZ85, encodeZ85 } from "./z85.ts";
-
-/** tweetnacl's NaCl-style calls (not in its type declarations): padded buffers, no copies. */
-interface LowLevel {
-  crypto_secretbox(c: Uint8Array, m: Uint8Array, d: number, n: Uint8Array, k: Uint8Array): number;
-  crypto_secretbox_open(
-    m: Uint8Array,
-    c: Uint8Array,
-    d: number,
-    n: Uint8Array,
-    k: Uint8Array,
-  ): number;
-  crypto_stream(c: Uint8Array, cpos: number, d: number, n: Uint8Array, k: Uint8Array): number;
-}
-const low = (nacl as unknown as { lowlevel: LowLevel }).lowlevel;
 
 /** Keys after validation. */
 export interface CurveKeys {
@@ -110,14 +98,32 @@ function nonce(prefix: Uint8Array, tail: Uint8Array): Uint8Array {
   return n;
 }
 
+/** Writes a short nonce (64-bit big-endian) without BigInt or a DataView. */
+function writeShort(out: Uint8Array, at: number, value: number): void {
+  const hi = Math.floor(value / 0x1_0000_0000);
+  const lo = value >>> 0;
+  out[at] = hi >>> 24;
+  out[at + 1] = hi >>> 16;
+  out[at + 2] = hi >>> 8;
+  out[at + 3] = hi;
+  out[at + 4] = lo >>> 24;
+  out[at + 5] = lo >>> 16;
+  out[at + 6] = lo >>> 8;
+  out[at + 7] = lo;
+}
+
 function short(value: number): Uint8Array {
   const out = new Uint8Array(8);
-  new DataView(out.buffer).setBigUint64(0, BigInt(value));
+  writeShort(out, 0, value);
   return out;
 }
 
 function readShort(bytes: Uint8Array, at: number): number {
-  return Number(new DataView(bytes.buffer, bytes.byteOffset + at, 8).getBigUint64(0));
+  const hi = (bytes[at]! << 24 | bytes[at + 1]! << 16 | bytes[at + 2]! << 8 | bytes[at + 3]!) >>> 0;
+  const lo =
+    (bytes[at + 4]! << 24 | bytes[at + 5]! << 16 | bytes[at + 6]! << 8 | bytes[at + 7]!) >>>
+    0;
+  return hi * 0x1_0000_0000 + lo;
 }
 
 function concat(...parts: Uint8Array[]): Uint8Array {
@@ -153,6 +159,9 @@ export class CurveSession {
   #peerTransient: Uint8Array | undefined;
   /** Precomputed crypto_box key of the two transient keys, for INITIATE/READY/MESSAGE. */
   #shared: Uint8Array | undefined;
+  /** MESSAGE boxes under #shared, one per direction (set with #shared). */
+  #sendBox: CurveMessageBox | undefined;
+  #recvBox: CurveMessageBox | undefined;
   #cookieKey: Uint8Array | undefined;
   #state: "hello" | "welcome" | "initiate" | "ready" | "done";
   /** Next short nonce we send (libzmq starts at 1). */
@@ -271,7 +280,7 @@ export class CurveSession {
     const serverTransient = opened.slice(0, 32);
     const cookie = opened.subarray(32, 128);
     this.#peerTransient = serverTransient;
-    this.#shared = nacl.box.before(serverTransient, this.#transient.secretKey);
+    this.#setShared(nacl.box.before(serverTransient, this.#transient.secretKey));
     const vouchNonce = nacl.randomBytes(16);
     const vouch = nacl.box(
       concat(this.#transient.publicKey, this.#keys.serverKey!),
@@ -283,7 +292,7 @@ export class CurveSession {
     const box = nacl.box.after(
       concat(this.#keys.publicKey, vouchNonce, vouch, encodeProperties(this.#type)),
       nonce(P_INITIATE, n),
-      this.#shared,
+      this.#shared!,
     );
     this.#state = "ready";
     return { kind: "send", frame: encodeCommand("INITIATE", concat(cookie, n, box)) };
@@ -310,8 +319,8 @@ export class CurveSession {
     if (sequence <= this.#peerNonce) {
       return { kind: "fail", reason: "protocol_error", detail: "INITIATE nonce is not increasing" };
     }
-    this.#shared = nacl.box.before(clientTransient, this.#transient.secretKey);
-    const plain = nacl.box.open.after(data.subarray(104), nonce(P_INITIATE, n), this.#shared);
+    this.#setShared(nacl.box.before(clientTransient, this.#transient.secretKey));
+    const plain = nacl.box.open.after(data.subarray(104), nonce(P_INITIATE, n), this.#shared!);
     if (plain === null) {
       return { kind: "fail", reason: "auth_failed", detail: "INITIATE does not open" };
     }
@@ -358,30 +367,24 @@ export class CurveSession {
     return { kind: "peer", props: parseProperties(plain) };
   }
 
-  /** Encrypts one frame as a whole MESSAGE frame (header included). */
+  #setShared(shared: Uint8Array): void {
+    this.#shared = shared;
+    this.#sendBox = new CurveMessageBox(shared, this.#sendPrefix);
+    this.#recvBox = new CurveMessageBox(shared, this.#recvPrefix);
+  }
+
+  /** Encrypts one frame as a whole MESSAGE frame (header included): one allocation, in place. */
   encrypt(flags: number, payload: Uint8Array): Uint8Array {
-    // crypto_secretbox works on 32 zero bytes + plaintext and writes 16 zero bytes + MAC +
-    // ciphertext; laying the output so those 16 bytes fall on the header saves a copy.
-    const plainLength = 32 + 1 + payload.length;
-    const m = new Uint8Array(plainLength);
-    m[32] = flags;
-    m.set(payload, 33);
     const size = MESSAGE_OVERHEAD + payload.length;
     const hdr = headerSize(size);
     const out = new Uint8Array(hdr + size);
-    const n = short(this.#nonce++);
-    // The box starts 16 bytes before the MAC, i.e. at hdr + 8 + 8 - 16 = hdr.
-    low.crypto_secretbox(
-      out.subarray(hdr),
-      m,
-      plainLength,
-      nonce(this.#sendPrefix, n),
-      this.#shared!,
-    );
     // A data frame with no flags, as libzmq sends it (it ORs the outer flags into the inner).
     writeHeader(out, 0, 0, size);
     out.set(MESSAGE_NAME, hdr);
-    out.set(n, hdr + 8);
+    writeShort(out, hdr + 8, this.#nonce++);
+    out[hdr + 32] = flags;
+    out.set(payload, hdr + 33);
+    this.#sendBox!.seal(out, hdr + 8);
     return out;
   }
 
@@ -393,25 +396,17 @@ export class CurveSession {
     if (data.length < 8 + 16 + 1) return "malformed MESSAGE";
     const sequence = readShort(data, 0);
     if (sequence <= this.#peerNonce) return "MESSAGE nonce is not increasing";
-    const boxLength = data.length - 8;
-    const c = new Uint8Array(16 + boxLength);
-    c.set(data.subarray(8), 16);
-    const m = new Uint8Array(c.length);
-    const n = nonce(this.#recvPrefix, data.subarray(0, 8));
-    if (low.crypto_secretbox_open(m, c, c.length, n, this.#shared!) !== 0) {
-      return "MESSAGE does not open";
-    }
+    const plain = this.#recvBox!.open(data);
+    if (plain === undefined) return "MESSAGE does not open";
     this.#peerNonce = sequence;
-    return { flags: m[32]!, payload: m.subarray(33) };
+    return { flags: plain[0]!, payload: plain.subarray(1) };
   }
 
   /**
-   * The inner flags of a MESSAGE too big to buffer, from its first 33 data bytes (short nonce,
+   * The inner flags of a MESSAGE too big to buffer, from its first 25 data bytes (short nonce,
    * MAC, first cipher byte). Unauthenticated: used only to find where a dropped message ends.
    */
   peekFlags(head: Uint8Array): number {
-    const ks = new Uint8Array(33);
-    low.crypto_stream(ks, 0, 33, nonce(this.#recvPrefix, head.subarray(0, 8)), this.#shared!);
-    return head[24]! ^ ks[32]!;
+    return this.#recvBox!.peek(head);
   }
 }

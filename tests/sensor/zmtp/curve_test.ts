@@ -3,6 +3,8 @@
  * (Debian python3-zmq) in both roles, plus refusals of unknown clients and wrong server keys.
  */
 import assert from "node:assert/strict";
+import nacl from "tweetnacl";
+import { CurveMessageBox } from "../../../src/sensor/zmtp/_curve_message_box.ts";
 import {
   curveKeyPair,
   decodeZ85,
@@ -29,6 +31,43 @@ Deno.test("encodeZ85() and decodeZ85() match the 32/Z85 test vector and round-tr
   assert.throws(() => decodeZ85("Hello World"), SyntaxError);
   assert.throws(() => decodeZ85("abcd"), SyntaxError);
   assert.throws(() => encodeZ85(new Uint8Array(3)), RangeError);
+});
+
+Deno.test("CurveMessageBox seals and opens byte for byte as tweetnacl's box and secretbox", () => {
+  const prefixes = ["CurveZMQMESSAGEC", "CurveZMQMESSAGES"].map(b);
+  const lengths = [0, 1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 500, 501, 1000, 4097];
+  for (let i = 0; i < 300; i++) lengths.push(Math.floor(Math.random() * 2000));
+  for (const [i, length] of lengths.entries()) {
+    const a = nacl.box.keyPair();
+    const z = nacl.box.keyPair();
+    const key = nacl.box.before(z.publicKey, a.secretKey);
+    const prefix = prefixes[i % 2]!;
+    const box = new CurveMessageBox(key, prefix);
+    const plain = crypto.getRandomValues(new Uint8Array(length));
+    const tail = crypto.getRandomValues(new Uint8Array(8));
+    const nonce = new Uint8Array(24);
+    nonce.set(prefix);
+    nonce.set(tail, 16);
+    const expected = nacl.box(plain, nonce, z.publicKey, a.secretKey);
+    assert.deepEqual(nacl.secretbox(plain, nonce, key), expected);
+    const wire = new Uint8Array(3 + 24 + length);
+    wire.set(tail, 3);
+    wire.set(plain, 27);
+    box.seal(wire, 3);
+    assert.deepEqual(wire.subarray(11), expected, `seal(), ${length} bytes`);
+    assert.deepEqual(wire.subarray(0, 3), new Uint8Array(3), "seal() stays in its box");
+    const opened = box.open(wire.subarray(3));
+    assert.deepEqual(opened, plain, `open(), ${length} bytes`);
+    if (length > 0) {
+      assert.equal(box.peek(wire.subarray(3, 28)), plain[0]);
+      wire[3 + 24 + (i % length)]! ^= 0x40;
+      assert.equal(box.open(wire.subarray(3)), undefined, "a flipped cipher bit");
+      wire[3 + 24 + (i % length)]! ^= 0x40;
+    }
+    wire[3 + 8 + (i % 16)]! ^= 1;
+    assert.equal(box.open(wire.subarray(3)), undefined, "a flipped MAC bit");
+  }
+  assert.throws(() => new CurveMessageBox(new Uint8Array(31), prefixes[0]!), RangeError);
 });
 
 Deno.test("PullSocket rejects CURVE keys that do not fit, and a server without authorizedKeys", () => {
