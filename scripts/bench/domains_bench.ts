@@ -2,7 +2,8 @@
  * Memory per extra domain (issue 17.3): `force_domains = *` builds a chain for every new domain
  * id. Prints bytes per extra domain for chains that share nothing (the old behaviour), chains
  * that share their read-only filters through a ComponentPool, the whole pipeline (chain, list
- * manager, counters) and what is left after idle eviction. Heap and external memory come from
+ * manager, counters) and what is left after idle eviction (the list manager forgets domains
+ * that banned nobody, their metric series go). Target: at most 20 KB per live domain. Heap and external memory come from
  * `Deno.memoryUsage()` after a forced GC when run with `--v8-flags=--expose-gc` (`deno task
  * bench` runs it without: figures are then noisier); RSS includes the Lua states' wasm memory.
  */
@@ -115,6 +116,8 @@ async function pipeline(n: number): Promise<void> {
   let now = 1_700_000_000_000;
   const clock = { now: () => now };
   const lm = new ListManager({ emit: () => {}, hostname: "bench", clock });
+  const metrics = new Metrics();
+  const series = () => metrics.render().split("\n").filter((l) => l.includes("domain=")).length;
   let pipe: Pipeline | undefined = undefined;
   const runner = new LocalRunner(env, {
     decide: (d) => pipe!.decide(d),
@@ -123,7 +126,7 @@ async function pipeline(n: number): Promise<void> {
   pipe = new Pipeline({
     store,
     lm,
-    metrics: new Metrics(),
+    metrics,
     log: silentLogger,
     clock,
     env,
@@ -145,7 +148,8 @@ async function pipeline(n: number): Promise<void> {
   const footprint = runner.footprint();
   console.log(
     `  live chains ${footprint.chains}, shared filter instances ${footprint.shared}, ` +
-      `own filter state ${fmt(footprint.bytes / footprint.chains)} B/chain`,
+      `own filter state ${fmt(footprint.bytes / footprint.chains)} B/chain, ` +
+      `list manager domains ${lm.domainIds().length}, per-domain series ${series()}`,
   );
   // Eleven minutes later every one of them is idle: the next sweep drops their chains.
   now += 660_000;
@@ -153,7 +157,10 @@ async function pipeline(n: number): Promise<void> {
   for (let id = 1000; id < 1000 + n; id++) await pipe.settled(id);
   const evicted = await usage();
   line("pipeline after idle eviction (still held)", before, evicted, n);
-  console.log(`  live chains after eviction ${runner.footprint().chains}`);
+  console.log(
+    `  after eviction: live chains ${runner.footprint().chains}, ` +
+      `list manager domains ${lm.domainIds().length}, per-domain series ${series()}`,
+  );
   await pipe.close();
   await lm.close();
 }

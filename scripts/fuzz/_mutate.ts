@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Rng } from "./_random.ts";
+import { createRng, type Rng } from "./_random.ts";
 
 /** Extreme u32 values: lengths, counts and offsets at and around their limits. */
 export const EDGE_U32 = [
@@ -179,8 +179,36 @@ export function mutateText(text: string, rng: Rng, tokens: readonly string[], ma
   return t;
 }
 
+/**
+ * One of 512 fixed random strings (see {@linkcode randomString}): the same variety, but a
+ * regex field given one compiles it once per run instead of once per input.
+ */
+function pooledString(rng: Rng, maxLength: number): string {
+  return randomString(createRng(0x5eed0000 + rng.below(512)), maxLength);
+}
+
+/** How {@linkcode mutateTree} invents values. */
+export interface TreeOptions {
+  /** The tree will be written as YAML (NaN and ±Infinity allowed). */
+  yaml: boolean;
+  /** 1..maxOps mutations. Default 3. */
+  maxOps?: number;
+  /**
+   * Invent strings and regex patterns never seen before (RE2 compiles each, ~300 µs). Otherwise
+   * they come from fixed pools, so regex fields mostly see patterns already compiled. Default
+   * true.
+   */
+  novel?: boolean;
+  /**
+   * Values up to 70,000 characters, 1,000 items and 2,000 levels deep; otherwise up to 4,096,
+   * 20 and 30 (a YAML parser takes ~10–35 ms on the large ones). Default true.
+   */
+  big?: boolean;
+}
+
 /** Values a field of any type may be swapped for. */
-function oddValue(rng: Rng, yaml: boolean): unknown {
+function oddValue(rng: Rng, o: Required<TreeOptions>): unknown {
+  const { yaml, novel, big } = o;
   switch (rng.below(24)) {
     case 0:
       return null;
@@ -193,9 +221,9 @@ function oddValue(rng: Rng, yaml: boolean): unknown {
     case 4:
       return "";
     case 5:
-      return randomString(rng, 40);
+      return novel ? randomString(rng, 40) : pooledString(rng, 40);
     case 6:
-      return "x".repeat(rng.pick([256, 4096, 70000]));
+      return "x".repeat(rng.pick(big ? [256, 4096, 70000] : [256, 4096]));
     case 7:
       // Regex-like strings: valid, RE2-invalid, catastrophic for backtracking engines.
       return rng.pick([
@@ -214,21 +242,21 @@ function oddValue(rng: Rng, yaml: boolean): unknown {
       ]);
     case 8:
       // Unique patterns: a compile cache must not grow without bound.
-      return `^u${rng.next().toString(36)}[a-z]+$`;
+      return `^u${(novel ? rng.next() : rng.below(256)).toString(36)}[a-z]+$`;
     case 9:
       return [];
     case 10:
       return {};
     case 11:
-      return Array.from({ length: 1 + rng.below(5) }, () => oddValue(rng, yaml));
+      return Array.from({ length: 1 + rng.below(5) }, () => oddValue(rng, o));
     case 12:
       return {
-        [rng.pick(["name", "enabled", "__proto__", "constructor", "x"])]: oddValue(rng, yaml),
+        [rng.pick(["name", "enabled", "__proto__", "constructor", "x"])]: oddValue(rng, o),
       };
     case 13: {
       // Deep nesting.
       let v: unknown = 1;
-      const depth = rng.pick([10, 100, 2000]);
+      const depth = rng.pick(big ? [10, 100, 2000] : [10, 30]);
       for (let i = 0; i < depth; i++) v = rng.chance(0.5) ? [v] : { a: v };
       return v;
     }
@@ -241,7 +269,7 @@ function oddValue(rng: Rng, yaml: boolean): unknown {
     case 17:
       return rng.pick(["2024-01-01T00:00:00Z", "not a date", "1700000000"]);
     case 18:
-      return Array.from({ length: rng.pick([100, 1000]) }, (_, i) => `item${i}`);
+      return Array.from({ length: rng.pick(big ? [100, 1000] : [20]) }, (_, i) => `item${i}`);
     default:
       return rng.below(1000);
   }
@@ -265,9 +293,10 @@ function containers(root: unknown): unknown[] {
  * another subtree, keys removed, invented or renamed. Keeps most of the document valid, so the
  * mutations reach the checks past the first schema error.
  */
-export function mutateTree(doc: unknown, rng: Rng, yaml: boolean, maxOps = 3): unknown {
+export function mutateTree(doc: unknown, rng: Rng, options: TreeOptions): unknown {
+  const o: Required<TreeOptions> = { maxOps: 3, novel: true, big: true, ...options };
   const root = { root: structuredClone(doc) };
-  const ops = 1 + rng.below(maxOps);
+  const ops = 1 + rng.below(o.maxOps);
   for (let k = 0; k < ops; k++) {
     const nodes = containers(root);
     const node = rng.pick(nodes) as Record<string, unknown>;
@@ -277,7 +306,7 @@ export function mutateTree(doc: unknown, rng: Rng, yaml: boolean, maxOps = 3): u
       case 0:
       case 1:
       case 2:
-        node[key] = oddValue(rng, yaml);
+        node[key] = oddValue(rng, o);
         break;
       case 3: {
         // Crossover: a value from elsewhere in the document (valid there, maybe not here).
@@ -295,7 +324,7 @@ export function mutateTree(doc: unknown, rng: Rng, yaml: boolean, maxOps = 3): u
         else if (node !== root) {
           node[rng.pick(["unknown_field", "enabled", "name", "skip_if", key + "_"])] = oddValue(
             rng,
-            yaml,
+            o,
           );
         }
         break;

@@ -3,7 +3,7 @@ import { encodeHeader, encodeRecord } from "../../src/sensor/wire/mod.ts";
 import { emptyRecord } from "../../src/sensor/wire/record.ts";
 import { domainsFixture } from "./ingest/_domains_fixture.ts";
 
-function message(domain: number, i: number): Uint8Array[] {
+function message(domain: number, i: number, request = i): Uint8Array[] {
   return [
     encodeHeader(domain),
     encodeRecord({
@@ -13,7 +13,7 @@ function message(domain: number, i: number): Uint8Array[] {
       url: "/",
       host: "example.com",
       http_user_agent: "Mozilla/5.0",
-      qrator_request_id: `r${domain}-${i}`,
+      qrator_request_id: `r${domain}-${request}`,
     }),
   ];
 }
@@ -38,9 +38,14 @@ Deno.test("Pipeline under force_domains = * shares one set of read-only filters 
     assert.equal(late.shared, early.shared);
     assert.ok(late.shared <= 9, `${late.shared} shared instances`);
     assert.equal(f.pipeline.autoDomains(), 2010);
-    // What each domain holds of its own is its per-IP state, measured by its filters.
+    // What each domain holds of its own is its per-IP state, made on first use: one client in
+    // many_uas and in the one limit_req_mc zone its GET matched; no table for the login zone or
+    // the response_status rules its records never reached (14,304 B each when made up front).
+    assert.equal(late.keys, 2 * late.chains);
     const perDomain = late.bytes / late.chains;
-    assert.ok(perDomain < 256 * 1024, `${perDomain} B of per-IP state per domain`);
+    assert.ok(perDomain <= 2048, `${perDomain} B of per-IP state per domain`);
+    // No configuration object per domain: they all run on the global one.
+    assert.equal(f.store.domainConfig(2500), f.store.global);
   } finally {
     await f.close();
   }
@@ -62,12 +67,54 @@ Deno.test("Pipeline drops the chains of idle domains without a configuration of 
     assert.equal(f.pipeline.steps(2000), undefined);
     assert.equal(f.pipeline.autoDomains(), 0);
     assert.equal(f.metrics.get("qts_domains_evicted_total"), 2000);
-    // The configured domain keeps using the shared filters; nothing of the others is left.
+    // The configured domain keeps using the shared filters; nothing of the others is left: no
+    // list manager state (they banned nobody), no metric series.
     assert.ok(after.shared > 0 && after.shared <= 9);
-    // A dropped domain that sends again gets a fresh chain.
+    assert.deepEqual(f.lm.domainIds(), [7]);
+    const series = f.metrics.render().split("\n").filter((l) => l.includes("domain=")).length;
+    assert.ok(series > 0 && series <= 4, `${series} per-domain series left`);
+    assert.match(f.metrics.render(), /qts_records_total\{domain="7"\} 1/);
+    // A dropped domain that sends again gets a fresh chain, projections and counters.
     await f.pipeline.handleFrames(message(2000, 5));
     assert.ok(f.pipeline.steps(2000) !== undefined);
     assert.equal(f.runner.footprint().chains, 2);
+    assert.deepEqual(f.lm.domainIds(), [7, 2000]);
+    assert.equal(f.metrics.get("qts_records_total", { domain: 2000 }), 1);
+  } finally {
+    await f.close();
+  }
+});
+
+Deno.test("Pipeline eviction keeps the list manager state of a domain that banned until it expires", async () => {
+  // Every rejected request bans (one event is enough): the domain holds an active ban.
+  const lm = JSON.stringify({
+    lists: [],
+    use_component_projections: false,
+    projections: [{
+      name: "rate",
+      events: "^loc_rate_",
+      rule_name: "tsng.rate",
+      state: "enabled",
+      timeout: 1200,
+    }],
+  });
+  const f = await domainsFixture({ domainIdleMs: 600_000, components: { "lm.json": lm } });
+  try {
+    // def1 admits 10r/s with burst 20: the 22nd request at one instant is rejected.
+    for (let i = 0; i < 25; i++) await f.pipeline.handleFrames(message(300, 300, i));
+    await feed(f, 400, 1);
+    assert.deepEqual(f.commands, [{ cmd: "add", ip: "10.0.1.44" }]);
+    f.clock.at += 660_000;
+    f.pipeline.tick();
+    for (const id of [300, 400]) await f.pipeline.settled(id);
+    assert.equal(f.runner.footprint().chains, 0);
+    assert.deepEqual(f.lm.domainIds(), [300], "its ban is active: no del, state kept");
+    assert.equal(f.lm.bans(300).length, 1);
+    // Past the ban's 20 minutes the next tick forgets it, still without a del.
+    f.clock.at += 600_000;
+    f.pipeline.tick();
+    assert.deepEqual(f.lm.domainIds(), []);
+    assert.deepEqual(f.commands.map((c) => c.cmd), ["add"]);
   } finally {
     await f.close();
   }

@@ -30,7 +30,9 @@ export interface LimitReqInstance extends TrackedFilterInstance {
 /** Flag set on a request nginx would have delayed (burst without nodelay, excess > 0). */
 export const DELAYED_FLAG = "limit_req_delayed";
 
+/** One zone as compiled from its configuration: read-only, shared by every instance built on it. */
 interface Zone {
+  readonly index: number;
   name: string;
   host: Matcher | undefined;
   method: string;
@@ -42,7 +44,28 @@ interface Zone {
   ttl: number;
   eventPrefix: string;
   location: string;
-  local: LocalBuckets;
+}
+
+// Configurations are not mutated once loaded, and every domain without a configuration of its
+// own builds from the same global object: its zones (regexes, parsed rates) are compiled once.
+const compiled = new WeakMap<LimitReqConfig, readonly Zone[]>();
+
+/** The zones of a configuration, compiled and checked once per configuration object. */
+function zonesOf(config: LimitReqConfig): readonly Zone[] {
+  let zones = compiled.get(config);
+  if (zones !== undefined) return zones;
+  zones = config.configurations.map((zone, i) => buildZone(zone, i));
+  const names = new Set<string>();
+  for (const zone of zones) {
+    if (names.has(zone.name)) {
+      throw new TypeError(
+        `Cannot build limit_req_mc: configurations has "${zone.name}" twice`,
+      );
+    }
+    names.add(zone.name);
+  }
+  compiled.set(config, zones);
+  return zones;
 }
 
 /**
@@ -60,16 +83,12 @@ interface Zone {
  * mirrored locally), counted and logged once a minute, and ingest never waits.
  */
 export function limitReqMc(config: LimitReqConfig, deps: FilterDeps = {}): LimitReqInstance {
-  const zones = config.configurations.map((zone, i) => buildZone(zone, i));
-  const names = new Set<string>();
-  for (const zone of zones) {
-    if (names.has(zone.name)) {
-      throw new TypeError(
-        `Cannot build limit_req_mc: configurations has "${zone.name}" twice`,
-      );
-    }
-    names.add(zone.name);
-  }
+  const zones = zonesOf(config);
+  // This instance's buckets by zone index, made when a zone first counts a key and dropped again
+  // when a sweep empties them: a domain that sends little holds (almost) nothing.
+  const local: (LocalBuckets | undefined)[] = [];
+  const bucketsOf = (zone: Zone): LocalBuckets =>
+    local[zone.index] ??= new LocalBuckets(zone.rate, zone.burst);
   const counters: LimitReqCounters = { shared: 0, fallback: 0, contention: 0, rejected: 0 };
   const timeoutMs = config.timeout_ms;
   const prefix = config.ipv6_prefix;
@@ -123,10 +142,10 @@ export function limitReqMc(config: LimitReqConfig, deps: FilterDeps = {}): Limit
       const taken = await sharedTake(client, key, now, zone.rate, zone.burst, zone.ttl);
       excess = taken.excess;
       counters.shared++;
-      if (excess !== REJECT) zone.local.put(hi, lo, excess, taken.last);
+      if (excess !== REJECT) bucketsOf(zone).put(hi, lo, excess, taken.last);
     } catch (error) {
       noteFallback(error);
-      excess = zone.local.take(hi, lo, now);
+      excess = bucketsOf(zone).take(hi, lo, now);
     }
     decide(zone, record, ctx, excess);
   };
@@ -157,23 +176,30 @@ export function limitReqMc(config: LimitReqConfig, deps: FilterDeps = {}): Limit
           }
           noteFallback(new Error(`memcached ${client.server} is ${client.state}`));
         }
-        decide(zone, record, ctx, zone.local.take(hi, lo, Math.floor(ctx.now)));
+        decide(zone, record, ctx, bucketsOf(zone).take(hi, lo, Math.floor(ctx.now)));
       }
       if (pending !== undefined) return Promise.all(pending).then(() => {});
     },
     sweep(now: number): void {
-      for (const zone of zones) zone.local.sweep(now);
+      for (let i = 0; i < local.length; i++) {
+        const buckets = local[i];
+        if (buckets === undefined) continue;
+        buckets.sweep(now);
+        if (buckets.slots.size === 0) local[i] = undefined;
+      }
     },
     async close(): Promise<void> {
+      local.length = 0;
       await Promise.all(clients.map((client) => client.close()));
       clients = [];
     },
     stats(): StateStats {
       let keys = 0;
       let bytes = 0;
-      for (const zone of zones) {
-        keys += zone.local.slots.size;
-        bytes += zone.local.bytes;
+      for (const buckets of local) {
+        if (buckets === undefined) continue;
+        keys += buckets.slots.size;
+        bytes += buckets.bytes;
       }
       return { keys, bytes };
     },
@@ -198,6 +224,7 @@ function buildZone(zone: LimitReqZone, i: number): Zone {
     }
   };
   return {
+    index: i,
     name: zone.name,
     host: compile(zone.host, "host"),
     method: zone.method,
@@ -209,6 +236,5 @@ function buildZone(zone: LimitReqZone, i: number): Zone {
     ttl: drainSeconds(zone.burst, rate),
     eventPrefix: `loc_rate_${zone.name}_`,
     location: zone.location,
-    local: new LocalBuckets(rate, zone.burst),
   };
 }

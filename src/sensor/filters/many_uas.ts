@@ -4,6 +4,11 @@ import type { FilterDeps, RequestContext } from "./types.ts";
 import type { HttpRecord } from "../wire/record.ts";
 import { growU32, ipKey, IpSlots, type TrackedFilterInstance } from "./_ip_slots.ts";
 
+// Empty arrays shared by instances that hold no IP (never written: they have no elements).
+const NO_U32 = new Uint32Array(0);
+const NO_U16 = new Uint16Array(0);
+const NO_F32 = new Float32Array(0);
+
 /**
  * many_uas (SPEC §4 step 7): counts the distinct User-Agents each IP sent within `window`
  * seconds and emits `many_uas` on every request while the count is above `max_uas`. Each IP
@@ -18,29 +23,49 @@ import { growU32, ipKey, IpSlots, type TrackedFilterInstance } from "./_ip_slots
 export function manyUas(config: ManyUasConfig, _deps: FilterDeps = {}): TrackedFilterInstance {
   const { max_uas: maxUas, window, min_new_share: minNewShare } = config;
   const k = maxUas + 1;
-  let hashes = new Uint32Array(0);
-  let times = new Uint32Array(0);
-  let counts = new Uint16Array(0);
-  let newShare = new Float32Array(0);
-  const slots = new IpSlots((capacity) => {
-    hashes = growU32(hashes, capacity * k);
-    times = growU32(times, capacity * k);
-    const next = new Uint16Array(capacity);
-    next.set(counts);
-    counts = next;
-    const share = new Float32Array(capacity);
-    share.set(newShare);
-    newShare = share;
-  });
+  let hashes = NO_U32;
+  let times = NO_U32;
+  let counts = NO_U16;
+  let newShare = NO_F32;
+  // Made on the first request and dropped again when a sweep empties it: a domain that sends
+  // little holds (almost) nothing.
+  let slots: IpSlots | undefined;
+  // The k-wide rows (hashes, times) grow with the entries in use, not with the table: a domain
+  // with a handful of clients does not pay for 16 rows of 11.
+  const rows = (e: number): void => {
+    if ((e + 1) * k <= hashes.length) return;
+    let n = Math.max(4, hashes.length / k);
+    while (n < e + 1) n *= 2;
+    n = Math.min(n, slots!.capacity);
+    hashes = growU32(hashes, n * k);
+    times = growU32(times, n * k);
+  };
+  const newSlots = (): IpSlots =>
+    new IpSlots((capacity) => {
+      const next = new Uint16Array(capacity);
+      next.set(counts);
+      counts = next;
+      const share = new Float32Array(capacity);
+      share.set(newShare);
+      newShare = share;
+    });
+  const release = (): void => {
+    slots = undefined;
+    hashes = times = NO_U32;
+    counts = NO_U16;
+    newShare = NO_F32;
+  };
 
   return {
     name: "many_uas",
     run: function manyUas(record: HttpRecord, ctx: RequestContext): void {
       if (ctx.phase !== "first") return;
       const key = ipKey(record, ctx.ip);
+      slots ??= newSlots();
       let e = slots.find(key[0], key[1]);
       if (e < 0) {
         e = slots.insert(key[0], key[1]);
+        rows(e);
         counts[e] = 0;
         newShare[e] = 0;
       }
@@ -86,17 +111,20 @@ export function manyUas(config: ManyUasConfig, _deps: FilterDeps = {}): TrackedF
       if (n > maxUas && share >= minNewShare) ctx.events.push("many_uas");
     },
     sweep(now: number): void {
+      const table = slots;
+      if (table === undefined) return;
       const sec = Math.floor(now / 1000);
-      slots.forEachEntry((e) => {
-        if (sec - slots.seen[e]! >= window) slots.remove(e);
+      table.forEachEntry((e) => {
+        if (sec - table.seen[e]! >= window) table.remove(e);
       });
+      if (table.size === 0) release();
     },
     close(): void {
-      slots.clear();
+      release();
     },
     stats: () => ({
-      keys: slots.size,
-      bytes: slots.bytes + hashes.byteLength + times.byteLength + counts.byteLength +
+      keys: slots?.size ?? 0,
+      bytes: (slots?.bytes ?? 0) + hashes.byteLength + times.byteLength + counts.byteLength +
         newShare.byteLength,
     }),
   };

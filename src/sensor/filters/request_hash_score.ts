@@ -56,13 +56,14 @@ export function requestHashScore(
       perIp.clear();
       perUa.clear();
     },
-    stats: () => ({ keys: perIp.slots.size, bytes: perIp.bytes() }),
+    stats: () => ({ keys: perIp.size, bytes: perIp.bytes() }),
   };
 }
 
 interface Ring {
   readonly event: string;
-  readonly slots: IpSlots;
+  /** Keys held. */
+  readonly size: number;
   /** Records hash `h` at second `sec`; true when the key's score reached max_score. */
   add(hi: number, lo: number, h: number, sec: number): boolean;
   /** Occurrences of the last added hash in its key's ring, that hash included. */
@@ -74,17 +75,30 @@ interface Ring {
   bytes(): number;
 }
 
+// Empty arrays of a ring that holds no key (never written: they have no elements).
+const NO_U32 = new Uint32Array(0);
+const NO_U16 = new Uint16Array(0);
+
 function scoreRing(config: ScoreRingConfig, event: string): Ring {
   const { history_size: size, max_score: maxScore, min_repeats: minRepeats, timeout } = config;
-  let ring = new Uint32Array(0);
+  let ring = NO_U32;
   // pos, len and score per key, packed in one array to save a table.
-  let meta = new Uint16Array(0);
-  const slots = new IpSlots((capacity) => {
-    ring = growU32(ring, capacity * size);
-    const next = new Uint16Array(capacity * 3);
-    next.set(meta);
-    meta = next;
-  });
+  let meta = NO_U16;
+  // Made on the first request and dropped again when a sweep empties it: a domain that sends
+  // little holds (almost) nothing.
+  let slots: IpSlots | undefined;
+  const newSlots = (): IpSlots =>
+    new IpSlots((capacity) => {
+      ring = growU32(ring, capacity * size);
+      const next = new Uint16Array(capacity * 3);
+      next.set(meta);
+      meta = next;
+    });
+  const release = (): void => {
+    slots = undefined;
+    ring = NO_U32;
+    meta = NO_U16;
+  };
   let lastCount = 0;
   const countIn = (base: number, len: number, h: number): number => {
     let c = 0;
@@ -93,15 +107,18 @@ function scoreRing(config: ScoreRingConfig, event: string): Ring {
   };
   return {
     event,
-    slots,
+    get size() {
+      return slots?.size ?? 0;
+    },
     get lastCount() {
       return lastCount;
     },
     count(hi, lo, h) {
-      const e = slots.find(hi, lo);
+      const e = slots === undefined ? -1 : slots.find(hi, lo);
       return e < 0 ? 0 : countIn(e * size, meta[e * 3 + 1]!, h);
     },
     add(hi, lo, h, sec) {
+      slots ??= newSlots();
       let e = slots.find(hi, lo);
       if (e < 0) {
         e = slots.insert(hi, lo);
@@ -135,13 +152,16 @@ function scoreRing(config: ScoreRingConfig, event: string): Ring {
       return score >= maxScore;
     },
     sweep(sec) {
-      slots.forEachEntry((e) => {
-        if (sec - slots.seen[e]! > timeout) slots.remove(e);
+      const table = slots;
+      if (table === undefined) return;
+      table.forEachEntry((e) => {
+        if (sec - table.seen[e]! > timeout) table.remove(e);
       });
+      if (table.size === 0) release();
     },
     clear() {
-      slots.clear();
+      release();
     },
-    bytes: () => slots.bytes + ring.byteLength + meta.byteLength,
+    bytes: () => (slots?.bytes ?? 0) + ring.byteLength + meta.byteLength,
   };
 }

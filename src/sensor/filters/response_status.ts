@@ -47,10 +47,12 @@ export interface ResponseStatusInstance extends TrackedFilterInstance {
  */
 export const MAX_SHARED_IN_FLIGHT = 1024;
 
+/** One rule as compiled from its configuration: read-only, shared by every instance built on it. */
 interface Rule {
+  readonly index: number;
   name: string;
   event: string;
-  statuses: Set<number>;
+  statuses: ReadonlySet<number>;
   method: string;
   path: Matcher | undefined;
   unless: readonly string[];
@@ -59,6 +61,10 @@ interface Rule {
   minShare: number;
   /** Seconds a shared counter lives: its own window and the next, which reads it as previous. */
   ttl: number;
+}
+
+/** One instance's counts for one rule, per source. */
+interface Table {
   slots: IpSlots;
   /** Per entry: window index, failures and requests in scope of this and the last window. */
   win: Uint32Array<ArrayBuffer>;
@@ -66,6 +72,26 @@ interface Rule {
   prevBad: Uint32Array<ArrayBuffer>;
   all: Uint32Array<ArrayBuffer>;
   prevAll: Uint32Array<ArrayBuffer>;
+}
+
+// Configurations are not mutated once loaded, and every domain without a configuration of its
+// own builds from the same global object: its rules (regexes, status sets) are compiled once.
+const compiled = new WeakMap<ResponseStatusConfig, readonly Rule[]>();
+
+/** The rules of a configuration, compiled and checked once per configuration object. */
+function rulesOf(config: ResponseStatusConfig): readonly Rule[] {
+  let rules = compiled.get(config);
+  if (rules !== undefined) return rules;
+  const names = new Set<string>();
+  rules = config.rules.map((rule, i) => {
+    if (names.has(rule.name)) {
+      throw new TypeError(`Cannot build response_status: rules has "${rule.name}" twice`);
+    }
+    names.add(rule.name);
+    return buildRule(rule, i);
+  });
+  compiled.set(config, rules);
+  return rules;
 }
 
 /** The counts one decision is made on: this window's and the last one's, and the overlap. */
@@ -101,14 +127,10 @@ export function responseStatus(
   config: ResponseStatusConfig,
   deps: FilterDeps = {},
 ): ResponseStatusInstance {
-  const names = new Set<string>();
-  const rules = config.rules.map((rule, i) => {
-    if (names.has(rule.name)) {
-      throw new TypeError(`Cannot build response_status: rules has "${rule.name}" twice`);
-    }
-    names.add(rule.name);
-    return buildRule(rule, i);
-  });
+  const rules = rulesOf(config);
+  // This instance's counts by rule index, made when a rule first counts a source and dropped
+  // again when a sweep empties them: a domain that sends little holds (almost) nothing.
+  const tables: (Table | undefined)[] = [];
   const prefix = config.ipv6_prefix;
   const counters: ResponseStatusCounters = {
     responses: 0,
@@ -130,7 +152,7 @@ export function responseStatus(
   }
   let inFlight = 0;
   /** Background counts (successes), for `settled`. */
-  const background = new Set<Promise<void>>();
+  let background: Set<Promise<void>> | undefined; // made by the first (memcached only)
 
   const noteFallback = (error: unknown): void => {
     counters.fallback++;
@@ -152,16 +174,17 @@ export function responseStatus(
     all: number,
     prevAll: number,
   ): void => {
-    const e = rule.slots.find(hi, lo);
-    if (e < 0) return;
-    if (rule.win[e] === w) {
-      rule.bad[e] = Math.max(rule.bad[e]!, bad);
-      rule.prevBad[e] = Math.max(rule.prevBad[e]!, prevBad);
-      rule.all[e] = Math.max(rule.all[e]!, all);
-      rule.prevAll[e] = Math.max(rule.prevAll[e]!, prevAll);
-    } else if (rule.win[e] === w + 1) {
-      rule.prevBad[e] = Math.max(rule.prevBad[e]!, bad);
-      rule.prevAll[e] = Math.max(rule.prevAll[e]!, all);
+    const t = tables[rule.index];
+    const e = t === undefined ? -1 : t.slots.find(hi, lo);
+    if (t === undefined || e < 0) return;
+    if (t.win[e] === w) {
+      t.bad[e] = Math.max(t.bad[e]!, bad);
+      t.prevBad[e] = Math.max(t.prevBad[e]!, prevBad);
+      t.all[e] = Math.max(t.all[e]!, all);
+      t.prevAll[e] = Math.max(t.prevAll[e]!, prevAll);
+    } else if (t.win[e] === w + 1) {
+      t.prevBad[e] = Math.max(t.prevBad[e]!, bad);
+      t.prevAll[e] = Math.max(t.prevAll[e]!, all);
     }
   };
 
@@ -229,8 +252,9 @@ export function responseStatus(
         inFlight--;
       }
     })().catch(() => {}); // nobody waits for it, so nothing may escape
-    background.add(done);
-    done.then(() => background.delete(done));
+    const pending = background ??= new Set();
+    pending.add(done);
+    done.then(() => pending.delete(done));
   };
 
   const emit = (rule: Rule, ctx: RequestContext): void => {
@@ -270,34 +294,36 @@ export function responseStatus(
           lo = key[1];
           keyed = true;
         }
-        let e = rule.slots.find(hi, lo);
+        let t = tables[rule.index];
+        let e = t === undefined ? -1 : t.slots.find(hi, lo);
         let sec = now;
-        if (e < 0) {
+        if (t === undefined || e < 0) {
           if (!failed && rule.minShare === 0) continue; // successes matter only for the share
-          e = rule.slots.insert(hi, lo);
-          rule.win[e] = Math.floor(sec / rule.window);
-          rule.bad[e] =
-            rule.prevBad[e] =
-            rule.all[e] =
-            rule.prevAll[e] =
+          t ??= tables[rule.index] = newTable();
+          e = t.slots.insert(hi, lo);
+          t.win[e] = Math.floor(sec / rule.window);
+          t.bad[e] =
+            t.prevBad[e] =
+            t.all[e] =
+            t.prevAll[e] =
               0;
-        } else if (rule.slots.seen[e]! > sec) {
+        } else if (t.slots.seen[e]! > sec) {
           // A record older than one already counted (a late log line, another worker's pace):
           // it counts as of the newest time seen rather than rewinding the window.
-          sec = rule.slots.seen[e]!;
+          sec = t.slots.seen[e]!;
         }
-        rule.slots.seen[e] = sec;
+        t.slots.seen[e] = sec;
         const w = Math.floor(sec / rule.window);
-        if (w !== rule.win[e]) {
-          const adjacent = w === rule.win[e]! + 1;
-          rule.prevBad[e] = adjacent ? rule.bad[e]! : 0;
-          rule.prevAll[e] = adjacent ? rule.all[e]! : 0;
-          rule.bad[e] = rule.all[e] = 0;
-          rule.win[e] = w;
+        if (w !== t.win[e]) {
+          const adjacent = w === t.win[e]! + 1;
+          t.prevBad[e] = adjacent ? t.bad[e]! : 0;
+          t.prevAll[e] = adjacent ? t.all[e]! : 0;
+          t.bad[e] = t.all[e] = 0;
+          t.win[e] = w;
         }
-        rule.all[e]!++;
+        t.all[e]!++;
         if (failed) {
-          rule.bad[e]!++;
+          t.bad[e]!++;
           counters.failures++;
         }
         if (clients.length > 0) {
@@ -317,7 +343,7 @@ export function responseStatus(
               countShared(rule, client, token, ctx.domainId, w, hi, lo);
               continue;
             }
-            const local = localCounts(rule, e, sec, w);
+            const local = localCounts(rule, t, e, sec, w);
             (pending ??= []).push(
               decideShared(rule, client, token, ctx.domainId, w, hi, lo, local).then((hit) =>
                 hit ? rule : undefined
@@ -326,7 +352,7 @@ export function responseStatus(
             continue;
           }
         }
-        if (failed && verdict(rule, localCounts(rule, e, sec, w))) {
+        if (failed && verdict(rule, localCounts(rule, t, e, sec, w))) {
           if (pending === undefined) emit(rule, ctx);
           else pending.push(rule);
         }
@@ -340,22 +366,27 @@ export function responseStatus(
       const sec = Math.floor(now / 1000);
       // Two windows without a request: nothing of it is left in the estimate.
       for (const rule of rules) {
-        rule.slots.forEachEntry((e) => {
-          if (sec - rule.slots.seen[e]! >= 2 * rule.window) rule.slots.remove(e);
+        const t = tables[rule.index];
+        if (t === undefined) continue;
+        const slots = t.slots;
+        slots.forEachEntry((e) => {
+          if (sec - slots.seen[e]! >= 2 * rule.window) slots.remove(e);
         });
+        if (slots.size === 0) tables[rule.index] = undefined;
       }
     },
     async close(): Promise<void> {
-      for (const rule of rules) rule.slots.clear();
+      tables.length = 0;
       await Promise.all(clients.map((client) => client.close()));
       clients = [];
     },
     stats(): StateStats {
       let keys = 0;
       let bytes = 0;
-      for (const rule of rules) {
-        keys += rule.slots.size;
-        bytes += rule.slots.bytes + 5 * rule.win.byteLength;
+      for (const t of tables) {
+        if (t === undefined) continue;
+        keys += t.slots.size;
+        bytes += t.slots.bytes + 5 * t.win.byteLength;
       }
       return { keys, bytes };
     },
@@ -364,18 +395,18 @@ export function responseStatus(
       await Promise.all(clients.map((client) => client.ready()));
     },
     settled: async () => {
-      while (background.size > 0) await Promise.all([...background]);
+      while (background !== undefined && background.size > 0) await Promise.all([...background]);
     },
   };
 }
 
 /** An entry's local counts at second `sec` of window `w`. */
-function localCounts(rule: Rule, e: number, sec: number, w: number): Counts {
+function localCounts(rule: Rule, t: Table, e: number, sec: number, w: number): Counts {
   return {
-    bad: rule.bad[e]!,
-    prevBad: rule.prevBad[e]!,
-    all: rule.all[e]!,
-    prevAll: rule.prevAll[e]!,
+    bad: t.bad[e]!,
+    prevBad: t.prevBad[e]!,
+    all: t.all[e]!,
+    prevAll: t.prevAll[e]!,
     overlap: 1 - (sec - w * rule.window) / rule.window,
   };
 }
@@ -401,7 +432,8 @@ function buildRule(rule: StatusRule, i: number): Rule {
       );
     }
   }
-  const built: Rule = {
+  return {
+    index: i,
     name: rule.name,
     event: `status_${rule.name}`,
     statuses: new Set(rule.status),
@@ -413,6 +445,12 @@ function buildRule(rule: StatusRule, i: number): Rule {
     minShare: rule.min_share,
     // memcached's clock ticks in whole seconds: one more keeps the key through the next window.
     ttl: 2 * rule.window + 1,
+  };
+}
+
+/** An empty table of per-source counts. */
+function newTable(): Table {
+  const t: Table = {
     slots: undefined as unknown as IpSlots,
     win: new Uint32Array(0),
     bad: new Uint32Array(0),
@@ -420,12 +458,12 @@ function buildRule(rule: StatusRule, i: number): Rule {
     all: new Uint32Array(0),
     prevAll: new Uint32Array(0),
   };
-  built.slots = new IpSlots((capacity) => {
-    built.win = growU32(built.win, capacity);
-    built.bad = growU32(built.bad, capacity);
-    built.prevBad = growU32(built.prevBad, capacity);
-    built.all = growU32(built.all, capacity);
-    built.prevAll = growU32(built.prevAll, capacity);
-  }, 64);
-  return built;
+  t.slots = new IpSlots((capacity) => {
+    t.win = growU32(t.win, capacity);
+    t.bad = growU32(t.bad, capacity);
+    t.prevBad = growU32(t.prevBad, capacity);
+    t.all = growU32(t.all, capacity);
+    t.prevAll = growU32(t.prevAll, capacity);
+  });
+  return t;
 }

@@ -86,6 +86,8 @@ interface Seen {
 }
 
 const DROPPED = "qts_input_dropped_total";
+/** The pipeline's series labelled by domain: dropped with an evicted domain. */
+const DOMAIN_SERIES = ["qts_records_total", "qts_events_total", "qts_config_errors_total"];
 const DROPPED_HELP = "Input messages dropped, by reason";
 
 /**
@@ -268,7 +270,8 @@ export class Pipeline {
   #seenEntry(domainId: number): Seen {
     let seen = this.#seen.get(domainId);
     if (!seen) {
-      // The registry keeps the series (a counter must not restart while the process runs).
+      // The registry keeps the series while the domain has a chain (a counter must not restart
+      // while it runs); an evicted domain's series go with it and start over if it returns.
       const records = this.#o.metrics.counter(
         "qts_records_total",
         "Records routed to the filter chain",
@@ -302,8 +305,9 @@ export class Pipeline {
 
   /**
    * Drops the chains (and so the per-IP filter state) of domains without a configuration of
-   * their own that have had no record for `domainIdleMs`; a later record builds a fresh one.
-   * The list manager keeps their projections and bans.
+   * their own that have had no record for `domainIdleMs`, and their per-domain metric series;
+   * a later record builds a fresh chain. The list manager forgets their projections once they
+   * hold no ban, offender or watched IP (`forgetIdle`), and keeps them until then.
    */
   #evictIdle(now: number): void {
     const limit = now - this.#idleMs;
@@ -325,8 +329,19 @@ export class Pipeline {
         if (this.#seen.has(domainId)) return;
         this.#known.delete(domainId);
         await this.#runner.remove(domainId);
+        // Back while its chain closed: a fresh one is queued, and its counters live on.
+        if (this.#seen.has(domainId)) return;
+        this.#forgetSeries(domainId);
+        this.#o.lm.forgetIdle(domainId);
       });
     }
+  }
+
+  /** Removes the metric series labelled with an evicted domain. */
+  #forgetSeries(domainId: number): void {
+    const labels = { domain: domainId };
+    this.#eventCounters.delete(domainId);
+    for (const name of DOMAIN_SERIES) this.#o.metrics.remove(name, labels);
   }
 
   /** Domains without a configuration of their own that have a chain (or are getting one). */

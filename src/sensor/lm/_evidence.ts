@@ -54,7 +54,8 @@ interface Entry {
  * MAX_SOURCES small records.
  */
 export class EvidenceBook {
-  readonly #entries = new Map<string, Entry>();
+  // Created on the first event: most domains' projections never see one.
+  #entries: Map<string, Entry> | undefined;
   #idleMs: number;
 
   constructor(idleSeconds: number) {
@@ -74,18 +75,19 @@ export class EvidenceBook {
     now: number,
     sample: RequestSample | undefined,
   ): void {
-    let entry = this.#entries.get(source);
+    const entries = this.#entries ??= new Map();
+    let entry = entries.get(source);
     if (entry !== undefined && now - entry.last > this.#idleMs) {
-      this.#entries.delete(source);
+      entries.delete(source);
       entry = undefined;
     }
     if (entry === undefined) {
-      if (this.#entries.size >= MAX_SOURCES) {
-        const oldest = this.#entries.keys().next().value;
-        if (oldest !== undefined) this.#entries.delete(oldest);
+      if (entries.size >= MAX_SOURCES) {
+        const oldest = entries.keys().next().value;
+        if (oldest !== undefined) entries.delete(oldest);
       }
       entry = { first: now, last: now, count: 0, events: {}, names: 0, samples: [] };
-      this.#entries.set(source, entry);
+      entries.set(source, entry);
     }
     entry.last = now;
     for (const event of events) {
@@ -111,7 +113,7 @@ export class EvidenceBook {
     base: Pick<BanEvidence, "projection" | "mode" | "reason" | "threshold">,
     now: number,
   ): BanEvidence {
-    const entry = this.#entries.get(source);
+    const entry = this.#entries?.get(source);
     return {
       ...base,
       events: entry ? { ...entry.events } : {},
@@ -124,18 +126,20 @@ export class EvidenceBook {
 
   /** Forgets a source. */
   delete(source: string): void {
-    this.#entries.delete(source);
+    this.#entries?.delete(source);
   }
 
   /** Drops sources quiet for longer than the idle time. */
   expire(now: number): void {
-    for (const [source, entry] of this.#entries) {
-      if (now - entry.last > this.#idleMs) this.#entries.delete(source);
+    const entries = this.#entries;
+    if (entries === undefined) return;
+    for (const [source, entry] of entries) {
+      if (now - entry.last > this.#idleMs) entries.delete(source);
     }
   }
 
   /** Sources remembered. */
   get size(): number {
-    return this.#entries.size;
+    return this.#entries?.size ?? 0;
   }
 }

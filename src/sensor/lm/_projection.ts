@@ -89,8 +89,9 @@ export class ProjectionState {
   /** Per-source counts that ban one source alone in nursery or watch; absent when off. */
   bypass: SourceWindow | undefined;
   #matcher: Matcher;
-  #cache = new Map<string, boolean>();
-  #ips = new Set<number>();
+  // Created on first use: a domain's projections may never see an event.
+  #cache: Map<string, boolean> | undefined;
+  #ips: Set<number> | undefined;
   #distinctCap: number;
 
   constructor(config: ProjectionConfig, now: number) {
@@ -122,7 +123,7 @@ export class ProjectionState {
   reconfigure(config: ProjectionConfig): void {
     if (config.events !== this.config.events) {
       this.#matcher = compileRegex(config.events);
-      this.#cache.clear();
+      this.#cache?.clear();
     }
     this.#windows(config, this.config);
     this.book.idleSeconds = evidenceIdle(config);
@@ -132,11 +133,12 @@ export class ProjectionState {
 
   /** True when the event name matches the projection's regex (cached per name). */
   matches(event: string): boolean {
-    let hit = this.#cache.get(event);
+    const cache = this.#cache ??= new Map();
+    let hit = cache.get(event);
     if (hit === undefined) {
       hit = this.#matcher.test(event);
-      if (this.#cache.size >= MATCH_CACHE_MAX) this.#cache.clear();
-      this.#cache.set(event, hit);
+      if (cache.size >= MATCH_CACHE_MAX) cache.clear();
+      cache.set(event, hit);
     }
     return hit;
   }
@@ -145,26 +147,27 @@ export class ProjectionState {
   count(ip: string, n: number, now: number): void {
     this.events += n;
     this.lastMatchAt = now;
-    if (this.#ips.size < this.#distinctCap) this.#ips.add(fnv1a(ip)); // hashes, never addresses: the nursery keeps no IPs
+    const ips = this.#ips ??= new Set();
+    if (ips.size < this.#distinctCap) ips.add(fnv1a(ip)); // hashes, never addresses: the nursery keeps no IPs
   }
 
   /** Distinct IPs seen in the current window (exact up to the cap). */
   get ips(): number {
-    return this.#ips.size;
+    return this.#ips?.size ?? 0;
   }
 
   /** True when the current window reached `t` (0 parts are not required). */
   reached(t: Threshold): boolean {
     return isSet(t) && (t.events === 0 || this.events >= t.events) &&
-      (t.ips === 0 || this.#ips.size >= t.ips);
+      (t.ips === 0 || (this.#ips?.size ?? 0) >= t.ips);
   }
 
   /** Closes the current window. */
   roll(): void {
     this.lastEvents = this.events;
-    this.lastIps = this.#ips.size;
+    this.lastIps = this.#ips?.size ?? 0;
     this.events = 0;
-    this.#ips.clear();
+    this.#ips?.clear();
   }
 
   /** Remembers `ip` with the events of one request, in watch mode. */

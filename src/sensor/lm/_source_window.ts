@@ -8,7 +8,8 @@ export class SourceWindow {
   readonly #windowMs: number;
   readonly #max: number;
   // Insertion order = window start order: expiry scans stop at the first live entry.
-  readonly #entries = new Map<string, { start: number; n: number }>();
+  // Created on the first event: most domains' projections never see one.
+  #entries: Map<string, { start: number; n: number }> | undefined;
 
   constructor(windowSeconds: number, max = 1_000_000) {
     this.#windowMs = windowSeconds * 1000;
@@ -17,15 +18,16 @@ export class SourceWindow {
 
   /** Adds `n` events of `source` at `now` and returns its count within the current window. */
   add(source: string, n: number, now: number): number {
-    let entry = this.#entries.get(source);
+    const entries = this.#entries ??= new Map();
+    let entry = entries.get(source);
     if (entry !== undefined && now - entry.start >= this.#windowMs) {
-      this.#entries.delete(source);
+      entries.delete(source);
       entry = undefined;
     }
     if (entry === undefined) {
-      if (this.#entries.size >= this.#max) this.expire(now, 1);
+      if (entries.size >= this.#max) this.expire(now, 1);
       entry = { start: now, n: 0 };
-      this.#entries.set(source, entry);
+      entries.set(source, entry);
     }
     entry.n += n;
     return entry.n;
@@ -33,21 +35,23 @@ export class SourceWindow {
 
   /** Forgets a source (after it was banned or unbanned). */
   delete(source: string): void {
-    this.#entries.delete(source);
+    this.#entries?.delete(source);
   }
 
   /** Drops windows that have passed; with `atLeast`, also the oldest until that many are gone. */
   expire(now: number, atLeast = 0): void {
+    const entries = this.#entries;
+    if (entries === undefined) return;
     let dropped = 0;
-    for (const [source, entry] of this.#entries) {
+    for (const [source, entry] of entries) {
       if (now - entry.start < this.#windowMs && dropped >= atLeast) break;
-      this.#entries.delete(source);
+      entries.delete(source);
       dropped++;
     }
   }
 
   /** Sources with a live window. */
   get size(): number {
-    return this.#entries.size;
+    return this.#entries?.size ?? 0;
   }
 }

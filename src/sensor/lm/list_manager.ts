@@ -218,6 +218,8 @@ export class ListManager {
   readonly #log: NonNullable<ListManagerOptions["log"]>;
   readonly #onBan: ListManagerOptions["onBan"];
   readonly #domains = new Map<number, Domain>();
+  /** Idle domains ({@linkcode forgetIdle}) still holding state: retried at every tick. */
+  readonly #idle = new Set<number>();
   #lastTick: number;
   #saveTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #history: BanHistoryEntry[] = [];
@@ -283,6 +285,7 @@ export class ListManager {
   ): void {
     const configs = mergeProjections(domainId, lm, globalLm);
     const now = this.#clock.now();
+    this.#idle.delete(domainId); // in use again
     let d = this.#domains.get(domainId);
     if (!d) {
       d = newDomain(domainId);
@@ -343,9 +346,40 @@ export class ListManager {
       }
     }
     this.#domains.delete(domainId);
+    this.#idle.delete(domainId);
     this.#note({ o: "rm", d: domainId });
     this.#changed();
     return n;
+  }
+
+  /**
+   * Forgets an idle domain (the pipeline dropped its chain) once that can change no later
+   * decision: no active ban (simulated ones included), no repeat offender, no watched IP, and
+   * every projection in the mode it starts in, with nothing counted in its current window and
+   * no per-source evidence or bypass count. Sends nothing (no `del`); the journal records the
+   * removal as {@linkcode removeDomain} does. A domain still holding such state is retried at
+   * every tick until it can go, unless {@linkcode configure} puts it back in use first. Returns
+   * true when the domain is gone (or was never known).
+   */
+  forgetIdle(domainId: number): boolean {
+    const d = this.#domains.get(domainId);
+    if (d === undefined) {
+      this.#idle.delete(domainId);
+      return true;
+    }
+    if (!quiet(d, this.#clock.now())) {
+      this.#idle.add(domainId);
+      return false;
+    }
+    this.#forget(d);
+    return true;
+  }
+
+  #forget(d: Domain): void {
+    this.#domains.delete(d.id);
+    this.#idle.delete(d.id);
+    this.#note({ o: "rm", d: d.id });
+    this.#changed();
   }
 
   /**
@@ -867,6 +901,11 @@ export class ListManager {
         p.roll();
       }
     }
+    for (const id of this.#idle) {
+      const d = this.#domains.get(id);
+      if (d === undefined) this.#idle.delete(id);
+      else if (quiet(d, now)) this.#forget(d);
+    }
   }
 
   #transition(
@@ -1131,6 +1170,24 @@ function sweepOffenders(d: Domain, now: number): void {
     if (offender.last > limit) break;
     d.offenders.delete(key);
   }
+}
+
+/**
+ * True when a domain holds nothing a later decision depends on: what a freshly configured
+ * domain would hold (see {@linkcode ListManager.forgetIdle}).
+ */
+function quiet(d: Domain, now: number): boolean {
+  if (d.offenders.size > 0 || d.pendingModes !== undefined) return false;
+  for (const ban of d.bans.values()) if (ban.expires_at > now) return false;
+  for (const p of d.projections) {
+    if (p.mode !== firstMode(p.config) || p.events > 0 || p.ips > 0) return false;
+    if (p.watched.size > 0) return false;
+    // Evidence of sources quiet past the book's idle time is what a later note would drop.
+    p.book.expire(now);
+    if (p.book.size > 0) return false;
+    if ((p.evidence?.size ?? 0) > 0 || (p.bypass?.size ?? 0) > 0) return false;
+  }
+  return true;
 }
 
 /** Forgets the simulated bans a projection added (nothing was published for them). */

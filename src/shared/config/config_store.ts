@@ -116,11 +116,17 @@ export class ConfigStore {
     return this.domains().includes(domainId);
   }
 
-  /** The effective configuration of a domain (global components for domains without a file). */
+  /**
+   * The effective configuration of a domain. A domain without components of its own (every
+   * domain `force_domains = *` lets in) gets the global object itself: nothing is built or
+   * kept per domain id, and its filters share the global configuration's compiled parts.
+   */
   domainConfig(domainId: number): DomainConfig {
     const known = this.#effective.get(domainId);
     if (known) return known;
-    const config = effectiveComponents(this.ownComponents(domainId), this.#global);
+    const own = this.ownComponents(domainId);
+    if (!hasOwn(own)) return this.#global;
+    const config = effectiveComponents(own, this.#global);
     this.#effective.set(domainId, config);
     return config;
   }
@@ -351,6 +357,12 @@ export class ConfigStore {
   #emit(change: ConfigChange): void {
     for (const listener of this.#listeners) listener(change);
   }
+}
+
+/** True when a domain sets at least one component itself. */
+function hasOwn(own: RawComponents): boolean {
+  for (const name of COMPONENT_NAMES) if (own[name] !== undefined) return true;
+  return false;
 }
 
 function ordered(partial: RawComponents): Record<string, unknown> {

@@ -82,6 +82,19 @@ export class Metrics {
   }
 
   /**
+   * Removes one series (counter, gauge or histogram) so it is no longer rendered, e.g. the
+   * per-domain series of a domain the sensor forgot; a later update starts it again from 0.
+   * Handles taken with {@linkcode Metrics.counter} before stay detached. Returns whether a
+   * series was removed.
+   */
+  remove(name: string, labels: Labels = {}): boolean {
+    const k = key(labels);
+    const family = this.#families.get(name);
+    if (family?.series.delete(k)) return true;
+    return this.#histograms.get(name)?.series.delete(k) ?? false;
+  }
+
+  /**
    * Records one observation in a histogram (`buckets`: upper bounds, ascending; +Inf is
    * implied). The first call for a name fixes its buckets.
    */

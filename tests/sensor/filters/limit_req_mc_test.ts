@@ -233,6 +233,24 @@ Deno.test("limitReqMc() sweep drops drained keys only, which changes no decision
   assert.equal(f.stats().keys, 1, "2.2.2.2 drained after 62.5 s; 1.1.1.1 holds excess 4000");
   f.sweep!(400_000);
   assert.equal(f.stats().keys, 0);
+  assert.equal(f.stats().bytes, 0, "a sweep that empties a zone's buckets drops them");
+});
+
+Deno.test("limitReqMc() instances of one configuration share its zones, not their buckets", async () => {
+  const shared = config(
+    zone({ name: "login", method: "POST", path: "^/login$" }),
+    zone({ name: "all" }),
+  );
+  const a = limitReqMc(shared);
+  const b = limitReqMc(shared);
+  assert.deepEqual(a.stats(), { keys: 0, bytes: 0 }, "no buckets before a zone counts a key");
+  assert.equal((await decide(a, rec(), 0)).decision, "pass");
+  assert.equal(a.stats().keys, 1, "only the zone that matched made buckets");
+  assert.equal((await decide(a, rec(), 1)).decision, "reject");
+  assert.equal((await decide(b, rec(), 2)).decision, "pass", "b has buckets of its own");
+  const twice = config(zone(), zone());
+  assert.throws(() => limitReqMc(twice), /"def1" twice/);
+  assert.throws(() => limitReqMc(twice), /"def1" twice/, "a failed build is not kept");
 });
 
 Deno.test("limitReqMc() sweep keeps a key the next request would still find charged", async () => {

@@ -106,3 +106,19 @@ Deno.test("manyUas() with min_new_share tells a UA rotator from a NAT gateway", 
   assert.equal(rotator.slice(0, 10).reduce((a, b) => a + b, 0), 0, "not before 11 distinct");
   assert.ok(rotator.slice(10).every((n) => n === 1), "from the 11th on, every request");
 });
+
+Deno.test("manyUas() holds no table until a request, and a sweep that empties it drops it", () => {
+  const f = manyUas(config);
+  assert.deepEqual(f.stats(), { keys: 0, bytes: 0 });
+  send(f, "1.1.1.1", "a", 0);
+  const one = f.stats().bytes;
+  assert.ok(one > 0);
+  // Rows of (UA hash, time) follow the IPs in use, not the table's 16 entries.
+  for (let i = 2; i <= 16; i++) send(f, `1.1.1.${i}`, "a", 0);
+  assert.equal(f.stats().keys, 16);
+  assert.ok(f.stats().bytes > one, `${f.stats().bytes} B for 16 IPs, ${one} B for one`);
+  f.sweep!(300_000);
+  assert.deepEqual(f.stats(), { keys: 0, bytes: 0 });
+  for (const [i, ua] of ["a", "b", "c", "d"].entries()) send(f, "1.1.1.1", ua, 400 + i);
+  assert.deepEqual(send(f, "1.1.1.1", "e", 404), ["many_uas"], "counts again after the drop");
+});

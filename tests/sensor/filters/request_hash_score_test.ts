@@ -155,6 +155,8 @@ Deno.test("requestHashScore() starts over after timeout and sweep drops idle sta
   assert.equal(f.stats().keys, 1, "seen at 304: not idle yet");
   f.sweep!(700_000);
   assert.equal(f.stats().keys, 0);
+  assert.equal(f.stats().bytes, 0, "an emptied ring table is dropped");
+  assert.deepEqual([hit(800), hit(801), hit(802), hit(803)], [false, false, false, true]);
 });
 
 Deno.test("requestHashScore() ignores the response phase and rejects bad sizes", () => {

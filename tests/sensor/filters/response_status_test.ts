@@ -266,20 +266,38 @@ Deno.test("responseStatus() sweep drops sources idle for two windows", async () 
   assert.equal(f.stats().keys, 3, ".1 left the 60 s rule");
   f.sweep!((T0 + 1300) * 1000);
   assert.equal(f.stats().keys, 0);
+  assert.equal(f.stats().bytes, 0, "a sweep that empties a rule's table drops it");
+  // Counting starts over as for a new instance.
+  for (let i = 0; i < 5; i++) await respond(f, T0 + 1300);
+  assert.equal(f.stats().keys, 2);
+});
+
+Deno.test("responseStatus() instances of one configuration share its rules, not their counts", async () => {
+  const shared = config(rule({ count: 2 }));
+  const a = responseStatus(shared);
+  const b = responseStatus(shared);
+  assert.deepEqual(await respond(a, T0), []);
+  assert.deepEqual(await respond(a, T0 + 1), ["status_auth"]);
+  assert.deepEqual(await respond(b, T0 + 2), [], "b counts its own failures");
+  assert.deepEqual(b.stats().keys, 1);
+  // A configuration with a broken rule still fails at build, every time.
+  const bad = config(rule({ path: "(" }));
+  assert.throws(() => responseStatus(bad), SyntaxError);
+  assert.throws(() => responseStatus(bad), SyntaxError);
 });
 
 Deno.test("responseStatus() stats() sizes its state and counters() counts responses", async () => {
   const f = responseStatus(config(rule({ min_share: 0.5 }), rule({ name: "nf", status: [404] })));
-  assert.deepEqual(f.stats().keys, 0);
-  const empty = f.stats().bytes;
-  assert.ok(empty > 0, "tables are allocated up front");
+  assert.deepEqual(f.stats(), { keys: 0, bytes: 0 }, "no table before a rule counts a source");
   // A success creates an entry only in the rule with a share to keep.
   await respond(f, T0, { status: 200 });
   assert.equal(f.stats().keys, 1);
+  const one = f.stats().bytes;
+  assert.ok(one > 0, "one rule's table");
   for (let i = 0; i < 200; i++) await respond(f, T0, { ip: `203.0.113.${i}`, status: 404 });
   // Every source in the share rule's scope (.7 already was), the failing ones in nf.
   assert.equal(f.stats().keys, 400);
-  assert.ok(f.stats().bytes > empty, "tables grew");
+  assert.ok(f.stats().bytes > one, "tables grew");
   assert.deepEqual(f.counters(), {
     responses: 201,
     failures: 200,

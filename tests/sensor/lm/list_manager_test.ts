@@ -708,3 +708,76 @@ Deno.test("ListManager reports each ban's time from the source's first event (on
   }
   assert.deepEqual(seen, [{ rule_name: "tsng.location_rate", seconds: 10, simulated: false }]);
 });
+
+Deno.test("ListManager.forgetIdle() forgets a quiet domain without a command; configure() starts it afresh", () => {
+  const { lm: m, sent } = setup();
+  m.configure(D, lm([projection({ name: "rate" })]));
+  m.configure(8985, lm([projection({ name: "rate" })]));
+  assert.equal(m.forgetIdle(D), true);
+  assert.deepEqual(m.domainIds(), [8985]);
+  assert.deepEqual(m.modes(D), {});
+  assert.equal(m.forgetIdle(D), true, "an unknown domain is already forgotten");
+  assert.deepEqual(sent, []);
+  // Back in use: a fresh domain that bans as before.
+  m.configure(D, lm([projection({ name: "rate" })]));
+  m.onEvents(D, "1.0.0.1", ["loc_rate_a"], NO_FLAGS, 1);
+  assert.deepEqual(brief(sent), ["add 1.0.0.1 loc_rate_a"]);
+});
+
+Deno.test("ListManager.forgetIdle() keeps a domain with an active ban until it expires, sending no del", () => {
+  const { lm: m, clock, sent } = setup();
+  m.configure(D, lm([projection({ name: "rate", timeout: 60 })]));
+  m.onEvents(D, "1.0.0.1", ["loc_rate_a"], NO_FLAGS, 1);
+  assert.equal(m.forgetIdle(D), false);
+  assert.deepEqual(m.domainIds(), [D]);
+  clock.advance(TICK_MS);
+  m.tick();
+  assert.deepEqual(m.domainIds(), [D], "the ban is still active");
+  clock.advance(TICK_MS);
+  m.tick();
+  assert.deepEqual(m.domainIds(), [], "forgotten at the first tick after the ban expired");
+  assert.deepEqual(brief(sent), ["add 1.0.0.1 loc_rate_a"]);
+});
+
+Deno.test("ListManager.forgetIdle() keeps offenders, watched IPs and a projection past its first mode", () => {
+  const { lm: m, clock, sent } = setup();
+  // A repeat offender escalates its next ban: the domain stays while that is remembered.
+  m.configure(
+    D,
+    lm([projection({
+      name: "rate",
+      timeout: 60,
+      escalation: { factor: 2, max: 3600, forget: 120 },
+    })]),
+  );
+  m.onEvents(D, "1.0.0.1", ["loc_rate_a"], NO_FLAGS, 1);
+  clock.advance(61_000);
+  assert.equal(m.forgetIdle(D), false);
+  clock.advance(TICK_MS);
+  m.tick();
+  assert.deepEqual(m.domainIds(), [D], "offender remembered for 120 s");
+  clock.advance(120_000);
+  m.tick();
+  assert.deepEqual(m.domainIds(), []);
+  // Watched IPs, then block mode after activation: kept, and a later configure() resumes it.
+  const auto = lm([projection({
+    name: "rate",
+    state: "auto",
+    activation: { events: 2, ips: 0 },
+    cooldown: 0,
+    timeout: 60,
+  })]);
+  m.configure(D, auto);
+  m.onEvents(D, "2.0.0.1", ["loc_rate_a"], NO_FLAGS, 1);
+  assert.equal(m.forgetIdle(D), false, "an IP is watched");
+  m.onEvents(D, "2.0.0.1", ["loc_rate_a"], NO_FLAGS, 1);
+  clock.advance(TICK_MS);
+  m.tick();
+  assert.equal(m.modes(D).rate?.mode, "block");
+  clock.advance(3600_000);
+  m.tick();
+  assert.equal(m.forgetIdle(D), false, "block mode is not the first mode");
+  m.configure(D, auto);
+  assert.equal(m.modes(D).rate?.mode, "block");
+  assert.deepEqual(brief(sent).filter((c) => c.startsWith("del")), []);
+});

@@ -69,6 +69,30 @@ Deno.test("ConfigStore layers default.conf, component files and domain files", a
   assert.equal(store.domainConfig(8984).lm.projections.length, 9);
 });
 
+Deno.test("ConfigStore.domainConfig() gives a domain with nothing of its own the global object", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.mkdir(join(dir, "filters"));
+  await Deno.mkdir(join(dir, "components"));
+  await Deno.writeTextFile(join(dir, "filters", "8984.json"), JSON.stringify({ many_uas: {} }));
+  const store = await storeIn(dir, "force_domains = *\n");
+  // No object per domain id: every auto-created domain runs on the one global configuration.
+  for (let id = 1; id <= 1000; id++) assert.equal(store.domainConfig(id), store.global);
+  assert.notEqual(store.domainConfig(8984), store.global);
+  assert.equal(store.domainConfig(8984), store.domainConfig(8984), "an own one is kept");
+  // A reload of the components hands out the new global object.
+  await Deno.writeTextFile(join(dir, "components", "many_uas.yaml"), "max_uas: 5\n");
+  await store.reloadComponents();
+  assert.equal(store.domainConfig(7), store.global);
+  assert.equal(store.domainConfig(7).many_uas.max_uas, 5);
+  // A domain given components of its own through the API gets its own object; deleted, the
+  // global one again.
+  await store.putComponent(7, "many_uas", { max_uas: 2 }, false);
+  assert.equal(store.domainConfig(7).many_uas.max_uas, 2);
+  store.deleteDomain(7);
+  assert.equal(store.domainConfig(7), store.global);
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("ConfigStore keeps the last good domain config when its file breaks", async () => {
   const dir = await Deno.makeTempDir();
   await Deno.mkdir(join(dir, "filters"));
