@@ -15,6 +15,7 @@ import { WorkerRunner } from "./ingest/worker_runner.ts";
 import { ListManager } from "./lm/list_manager.ts";
 import type { Logger } from "../shared/log/logger.ts";
 import { Metrics } from "../shared/metrics/metrics.ts";
+import { liveRe2Count, re2Stats } from "../shared/config/regex.ts";
 import { CommandPublisher } from "./outbound/command_publisher.ts";
 import type { HttpRecord } from "./wire/record.ts";
 import {
@@ -168,6 +169,20 @@ export class Sensor {
     );
     m.set("qts_lm_commands_held", "Commands waiting for their journal fsync", {}, lm.held);
     m.set("qts_lm_state_durable", "1 when every published ban is on disk", {}, lm.durable ? 1 : 0);
+    m.set(
+      "qts_regex_re2_live",
+      "RE2 patterns compiled in WebAssembly memory now",
+      {},
+      liveRe2Count(),
+    );
+    m.counter(
+      "qts_regex_re2_recompiles_total",
+      "RE2 patterns compiled again after eviction (more than 2,048 RE2 patterns in use)",
+    ).value = re2Stats.recompiles;
+    m.counter(
+      "qts_regex_re2_oom_flushes_total",
+      "Times RE2's WebAssembly heap filled and every cached pattern was freed to compile a new one",
+    ).value = re2Stats.oom_flushes;
     const stats = this.#input?.stats;
     if (stats) {
       for (const [reason, count] of Object.entries(stats.disconnected)) {

@@ -44,18 +44,8 @@ const cache = new Map<string, Matcher>();
 export function compileRegex(pattern: string): Matcher {
   const known = cache.get(pattern);
   if (known) return known;
-  let re2: RE2;
-  try {
-    re2 = new RE2(pattern, "u");
-  } catch (error) {
-    throw new SyntaxError(
-      `Cannot compile regex ${JSON.stringify(pattern)}: ${
-        (error as Error).message.replace(/^Invalid regular expression: \/.*\/u: /, "")
-      }`,
-      { cause: error },
-    );
-  }
-  let matcher: Matcher = { source: pattern, engine: "re2", test: (input) => re2.test(input) };
+  const re2 = newRe2(pattern);
+  let matcher: Matcher | undefined;
   const js = linearV8Source(pattern);
   if (js !== undefined) {
     try {
@@ -65,9 +55,84 @@ export function compileRegex(pattern: string): Matcher {
       // Printed source V8 refuses: keep RE2.
     }
   }
-  if (cache.size > 10_000) cache.clear();
+  if (matcher) {
+    freeRe2(re2); // RE2 only judged validity
+  } else {
+    keepRe2(pattern, re2);
+    matcher = { source: pattern, engine: "re2", test: (input) => liveRe2(pattern).test(input) };
+  }
+  if (cache.size >= CACHE_MAX) cache.clear();
   cache.set(pattern, matcher);
   return matcher;
+}
+
+const CACHE_MAX = 10_000;
+
+/**
+ * RE2 objects live in WebAssembly memory that JS garbage collection never frees: without an
+ * explicit delete, ~9,000 compiled patterns exhaust it and every later pattern fails. So at most
+ * RE2_LIVE_MAX stay compiled (oldest compiled first out, so the hot path is one lookup); a
+ * matcher whose object was evicted compiles it again on its next call.
+ */
+const RE2_LIVE_MAX = 2_048;
+const re2Live = new Map<string, RE2>();
+
+/** Counted for /metrics: recompiles of evicted objects, and full flushes after an OOM. */
+export const re2Stats = { recompiles: 0, oom_flushes: 0 };
+
+function newRe2(pattern: string): RE2 {
+  try {
+    try {
+      return new RE2(pattern, "u");
+    } catch (error) {
+      // A few huge patterns can still fill the fixed 16 MiB heap: free every cached object (their
+      // matchers recompile on demand) and try once more; the module recovers after such an abort.
+      if (!/\bOOM\b/.test(String((error as Error).message)) || re2Live.size === 0) throw error;
+      re2Stats.oom_flushes++;
+      for (const re2 of re2Live.values()) freeRe2(re2);
+      re2Live.clear();
+      return new RE2(pattern, "u");
+    }
+  } catch (error) {
+    throw new SyntaxError(
+      `Cannot compile regex ${JSON.stringify(pattern)}: ${
+        (error as Error).message.replace(/^Invalid regular expression: \/.*\/u: /, "")
+      }`,
+      { cause: error },
+    );
+  }
+}
+
+function freeRe2(re2: RE2): void {
+  (re2 as unknown as { wrapper: { delete(): void } }).wrapper.delete();
+}
+
+function keepRe2(pattern: string, re2: RE2): void {
+  const old = re2Live.get(pattern);
+  if (old) freeRe2(old);
+  re2Live.delete(pattern);
+  if (re2Live.size >= RE2_LIVE_MAX) {
+    const [oldest, evicted] = re2Live.entries().next().value!;
+    re2Live.delete(oldest);
+    freeRe2(evicted);
+  }
+  re2Live.set(pattern, re2);
+}
+
+function liveRe2(pattern: string): RE2 {
+  const re2 = re2Live.get(pattern);
+  if (re2 === undefined) {
+    re2Stats.recompiles++;
+    const fresh = newRe2(pattern);
+    keepRe2(pattern, fresh);
+    return fresh;
+  }
+  return re2;
+}
+
+/** How many RE2 objects are compiled now (bounded by RE2_LIVE_MAX). */
+export function liveRe2Count(): number {
+  return re2Live.size;
 }
 
 /**

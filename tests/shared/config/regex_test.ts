@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { parse as parseYaml } from "yaml";
 import { RE2 } from "re2-wasm";
-import { compileRegex } from "../../../src/shared/config/regex.ts";
+import { compileRegex, liveRe2Count, re2Stats } from "../../../src/shared/config/regex.ts";
 import { COMPONENT_SCHEMAS } from "../../../src/shared/config/components.ts";
 import { EMBEDDED_DEFAULT_CONF } from "../../../src/shared/config/load_components.ts";
 import type { Schema } from "../../../src/shared/config/schema.ts";
@@ -215,4 +215,30 @@ Deno.test("compileRegex() on V8 answers as RE2 does on random inputs", () => {
       );
     }
   }
+});
+
+Deno.test("compileRegex: RE2's WebAssembly memory stays bounded over 30,000 distinct patterns, and evicted matchers still answer", () => {
+  // Nested repeats go to RE2; before the bound, ~9,000 of these made every later compile fail OOM.
+  const first = compileRegex("^/a0(b|c)+(d+)+$");
+  assert.equal(first.engine, "re2");
+  for (let i = 1; i < 30_000; i++) {
+    const m = compileRegex(`^/a${i}(b|c)+(d+)+$`);
+    if (i % 5_000 === 0) assert.equal(m.test(`/a${i}bcdd`), true);
+  }
+  assert.ok(liveRe2Count() <= 2_048, `live RE2 objects: ${liveRe2Count()}`);
+  // The first matcher's RE2 object was evicted long ago: it compiles again and answers right.
+  assert.equal(first.test("/a0bcd"), true);
+  assert.equal(first.test("/a0x"), false);
+  assert.equal(compileRegex("^(x+)+y$").test("xxy"), true);
+});
+
+Deno.test("compileRegex: large RE2 patterns that fill the 16 MiB heap flush the cache and still compile", () => {
+  const before = re2Stats.oom_flushes;
+  const words = Array.from({ length: 150 }, (_, w) => `w${w}x`).join("|");
+  const matchers = [];
+  for (let i = 0; i < 1_500; i++) matchers.push(compileRegex(`^(p${i}(${words})+)+$`));
+  assert.ok(re2Stats.oom_flushes > before, "the heap never filled: the test proves nothing");
+  assert.equal(matchers[0]!.test("p0w1xw2x"), true);
+  assert.equal(matchers[1_499]!.test("p1499w149x"), true);
+  assert.equal(matchers[3]!.test("p3w150x"), false);
 });
