@@ -5,6 +5,7 @@
  * API under `v1/`. Capture-derived text (user agents, comments, domains) is only ever inserted
  * with `textContent`, never as HTML.
  */
+import { PAGE_DOM_JS } from "../../shared/http/page_dom.ts";
 
 const css = `
 :root { --fg:#1d2330; --muted:#5b6475; --line:#d9dee7; --bg:#f6f7fa; --card:#fff; --accent:#2f6fde;
@@ -52,22 +53,7 @@ const api = (p) => fetch("v1/" + p, { headers: auth }).then(async (r) => {
   return body;
 });
 const $ = (id) => document.getElementById(id);
-function el(tag, attrs, ...kids) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (k === "class") e.className = v; else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
-    else e.setAttribute(k, v);
-  }
-  for (const k of kids) e.append(k instanceof Node ? k : document.createTextNode(String(k)));
-  return e;
-}
-const svgNs = "http://www.w3.org/2000/svg";
-function svgEl(tag, attrs, text) {
-  const e = document.createElementNS(svgNs, tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
+${PAGE_DOM_JS}
 const time = (s) => s ? new Date(s * 1000).toISOString().replace("T", " ").slice(0, 19) : "—";
 const palette = ["#2f6fde","#1f8a4c","#b7791f","#c23b32","#7b4fd6","#0f8b8d","#d6529a","#5b6475","#8aa324","#e07b39"];
 const state = { job: null, label: null, files: [], timer: null };

@@ -10,6 +10,7 @@
  * sessionStorage and sends it as `Authorization: Bearer`.
  * @module
  */
+import { PAGE_DOM_JS } from "../../shared/http/page_dom.ts";
 
 const css = String.raw`
 :root { --fg:#1d2330; --muted:#5b6475; --line:#d9dee7; --bg:#f6f7fa; --card:#fff; --accent:#2f6fde;
@@ -64,7 +65,7 @@ dl.facts dd { margin:0; overflow-wrap:anywhere; }
 .ev:first-of-type { border-top:0; margin-top:0; padding-top:0; }
 `;
 
-// The client script. No `${` and no backticks inside: this is a template literal.
+// The client script. No backticks and no `${` but the shared helpers: this is a template literal.
 const js = String.raw`
 "use strict";
 const $ = (id) => document.getElementById(id);
@@ -118,27 +119,7 @@ const S = {
   timer: 0,
 };
 
-function el(tag, attrs, ...kids) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (v === undefined || v === null) continue;
-    if (k === "class") e.className = v;
-    else if (k === "onclick") e.addEventListener("click", v);
-    else e.setAttribute(k, String(v));
-  }
-  for (const k of kids) {
-    if (k === undefined || k === null) continue;
-    e.append(k instanceof Node ? k : document.createTextNode(String(k)));
-  }
-  return e;
-}
-const svgNs = "http://www.w3.org/2000/svg";
-function svgEl(tag, attrs, text) {
-  const e = document.createElementNS(svgNs, tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
+${PAGE_DOM_JS}
 const pad = (n) => String(n).padStart(2, "0");
 function clock(ms) {
   const d = new Date(ms);

@@ -495,17 +495,7 @@ export class ListManager {
     const out: Ban[] = [];
     for (const ban of d.bans.values()) {
       if (ban.expires_at <= now) continue;
-      out.push({
-        ip: ban.ip,
-        rule_name: ban.rule_name,
-        comment: ban.comment,
-        added_at: ban.added_at,
-        expires_at: ban.expires_at,
-        projection: ban.claimants[0] ?? "",
-        simulated: ban.simulated === true,
-        reason: ban.evidence?.reason ?? "",
-        events: ban.evidence?.count ?? 0,
-      });
+      out.push(banView(ban));
     }
     return out.sort((a, b) => a.added_at - b.added_at);
   }
@@ -519,26 +509,10 @@ export class ListManager {
     const out: BanDetail[] = [];
     for (const d of this.#domains.values()) {
       if (domainId !== undefined && d.id !== domainId) continue;
-      const sources = new Set([ip]);
-      if (ip.includes(":")) {
-        for (const p of d.projections) sources.add(sourceOf(ip, p.config.ipv6_prefix));
-      }
-      for (const source of sources) {
+      for (const source of sourcesOf(d, ip)) {
         for (const ban of d.bans.ofIp(source)) {
           if (ban.expires_at <= now) continue;
-          out.push({
-            domain_id: d.id,
-            ip: ban.ip,
-            rule_name: ban.rule_name,
-            comment: ban.comment,
-            added_at: ban.added_at,
-            expires_at: ban.expires_at,
-            projection: ban.claimants[0] ?? "",
-            simulated: ban.simulated === true,
-            reason: ban.evidence?.reason ?? "",
-            events: ban.evidence?.count ?? 0,
-            evidence: ban.evidence ?? null,
-          });
+          out.push({ domain_id: d.id, ...banView(ban), evidence: ban.evidence ?? null });
         }
       }
     }
@@ -555,11 +529,7 @@ export class ListManager {
     const now = this.#clock.now();
     let n = 0;
     // An IPv6 address also lifts the ban of the network it was counted and banned as.
-    const sources = new Set([ip]);
-    if (ip.includes(":")) {
-      for (const p of d.projections) sources.add(sourceOf(ip, p.config.ipv6_prefix));
-    }
-    for (const source of sources) {
+    for (const source of sourcesOf(d, ip)) {
       for (const ban of d.bans.ofIp(source)) {
         d.bans.delete(ban);
         if (ban.expires_at <= now) continue;
@@ -1161,6 +1131,30 @@ export class ListManager {
 }
 
 /** Forgets offenders whose last ban is older than every projection's `escalation.forget`. */
+/** The address and, for IPv6, each network a projection of the domain counts it in. */
+function sourcesOf(d: Domain, ip: string): Set<string> {
+  const sources = new Set([ip]);
+  if (ip.includes(":")) {
+    for (const p of d.projections) sources.add(sourceOf(ip, p.config.ipv6_prefix));
+  }
+  return sources;
+}
+
+/** A ban as the API and the CLI show it. */
+function banView(ban: ActiveBan): Ban {
+  return {
+    ip: ban.ip,
+    rule_name: ban.rule_name,
+    comment: ban.comment,
+    added_at: ban.added_at,
+    expires_at: ban.expires_at,
+    projection: ban.claimants[0] ?? "",
+    simulated: ban.simulated === true,
+    reason: ban.evidence?.reason ?? "",
+    events: ban.evidence?.count ?? 0,
+  };
+}
+
 function sweepOffenders(d: Domain, now: number): void {
   if (d.offenders.size === 0) return;
   let forget = 0;

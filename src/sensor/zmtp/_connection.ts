@@ -81,6 +81,12 @@ const SKIP_CHUNK = 64 * 1024;
 const ABSURD = Number.MAX_SAFE_INTEGER;
 
 const GREETING = encodeGreeting();
+
+/** Which limit a dropped frame of `bytes`, after `frames` kept parts, crossed (for the log). */
+function limitHit(opts: ResolvedOptions, bytes: number, frames: number): string {
+  if (bytes > opts.maxFrame) return "maxFrame";
+  return frames >= opts.maxFrames ? "maxFrames" : "maxMessage";
+}
 const PHASE_GREETING = 0;
 const PHASE_READY = 1;
 const PHASE_TRAFFIC = 2;
@@ -419,14 +425,7 @@ export class Connection {
                 dropAfterSkip = dropping;
               } else {
                 if (!dropping) {
-                  this.#oversized(
-                    size,
-                    size > opts.maxFrame
-                      ? "maxFrame"
-                      : parts.length >= opts.maxFrames
-                      ? "maxFrames"
-                      : "maxMessage",
-                  );
+                  this.#oversized(size, limitHit(opts, size, parts.length));
                   parts = [];
                   partsBytes = 0;
                 }
@@ -491,14 +490,7 @@ export class Connection {
             parts.length >= opts.maxFrames
           ) {
             // Only CURVE gets here: a MESSAGE that fit its limit but whose frame does not.
-            this.#oversized(
-              bytes,
-              bytes > opts.maxFrame
-                ? "maxFrame"
-                : parts.length >= opts.maxFrames
-                ? "maxFrames"
-                : "maxMessage",
-            );
+            this.#oversized(bytes, limitHit(opts, bytes, parts.length));
             parts = [];
             partsBytes = 0;
             dropping = more;
