@@ -53,15 +53,7 @@ export class HttpStats {
   domain(domainId: number): DomainStats {
     let stats = this.#domains.get(domainId);
     if (stats === undefined) {
-      stats = {
-        domain_id: domainId,
-        requests: 0,
-        responses: 0,
-        statuses: {},
-        methods: {},
-        events: {},
-        drops: {},
-      };
+      stats = emptyStats(domainId);
       this.#domains.set(domainId, stats);
     }
     return stats;
@@ -130,15 +122,7 @@ export function mergeStats(snapshots: readonly StatsSnapshot[]): StatsSnapshot {
   for (const snap of snapshots) {
     addInto(out.drops, snap.drops);
     for (const [id, stats] of Object.entries(snap.domains)) {
-      const into = out.domains[id] ??= {
-        domain_id: stats.domain_id,
-        requests: 0,
-        responses: 0,
-        statuses: {},
-        methods: {},
-        events: {},
-        drops: {},
-      };
+      const into = out.domains[id] ??= emptyStats(stats.domain_id);
       into.requests += stats.requests;
       into.responses += stats.responses;
       addInto(into.statuses, stats.statuses);
@@ -205,6 +189,18 @@ export function renderPrometheus(snapshot: StatsSnapshot): string {
     }
   }
   return lines.join("\n") + "\n";
+}
+
+function emptyStats(domainId: number): DomainStats {
+  return {
+    domain_id: domainId,
+    requests: 0,
+    responses: 0,
+    statuses: {},
+    methods: {},
+    events: {},
+    drops: {},
+  };
 }
 
 function bump(counts: Record<string, number>, key: string): void {
