@@ -77,6 +77,10 @@ function comment(info: FlowLabelInfo): string {
       what = "unlabelled";
   }
   if (info.source === "given") what = `label given; detected: ${what}`;
+  if (info.http !== undefined && info.http.gaps > 0) {
+    what += `; HTTP ${info.http.requests} requests seen, stream lost ${info.http.gaps}×` +
+      " (gaps or snap length): counts are a floor";
+  }
   return `${what}; session ${info.session}`;
 }
 

@@ -62,7 +62,8 @@ a.ip { color:var(--accent); cursor:pointer; text-decoration:underline; }
 
 const js = `
 "use strict";
-// The page's state lives in its URL: ?job=N&client=IP&label=L (and ?token= when TrActor has one),
+// The page's state lives in its URL: ?job=N&client=IP&label=L&sort=COLUMN&order=asc|desc (and
+// ?token= when TrActor has one),
 // so what an analyst is looking at is a link to share.
 const params = new URLSearchParams(location.search);
 const token = params.get("token") || "";
@@ -95,7 +96,8 @@ const flowsText = (n) => grouped(n) + (n === 1 ? " flow" : " flows");
 const palette = ["#2f6fde","#1f8a4c","#b7791f","#c23b32","#7b4fd6","#0f8b8d","#d6529a","#5b6475","#8aa324","#e07b39"];
 const state = { job: Number(params.get("job") || (location.hash.match(/job=(\\d+)/) || [])[1]) || null,
   client: params.get("client"), label: params.get("label"), files: [], timer: null, colors: new Map(),
-  clients: [], clientsTotal: 0, sort: { key: "requests", desc: true }, metric: "bytes", timeline: null,
+  clients: [], clientsTotal: 0,
+  sort: { key: params.get("sort") || "requests", desc: params.get("order") !== "asc" }, metric: "bytes", timeline: null,
   flows: { filter: null, offset: 0, limit: 50 } };
 
 function saveUrl() {
@@ -104,6 +106,7 @@ function saveUrl() {
   if (state.job) p.set("job", String(state.job));
   if (state.client) p.set("client", state.client);
   else if (state.label) p.set("label", state.label);
+  if (state.sort.key !== "requests" || !state.sort.desc) { p.set("sort", state.sort.key); p.set("order", state.sort.desc ? "desc" : "asc"); }
   history.replaceState(null, "", location.pathname + "?" + p.toString());
 }
 const colorOf = (label) => {
@@ -184,7 +187,7 @@ async function selectJob(id, fromUrl) {
   let details, stats, groups, clients, timeline;
   try {
     [details, stats, groups, clients, timeline] = (await Promise.all([api("file/" + id + "/details"), api("file/" + id + "/statistics"),
-      api("labels/list"), api("file/" + id + "/clients?limit=500&top=5"), api("file/" + id + "/timeline")]));
+      api("labels/list"), api("file/" + id + "/clients?limit=500&top=5" + serverSort()), api("file/" + id + "/timeline")]));
   } catch (e) { $("jobtitle").textContent = "Job " + id + ": " + e.message; return; }
   saveUrl();
   const d = details.body;
@@ -309,16 +312,23 @@ function sortValue(c, key) {
 async function sortClients(key, server) {
   const same = state.sort.key === key;
   state.sort = { key, desc: same ? !state.sort.desc : key !== "ip" && key !== "country" };
+  saveUrl();
   // A bounded page sorts itself; when the job has more clients than loaded, the server sorts.
   if (server && state.clientsTotal > state.clients.length) {
     try {
-      state.clients = (await api("file/" + state.job + "/clients?limit=500&top=5&sort=" + server + "&order=" + (state.sort.desc ? "desc" : "asc"))).body;
+      state.clients = (await api("file/" + state.job + "/clients?limit=500&top=5" + serverSort())).body;
     } catch (e) { $("note").textContent = e.message; }
   }
   renderClients();
 }
 
+function serverSort() {
+  const col = COLUMNS.find((c) => c[0] === state.sort.key);
+  return col && col[3] ? "&sort=" + col[3] + "&order=" + (state.sort.desc ? "desc" : "asc") : "";
+}
+
 function renderClients() {
+  if (!COLUMNS.some((c) => c[0] === state.sort.key)) state.sort = { key: "requests", desc: true };
   const { key, desc } = state.sort;
   const rows = [...state.clients].sort((a, b) => {
     const x = sortValue(a, key), y = sortValue(b, key);

@@ -331,6 +331,7 @@ Deno.test("labelFlows() counts every request of a real keep-alive capture, per c
     const http = info(f).http;
     assert.ok(http, `flow ${f.id} of ${f.srcAddress} is HTTP`);
     assert.equal(http.responses, http.requests, `flow ${f.id}: one response per request`);
+    assert.equal(http.gaps, 0, `flow ${f.id}: read in step to the end`);
     const c = byClient.get(f.srcAddress) ?? { flows: 0, requests: 0, agents: new Set() };
     c.flows++;
     c.requests += http.requests;

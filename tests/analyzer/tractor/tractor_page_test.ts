@@ -158,6 +158,15 @@ Deno.test({
       );
       assert.match(rotator, /User-Agents \(10\)/);
       assert.match(rotator, /id="flowrange">flows 1–30 of 30</);
+      // A sorted view is a link too: by flows, ascending (ties: more bytes first).
+      const byFlows = await run(["--dump-dom"], `/?job=${jobs.real}&sort=flows&order=asc`);
+      assert.deepEqual([...clientRows(byFlows).keys()], [
+        HTTP_CLIENTS.crawler,
+        HTTP_CLIENTS.legacy,
+        HTTP_CLIENTS.browser,
+        HTTP_CLIENTS.rotator,
+      ]);
+      assert.match(byFlows, /class="sortable num sorted" data-key="flows">Flows ▲/);
 
       const png = join(Deno.env.get("TMPDIR") ?? "/tmp", "qts-tractor-page.png");
       await run([`--screenshot=${png}`], "/", { width: 1400, height: 2400 });

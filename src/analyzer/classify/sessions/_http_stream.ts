@@ -83,8 +83,13 @@ export class HttpStream {
     this.#lose();
   }
 
+  /** Times the stream lost its place (gap, cut packet, unparseable or oversized head). */
+  lost = 0;
+
   #lose(): void {
-    if (this.#mode !== "done") this.#resync = true;
+    if (this.#mode === "done" || this.#resync) return;
+    this.#resync = true;
+    this.lost++;
   }
 
   #startHead(): void {

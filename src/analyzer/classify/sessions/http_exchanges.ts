@@ -24,8 +24,11 @@ export interface HttpSummary {
   userAgents: Map<string, number>;
   hosts: Map<string, number>;
   urls: Map<string, number>;
-  /** Responses per status code. */
+  /** Responses per status code (0 counts codes past the distinct bound). */
   statuses: Map<number, number>;
+  /** Times a direction lost its place (lost segment, snap length, not HTTP): the counts above
+   * are then a floor, and the flow says so. */
+  gaps: number;
 }
 
 function add<K>(map: Map<K, number>, key: K, other: K): void {
@@ -70,6 +73,7 @@ export class HttpExchanges {
     hosts: new Map(),
     urls: new Map(),
     statuses: new Map(),
+    gaps: 0,
   };
   /** Per outstanding request: was it HEAD (its response has no body). */
   readonly #pendingHead: boolean[] = [];
@@ -90,11 +94,14 @@ export class HttpExchanges {
     const stream = this.#streams[direction];
     stream.feed(bytes);
     if (truncated) stream.lose();
+    this.summary.gaps = this.#streams[0].lost + this.#streams[1].lost;
   }
 
   /** Feeds one later TCP packet of a direction. */
   feedPacket(direction: 0 | 1, view: PacketView): void {
-    this.#streams[direction].feedPacket(view);
+    const stream = this.#streams[direction];
+    stream.feedPacket(view);
+    this.summary.gaps = this.#streams[0].lost + this.#streams[1].lost;
   }
 
   #request(head: Uint8Array): BodyFraming | undefined {

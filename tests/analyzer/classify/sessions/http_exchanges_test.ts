@@ -52,6 +52,7 @@ Deno.test("HttpExchanges counts every request of a keep-alive connection with it
   assert.deepEqual(sum.userAgents, new Map([["one", 11], ["two", 20]]));
   assert.deepEqual(sum.hosts, new Map([["a.test", 31]]));
   assert.deepEqual(sum.urls, new Map([["http://a.test/a", 16], ["http://a.test/b", 15]]));
+  assert.equal(sum.gaps, 0);
 });
 
 Deno.test("HttpExchanges skips chunked bodies, HEAD responses and splits across segments", () => {
@@ -87,6 +88,7 @@ Deno.test("HttpExchanges trims retransmissions and resynchronises after a gap", 
   send(h, 0, c, get("/4", "u")); // a packet that starts a request: back in step
   assert.equal(h.summary.requests, 3);
   assert.deepEqual([...h.summary.urls.keys()], ["/1", "/2", "/4"].map((p) => "http://a.test" + p));
+  assert.equal(h.summary.gaps, 1, "the loss is counted once, however many packets it skips");
 });
 
 Deno.test("HttpExchanges counts values past the distinct bound under (other)", () => {
@@ -111,5 +113,6 @@ Deno.test("HttpExchanges stops reading at a protocol switch and a truncated firs
   send(t, 0, 900, "aaaa\r\n\r\n"); // rest of the cut head: skipped
   send(t, 0, 908, get("/next", "u"));
   assert.equal(t.summary.requests, 1);
+  assert.equal(t.summary.gaps, 1);
   assert.deepEqual([...t.summary.urls.keys()], ["http://a.test/next"]);
 });
