@@ -543,3 +543,12 @@ Deno.test("snapshot() reports each upstream's state", () => {
     ],
   });
 });
+
+Deno.test("pick() hash_ip does not depend on the order servers are listed in", () => {
+  const servers = ["a:1", "b:1", "c:1", "d:1"].map((address, i) => ({ address, weight: i + 1 }));
+  const ips = clientIps(5_000);
+  assert.deepEqual(
+    mapping(pool([...servers].reverse(), "hash_ip"), ips),
+    mapping(pool(servers, "hash_ip"), ips),
+  );
+});
