@@ -19,6 +19,18 @@ export function findChromium(): string | undefined {
   return undefined;
 }
 
+/** Flags every headless run takes: no sandbox, GPU, QUIC, first-run or background traffic. */
+export const HEADLESS_FLAGS: readonly string[] = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
 /** Options of {@linkcode runChromium}. */
 export interface RunChromiumOptions {
   /** Window size; default 1280×900. */
@@ -40,14 +52,7 @@ export async function runChromium(
 ): Promise<string> {
   const out = await new Deno.Command(chromium, {
     args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
+      ...HEADLESS_FLAGS,
       `--user-data-dir=${profile}`,
       `--window-size=${options.width ?? 1280},${options.height ?? 900}`,
       "--virtual-time-budget=10000",

@@ -4,7 +4,8 @@ import type { Row } from "./store_rows.ts";
 /** Schema version written to `PRAGMA user_version`. */
 export const SCHEMA_VERSION = 2;
 
-const SCHEMA = `
+/** Version 1: jobs, flows and the seed's aggregates (also the base every later version alters). */
+export const SCHEMA_V1 = `
 CREATE TABLE jobs(
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   file_name TEXT NOT NULL,
@@ -129,7 +130,7 @@ export function migrate(db: DatabaseSync, path: string): number {
   if (version === SCHEMA_VERSION) return version;
   db.exec("BEGIN IMMEDIATE");
   try {
-    if (version < 1) db.exec(SCHEMA);
+    if (version < 1) db.exec(SCHEMA_V1);
     db.exec(SCHEMA_V2);
     db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
     db.exec("COMMIT");

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { isCaptureName } from "../../../src/analyzer/tractor/capture_repository.ts";
 import { SCHEMA_VERSION, TractorStore } from "../../../src/analyzer/tractor/tractor_store.ts";
+import { SCHEMA_V1 } from "../../../src/analyzer/tractor/_store_schema.ts";
 import { clientsCapture } from "./_clients_capture.ts";
 import { CLIENTS_PCAP } from "./_tractor_fixture.ts";
 
@@ -133,9 +134,7 @@ Deno.test("TractorStore migrates a version 1 database and builds the client tota
   try {
     const path = join(dir, "tractor.sqlite");
     const old = new DatabaseSync(path);
-    old.exec(
-      await Deno.readTextFile(new URL("../../fixtures/tractor/schema-v1.sql", import.meta.url)),
-    );
+    old.exec(SCHEMA_V1);
     old.exec("PRAGMA user_version = 1");
     old.exec(
       `INSERT INTO jobs(id, file_name, extension, size_bytes, mtime_ms, state, created_at,

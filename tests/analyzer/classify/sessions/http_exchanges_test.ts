@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { PacketView } from "../../../../src/shared/capture/packet_view.ts";
+import { segment } from "./_segment.ts";
 import {
   HttpExchanges,
   MAX_DISTINCT,
@@ -7,18 +7,6 @@ import {
 } from "../../../../src/analyzer/classify/sessions/http_exchanges.ts";
 
 const enc = new TextEncoder();
-
-/** The PacketView fields the follower reads: payload bytes and the TCP sequence number. */
-function segment(text: string, seq: number, captured = text.length): PacketView {
-  const buf = enc.encode(`xx${text}`);
-  return {
-    buf,
-    tcpSeq: seq,
-    payloadOffset: 2,
-    payloadLength: text.length,
-    payloadCaptured: captured,
-  } as unknown as PacketView;
-}
 
 const get = (path: string, ua: string, host = "a.test") =>
   `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: ${ua}\r\nAccept: */*\r\n\r\n`;
