@@ -75,6 +75,7 @@ ALTER TABLE flows ADD COLUMN first_ms INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE flows ADD COLUMN last_ms INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE flows ADD COLUMN requests INTEGER NOT NULL DEFAULT 0;
 UPDATE flows SET first_ms = time_start * 1000, last_ms = time_end * 1000;
+CREATE INDEX label_client_counts_by_ip ON label_client_counts(job_id, ip);
 CREATE TABLE flow_http(
   job_id INTEGER NOT NULL, flow_id INTEGER NOT NULL, kind TEXT NOT NULL, value TEXT NOT NULL,
   count INTEGER NOT NULL,
