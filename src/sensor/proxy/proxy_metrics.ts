@@ -109,24 +109,15 @@ export class ProxyMetrics {
     }).value++;
   }
 
-  /** Pool state as gauges: health, active connections and failures of every upstream. */
+  /**
+   * What the pools' own series do not say, from their snapshots: each upstream's recent
+   * failures (passive checks) and weight. Health and active connections the pool exports.
+   */
   pools(snapshots: readonly PoolSnapshot[]): void {
     const m = this.metrics;
     for (const pool of snapshots) {
       for (const u of pool.upstreams) {
         const labels = { pool: pool.name, upstream: u.address };
-        m.set(
-          "qts_proxy_upstream_healthy",
-          "1 when the upstream takes traffic",
-          labels,
-          u.healthy ? 1 : 0,
-        );
-        m.set(
-          "qts_proxy_upstream_active",
-          "Open proxied connections to the upstream",
-          labels,
-          u.active,
-        );
         m.set(
           "qts_proxy_upstream_fails",
           "Recent failures of the upstream (passive checks)",

@@ -299,10 +299,14 @@ function poolOptions(
     if (!sm) fail(section, "health_status", `"${status}" is not a range like 200-399`);
     options.health = {
       kind: health,
-      ...(health === "http" ? { path: raw(section, "health_path", "/") } : {}),
+      ...(health === "http"
+        ? {
+          path: raw(section, "health_path", "/"),
+          expectStatus: sm ? [Number(sm[1]), Number(sm[2])] : [200, 399],
+        }
+        : {}),
       intervalMs: duration(section, "health_interval", "2s"),
       timeoutMs: duration(section, "health_timeout", "1s"),
-      expectStatus: sm ? [Number(sm[1]), Number(sm[2])] : [200, 399],
       rise: integer(section, "health_rise", 2, 1, 100),
       fall: integer(section, "health_fall", 2, 1, 100),
     };
