@@ -12,6 +12,25 @@ export class IoTimeout extends Error {
 export type Socket = Pick<Deno.Conn, "read" | "write" | "close">;
 
 const BUFFER = 64 * 1024;
+// Time limits are checked by one sweep for every socket, not a timer per read: arming one is
+// then a field write on the hot path. A limit fires up to SWEEP_MS late.
+const SWEEP_MS = 100;
+const armed = new Set<ConnIo>();
+let sweeper: ReturnType<typeof setInterval> | undefined;
+
+function sweep(): void {
+  const now = Date.now();
+  for (const io of armed) io.expire(now);
+  if (armed.size === 0 && sweeper !== undefined) {
+    clearInterval(sweeper);
+    sweeper = undefined;
+  }
+}
+
+function watch(io: ConnIo): void {
+  armed.add(io);
+  sweeper ??= setInterval(sweep, SWEEP_MS);
+}
 
 /**
  * One side of a proxied connection: a socket with a read buffer, an output buffer, and time
@@ -34,8 +53,12 @@ export class ConnIo {
   writeTimeout = 0;
   #out = new Uint8Array(BUFFER);
   #outLen = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #deadline: ReturnType<typeof setTimeout> | undefined;
+  /** When the current read or write must end (ms), and its limit's name; 0 = none. */
+  #opAt = 0;
+  #opKind = "";
+  /** When the deadline set by setDeadline expires (ms); 0 = none. */
+  #deadlineAt = 0;
+  #deadlineKind = "";
   #expired: string | undefined;
   #closed = false;
   /** Called once when the socket closes (registry bookkeeping). */
@@ -58,7 +81,8 @@ export class ConnIo {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.clearDeadline();
+    this.#opAt = this.#deadlineAt = 0;
+    armed.delete(this);
     try {
       this.socket.close();
     } catch { /* already closed by the peer's side */ }
@@ -67,30 +91,39 @@ export class ConnIo {
 
   #arm(ms: number, kind: string): void {
     if (ms <= 0) return;
-    this.#timer = setTimeout(() => {
-      this.#expired = kind;
+    this.#opAt = Date.now() + ms;
+    this.#opKind = kind;
+    watch(this);
+  }
+
+  /** Closes the socket when a limit has passed at `now` (the sweep calls it). */
+  expire(now: number): void {
+    if (this.#closed) {
+      armed.delete(this);
+      return;
+    }
+    if (this.#opAt !== 0 && now >= this.#opAt) {
+      this.#expired = this.#opKind;
       this.close();
-    }, ms);
+    } else if (this.#deadlineAt !== 0 && now >= this.#deadlineAt) {
+      this.#expired = this.#deadlineKind;
+      this.close();
+    } else if (this.#opAt === 0 && this.#deadlineAt === 0) armed.delete(this);
   }
 
   /** Closes the socket unless {@linkcode ConnIo.clearDeadline} comes within `ms` (0 = none). */
   setDeadline(ms: number, kind: string): void {
-    this.clearDeadline();
-    if (ms <= 0) return;
-    this.#deadline = setTimeout(() => {
-      this.#expired = kind;
-      this.close();
-    }, ms);
+    this.#deadlineAt = ms > 0 ? Date.now() + ms : 0;
+    this.#deadlineKind = kind;
+    if (ms > 0) watch(this);
   }
 
   clearDeadline(): void {
-    if (this.#deadline !== undefined) clearTimeout(this.#deadline);
-    this.#deadline = undefined;
+    this.#deadlineAt = 0;
   }
 
   #disarm(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#opAt = 0;
   }
 
   #fail(error: unknown): never {

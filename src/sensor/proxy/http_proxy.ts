@@ -251,8 +251,8 @@ export class HttpProxy {
         ctx.metrics.rejected(name, error.reason);
         await this.#answer(io, error.status).catch(() => {});
       } else if (error instanceof IoTimeout) {
+        // The limit closed the socket: nothing can be answered (nginx only logs its 408).
         ctx.metrics.timeout(name, error.kind);
-        if (error.kind === "header") await this.#answer(io, 408).catch(() => {});
       } else if (error instanceof BodyError) {
         ctx.metrics.rejected(name, error.reason);
       } else {
@@ -305,7 +305,9 @@ export class HttpProxy {
     const ctx = this.#ctx;
     const name = this.config.name;
     const io = a.io;
-    const before = requestRecord({
+    // Records only when something takes them (qts serve, records_to): they cost per request.
+    const observed = ctx.submit !== undefined;
+    const before = !observed ? undefined : requestRecord({
       id: `${RUN}-${++sequence}`,
       client,
       clientPort: a.clientPort,
@@ -316,11 +318,12 @@ export class HttpProxy {
       forwardedFor: claimed,
       sslCipher: a.cipher,
     });
-    this.#submit(before);
+    if (before) this.#submit(before);
     const upstreams: string[] = [];
     const statuses: number[] = [];
     const times: number[] = [];
     const finish = (status: number, res?: ResponseHead, bodyBytes = 0) => {
+      if (!before) return;
       this.#submit(responseRecord(before, {
         status,
         headers: res?.headers ?? [],

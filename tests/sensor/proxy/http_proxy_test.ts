@@ -320,3 +320,34 @@ Deno.test("HttpProxy retries a failed connect on the next upstream and counts it
     await a.server.shutdown();
   }
 });
+
+Deno.test("HttpProxy closes a connection whose head does not arrive within header_timeout", async () => {
+  const a = upstream("a");
+  const proxy = await startProxy(ini([a.address], "max_conns_per_ip = 2"));
+  try {
+    const port = proxy.port("web");
+    // A slowloris client: part of a head, then nothing.
+    const text = await rawExchange(port, "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ");
+    // The limit closes the socket, as nginx's client_header_timeout does (it logs 408).
+    assert.equal(text, "");
+    assert.equal(
+      proxy.metrics.get("qts_proxy_timeouts_total", { listener: "web", kind: "header" }),
+      1,
+    );
+    // The per-IP limit: two open connections from 127.0.0.1, the third is closed at once.
+    const held = [
+      await Deno.connect({ hostname: "127.0.0.1", port }),
+      await Deno.connect({ hostname: "127.0.0.1", port }),
+    ];
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await rawExchange(port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"), "");
+    assert.equal(
+      proxy.metrics.get("qts_proxy_refused_total", { listener: "web", reason: "per_ip_limit" }),
+      1,
+    );
+    for (const c of held) c.close();
+  } finally {
+    await proxy.close();
+    await a.server.shutdown();
+  }
+});
