@@ -351,3 +351,75 @@ Deno.test("HttpProxy closes a connection whose head does not arrive within heade
     await a.server.shutdown();
   }
 });
+
+const openssl = ["/usr/bin/openssl", "/bin/openssl"].find((p) => {
+  try {
+    return Deno.statSync(p).isFile;
+  } catch {
+    return false;
+  }
+});
+if (!openssl) console.warn("skipping the TLS termination test: openssl is not installed");
+
+Deno.test({
+  name: "HttpProxy terminates TLS with the listener's certificate and key files",
+  ignore: !openssl,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "qts-proxy-tls-" });
+    const cert = `${dir}/cert.pem`;
+    const key = `${dir}/key.pem`;
+    const made = await new Deno.Command(openssl!, {
+      args: [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        key,
+        "-out",
+        cert,
+        "-days",
+        "1",
+        "-subj",
+        "/CN=localhost",
+        "-addext",
+        "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        "-addext",
+        "basicConstraints=critical,CA:FALSE",
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    assert.ok(made.success, "openssl made a certificate");
+    const a = upstream("a");
+    const proxy = await startProxy(ini([a.address], "", `tls_cert = ${cert}\ntls_key = ${key}`));
+    try {
+      const conn = await Deno.connectTls({
+        hostname: "localhost",
+        port: proxy.port("web"),
+        caCerts: [await Deno.readTextFile(cert)],
+      });
+      await conn.write(
+        new TextEncoder().encode("GET /tls HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+      );
+      let text = "";
+      const buf = new Uint8Array(4096);
+      for (;;) {
+        const n = await conn.read(buf).catch(() => null);
+        if (n === null) break;
+        text += new TextDecoder().decode(buf.subarray(0, n));
+      }
+      conn.close();
+      assert.match(text, /^HTTP\/1\.1 200/);
+      assert.match(text, /"path":"\/tls"/);
+      assert.equal(proxy.records[0]!.ssl_cipher, "TLS");
+    } finally {
+      await proxy.close();
+      await a.server.shutdown();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
