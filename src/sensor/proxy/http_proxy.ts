@@ -12,13 +12,12 @@ import {
   type ResponseHead,
 } from "./http_head.ts";
 import { BodyError, pipeBody } from "./pipe_body.ts";
-import type { ListenerConfig, ProxyContext } from "./proxy_context.ts";
 import { encodeProxyHeader } from "./proxy_protocol.ts";
 import { requestRecord, responseRecord } from "./proxy_records.ts";
-import { acceptClients, type Accepted, listen } from "./accept_clients.ts";
+import type { Accepted } from "./accept_clients.ts";
+import { ProxyListener } from "./_proxy_listener.ts";
 import { tunnel } from "./tunnel.ts";
-import type { PickedUpstream, UpstreamPicker } from "./upstream_picker.ts";
-import type { HttpRecord } from "../wire/record.ts";
+import type { PickedUpstream } from "./upstream_picker.ts";
 
 const ascii = new TextEncoder();
 
@@ -145,60 +144,18 @@ async function readResponse(
  * a byte tunnel, banned clients answered with `ban_status`, and every request observed as a
  * before-record at its head and an after-record at its response head.
  */
-export class HttpProxy {
-  readonly config: ListenerConfig;
-  readonly #ctx: ProxyContext;
-  readonly #pool: UpstreamPicker;
+export class HttpProxy extends ProxyListener {
   readonly #idle = new Map<string, ConnIo[]>();
-  readonly #live = new Set<Promise<void>>();
-  #listener: Deno.Listener | undefined;
-  #loop: Promise<void> | undefined;
-  /** The bound address (the real port when configured with 0). */
-  addr: Deno.NetAddr | undefined;
-
-  constructor(config: ListenerConfig, ctx: ProxyContext, pool: UpstreamPicker) {
-    this.config = config;
-    this.#ctx = ctx;
-    this.#pool = pool;
-  }
-
-  /** Binds and starts accepting. */
-  async start(): Promise<void> {
-    this.#listener = await listen(this.config);
-    this.addr = this.#listener.addr as Deno.NetAddr;
-    this.#loop = acceptClients(
-      this.#listener,
-      this.config,
-      this.#ctx,
-      (a) => this.#serve(a),
-      this.#live,
-    );
-  }
 
   /** Stops accepting, closes idle upstream connections, and waits for open exchanges. */
-  async close(): Promise<void> {
-    try {
-      this.#listener?.close();
-    } catch { /* closed */ }
-    await this.#loop;
+  override async close(): Promise<void> {
+    await super.close();
     for (const list of this.#idle.values()) for (const io of list) io.close();
     this.#idle.clear();
-    await Promise.all(this.#live);
   }
 
-  #submit(record: HttpRecord): void {
-    const submit = this.#ctx.submit;
-    if (!submit) return;
-    try {
-      submit(this.config.domain, record);
-      this.#ctx.metrics.record(this.config.name, true);
-    } catch {
-      this.#ctx.metrics.record(this.config.name, false);
-    }
-  }
-
-  async #serve(a: Accepted): Promise<void> {
-    const ctx = this.#ctx;
+  protected async serve(a: Accepted): Promise<void> {
+    const ctx = this.ctx;
     const name = this.config.name;
     const io = a.io;
     let requests = 0;
@@ -264,7 +221,7 @@ export class HttpProxy {
   }
 
   async #answer(io: ConnIo, status: number): Promise<void> {
-    this.#ctx.metrics.request(this.config.name, status);
+    this.ctx.metrics.request(this.config.name, status);
     await io.write(errorResponse(status));
     await io.flush();
   }
@@ -302,7 +259,7 @@ export class HttpProxy {
     claimed: string,
     requests: number,
   ): Promise<boolean> {
-    const ctx = this.#ctx;
+    const ctx = this.ctx;
     const name = this.config.name;
     const io = a.io;
     // Records only when something takes them (qts serve, records_to): they cost per request.
@@ -318,13 +275,13 @@ export class HttpProxy {
       forwardedFor: claimed,
       sslCipher: a.cipher,
     });
-    if (before) this.#submit(before);
+    if (before) this.submit(before);
     const upstreams: string[] = [];
     const statuses: number[] = [];
     const times: number[] = [];
     const finish = (status: number, res?: ResponseHead, bodyBytes = 0) => {
       if (!before) return;
-      this.#submit(responseRecord(before, {
+      this.submit(responseRecord(before, {
         status,
         headers: res?.headers ?? [],
         upstreams,
@@ -345,7 +302,7 @@ export class HttpProxy {
     let startedAt = Date.now();
     let reused = false;
     if (reusable) {
-      upstream = this.#pool.pick(client);
+      upstream = this.pool.pick(client);
       if (upstream) {
         up = this.#takeIdle(upstream);
         reused = up !== undefined;
@@ -355,7 +312,7 @@ export class HttpProxy {
       const got = await connectUpstream(
         ctx,
         name,
-        this.#pool,
+        this.pool,
         client,
         {
           first: upstream,
@@ -383,7 +340,7 @@ export class HttpProxy {
       upstream = got.upstream;
       startedAt = got.startedAt;
     }
-    const pool = this.#pool;
+    const pool = this.pool;
     pool.acquire(upstream!);
     let released = false;
     const release = () => {
