@@ -38,7 +38,7 @@ const BUDGET_MESSAGE = "qts: instruction budget exceeded";
 /** Wall-clock cap of one call, for instructions that are slow (huge string.rep in a loop). */
 const MAX_CALL_MS = 250;
 /** The count hook fires every this many instructions to check budget and clock. */
-const HOOK_STEP = 100;
+const HOOK_STEP = 1000;
 
 let factory: Promise<LuaFactory> | undefined;
 let wasmExports: WebAssembly.Exports | undefined;
@@ -95,6 +95,12 @@ function rawModule(module: RawModule): RawModule {
     ) {
       fast[`_${name}`] = raw[name];
     }
+  }
+  // wasmoon's allocator (traceAllocations: every Lua allocation) calls the module's _realloc
+  // and _free: the same raw exports there, so an allocation is one JS hop, not three.
+  const shared = module as unknown as Record<string, unknown>;
+  for (const name of ["realloc", "free", "malloc"]) {
+    if (typeof raw[name] === "function") shared[`_${name}`] = raw[name];
   }
   return fast;
 }

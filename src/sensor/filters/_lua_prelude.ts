@@ -87,19 +87,22 @@ local function repetitions(p)
   end
   return n
 end
-local known = {}
+-- Repetitions counted per pattern (+1 when unanchored) for find/match, and +1 for the scans
+-- of gmatch/gsub; a pattern seen before costs one table read (the common, cheap case).
+local known_find, known_scan = {}, {}
 local known_count = 0
 local function check_pattern(s, p, scans)
-  if type(s) ~= "string" or type(p) ~= "string" then return end
-  local k = known[p]
-  if not k then
-    k = repetitions(p)
-    if known_count > 1000 then known, known_count = {}, 0 end
-    known[p] = k
+  local k = (scans and known_scan or known_find)[p]
+  if k == nil then
+    if type(p) ~= "string" then return end
+    local n = repetitions(p)
+    if known_count > 1000 then known_find, known_scan, known_count = {}, {}, 0 end
+    known_find[p] = sub(p, 1, 1) ~= "^" and n + 1 or n
+    known_scan[p] = n + 1
     known_count = known_count + 1
+    k = scans and n + 1 or known_find[p]
   end
-  if scans or sub(p, 1, 1) ~= "^" then k = k + 1 end
-  if k < 2 then return end
+  if k < 2 or type(s) ~= "string" then return end
   local cost = (#s) ^ k / (FACTORIAL[k] or 5040)
   if cost > PATTERN_LIMIT then
     error("qts: Lua pattern with " .. k .. " repetitions on " .. #s ..
@@ -153,18 +156,26 @@ local function parse_headers(text)
   end
   return h
 end
+-- True once a stage made req.flags or req.headers, which the next stage must make afresh.
+local dirty = false
 setmetatable(req, { __index = function(t, k)
   if k == "flags" then
+    dirty = true
     local f = {}
     for name in gmatch(flagstr, "[^\\n]+") do f[name] = true end
     rawset(t, "flags", f)
     return f
   elseif k == "headers" then
+    dirty = true
     local h = parse_headers(rawheaders)
     rawset(t, "headers", h)
     return h
   end
   return nil
+end, __newindex = function(t, k, v)
+  -- A script setting req.flags or req.headers itself: the next stage starts without it.
+  dirty = true
+  rawset(t, k, v)
 end })
 
 local qts = {}
@@ -325,9 +336,11 @@ local function stage(phase, first, now)
   b_fn = 0
   unit = unit + 1
   __qts_unit = unit
-  setflags_n = 0
-  req.flags = nil
-  req.headers = nil
+  if dirty then
+    rawset(req, "flags", nil)
+    rawset(req, "headers", nil)
+    dirty = false
+  end
   local list = phase == 4 and allows or denies
   for i = first, #list do
     local e = list[i]
@@ -347,10 +360,11 @@ local function stage(phase, first, now)
     end
   end
   b_fn = #list + 1
-  flush_flags(phase == 4 and "A" or "D")
+  if setflags_n > 0 then flush_flags(phase == 4 and "A" or "D") end
 end
 
 local function run()
+  local nskip = #skip
   while b_k < b_n do
     b_k = b_k + 1
     b_stage = 0
@@ -359,12 +373,11 @@ local function run()
     flagstr = flags
     ${assign}
     ${fields.includes("headers_raw") ? 'rawheaders = req.headers_raw or ""' : ""}
-    if mask & 1 ~= 0 then
+    if mask == 3 then
       stage(4, first, now)
-      first = 1
-      if mask & 2 ~= 0 and not skipped() then stage(6, 1, now) end
-    elseif mask & 2 ~= 0 then
-      stage(6, first, now)
+      if nskip == 0 or not skipped() then stage(6, 1, now) end
+    else
+      stage(mask == 1 and 4 or 6, first, now)
     end
   end
   b_stage, b_fn, b_buf = 0, 0, ""

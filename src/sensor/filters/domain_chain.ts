@@ -456,10 +456,23 @@ export class DomainChain {
 
   /**
    * The per-key state this domain's own filters hold (filters that report it: many_uas,
-   * request_hash_score, limit_req_mc…), and how many of its components are shared.
+   * request_hash_score, limit_req_mc…), in total and by filter, and how many of its components
+   * are shared.
    */
-  state(): { keys: number; bytes: number; shared: number; own: number } {
-    const out = { keys: 0, bytes: 0, shared: 0, own: 0 };
+  state(): {
+    keys: number;
+    bytes: number;
+    shared: number;
+    own: number;
+    filters: { name: string; keys: number; bytes: number }[];
+  } {
+    const out = {
+      keys: 0,
+      bytes: 0,
+      shared: 0,
+      own: 0,
+      filters: [] as { name: string; keys: number; bytes: number }[],
+    };
     for (const built of this.#built.values()) {
       if (built.pooled !== undefined) {
         out.shared++;
@@ -467,10 +480,13 @@ export class DomainChain {
       }
       out.own++;
       for (const filter of instancesOf(built)) {
-        const stats = (filter as { stats?: () => { keys: number; bytes: number } }).stats?.();
-        if (stats === undefined) continue;
+        // statstore's `stats` is its counters object, not a state size.
+        const method = (filter as { stats?: unknown }).stats;
+        if (typeof method !== "function") continue;
+        const stats = (method as () => { keys: number; bytes: number }).call(filter);
         out.keys += stats.keys;
         out.bytes += stats.bytes;
+        out.filters.push({ name: filter.name, keys: stats.keys, bytes: stats.bytes });
       }
     }
     return out;

@@ -67,6 +67,8 @@ const EVENT = /^[A-Za-z0-9_.:-]{1,100}$/;
 const STRIKES = 3;
 const STRIKE_WINDOW_MS = 60_000;
 const DISABLE_MS = 60_000;
+/** Marks a taken slot of the deny results waiting for their step. */
+const NO_CTX = {} as RequestContext;
 
 /**
  * Builds the lua filter: loads `config.scripts` (from components_config_dir through
@@ -170,8 +172,28 @@ export async function lua(config: LuaConfig, deps: LuaDeps = {}): Promise<LuaFil
   const needsFlags = skipIf.length > 0 || /\bflags\b|\bhas_flag\b/.test(code);
   let closed = false;
   // deny_* run with their request's allow_*, one stage after the other in the same call; what
-  // they gave waits here for the chain's deny step ([] = ran, nothing to apply).
+  // they gave waits for the chain's deny step ([] = ran, nothing to apply): the last batch's
+  // in order (the chain takes them in order), older ones not taken yet by context.
   const denied = new WeakMap<RequestContext, string[]>();
+  let waitingCtxs: RequestContext[] = [];
+  let waitingLines: string[][] = [];
+  let waitingCount = 0;
+  let waitingNext = 0;
+  const takeDenied = (ctx: RequestContext): string[] | undefined => {
+    if (waitingNext < waitingCount && waitingCtxs[waitingNext] === ctx) {
+      const lines = waitingLines[waitingNext]!;
+      waitingCtxs[waitingNext++] = NO_CTX;
+      return lines;
+    }
+    for (let i = waitingNext; i < waitingCount; i++) {
+      if (waitingCtxs[i] !== ctx) continue;
+      waitingCtxs[i] = NO_CTX;
+      return waitingLines[i];
+    }
+    const lines = denied.get(ctx);
+    if (lines !== undefined) denied.delete(ctx);
+    return lines;
+  };
   // Per record written to the current batch: its item and mask.
   let slotItem = new Int32Array(64);
   let slotMask = new Uint8Array(64);
@@ -345,12 +367,24 @@ export async function lua(config: LuaConfig, deps: LuaDeps = {}): Promise<LuaFil
       if (bridge.overLimit) reset(ctxs[n - 1]!.now);
     }
     if (denyRan === undefined) return;
+    // Results the chain has not taken yet (a request waiting on memcached) keep by context.
+    for (let i = waitingNext; i < waitingCount; i++) {
+      const ctx = waitingCtxs[i]!;
+      if (ctx !== NO_CTX) denied.set(ctx, waitingLines[i]!);
+    }
+    if (waitingCtxs.length < n) {
+      waitingCtxs = new Array(n);
+      waitingLines = new Array(n);
+    }
+    waitingCount = 0;
+    waitingNext = 0;
     for (let i = 0; i < n; i++) {
       if (denyRan[i] !== 1) continue;
       const ctx = ctxs[i]!;
       // The dispatcher skipped deny_* for a request that allow_* flagged out (skip_if).
       if (skipIf.length > 0 && hasAnyFlag(ctx.flags, skipIf)) continue;
-      denied.set(ctx, denyLines?.[i] ?? NOTHING);
+      waitingCtxs[waitingCount] = ctx;
+      waitingLines[waitingCount++] = denyLines?.[i] ?? NOTHING;
     }
   };
 
@@ -451,9 +485,8 @@ export async function lua(config: LuaConfig, deps: LuaDeps = {}): Promise<LuaFil
       name: "lua",
       run: function luaDeny(record, ctx) {
         if (denyCount === 0 || ctx.phase !== "first") return;
-        const lines = denied.get(ctx);
+        const lines = takeDenied(ctx);
         if (lines !== undefined) {
-          denied.delete(ctx);
           for (let i = 0; i < lines.length; i++) applyDeny(ctx, lines[i]!);
           return;
         }
