@@ -103,10 +103,6 @@ const guard = fitUnknownGuard(heldOut, {
   figures,
 });
 const json = guard.toJSON();
-for (const m of json.members) {
-  m.low = m.low.map((v) => Number(v.toPrecision(6)));
-  m.high = m.high.map((v) => Number(v.toPrecision(6)));
-}
 Deno.writeTextFileSync(out, JSON.stringify(json, null, 2) + "\n");
 for (const f of figures.files) console.log(JSON.stringify(f));
 for (const p of figures.sweep) console.log(JSON.stringify(p));

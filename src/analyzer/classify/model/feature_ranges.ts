@@ -48,7 +48,8 @@ export function featureRanges(
     column.sort();
     const lo = column[Math.floor((rows - 1) * q)]!;
     const hi = column[Math.ceil((rows - 1) * (1 - q))]!;
-    const pad = (hi - lo) * margin;
+    // A constant column still admits its own value after the round trip through exp/log.
+    const pad = Math.max((hi - lo) * margin, 1e-6);
     low.push(unsquash(lo - pad));
     high.push(unsquash(hi + pad));
   }
