@@ -8,6 +8,7 @@
  */
 import dgram from "node:dgram";
 import { join } from "node:path";
+import { writeNginxSyslogConf } from "../../_support/nginx_syslog_conf.ts";
 
 const HOST = "127.0.0.1";
 const work = Deno.args[0] ?? await Deno.makeTempDir();
@@ -60,31 +61,13 @@ const sinks = [5140, 514].map((port) => {
 });
 
 // ---- nginx logging every request to syslog ----
-const qtsConf =
-  (await Deno.readTextFile(new URL("../../../config/nginx/qts.conf", import.meta.url)))
-    .replace("server=127.0.0.1:5140", `server=${HOST}:5140`);
-await Deno.writeTextFile(join(work, "qts.conf"), qtsConf);
-const temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
-  .map((t) => `  ${t}_temp_path ${join(work, t)};`).join("\n");
-await Deno.writeTextFile(
-  join(work, "nginx.conf"),
-  `worker_processes 1;
-daemon off;
-pid ${join(work, "nginx.pid")};
-error_log ${join(work, "error.log")} warn;
-events { worker_connections 64; }
-http {
-${temp}
-  include ${join(work, "qts.conf")};
-  server {
-    listen ${HOST}:8080;
-    server_name example.test;
-    location / { return 200 "ok\\n"; }
-  }
-}
-`,
+const conf = await writeNginxSyslogConf(
+  work,
+  `${HOST}:8080`,
+  `${HOST}:5140`,
+  `    location / { return 200 "ok\\n"; }`,
 );
-const nginx = spawn("nginx", ["-p", work, "-c", join(work, "nginx.conf")]);
+const nginx = spawn("nginx", ["-p", work, "-c", conf]);
 
 // ---- memcached ----
 const memcached = spawn("memcached", ["-l", HOST, "-p", "11211", "-U", "0", "-u", "root"]);
