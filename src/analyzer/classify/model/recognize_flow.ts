@@ -25,7 +25,7 @@ export function builtinGuard(): UnknownGuard {
   return builtin;
 }
 
-const scratch = new Float64Array(64);
+let scratch = new Float64Array(14);
 
 /**
  * Classifies a flow no signature names, or says `unknown`: `unknown` for protocols and service
@@ -61,5 +61,6 @@ export function recognizeFlow(
   }
   const model = builtinModels().pick(options.timeout ?? 120);
   const proba = model.proba(features);
-  return builtinGuard().judge(model, proba, features, 0, scratch.subarray(0, proba.length));
+  if (scratch.length !== proba.length) scratch = new Float64Array(proba.length);
+  return builtinGuard().judge(model, proba, features, 0, scratch);
 }
