@@ -325,11 +325,17 @@ export async function checkClassifier(): Promise<string> {
   }
   const o = info(opaque);
   const classes = new Set(builtinModels().models.flatMap((m) => [...m.classes]));
-  if (o?.source !== "classifier" || !classes.has(o.label) || !(o.confidence > 0)) {
+  // The model may name a class or, when its calibrated confidence is low, say "unknown"; either
+  // way it must have been asked and have a top class.
+  if (
+    o?.source !== "classifier" || !classes.has(o.guess ?? "") ||
+    !(classes.has(o.label) || o.label === "unknown") || !(o.confidence > 0)
+  ) {
     throw new Error(`the unknown flow was labelled ${JSON.stringify(o)}`);
   }
+  const why = o.unknownReason === undefined ? "" : `, ${o.unknownReason}; best guess ${o.guess}`;
   return `${summary.packets} packets, 2 flows: "${http.label}" by signature (${h.domain}), ` +
-    `"${o.label}" by the model (p=${o.confidence.toFixed(2)})`;
+    `"${o.label}" by the model (p=${o.confidence.toFixed(2)}${why})`;
 }
 
 /** The TrActor SQLite store opens in a temporary directory and keeps a job with its flows. */

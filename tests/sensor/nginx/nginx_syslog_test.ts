@@ -1,12 +1,9 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { ReplaySession } from "../../../src/sensor/replay/replay_session.ts";
 import { SyslogInput } from "../../../src/sensor/syslog/syslog_input.ts";
 import { clientAddress, type HttpRecord } from "../../../src/sensor/wire/record.ts";
 import { freePort, waitFor } from "../../_support/sensor_process.ts";
-
-const QTS_CONF = fileURLToPath(new URL("../../../config/nginx/qts.conf", import.meta.url));
+import { writeNginxSyslogConf } from "../../_support/nginx_syslog_conf.ts";
 
 function nginxBinary(): string | undefined {
   for (const path of ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"]) {
@@ -24,35 +21,14 @@ if (!nginx) {
 
 /** A real nginx on loopback whose access log goes to `syslogPort` through config/nginx/qts.conf. */
 async function startNginx(dir: string, httpPort: number, syslogPort: number) {
-  const qts = (await Deno.readTextFile(QTS_CONF)).replace(
-    "server=127.0.0.1:5140",
-    `server=127.0.0.1:${syslogPort}`,
-  );
-  assert.ok(qts.includes(`127.0.0.1:${syslogPort}`), "qts.conf names the syslog endpoint");
-  await Deno.writeTextFile(join(dir, "qts.conf"), qts);
-  const temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
-    .map((t) => `  ${t}_temp_path ${join(dir, t)};`).join("\n");
-  await Deno.writeTextFile(
-    join(dir, "nginx.conf"),
-    `worker_processes 1;
-daemon off;
-pid ${join(dir, "nginx.pid")};
-error_log ${join(dir, "error.log")} warn;
-events { worker_connections 64; }
-http {
-${temp}
-  include ${join(dir, "qts.conf")};
-  server {
-    listen 127.0.0.1:${httpPort};
-    server_name example.test;
-    location / { return 200 "ok\\n"; }
-    location = /login { return 403; }
-  }
-}
-`,
+  const conf = await writeNginxSyslogConf(
+    dir,
+    `127.0.0.1:${httpPort}`,
+    `127.0.0.1:${syslogPort}`,
+    `    location / { return 200 "ok\\n"; }\n    location = /login { return 403; }`,
   );
   const child = new Deno.Command(nginx!, {
-    args: ["-p", dir, "-c", join(dir, "nginx.conf")],
+    args: ["-p", dir, "-c", conf],
     stdout: "null",
     stderr: "piped",
   }).spawn();
