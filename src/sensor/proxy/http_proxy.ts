@@ -17,6 +17,7 @@ import { requestRecord, responseRecord } from "./proxy_records.ts";
 import type { Accepted } from "./accept_clients.ts";
 import { ProxyListener } from "./_proxy_listener.ts";
 import { tunnel } from "./tunnel.ts";
+import type { HttpRecord } from "../wire/record.ts";
 import type { PickedUpstream } from "./upstream_picker.ts";
 
 const ascii = new TextEncoder();
@@ -59,6 +60,22 @@ const REASONS: Record<number, string> = {
   504: "Gateway Timeout",
   505: "HTTP Version Not Supported",
 };
+
+/** One client request as {@linkcode HttpProxy} forwards it, once or again after a retry. */
+interface Exchange {
+  a: Accepted;
+  head: RequestHead;
+  /** The client's address (a trusted proxy's word for it, or the peer). */
+  client: string;
+  /** The X-Forwarded-For the upstream gets. */
+  forwardedFor: string;
+  /** The X-Forwarded-For the client sent, for the record. */
+  claimed: string;
+  /** Requests on this client connection so far, this one included. */
+  requests: number;
+  /** Set on the retry after a stale upstream connection: the first attempt's record. */
+  retry?: { before: HttpRecord | undefined };
+}
 
 let sequence = 0;
 const RUN = crypto.randomUUID().slice(0, 8);
@@ -193,14 +210,14 @@ export class HttpProxy extends ProxyListener {
           await this.#answer(io, ctx.banStatus);
           return;
         }
-        const keep = await this.#exchange(
+        const keep = await this.#exchange({
           a,
           head,
-          addr.ip,
-          addr.forwardedFor,
-          addr.claimed,
+          client: addr.ip,
+          forwardedFor: addr.forwardedFor,
+          claimed: addr.claimed,
           requests,
-        );
+        });
         if (!keep || !head.keepAlive) return;
       }
     } catch (error) {
@@ -251,31 +268,25 @@ export class HttpProxy extends ProxyListener {
    * One request: to an upstream and back. Returns whether the client connection may carry
    * another request.
    */
-  async #exchange(
-    a: Accepted,
-    head: RequestHead,
-    client: string,
-    forwardedFor: string,
-    claimed: string,
-    requests: number,
-  ): Promise<boolean> {
+  async #exchange(x: Exchange): Promise<boolean> {
+    const { a, head, client, forwardedFor } = x;
     const ctx = this.ctx;
     const name = this.config.name;
     const io = a.io;
     // Records only when something takes them (qts serve, records_to): they cost per request.
-    const observed = ctx.submit !== undefined;
-    const before = !observed ? undefined : requestRecord({
+    // A retry keeps the first attempt's before-record: the sensor sees one request.
+    const before = x.retry ? x.retry.before : ctx.submit === undefined ? undefined : requestRecord({
       id: `${RUN}-${++sequence}`,
       client,
       clientPort: a.clientPort,
       serverPort: a.local.port,
       head,
       at: Date.now(),
-      connectionRequests: requests,
-      forwardedFor: claimed,
+      connectionRequests: x.requests,
+      forwardedFor: x.claimed,
       sslCipher: a.cipher,
     });
-    if (before) this.submit(before);
+    if (before && !x.retry) this.submit(before);
     const upstreams: string[] = [];
     const statuses: number[] = [];
     const times: number[] = [];
@@ -301,7 +312,7 @@ export class HttpProxy extends ProxyListener {
     let upstream: PickedUpstream | undefined;
     let startedAt = Date.now();
     let reused = false;
-    if (reusable) {
+    if (reusable && !x.retry) {
       upstream = this.pool.pick(client);
       if (upstream) {
         up = this.#takeIdle(upstream);
@@ -375,8 +386,9 @@ export class HttpProxy extends ProxyListener {
         up.close();
         if (reused && !hasBody && IDEMPOTENT.has(head.method)) {
           // Stale keep-alive connection: once more on a fresh one.
+          ctx.metrics.upstreamError(name, upstream!.address, "stale");
           release();
-          return await this.#exchangeFresh(a, head, client, forwardedFor, claimed, requests);
+          return await this.#exchangeFresh({ ...x, retry: { before } });
         }
         const timedOut = error instanceof IoTimeout;
         const bad = error instanceof HeadError;
@@ -435,18 +447,11 @@ export class HttpProxy extends ProxyListener {
   }
 
   /** {@linkcode HttpProxy.#exchange} on a new upstream connection (after a stale reuse). */
-  #exchangeFresh(
-    a: Accepted,
-    head: RequestHead,
-    client: string,
-    forwardedFor: string,
-    claimed: string,
-    requests: number,
-  ): Promise<boolean> {
+  #exchangeFresh(x: Exchange): Promise<boolean> {
     const idle = this.#idle;
     // Every idle connection to the upstreams is suspect after one went stale.
     for (const list of idle.values()) for (const io of list) io.close();
     idle.clear();
-    return this.#exchange(a, head, client, forwardedFor, claimed, requests);
+    return this.#exchange(x);
   }
 }

@@ -423,3 +423,82 @@ Deno.test({
     }
   },
 });
+
+/**
+ * A raw HTTP/1.1 upstream that answers each connection's first request with a keep-alive
+ * response and then closes it, as an upstream whose keepalive timeout just ran out does.
+ */
+function closingUpstream() {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let connections = 0;
+  let closed = Promise.withResolvers<void>();
+  const serving = (async () => {
+    for await (const conn of listener) {
+      connections++;
+      const buf = new Uint8Array(4096);
+      let text = "";
+      while (!text.includes("\r\n\r\n")) {
+        const n = await conn.read(buf).catch(() => null);
+        if (n === null) break;
+        text += new TextDecoder().decode(buf.subarray(0, n));
+      }
+      const body = `conn ${connections}`;
+      await conn.write(
+        new TextEncoder().encode(
+          `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+        ),
+      ).catch(() => 0);
+      conn.close();
+      closed.resolve();
+    }
+  })();
+  return {
+    address: `127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+    get connections() {
+      return connections;
+    },
+    /** Resolves when the upstream has closed its latest connection, then re-arms. */
+    async closedOne() {
+      await closed.promise;
+      closed = Promise.withResolvers<void>();
+    },
+    async stop() {
+      listener.close();
+      await serving.catch(() => {});
+    },
+  };
+}
+
+Deno.test("HttpProxy retries a GET after a stale keep-alive upstream connection under one record id", async () => {
+  const up = closingUpstream();
+  const proxy = await startProxy(ini([up.address]));
+  try {
+    const base = `http://127.0.0.1:${proxy.port("web")}`;
+    const first = await fetch(`${base}/one`);
+    assert.equal(await first.text(), "conn 1");
+    // The upstream has closed the connection the proxy now keeps idle for reuse.
+    await up.closedOne();
+    const second = await fetch(`${base}/two`);
+    assert.equal(second.status, 200);
+    assert.equal(await second.text(), "conn 2", "answered on a fresh connection");
+    assert.equal(up.connections, 2);
+    assert.equal(
+      proxy.metrics.get("qts_proxy_upstream_errors_total", {
+        listener: "web",
+        upstream: up.address,
+        kind: "stale",
+      }),
+      1,
+      "the stale connection was reused, failed and counted",
+    );
+    const two = proxy.records.filter((r) => r.url === "/two");
+    assert.deepEqual(two.map((r) => r.req_type), [0, 1], "one before-record, one after-record");
+    assert.equal(two[0]!.qrator_request_id, two[1]!.qrator_request_id);
+    assert.equal(two[1]!.status, 200);
+    const ids = new Set(proxy.records.map((r) => r.qrator_request_id));
+    assert.equal(ids.size, 2, "two requests, two ids");
+  } finally {
+    await proxy.close();
+    await up.stop();
+  }
+});
