@@ -122,12 +122,23 @@ function upstreamRequest(
     `X-Forwarded-Proto: ${tls ? "https" : "http"}\r\n` +
     `Via: ${via === "" ? "" : `${via}, `}1.${head.minor} qts\r\n`;
   if (head.websocket) out += "Connection: upgrade\r\nUpgrade: websocket\r\n";
-  else if (head.minor === 0) out += "Connection: close\r\n";
+  // An HTTP/1.0 request closes unless it asks to persist; the client's wish goes on.
+  else if (head.minor === 0) {
+    out += head.keepAlive ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
+  }
   return ascii.encode(`${out}\r\n`);
 }
 
-/** The response head as the client gets it. */
-function clientResponse(res: ResponseHead, close: boolean, upgrade: boolean): Uint8Array {
+/**
+ * The response head as the client gets it. An HTTP/1.0 client assumes the connection closes
+ * unless told `keep-alive` (`minor` 0 and not `close`), as nginx tells it.
+ */
+function clientResponse(
+  res: ResponseHead,
+  close: boolean,
+  upgrade: boolean,
+  minor: 0 | 1 = 1,
+): Uint8Array {
   const drop = dropped(res.headers, RESPONSE_DROP);
   let out = `HTTP/1.1 ${res.status} ${res.reason}\r\n`;
   for (const h of res.headers) {
@@ -136,6 +147,7 @@ function clientResponse(res: ResponseHead, close: boolean, upgrade: boolean): Ui
   }
   if (upgrade) out += `Connection: upgrade\r\nUpgrade: ${headerValue(res.headers, "upgrade")}\r\n`;
   else if (close) out += "Connection: close\r\n";
+  else if (minor === 0) out += "Connection: keep-alive\r\n";
   return ascii.encode(`${out}\r\n`);
 }
 
@@ -423,8 +435,11 @@ export class HttpProxy extends ProxyListener {
         ctx.metrics.tunnel(name, end);
         return false;
       }
-      const close = !head.keepAlive || res.framing.kind === "close" || head.minor === 0;
-      await io.write(clientResponse(res, close, false));
+      // HTTP/1.0 clients persist only with `Connection: keep-alive` (head.keepAlive) and a body
+      // whose end they can tell (no chunked in 1.0; an upstream asked in 1.0 sends none).
+      const close = !head.keepAlive || res.framing.kind === "close" ||
+        (head.minor === 0 && res.framing.kind === "chunked");
+      await io.write(clientResponse(res, close, false, head.minor));
       try {
         await pipeBody(up, io, res.framing);
         await io.flush();
@@ -438,7 +453,9 @@ export class HttpProxy extends ProxyListener {
         return false;
       }
       release();
-      if (reusable && res.keepAlive && head.minor === 1 && !up.closed) this.#putIdle(upstream!, up);
+      // A 1.0 request asked the upstream to close unless the client asked to keep alive.
+      const upKept = res.keepAlive && (head.minor === 1 || head.keepAlive);
+      if (reusable && upKept && !up.closed) this.#putIdle(upstream!, up);
       else up.close();
       return !close;
     } finally {

@@ -502,3 +502,50 @@ Deno.test("HttpProxy retries a GET after a stale keep-alive upstream connection 
     await up.stop();
   }
 });
+
+/** Reads one response with a Content-Length body off `conn`; "" when the peer closed first. */
+async function readResponse(conn: Deno.Conn): Promise<string> {
+  const buf = new Uint8Array(65536);
+  let text = "";
+  for (;;) {
+    const end = text.indexOf("\r\n\r\n");
+    if (end >= 0) {
+      const length = Number(/content-length: *(\d+)/i.exec(text.slice(0, end))?.[1] ?? 0);
+      if (text.length >= end + 4 + length) return text;
+    }
+    const n = await conn.read(buf);
+    if (n === null) return text;
+    text += new TextDecoder().decode(buf.subarray(0, n));
+  }
+}
+
+Deno.test("HttpProxy keeps an HTTP/1.0 client's connection alive when it asks, as nginx does", async () => {
+  const a = upstream("a");
+  const proxy = await startProxy(ini([a.address]));
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: proxy.port("web") });
+  try {
+    const send = (text: string) => conn.write(new TextEncoder().encode(text));
+    await send("GET /one HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    const one = await readResponse(conn);
+    assert.match(one, /^HTTP\/1\.1 200 /);
+    assert.match(one, /\r\nConnection: keep-alive\r\n/i, "a 1.0 client is told it persists");
+    assert.match(one, /"path":"\/one"/);
+    assert.match(one, /"conn":"keep-alive"/, "the upstream was asked to keep alive too");
+    await send("GET /two HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n");
+    const two = await readResponse(conn);
+    assert.match(two, /"path":"\/two"/, "a second request on the same connection");
+    // Without the token a 1.0 client gets one response and the connection closes.
+    await send("GET /three HTTP/1.0\r\n\r\n");
+    const three = await readResponse(conn);
+    assert.match(three, /\r\nConnection: close\r\n/i);
+    assert.match(three, /"conn":"close"/);
+    assert.equal(await readResponse(conn), "", "closed after the response");
+    const before = proxy.records.filter((r) => r.req_type === 0);
+    assert.deepEqual(before.map((r) => r.url), ["/one", "/two", "/three"]);
+    assert.deepEqual(before.map((r) => r.connection_requests), ["1", "2", "3"]);
+  } finally {
+    conn.close();
+    await proxy.close();
+    await a.server.shutdown();
+  }
+});
