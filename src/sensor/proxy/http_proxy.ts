@@ -151,6 +151,19 @@ function clientResponse(
   return ascii.encode(`${out}\r\n`);
 }
 
+/**
+ * Drops CR and LF bytes before a request line (RFC 9112 §2.2; nginx does the same), e.g. the
+ * CRLF an old client sends after a POST body; false when the stream ends first. Runs under the
+ * header deadline, so a client cannot stay connected by sending only line ends.
+ */
+async function skipEmptyLines(io: ConnIo): Promise<boolean> {
+  for (;;) {
+    while (io.start < io.end && (io.buf[io.start] === 13 || io.buf[io.start] === 10)) io.start++;
+    if (io.start < io.end) return true;
+    if (!(await io.fill())) return false;
+  }
+}
+
 /** Reads a response head, forwarding interim 1xx ones (except 101) to the client. */
 async function readResponse(
   up: ConnIo,
@@ -201,6 +214,7 @@ export class HttpProxy extends ProxyListener {
         }
         io.readTimeout = 0;
         io.setDeadline(ctx.limits.headerTimeoutMs, "header");
+        if (!(await skipEmptyLines(io))) return;
         const raw = await io.readHead(ctx.limits.maxHeaderBytes);
         io.clearDeadline();
         if (raw === null) return;

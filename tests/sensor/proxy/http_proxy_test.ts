@@ -130,7 +130,7 @@ Deno.test("HttpProxy refuses smuggling vectors and oversized heads before the up
       ],
       ["GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n", /^HTTP\/1\.1 400/, "obs_fold"],
       ["GET / HTTP/1.1\r\nHost : x\r\n\r\n", /^HTTP\/1\.1 400/, "bad_header"],
-      ["GET / HTTP/1.1\r\nHost: x\nX: y\r\n\r\n", /^HTTP\/1\.1 400/, "bad_line_ending"],
+      ["GET / HTTP/1.1\r\nHost: x\rX: y\r\n\r\n", /^HTTP\/1\.1 400/, "bad_line_ending"],
       ["GET / HTTP/1.1\r\n\r\n", /^HTTP\/1\.1 400/, "bad_host"],
       [
         `GET / HTTP/1.1\r\nHost: x\r\nX: ${"a".repeat(3000)}\r\n\r\n`,
