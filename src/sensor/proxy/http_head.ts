@@ -316,7 +316,8 @@ export function parseRequestHead(head: Uint8Array): RequestHead {
 export function parseResponseHead(head: Uint8Array, method: string): ResponseHead {
   const parts = lines(head, "response");
   const line = parts[0]!;
-  const m = /^(HTTP\/1\.[01]) (\d{3})(?: (.*))?$/.exec(line);
+  const m = /^(HTTP\/1\.[01]) ([1-9]\d\d)(?: (.*))?$/.exec(line);
+  // A status under 100 would pass as an interim response and be sent on to the client.
   if (!m) throw new HeadError("upstream status line is malformed", 502, "bad_status_line");
   const minor = version(m[1]!, "upstream");
   const status = Number(m[2]);
