@@ -5,17 +5,9 @@ import { ReplaySession } from "../../../src/sensor/replay/replay_session.ts";
 import { SyslogInput } from "../../../src/sensor/syslog/syslog_input.ts";
 import { clientAddress, type HttpRecord } from "../../../src/sensor/wire/record.ts";
 import { freePort, waitFor } from "../../_support/sensor_process.ts";
+import { nginxBinary, startNginx as startNginxProcess } from "../../_support/nginx_process.ts";
 
 const QTS_CONF = fileURLToPath(new URL("../../../config/nginx/qts.conf", import.meta.url));
-
-function nginxBinary(): string | undefined {
-  for (const path of ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"]) {
-    try {
-      if (Deno.statSync(path).isFile) return path;
-    } catch { /* next */ }
-  }
-  return undefined;
-}
 
 const nginx = nginxBinary();
 if (!nginx) {
@@ -30,51 +22,18 @@ async function startNginx(dir: string, httpPort: number, syslogPort: number) {
   );
   assert.ok(qts.includes(`127.0.0.1:${syslogPort}`), "qts.conf names the syslog endpoint");
   await Deno.writeTextFile(join(dir, "qts.conf"), qts);
-  const temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
-    .map((t) => `  ${t}_temp_path ${join(dir, t)};`).join("\n");
-  await Deno.writeTextFile(
-    join(dir, "nginx.conf"),
-    `worker_processes 1;
-daemon off;
-pid ${join(dir, "nginx.pid")};
-error_log ${join(dir, "error.log")} warn;
-events { worker_connections 64; }
-http {
-${temp}
-  include ${join(dir, "qts.conf")};
+  return await startNginxProcess(
+    nginx!,
+    dir,
+    `  include ${join(dir, "qts.conf")};
   server {
     listen 127.0.0.1:${httpPort};
     server_name example.test;
     location / { return 200 "ok\\n"; }
     location = /login { return 403; }
-  }
-}
-`,
+  }`,
+    httpPort,
   );
-  const child = new Deno.Command(nginx!, {
-    args: ["-p", dir, "-c", join(dir, "nginx.conf")],
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const stderr = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  void (async () => {
-    while (!(await stderr.read()).done) { /* drain */ }
-  })();
-  await waitFor("nginx to listen", async () => {
-    try {
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port: httpPort });
-      conn.close();
-      return true;
-    } catch {
-      return undefined;
-    }
-  });
-  return {
-    async stop() {
-      child.kill("SIGQUIT");
-      await child.status;
-    },
-  };
 }
 
 Deno.test({

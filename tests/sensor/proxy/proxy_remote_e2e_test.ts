@@ -13,33 +13,7 @@ import {
   startSensor,
   waitFor,
 } from "../../_support/sensor_process.ts";
-import { startQtsProxy, startUpstream } from "./_processes.ts";
-
-const FLOOD_DOMAIN = {
-  limit_req_mc: {
-    configurations: [{
-      name: "flood",
-      host: "",
-      method: "",
-      path: "",
-      location: "/",
-      key: "ip",
-      rate: "2r/s",
-      burst: 5,
-      nodelay: true,
-    }],
-  },
-  lm: {
-    use_component_projections: false,
-    projections: [{
-      name: "flood",
-      events: "^loc_rate_",
-      rule_name: "tsng.proxy_flood",
-      state: "enabled",
-      timeout: 600,
-    }],
-  },
-};
+import { FLOOD_DOMAIN, startQtsProxy, startUpstream } from "./_processes.ts";
 
 Deno.test({
   name:
