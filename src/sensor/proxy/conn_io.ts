@@ -215,6 +215,15 @@ export class ConnIo {
     this.#outLen += bytes.length;
   }
 
+  /**
+   * Sends `bytes` now, after anything queued, without copying them (tunnels: the read buffer
+   * goes straight out, one write a chunk). `bytes` must not change until this resolves.
+   */
+  async send(bytes: Uint8Array): Promise<void> {
+    if (this.#outLen > 0) await this.flush();
+    await this.#send(bytes);
+  }
+
   /** Sends every queued byte. */
   async flush(): Promise<void> {
     if (this.#outLen === 0) return;
