@@ -1,13 +1,13 @@
 import { join } from "node:path";
+import { writeNginxConf } from "./nginx_process.ts";
 
 const QTS_CONF = new URL("../../config/nginx/qts.conf", import.meta.url);
 
 /**
- * Writes `nginx.conf` (and the shipped `config/nginx/qts.conf` pointed at `syslog`) into `dir`
- * for a foreground nginx whose access log goes to qts's syslog input: one server on `listen`
- * with `locations`. Returns the path of nginx.conf (run `nginx -p dir -c <it>`).
+ * Writes the shipped `config/nginx/qts.conf` pointed at `syslog` into `dir` and returns an
+ * `http {}` body that includes it, with one server on `listen` holding `locations`.
  */
-export async function writeNginxSyslogConf(
+export async function nginxSyslogHttp(
   dir: string,
   listen: string,
   syslog: string,
@@ -19,26 +19,23 @@ export async function writeNginxSyslogConf(
   );
   if (!qts.includes(`server=${syslog}`)) throw new Error("qts.conf names no syslog endpoint");
   await Deno.writeTextFile(join(dir, "qts.conf"), qts);
-  const temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
-    .map((t) => `  ${t}_temp_path ${join(dir, t)};`).join("\n");
-  const conf = join(dir, "nginx.conf");
-  await Deno.writeTextFile(
-    conf,
-    `worker_processes 1;
-daemon off;
-pid ${join(dir, "nginx.pid")};
-error_log ${join(dir, "error.log")} warn;
-events { worker_connections 64; }
-http {
-${temp}
-  include ${join(dir, "qts.conf")};
+  return `  include ${join(dir, "qts.conf")};
   server {
     listen ${listen};
     server_name example.test;
 ${locations}
-  }
+  }`;
 }
-`,
-  );
-  return conf;
+
+/**
+ * Writes `nginx.conf` (and qts.conf, see {@link nginxSyslogHttp}) into `dir` for a foreground
+ * nginx whose access log goes to qts's syslog input. Returns the path of nginx.conf.
+ */
+export async function writeNginxSyslogConf(
+  dir: string,
+  listen: string,
+  syslog: string,
+  locations: string,
+): Promise<string> {
+  return await writeNginxConf(dir, await nginxSyslogHttp(dir, listen, syslog, locations));
 }

@@ -3,16 +3,8 @@ import { ReplaySession } from "../../../src/sensor/replay/replay_session.ts";
 import { SyslogInput } from "../../../src/sensor/syslog/syslog_input.ts";
 import { clientAddress, type HttpRecord } from "../../../src/sensor/wire/record.ts";
 import { freePort, waitFor } from "../../_support/sensor_process.ts";
-import { writeNginxSyslogConf } from "../../_support/nginx_syslog_conf.ts";
-
-function nginxBinary(): string | undefined {
-  for (const path of ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"]) {
-    try {
-      if (Deno.statSync(path).isFile) return path;
-    } catch { /* next */ }
-  }
-  return undefined;
-}
+import { nginxSyslogHttp } from "../../_support/nginx_syslog_conf.ts";
+import { nginxBinary, startNginx as startNginxProcess } from "../../_support/nginx_process.ts";
 
 const nginx = nginxBinary();
 if (!nginx) {
@@ -21,36 +13,17 @@ if (!nginx) {
 
 /** A real nginx on loopback whose access log goes to `syslogPort` through config/nginx/qts.conf. */
 async function startNginx(dir: string, httpPort: number, syslogPort: number) {
-  const conf = await writeNginxSyslogConf(
+  return await startNginxProcess(
+    nginx!,
     dir,
-    `127.0.0.1:${httpPort}`,
-    `127.0.0.1:${syslogPort}`,
-    `    location / { return 200 "ok\\n"; }\n    location = /login { return 403; }`,
+    await nginxSyslogHttp(
+      dir,
+      `127.0.0.1:${httpPort}`,
+      `127.0.0.1:${syslogPort}`,
+      `    location / { return 200 "ok\\n"; }\n    location = /login { return 403; }`,
+    ),
+    httpPort,
   );
-  const child = new Deno.Command(nginx!, {
-    args: ["-p", dir, "-c", conf],
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const stderr = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  void (async () => {
-    while (!(await stderr.read()).done) { /* drain */ }
-  })();
-  await waitFor("nginx to listen", async () => {
-    try {
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port: httpPort });
-      conn.close();
-      return true;
-    } catch {
-      return undefined;
-    }
-  });
-  return {
-    async stop() {
-      child.kill("SIGQUIT");
-      await child.status;
-    },
-  };
 }
 
 Deno.test({
