@@ -29,6 +29,22 @@ const types = {
   },
 };
 
+function hasPassword(url: string): boolean {
+  try {
+    return new URL(url).password !== "";
+  } catch {
+    return false;
+  }
+}
+
+function envPassword(): string | undefined {
+  try {
+    return Deno.env.get("PGPASSWORD");
+  } catch {
+    return undefined; // --allow-env does not cover it
+  }
+}
+
 type Queryable = { query(text: string, values?: unknown[]): Promise<pg.QueryResult> };
 
 function executor(client: Queryable): SqlExecutor {
@@ -67,6 +83,9 @@ export async function postgresDriver(
 ): Promise<SqlDriver> {
   const pool = new pg.Pool({
     connectionString: url,
+    // No password in the URL: $PGPASSWORD if set, else none (trust, cert or peer auth). Given
+    // as a function so pg never looks for ~/.pgpass (which would need $HOME).
+    ...(hasPassword(url) ? {} : { password: envPassword }),
     max: options.max ?? 4,
     application_name: options.applicationName ?? "qts tractor",
     connectionTimeoutMillis: 15_000,
