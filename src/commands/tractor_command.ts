@@ -37,8 +37,9 @@ restart is resumed.
 
 Permissions: --allow-net=<host:port>[,<postgres host:port>] --allow-read --allow-write=<state dir>
              --allow-env=LOG_TOKENS,LOG_STREAM,QTS_TRACTOR_TOKEN,QTS_TRACTOR_STORE
-             (PostgreSQL: also --allow-env for the PG* variables you use, --allow-sys=hostname
-             to name this host in claims, else "localhost:<pid>")
+             With --store also --allow-env=…,PG* (the client reads libpq's PG* variables:
+             PGPASSWORD when the URL has none, PGSSLMODE …) and --allow-sys=hostname (this host
+             in claimed_by, else "localhost:<pid>"). The URL's password is never logged.
 
 The API answers only to its listen address (and loopback names, and --allow-host): a web page
 cannot reach it through a rebound DNS name. The state directory is created 0700, its files 0600.

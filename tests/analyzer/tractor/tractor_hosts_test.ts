@@ -11,6 +11,7 @@ import { TractorStore } from "../../../src/analyzer/tractor/tractor_store.ts";
 import { postgresMissing, startPostgres } from "../../_support/postgres_cluster.ts";
 import { ChildLines } from "./_child_lines.ts";
 import { CLIENTS_PCAP, FIXTURES } from "./_tractor_fixture.ts";
+import { writeLargeCapture } from "./_large_capture.ts";
 
 const MAIN = new URL("./_tractor_main.ts", import.meta.url).pathname;
 
@@ -35,7 +36,7 @@ interface Host {
 }
 
 /** `qts tractor --store <url>` with an operator's permissions (loopback net, no env but logs). */
-async function startHost(captures: string, store: string): Promise<Host> {
+async function startHost(captures: string, store: string, extra: string[] = []): Promise<Host> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -54,6 +55,7 @@ async function startHost(captures: string, store: string): Promise<Host> {
       "1",
       "--poll",
       "100",
+      ...extra,
     ],
     stdout: "piped",
     stderr: "inherit",
@@ -164,6 +166,68 @@ Deno.test({
       await pg.stop();
       await Deno.remove(root, { recursive: true });
       assert.deepEqual(codes, hosts.map(() => 0), "both hosts stop cleanly");
+    }
+  },
+});
+
+Deno.test({
+  name: "a host killed in the middle of a job loses it when its lease expires; another finishes it",
+  ignore: postgresMissing !== undefined,
+  async fn() {
+    const pg = await startPostgres();
+    const root = await Deno.makeTempDir({ prefix: "qts-tractor-lease-" });
+    const hosts: Host[] = [];
+    try {
+      const captures = join(root, "captures");
+      await Deno.mkdir(captures);
+      const copies = 1500; // ~20 MB, 18,000 flows: seconds of work, so the kill lands mid-job
+      await writeLargeCapture(join(captures, "big.pcap"), copies);
+      const lease = ["--lease", "3"];
+      const a = await startHost(captures, pg.url, lease);
+      hosts.push(a);
+      const res = await fetch(new URL("files/process", a.url), {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ file_name: "big.pcap" }),
+      });
+      const { job_id: id, state } = await res.json() as { job_id: number; state: string };
+      assert.equal(state, "in_progress");
+      await a.out.waitFor(new RegExp(`job ${id} progress \\d+%`), 120_000);
+      a.child.kill("SIGKILL");
+      await a.child.status;
+      await a.out.done;
+      hosts.shift();
+      // B starts after the crash: the job is in_progress, held by a dead host, until its lease
+      // runs out; then B takes it over and runs it from the start.
+      const b = await startHost(captures, pg.url, lease);
+      hosts.push(b);
+      await b.out.waitFor(
+        new RegExp(`job ${id} resumed: the lease of ${a.claimant.replaceAll(".", "\\.")} expired`),
+        60_000,
+      );
+      await b.out.waitFor(new RegExp(`job ${id} finished: ${copies * 12} flows`), 180_000);
+      const store = await TractorStore.open(pg.url, { connections: 1 });
+      try {
+        const row = await store.sql.get(
+          "SELECT state, attempts, claimed_by, flows_count FROM jobs WHERE id = ?",
+          [id],
+        );
+        assert.deepEqual({ ...row }, {
+          state: "finished",
+          attempts: 2,
+          claimed_by: b.claimant,
+          flows_count: copies * 12,
+        });
+        const n = await store.sql.get("SELECT count(*) AS n FROM flows WHERE job_id = ?", [id]);
+        assert.equal(n!.n, copies * 12, "the dead host's partial flows are gone");
+      } finally {
+        await store.close();
+      }
+    } finally {
+      const codes = await Promise.all(hosts.map(stop));
+      await pg.stop();
+      await Deno.remove(root, { recursive: true });
+      assert.deepEqual(codes, hosts.map(() => 0));
     }
   },
 });
