@@ -4,6 +4,7 @@
  * `postgres` user (via `runuser`) when the tests run as root, since PostgreSQL refuses root.
  * @module
  */
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { freePort } from "./sensor_process.ts";
 
@@ -13,24 +14,15 @@ const BIN_DIRS = [
   "/usr/lib/postgresql/15/bin",
 ];
 
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Directory holding `initdb` and `postgres`, or undefined when PostgreSQL is not installed. */
 export const postgresBin: string | undefined = BIN_DIRS.find((d) =>
-  exists(join(d, "initdb")) && exists(join(d, "postgres"))
+  ["initdb", "postgres", "pg_ctl", "psql"].every((b) => existsSync(join(d, b)))
 );
 
 /** Why PostgreSQL tests are skipped here, or undefined when they can run. */
 export const postgresMissing: string | undefined = postgresBin === undefined
   ? "PostgreSQL server binaries absent (apt-get install postgresql)"
-  : Deno.uid() === 0 && !exists("/usr/sbin/runuser")
+  : Deno.uid() === 0 && !existsSync("/usr/sbin/runuser")
   ? "running as root without runuser to drop to the postgres user"
   : undefined;
 

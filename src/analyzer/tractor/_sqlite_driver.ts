@@ -46,25 +46,19 @@ export function sqliteDriver(path: string): SqlDriver & { readonly db: DatabaseS
   // The open transaction, if any. Each waiter checks and takes it in the same microtask as it
   // wakes (no await in between), so two never both see it free.
   let open: Promise<void> | undefined;
+  // A query outside a transaction runs once none is open, in the same microtask as the check
+  // (else a transaction begun in between would take it in).
+  const whenIdle = async <T>(op: () => Promise<T>): Promise<T> => {
+    while (open) await open;
+    return op();
+  };
   return {
     dialect: "sqlite",
     db,
-    async all(sql, params) {
-      while (open) await open;
-      return direct.all(sql, params);
-    },
-    async get(sql, params) {
-      while (open) await open;
-      return direct.get(sql, params);
-    },
-    async run(sql, params) {
-      while (open) await open;
-      return direct.run(sql, params);
-    },
-    async insertMany(sql, rows) {
-      while (open) await open;
-      return direct.insertMany(sql, rows);
-    },
+    all: (sql, params) => whenIdle(() => direct.all(sql, params)),
+    get: (sql, params) => whenIdle(() => direct.get(sql, params)),
+    run: (sql, params) => whenIdle(() => direct.run(sql, params)),
+    insertMany: (sql, rows) => whenIdle(() => direct.insertMany(sql, rows)),
     async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
       while (open) await open;
       const done = Promise.withResolvers<void>();
