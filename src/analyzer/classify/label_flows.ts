@@ -5,11 +5,13 @@ import type { PayloadInspector } from "../flows/flow_table.ts";
 import { classifyFlow } from "./model/classify_flow.ts";
 import { featureNames } from "./model/feature_names.ts";
 import { FtpControl } from "./sessions/ftp_control.ts";
+import { HttpExchanges, type HttpSummary } from "./sessions/http_exchanges.ts";
 import type { FtpDataEndpoint } from "./sessions/ftp_data_endpoint.ts";
 import { RecentMap } from "./sessions/_recent_map.ts";
 import { SessionBuilder } from "./sessions/session_builder.ts";
 import { isDhtMessage } from "./signatures/bittorrent_signature.ts";
 import { parseDnsMessage } from "./signatures/dns_signature.ts";
+import { parseHttpRequest } from "./signatures/http_signature.ts";
 import { isGreeting220 } from "./signatures/ftp_signature.ts";
 import { builtinLabelConfig, type LabelConfig } from "./signatures/label_config.ts";
 import { matchSignatures } from "./signatures/match_signatures.ts";
@@ -44,6 +46,8 @@ export interface FlowLabelInfo {
   /** Host name from HTTP Host, TLS SNI, DNS question, SOCKS5 target or an earlier DNS answer. */
   domain?: string;
   userAgent?: string;
+  /** Every request and response of an HTTP/1.x connection (not only the first). */
+  http?: HttpSummary;
   /** Group of the label in `config/labels.yaml`. */
   group?: string;
 }
@@ -122,6 +126,7 @@ function quotedTuple(flow: Flow): string | undefined {
 
 interface Notes {
   ftp?: FtpControl;
+  http?: HttpExchanges;
   session?: number;
 }
 
@@ -155,6 +160,7 @@ export function labelFlows(options: LabelFlowsOptions = {}): FlowLabeler {
   // answers a closed port with a RST instead).
   const tuples = new RecentMap<string, string>(MAX_ANSWERS);
   const vector = new Float64Array(featureNames.length);
+  const payloadBytes = options.payloadBytes ?? 1024;
 
   function controlSession(flow: Flow): number {
     const n = notes(flow);
@@ -194,6 +200,15 @@ export function labelFlows(options: LabelFlowsOptions = {}): FlowLabeler {
         }
         return;
       }
+      if (flow.protocol === 6 && direction === 0 && parseHttpRequest(payload) !== undefined) {
+        const http = new HttpExchanges();
+        notes(flow).http = http;
+        // Bytes past a full budget were dropped by the collector: the stream resynchronises.
+        http.feed(0, payload, payload.length >= payloadBytes);
+        const answer = flow.firstPayload(1);
+        http.feed(1, answer, answer.length >= payloadBytes);
+        return "follow";
+      }
       if (flow.protocol !== 6 || direction !== 1 || !isGreeting220(payload)) return;
       const control: FtpControl = new FtpControl(
         flow.dstPort,
@@ -205,7 +220,9 @@ export function labelFlows(options: LabelFlowsOptions = {}): FlowLabeler {
       return "follow";
     },
     follow(flow, direction, view): void {
-      notes(flow).ftp?.feedPacket(direction, view);
+      const n = notes(flow);
+      n.ftp?.feedPacket(direction, view);
+      n.http?.feedPacket(direction, view);
     },
   };
 
@@ -292,6 +309,7 @@ export function labelFlows(options: LabelFlowsOptions = {}): FlowLabeler {
     if (match !== undefined) info.protocol = match.protocol;
     if (domain !== undefined) info.domain = domain;
     if (match?.userAgent !== undefined) info.userAgent = match.userAgent;
+    if (n.http !== undefined && n.http.summary.requests > 0) info.http = n.http.summary;
     const group = config.groupOf(flow.label);
     if (group !== undefined) info.group = group;
     if (flow.protocol === 17 && source !== "classifier" && detected) {
@@ -307,5 +325,5 @@ export function labelFlows(options: LabelFlowsOptions = {}): FlowLabeler {
     return info;
   }
 
-  return { inspector, payloadBytes: options.payloadBytes ?? 1024, sessions, label };
+  return { inspector, payloadBytes, sessions, label };
 }

@@ -2,12 +2,14 @@ import type { SqlDriver, SqlExecutor } from "./sql_driver.ts";
 
 /**
  * Schema version: `PRAGMA user_version` in SQLite, the `tractor_schema` row in PostgreSQL.
- * 2 added job claims (claimed_by, claimed_at, lease_until) for several hosts on one queue.
+ * 2 added per-client and timeline aggregates; 3 job claims (claimed_by, claimed_at,
+ * lease_until) for several hosts on one queue.
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 // Written once for both engines; {id}, {int} and {without_rowid} are what differs.
-const SCHEMA = `
+// Version 1: jobs, flows and the seed's aggregates (also the base every later version alters).
+const V1 = `
 CREATE TABLE jobs(
   id {id},
   file_name TEXT NOT NULL,
@@ -69,8 +71,40 @@ CREATE TABLE file_peek(
 );
 `;
 
-// Version 1 → 2: who holds a running job and until when (see TractorStore.claimJob).
-const CLAIMS = `
+// Version 2: first/last packet time in ms and HTTP requests per flow; per flow and per client the
+// HTTP values (kind user_agent | host | url | status) with their request or response counts;
+// per client totals; flows and bytes per label and time bucket (by flow start).
+const V2 = `
+ALTER TABLE flows ADD COLUMN first_ms {int} NOT NULL DEFAULT 0;
+ALTER TABLE flows ADD COLUMN last_ms {int} NOT NULL DEFAULT 0;
+ALTER TABLE flows ADD COLUMN requests {int} NOT NULL DEFAULT 0;
+UPDATE flows SET first_ms = time_start * 1000, last_ms = time_end * 1000;
+CREATE INDEX label_client_counts_by_ip ON label_client_counts(job_id, ip);
+CREATE TABLE flow_http(
+  job_id {int} NOT NULL, flow_id {int} NOT NULL, kind TEXT NOT NULL, value TEXT NOT NULL,
+  count {int} NOT NULL,
+  PRIMARY KEY (job_id, flow_id, kind, value)
+){without_rowid};
+CREATE TABLE client_totals(
+  job_id {int} NOT NULL, ip TEXT NOT NULL, flows {int} NOT NULL, packets {int} NOT NULL,
+  bytes {int} NOT NULL, requests {int} NOT NULL, first_ms {int} NOT NULL,
+  last_ms {int} NOT NULL, user_agents {int} NOT NULL DEFAULT 0,
+  PRIMARY KEY (job_id, ip)
+){without_rowid};
+CREATE TABLE client_http(
+  job_id {int} NOT NULL, ip TEXT NOT NULL, kind TEXT NOT NULL, value TEXT NOT NULL,
+  count {int} NOT NULL,
+  PRIMARY KEY (job_id, ip, kind, value)
+){without_rowid};
+CREATE TABLE label_timeline(
+  job_id {int} NOT NULL, start_ms {int} NOT NULL, bucket_ms {int} NOT NULL,
+  label TEXT NOT NULL, flows {int} NOT NULL, bytes {int} NOT NULL,
+  PRIMARY KEY (job_id, start_ms, label)
+){without_rowid};
+`;
+
+// Version 3: who holds a running job and until when (see TractorStore.claimJob).
+const V3 = `
 ALTER TABLE jobs ADD COLUMN claimed_by TEXT;
 ALTER TABLE jobs ADD COLUMN claimed_at {int};
 ALTER TABLE jobs ADD COLUMN lease_until {int};
@@ -95,14 +129,24 @@ function ddl(text: string, dialect: SqlDriver["dialect"]): string {
   return text.replace(/\{(\w+)\}/g, (_, k: string) => words[k]!);
 }
 
-/** Tables holding a job's results, flows first. */
+/** Version 1 as SQLite spells it (tests build a version 1 file to migrate). */
+export const SCHEMA_V1 = ddl(V1, "sqlite");
+
+/** Tables holding a job's results, flows first (then the per-flow rows the aggregates read). */
 export const RESULT_TABLES = [
   "flows",
+  "flow_http",
   "label_counts",
   "client_counts",
   "label_client_counts",
   "ip_details",
+  "client_totals",
+  "client_http",
+  "label_timeline",
 ] as const;
+
+/** Result tables {@linkcode TractorStore.finishJob} rebuilds from the flow rows. */
+export const AGGREGATE_TABLES = RESULT_TABLES.slice(2);
 
 /** Any number outside a transaction that all TrActors agree on: the schema lock's key. */
 const SCHEMA_LOCK = 0x7172_7473;
@@ -116,13 +160,14 @@ async function version(db: SqlExecutor, dialect: SqlDriver["dialect"]): Promise<
 /**
  * Creates the schema in an empty database, or brings an older one up to date, or refuses a
  * newer one (never guessed at). `where` names the database in the error. Hosts starting at once
- * on one PostgreSQL take turns (an advisory lock), so the schema is created once.
+ * on one PostgreSQL take turns (an advisory lock), so the schema is created once. Returns the
+ * version found (0: empty), so the store can rebuild aggregates an older version did not have.
  */
-export async function migrate(db: SqlDriver, where: string): Promise<void> {
+export async function migrate(db: SqlDriver, where: string): Promise<number> {
   const dialect = db.dialect;
   const sqlite = dialect === "sqlite";
   // SQLite: BEGIN IMMEDIATE through transaction() (each ALTER/CREATE is transactional there too).
-  await db.transaction(async (tx) => {
+  return await db.transaction(async (tx) => {
     if (!sqlite) await tx.run(`SELECT pg_advisory_xact_lock(${SCHEMA_LOCK})`);
     const v = await version(tx, dialect);
     if (v > SCHEMA_VERSION) {
@@ -131,8 +176,8 @@ export async function migrate(db: SqlDriver, where: string): Promise<void> {
           `program's ${SCHEMA_VERSION}`,
       );
     }
-    if (v === SCHEMA_VERSION) return;
-    const steps = v === 0 ? [SCHEMA, CLAIMS] : [CLAIMS];
+    if (v === SCHEMA_VERSION) return v;
+    const steps = [V1, V2, V3].slice(v);
     for (const step of steps) {
       for (const statement of ddl(step, dialect).split(";")) {
         if (statement.trim() !== "") await tx.run(statement);
@@ -143,5 +188,6 @@ export async function migrate(db: SqlDriver, where: string): Promise<void> {
       await tx.run("DELETE FROM tractor_schema");
       await tx.run("INSERT INTO tractor_schema(version) VALUES (?)", [SCHEMA_VERSION]);
     }
+    return v;
   });
 }
