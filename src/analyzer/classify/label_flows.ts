@@ -2,7 +2,7 @@ import { formatAddress } from "../../shared/net/ip.ts";
 import type { Flow, FlowDirection } from "../flows/flow.ts";
 import { type FlowFeatures, flowFeatures } from "../flows/flow_features.ts";
 import type { PayloadInspector } from "../flows/flow_table.ts";
-import { classifyFlow } from "./model/classify_flow.ts";
+import { classifyFlow, classifyFlows, type FlowClass } from "./model/classify_flow.ts";
 import { featureNames } from "./model/feature_names.ts";
 import { FtpControl } from "./sessions/ftp_control.ts";
 import type { FtpDataEndpoint } from "./sessions/ftp_data_endpoint.ts";
@@ -63,12 +63,24 @@ export interface LabelFlowsOptions {
 }
 
 /** The per-capture labeling state: give `inspector` and `payloadBytes` to the flow table and
- * call `label()` on each finished flow, in the order the table emits them. */
+ * call `label()` (or `defer()`) on each finished flow, in the order the table emits them. */
 export interface FlowLabeler {
   inspector: PayloadInspector;
   payloadBytes: number;
   sessions: SessionBuilder;
+  /** Labels a finished flow now (one classifier call for a flow no signature names). */
   label(flow: Flow): FlowLabelInfo;
+  /**
+   * Labels a finished flow like `label()`, except that a flow needing the classifier waits for
+   * `settle()`, which classifies every waiting flow in one batch. Returns whether the flow's
+   * labels are final already. Nothing the labeler decides later depends on a classifier verdict,
+   * so the labels are the same as `label()`'s.
+   */
+  defer(flow: Flow): boolean;
+  /** Flows `defer()` left waiting for the classifier. */
+  readonly pending: number;
+  /** Classifies the waiting flows in one batch and completes their labels. */
+  settle(): void;
 }
 
 /** ISCX file conventions for undefined features (as the model was trained). */
@@ -154,7 +166,10 @@ export function labelFlows(options: LabelFlowsOptions = {}): FlowLabeler {
   // Labelled UDP flows by 5-tuple, for the ICMP errors that quote them (port unreachable …; TCP
   // answers a closed port with a RST instead).
   const tuples = new RecentMap<string, string>(MAX_ANSWERS);
-  const vector = new Float64Array(featureNames.length);
+  const width = featureNames.length;
+  // Flows waiting for the classifier (defer()), with their feature rows packed for one batch.
+  const waiting: Array<{ flow: Flow; info: FlowLabelInfo }> = [];
+  let matrix = new Float64Array(64 * width);
 
   function controlSession(flow: Flow): number {
     const n = notes(flow);
@@ -209,7 +224,18 @@ export function labelFlows(options: LabelFlowsOptions = {}): FlowLabeler {
     },
   };
 
-  function label(flow: Flow): FlowLabelInfo {
+  /** Sets a classifier verdict on a flow whose signatures, sessions and endpoints named nothing. */
+  function applyVerdict(flow: Flow, info: FlowLabelInfo, verdict: FlowClass): void {
+    info.detected = verdict.label;
+    if (info.source === "given") return;
+    info.confidence = verdict.confidence;
+    flow.label = info.label = verdict.label;
+    const group = config.groupOf(flow.label);
+    if (group !== undefined) info.group = group;
+  }
+
+  /** Labels `flow`; with `deferred`, a flow for the classifier joins `waiting` unclassified. */
+  function decide(flow: Flow, deferred: boolean): FlowLabelInfo {
     const n = notes(flow);
     let match: SignatureMatch | undefined;
     // An announced FTP data connection belongs to its control connection, whatever it carries.
@@ -228,6 +254,7 @@ export function labelFlows(options: LabelFlowsOptions = {}): FlowLabeler {
     let detected = "";
     let source: Exclude<LabelSource, "given"> = "none";
     let confidence = 0;
+    let verdict: FlowClass | undefined;
     let session: number | undefined = n.session;
     let domain = match?.domain;
     const quoted = match === undefined && data === undefined ? quotedTuple(flow) : undefined;
@@ -268,10 +295,15 @@ export function labelFlows(options: LabelFlowsOptions = {}): FlowLabeler {
         source = "dns";
         confidence = 1;
       } else if (classify) {
-        const verdict = classifyFlow(iscxVector(flowFeatures(flow), vector), { timeout });
-        detected = verdict.label;
         source = "classifier";
-        confidence = verdict.confidence;
+        const at = waiting.length * width;
+        if (matrix.length < at + width) {
+          const grown = new Float64Array(matrix.length * 2);
+          grown.set(matrix);
+          matrix = grown;
+        }
+        const row = iscxVector(flowFeatures(flow), matrix.subarray(at, at + width));
+        if (!deferred) verdict = classifyFlow(row, { timeout });
       }
     }
     session = session === undefined
@@ -294,6 +326,10 @@ export function labelFlows(options: LabelFlowsOptions = {}): FlowLabeler {
     if (match?.userAgent !== undefined) info.userAgent = match.userAgent;
     const group = config.groupOf(flow.label);
     if (group !== undefined) info.group = group;
+    if (source === "classifier") {
+      if (verdict !== undefined) applyVerdict(flow, info, verdict);
+      else waiting.push({ flow, info });
+    }
     if (flow.protocol === 17 && source !== "classifier" && detected) {
       const a =
         `${flow.protocol}|${flow.srcAddress}|${flow.srcPort}|${flow.dstAddress}|${flow.dstPort}`;
@@ -307,5 +343,26 @@ export function labelFlows(options: LabelFlowsOptions = {}): FlowLabeler {
     return info;
   }
 
-  return { inspector, payloadBytes: options.payloadBytes ?? 1024, sessions, label };
+  function settle(): void {
+    if (waiting.length === 0) return;
+    const verdicts = classifyFlows(matrix.subarray(0, waiting.length * width), { timeout });
+    waiting.forEach(({ flow, info }, i) => applyVerdict(flow, info, verdicts[i]!));
+    waiting.length = 0;
+  }
+
+  return {
+    inspector,
+    payloadBytes: options.payloadBytes ?? 1024,
+    sessions,
+    label: (flow) => decide(flow, false),
+    defer(flow) {
+      const before = waiting.length;
+      decide(flow, true);
+      return waiting.length === before;
+    },
+    get pending() {
+      return waiting.length;
+    },
+    settle,
+  };
 }
