@@ -76,7 +76,7 @@ function newSession(r: () => number, id: number): Session {
 }
 
 /** Writes a synthetic Ethernet pcap of about `targetBytes` with interleaved TCP/UDP flows. */
-async function generateCapture(path: string, targetBytes: number): Promise<void> {
+export async function generateCapture(path: string, targetBytes: number): Promise<void> {
   const tmp = `${path}.partial`;
   const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
   const chunk = new Uint8Array(4 << 20);
