@@ -1,5 +1,6 @@
 import type { PacketView } from "../../shared/capture/packet_view.ts";
 import { Flow, type FlowDirection, type FlowEndReason } from "./flow.ts";
+import { RunningStats, STAT } from "./running_stats.ts";
 import { fnv1aBytes, fnv1aStep, FNV_OFFSET } from "../../shared/hash/fnv1a.ts";
 
 /**
@@ -67,12 +68,44 @@ const FIN = 0x01;
 const RST = 0x04;
 const ACK = 0x10;
 
+/** Int32 words of a flow's key: version·protocol, ports, then source and destination words. */
+const KEY = 10;
+
+// What every packet of a flow updates, a row of `ROW` doubles per slot (adjacent cache lines)
+// rather than fields spread over the Flow, its arrays and its statistics objects: the table
+// copies the row into the Flow whenever it hands the flow out (`#sync`).
+const FIRST = 0; // first packet time (µs)
+const LAST = 1; // latest packet time
+const LAST_DIR = 2; // + direction: latest packet time per direction, -1 before the first
+const DUP_HASH = 4; // + direction: content hash of the direction's previous packet
+const PACKETS = 6; // + direction, and so on
+const BYTES = 8;
+const FRAME_BYTES = 10;
+const PAYLOAD_BYTES = 12;
+const TCP_FLAGS = 14;
+const STATE = 16; // CLOSED | FOLLOWED | DONE << direction
+const FLOW_IAT = 17; // RunningStats layouts, STAT numbers each: flow, forward, backward gaps
+const FWD_IAT = FLOW_IAT + STAT;
+const BWD_IAT = FWD_IAT + STAT;
+const LAST_BREAK = BWD_IAT + STAT; // end of the last active period
+const OUT_OF_ORDER = LAST_BREAK + 1;
+const DUPLICATES = LAST_BREAK + 2;
+const ACTIVE = LAST_BREAK + 3; // then IDLE: the Flow's stats array order (see flow.ts)
+const IDLE = ACTIVE + STAT;
+const ROW = 64;
+const STATS = [FLOW_IAT, FWD_IAT, BWD_IAT, ACTIVE, IDLE];
+const CLOSED = 1;
+const FOLLOWED = 2;
+/** Payload of direction d handed to the inspector: DONE << d. */
+const DONE = 4;
+
 /**
  * Bidirectional flow table. `add()` takes decoded packets in capture order; finished flows
  * (TCP FIN both ways or RST followed by a new SYN, flow timeout, `flush()` at end of file) go to
- * the `onFlow` callback. Lookup is a hash of the symmetric 5-tuple with chained buckets in a
- * `Map<number, Flow>`, so a packet allocates nothing; open flows also sit in a list ordered by
- * their first packet, which makes timeout expiry O(1) per packet.
+ * the `onFlow` callback. Each open flow has a slot whose 5-tuple sits in a typed array, found
+ * through an open-addressing index (linear probing) on a hash of the symmetric 5-tuple: a packet
+ * is matched with integer compares and allocates nothing. Open flows also sit in a list ordered
+ * by their first packet, which makes timeout expiry O(1) per packet.
  */
 export class FlowTable {
   /** Counters, updated as packets arrive. */
@@ -86,7 +119,14 @@ export class FlowTable {
     captureOutOfOrder: 0,
     duplicates: 0,
   };
-  readonly #buckets = new Map<number, Flow>();
+  /** Slot + 1 of the flow at each position (0: empty); a power of two, at most half full. */
+  #index = new Int32Array(1024);
+  /** Per slot: its flow's `KEY` key words, tuple hash and `ROW` numbers. */
+  #keys = new Int32Array(256 * KEY);
+  #hashes = new Int32Array(256);
+  #rows = new Float64Array(256 * ROW);
+  #slots: Array<Flow | undefined> = [];
+  #freeSlots: number[] = [];
   #head: Flow | undefined = undefined;
   #tail: Flow | undefined = undefined;
   /** Closed TCP flows, least recently active first. */
@@ -125,38 +165,46 @@ export class FlowTable {
     this.#expire();
 
     const hash = tupleHash(view);
-    let flow = this.#buckets.get(hash);
+    let flow: Flow | undefined;
+    // The slot, not flow.slot: a packet then reads only its row, never the Flow object.
+    let slot = -1;
     let dir: FlowDirection = 0;
-    while (flow !== undefined) {
-      const d = matchDirection(flow, view);
+    const index = this.#index, hashes = this.#hashes;
+    const mask = index.length - 1;
+    for (let i = hash & mask, e = index[i]!; e !== 0; i = (i + 1) & mask, e = index[i]!) {
+      if (hashes[e - 1] !== hash) continue;
+      const d = this.#match(e - 1, view);
       if (d >= 0) {
+        slot = e - 1;
+        flow = this.#slots[slot];
         dir = d as FlowDirection;
         break;
       }
-      flow = flow.nextInBucket;
     }
     const isSyn = view.protocol === 6 && (view.tcpFlags & (SYN | ACK)) === SYN;
     if (flow !== undefined) {
-      if (now - flow.firstUs > this.#timeout) {
+      const row = slot * ROW;
+      if (now - this.#rows[row + FIRST]! > this.#timeout) {
         this.#finish(flow, "timeout");
         flow = undefined;
-      } else if (flow.closed && isSyn) {
+      } else if ((this.#rows[row + STATE]! & CLOSED) !== 0 && isSyn) {
         this.#finish(flow, flow.endReason);
         flow = undefined;
       }
     }
     if (flow === undefined) {
       flow = this.#create(view, hash);
-      dir = matchDirection(flow, view) as FlowDirection;
+      slot = flow.slot;
+      dir = this.#match(slot, view) as FlowDirection;
     }
-    this.#addPacket(flow, view, dir);
+    this.#addPacket(flow, slot, view, dir);
   }
 
   /** Emits every open flow (end of file) in order of their first packet. */
   flush(): void {
     while (this.#head !== undefined) {
       const f = this.#head;
-      this.#finish(f, f.closed ? f.endReason : "eof");
+      this.#finish(f, (this.#rows[f.slot * ROW + STATE]! & CLOSED) !== 0 ? f.endReason : "eof");
     }
   }
 
@@ -171,7 +219,9 @@ export class FlowTable {
       this.#finish(this.#head, "timeout");
     }
     const quiet = this.#clock - this.#linger;
-    while (this.#closedHead !== undefined && this.#closedHead.lastUs < quiet) {
+    while (
+      this.#closedHead !== undefined && this.#rows[this.#closedHead.slot * ROW + LAST]! < quiet
+    ) {
       this.#finish(this.#closedHead, this.#closedHead.endReason);
     }
   }
@@ -201,9 +251,7 @@ export class FlowTable {
         },
     );
     flow.firstUs = flow.lastUs = flow.lastBreakUs = view.tsUs;
-    flow.hash = hash;
-    flow.nextInBucket = this.#buckets.get(hash);
-    this.#buckets.set(hash, flow);
+    this.#insert(flow, hash);
     flow.prev = this.#tail;
     if (this.#tail !== undefined) this.#tail.next = flow;
     else this.#head = flow;
@@ -212,68 +260,194 @@ export class FlowTable {
     return flow;
   }
 
-  #addPacket(flow: Flow, view: PacketView, dir: FlowDirection): void {
+  /** 0 when the packet goes forward in the flow of `slot`, 1 backward, -1 when it is another. */
+  #match(slot: number, view: PacketView): number {
+    const keys = this.#keys;
+    const k = slot * KEY;
+    if (keys[k] !== ((view.ipVersion << 8) | view.protocol)) return -1;
+    const sp = view.srcPort, dp = view.dstPort, s = view.src, d = view.dst;
+    const s0 = s[0]! | 0, d0 = d[0]! | 0;
+    const ports = keys[k + 1]!;
+    if (ports === ((sp << 16) | dp) && keys[k + 2] === s0 && keys[k + 6] === d0) {
+      if (
+        keys[k + 3] === (s[1]! | 0) && keys[k + 4] === (s[2]! | 0) &&
+        keys[k + 5] === (s[3]! | 0) && keys[k + 7] === (d[1]! | 0) &&
+        keys[k + 8] === (d[2]! | 0) && keys[k + 9] === (d[3]! | 0)
+      ) return 0;
+    }
+    if (ports === ((dp << 16) | sp) && keys[k + 2] === d0 && keys[k + 6] === s0) {
+      if (
+        keys[k + 3] === (d[1]! | 0) && keys[k + 4] === (d[2]! | 0) &&
+        keys[k + 5] === (d[3]! | 0) && keys[k + 7] === (s[1]! | 0) &&
+        keys[k + 8] === (s[2]! | 0) && keys[k + 9] === (s[3]! | 0)
+      ) return 1;
+    }
+    return -1;
+  }
+
+  /** Gives `flow` a slot holding its forward key and enters it in the index. */
+  #insert(flow: Flow, hash: number): void {
+    let slot = this.#freeSlots.pop();
+    if (slot === undefined) {
+      slot = this.#slots.length;
+      this.#slots.push(undefined);
+      if (slot >= this.#hashes.length) {
+        const keys = new Int32Array(this.#keys.length * 2);
+        keys.set(this.#keys);
+        this.#keys = keys;
+        const hashes = new Int32Array(this.#hashes.length * 2);
+        hashes.set(this.#hashes);
+        this.#hashes = hashes;
+        const rows = new Float64Array(this.#rows.length * 2);
+        rows.set(this.#rows);
+        this.#rows = rows;
+      }
+    }
+    this.#slots[slot] = flow;
+    flow.slot = slot;
+    const keys = this.#keys, k = slot * KEY;
+    keys[k] = (flow.ipVersion << 8) | flow.protocol;
+    keys[k + 1] = (flow.srcPort << 16) | flow.dstPort;
+    keys[k + 2] = flow.s0 | 0;
+    keys[k + 3] = flow.s1 | 0;
+    keys[k + 4] = flow.s2 | 0;
+    keys[k + 5] = flow.s3 | 0;
+    keys[k + 6] = flow.d0 | 0;
+    keys[k + 7] = flow.d1 | 0;
+    keys[k + 8] = flow.d2 | 0;
+    keys[k + 9] = flow.d3 | 0;
+    this.#hashes[slot] = hash;
+    const rows = this.#rows, r = slot * ROW;
+    rows.fill(0, r, r + ROW);
+    rows[r + FIRST] = rows[r + LAST] = rows[r + LAST_BREAK] = flow.firstUs;
+    rows[r + LAST_DIR] = rows[r + LAST_DIR + 1] = -1;
+    for (const at of STATS) RunningStats.clear(rows, r + at);
+    if (2 * (this.stats.open + 1) > this.#index.length) this.#grow();
+    this.#place(slot);
+  }
+
+  #place(slot: number): void {
+    const index = this.#index, mask = index.length - 1;
+    let i = this.#hashes[slot]! & mask;
+    while (index[i] !== 0) i = (i + 1) & mask;
+    index[i] = slot + 1;
+  }
+
+  #grow(): void {
+    const old = this.#index;
+    this.#index = new Int32Array(old.length * 2);
+    for (const e of old) if (e !== 0) this.#place(e - 1);
+  }
+
+  /** Frees `slot` and closes the gap in the index (backward shift: no tombstones). */
+  #remove(slot: number): void {
+    const index = this.#index, hashes = this.#hashes, mask = index.length - 1;
+    let i = hashes[slot]! & mask;
+    while (index[i] !== slot + 1) i = (i + 1) & mask;
+    for (let j = (i + 1) & mask, e = index[j]!; e !== 0; j = (j + 1) & mask, e = index[j]!) {
+      // An entry may move back to i when i lies on its probe path (from its home to j).
+      if (((j - (hashes[e - 1]! & mask)) & mask) >= ((j - i) & mask)) {
+        index[i] = e;
+        i = j;
+      }
+    }
+    index[i] = 0;
+    this.#slots[slot] = undefined;
+    this.#freeSlots.push(slot);
+  }
+
+  #addPacket(flow: Flow, slot: number, view: PacketView, dir: FlowDirection): void {
     const now = view.tsUs;
-    const lastDir = flow.lastDirUs[dir];
+    const rows = this.#rows, r = slot * ROW;
+    const lastDir = rows[r + LAST_DIR + dir]!;
     if (this.#dupWindow > 0) {
       const h = contentHash(view);
       if (
-        lastDir >= 0 && flow.dupHash[dir] === h && now >= lastDir &&
+        lastDir >= 0 && rows[r + DUP_HASH + dir] === h && now >= lastDir &&
         now - lastDir <= this.#dupWindow
       ) {
-        flow.duplicates++;
+        rows[r + DUPLICATES] = rows[r + DUPLICATES]! + 1;
         this.stats.duplicates++;
         return;
       }
-      flow.dupHash[dir] = h;
+      rows[r + DUP_HASH + dir] = h;
     }
     this.stats.packets++;
-    const first = flow.packets[0] + flow.packets[1] === 0;
-    flow.packets[dir]++;
-    flow.bytes[dir] += view.ipTotalLen;
-    flow.frameBytes[dir] += view.origLen;
-    flow.payloadBytes[dir] += view.payloadLength;
+    const first = rows[r + PACKETS]! + rows[r + PACKETS + 1]! === 0;
+    rows[r + PACKETS + dir] = rows[r + PACKETS + dir]! + 1;
+    rows[r + BYTES + dir] = rows[r + BYTES + dir]! + view.ipTotalLen;
+    rows[r + FRAME_BYTES + dir] = rows[r + FRAME_BYTES + dir]! + view.origLen;
+    rows[r + PAYLOAD_BYTES + dir] = rows[r + PAYLOAD_BYTES + dir]! + view.payloadLength;
     if (!first) {
-      if (now < flow.lastUs) {
+      const last = rows[r + LAST]!;
+      if (now < last) {
         // Not mixed into the time statistics: a negative gap would corrupt them.
-        flow.outOfOrder++;
+        rows[r + OUT_OF_ORDER] = rows[r + OUT_OF_ORDER]! + 1;
         this.stats.outOfOrder++;
       } else {
-        const gap = now - flow.lastUs;
-        flow.flowIat.add(gap);
+        const gap = now - last;
+        RunningStats.addTo(rows, r + FLOW_IAT, gap);
         if (gap > this.#threshold) {
-          flow.idle.add(gap);
-          flow.active.add(now - flow.lastBreakUs);
-          flow.lastBreakUs = now;
+          RunningStats.addTo(rows, r + IDLE, gap);
+          RunningStats.addTo(rows, r + ACTIVE, now - rows[r + LAST_BREAK]!);
+          rows[r + LAST_BREAK] = now;
         }
-        flow.lastUs = now;
-        if (lastDir >= 0) (dir === 0 ? flow.fwdIat : flow.bwdIat).add(now - lastDir);
-        flow.lastDirUs[dir] = now;
+        rows[r + LAST] = now;
+        if (lastDir >= 0) {
+          RunningStats.addTo(rows, r + (dir === 0 ? FWD_IAT : BWD_IAT), now - lastDir);
+        }
+        rows[r + LAST_DIR + dir] = now;
       }
     } else {
-      flow.lastDirUs[dir] = now;
+      rows[r + LAST_DIR + dir] = now;
     }
+    let state = rows[r + STATE]!;
     if (view.protocol === 6) {
       const f = view.tcpFlags;
-      flow.tcpFlags[dir] |= f;
-      if (flow.closed) {
+      const flags = rows[r + TCP_FLAGS + dir] = rows[r + TCP_FLAGS + dir]! | f;
+      if ((state & CLOSED) !== 0) {
         this.#touchClosed(flow);
       } else if ((f & RST) !== 0) {
-        flow.closed = true;
+        rows[r + STATE] = state |= CLOSED;
         flow.endReason = "rst";
         this.#touchClosed(flow);
-      } else if ((flow.tcpFlags[0] & flow.tcpFlags[1] & FIN) !== 0) {
-        flow.closed = true;
+      } else if ((flags & rows[r + TCP_FLAGS + 1 - dir]! & FIN) !== 0) {
+        rows[r + STATE] = state |= CLOSED;
         flow.endReason = "fin";
         this.#touchClosed(flow);
       }
     }
     if (view.payloadCaptured > 0) {
-      if (flow.followed) this.#inspector?.follow?.(flow, dir, view);
-      else if (this.#payloadBytes > 0 && !flow.payloadDone[dir]) {
+      if ((state & FOLLOWED) !== 0) {
+        this.#sync(flow);
+        this.#inspector?.follow?.(flow, dir, view);
+      } else if (this.#payloadBytes > 0 && (state & (DONE << dir)) === 0) {
         this.#collectPayload(flow, view, dir);
       }
     }
+  }
+
+  /** Copies the flow's row into the Flow, for code outside the table to read. */
+  #sync(flow: Flow): void {
+    const rows = this.#rows, r = flow.slot * ROW;
+    flow.lastUs = rows[r + LAST]!;
+    flow.lastBreakUs = rows[r + LAST_BREAK]!;
+    for (const d of [0, 1] as const) {
+      flow.lastDirUs[d] = rows[r + LAST_DIR + d]!;
+      flow.dupHash[d] = rows[r + DUP_HASH + d]!;
+      flow.packets[d] = rows[r + PACKETS + d]!;
+      flow.bytes[d] = rows[r + BYTES + d]!;
+      flow.frameBytes[d] = rows[r + FRAME_BYTES + d]!;
+      flow.payloadBytes[d] = rows[r + PAYLOAD_BYTES + d]!;
+      flow.tcpFlags[d] = rows[r + TCP_FLAGS + d]!;
+    }
+    flow.outOfOrder = rows[r + OUT_OF_ORDER]!;
+    flow.duplicates = rows[r + DUPLICATES]!;
+    flow.closed = (rows[r + STATE]! & CLOSED) !== 0;
+    // The Flow keeps its five statistics in one array, in the order of STATS.
+    const stats = flow.timeStats;
+    for (let i = 0; i < 3 * STAT; i++) stats[i] = rows[r + FLOW_IAT + i]!;
+    for (let i = 0; i < 2 * STAT; i++) stats[3 * STAT + i] = rows[r + ACTIVE + i]!;
   }
 
   /** Moves a closed flow to the tail of the closed list (most recently active). */
@@ -314,18 +488,22 @@ export class FlowTable {
     for (let i = 0, o = view.payloadOffset; i < n; i++) buf[have + i] = src[o + i]!;
     flow.payloadHave[dir] = have + n;
     // A segment cut by the snap length leaves a hole: what we have is all we will get.
-    if (
-      have + n >= this.#payloadBytes || view.payloadCaptured < view.payloadLength ||
-      this.#inspector?.ready?.(flow, dir, buf.subarray(0, have + n)) === true
-    ) {
+    if (have + n >= this.#payloadBytes || view.payloadCaptured < view.payloadLength) {
       this.#inspect(flow, dir);
+    } else if (this.#inspector?.ready !== undefined) {
+      this.#sync(flow);
+      if (this.#inspector.ready(flow, dir, buf.subarray(0, have + n))) this.#inspect(flow, dir);
     }
   }
 
   #inspect(flow: Flow, dir: FlowDirection): void {
     flow.payloadDone[dir] = true;
+    const r = flow.slot * ROW;
+    this.#rows[r + STATE] = this.#rows[r + STATE]! | (DONE << dir);
+    this.#sync(flow);
     if (this.#inspector?.inspect(flow, dir, flow.firstPayload(dir)) === "follow") {
       flow.followed = true;
+      this.#rows[r + STATE] = this.#rows[r + STATE]! | FOLLOWED;
     }
   }
 
@@ -337,49 +515,16 @@ export class FlowTable {
     else this.#tail = flow.prev;
     flow.prev = flow.next = undefined;
     if (flow.inClosedList) this.#unlinkClosed(flow);
-    // Unlink from its bucket chain.
-    const headOfBucket = this.#buckets.get(flow.hash);
-    if (headOfBucket === flow) {
-      if (flow.nextInBucket === undefined) this.#buckets.delete(flow.hash);
-      else this.#buckets.set(flow.hash, flow.nextInBucket);
-    } else {
-      let f = headOfBucket;
-      while (f !== undefined && f.nextInBucket !== flow) f = f.nextInBucket;
-      if (f !== undefined) f.nextInBucket = flow.nextInBucket;
-    }
-    flow.nextInBucket = undefined;
     this.stats.open--;
     this.stats.flowsEmitted++;
     flow.endReason = reason;
     for (const d of [0, 1] as const) {
       if (!flow.payloadDone[d] && flow.payloadHave[d] > 0) this.#inspect(flow, d);
     }
+    this.#sync(flow);
+    this.#remove(flow.slot);
     this.#onFlow(flow);
   }
-}
-
-/** 0 when the packet goes forward in `flow`, 1 backward, -1 when it is another flow. */
-function matchDirection(flow: Flow, view: PacketView): number {
-  if (flow.protocol !== view.protocol || flow.ipVersion !== view.ipVersion) return -1;
-  const sp = view.srcPort;
-  const dp = view.dstPort;
-  const s = view.src;
-  const d = view.dst;
-  const s0 = s[0]!;
-  const d0 = d[0]!;
-  if (flow.srcPort === sp && flow.dstPort === dp && flow.s0 === s0 && flow.d0 === d0) {
-    if (
-      flow.s1 === s[1] && flow.s2 === s[2] && flow.s3 === s[3] &&
-      flow.d1 === d[1] && flow.d2 === d[2] && flow.d3 === d[3]
-    ) return 0;
-  }
-  if (flow.srcPort === dp && flow.dstPort === sp && flow.s0 === d0 && flow.d0 === s0) {
-    if (
-      flow.s1 === d[1] && flow.s2 === d[2] && flow.s3 === d[3] &&
-      flow.d1 === s[1] && flow.d2 === s[2] && flow.d3 === s[3]
-    ) return 1;
-  }
-  return -1;
 }
 
 function endpointHash(w: Uint32Array, port: number): number {
@@ -391,7 +536,7 @@ function endpointHash(w: Uint32Array, port: number): number {
   return h;
 }
 
-/** Direction-independent hash of the 5-tuple, kept in small-integer range for the Map key. */
+/** Direction-independent hash of the 5-tuple (30 bits). */
 function tupleHash(view: PacketView): number {
   let h = (endpointHash(view.src, view.srcPort) + endpointHash(view.dst, view.dstPort)) | 0;
   h = Math.imul(h ^ view.protocol, 0x1b873593);
