@@ -68,23 +68,22 @@ const FIN = 0x01;
 const RST = 0x04;
 const ACK = 0x10;
 
-/** Int32 words of a flow's key: version·protocol, ports, then source and destination words. */
-const KEY = 10;
-
-// What every packet of a flow updates, a row of `ROW` doubles per slot (adjacent cache lines)
-// rather than fields spread over the Flow, its arrays and its statistics objects: the table
-// copies the row into the Flow whenever it hands the flow out (`#sync`).
-const FIRST = 0; // first packet time (µs)
-const LAST = 1; // latest packet time
-const LAST_DIR = 2; // + direction: latest packet time per direction, -1 before the first
-const DUP_HASH = 4; // + direction: content hash of the direction's previous packet
-const PACKETS = 6; // + direction, and so on
-const BYTES = 8;
-const FRAME_BYTES = 10;
-const PAYLOAD_BYTES = 12;
-const TCP_FLAGS = 14;
-const STATE = 16; // CLOSED | FOLLOWED | DONE << direction
-const FLOW_IAT = 17; // RunningStats layouts, STAT numbers each: flow, forward, backward gaps
+// Each open flow has a slot: a row of `ROW` doubles holding its forward 5-tuple and everything
+// its packets update, in adjacent cache lines, rather than fields spread over the Flow, its arrays
+// and its statistics objects. The table copies a row into its Flow whenever it hands the flow out
+// (`#sync`).
+const KEY = 0; // version·256 + protocol, srcPort·65536 + dstPort, source words 0–3, destination
+const FIRST = 10; // first packet time (µs)
+const LAST = 11; // latest packet time
+const LAST_DIR = 12; // + direction: latest packet time per direction, -1 before the first
+const DUP_HASH = 14; // + direction: content hash of the direction's previous packet
+const PACKETS = 16; // + direction, and so on
+const BYTES = 18;
+const FRAME_BYTES = 20;
+const PAYLOAD_BYTES = 22;
+const TCP_FLAGS = 24;
+const STATE = 26; // CLOSED | FOLLOWED | DONE << direction
+const FLOW_IAT = 27; // RunningStats layouts, STAT numbers each: flow, forward, backward gaps
 const FWD_IAT = FLOW_IAT + STAT;
 const BWD_IAT = FWD_IAT + STAT;
 const LAST_BREAK = BWD_IAT + STAT; // end of the last active period
@@ -92,6 +91,7 @@ const OUT_OF_ORDER = LAST_BREAK + 1;
 const DUPLICATES = LAST_BREAK + 2;
 const ACTIVE = LAST_BREAK + 3; // then IDLE: the Flow's stats array order (see flow.ts)
 const IDLE = ACTIVE + STAT;
+const HASH = IDLE + STAT; // the tuple hash, to find the slot's index entry again
 const ROW = 64;
 const STATS = [FLOW_IAT, FWD_IAT, BWD_IAT, ACTIVE, IDLE];
 const CLOSED = 1;
@@ -119,11 +119,9 @@ export class FlowTable {
     captureOutOfOrder: 0,
     duplicates: 0,
   };
-  /** Slot + 1 of the flow at each position (0: empty); a power of two, at most half full. */
-  #index = new Int32Array(1024);
-  /** Per slot: its flow's `KEY` key words, tuple hash and `ROW` numbers. */
-  #keys = new Int32Array(256 * KEY);
-  #hashes = new Int32Array(256);
+  /** Pairs (tuple hash, slot + 1; 0: empty) in a power-of-two table at most half full. */
+  #index = new Int32Array(2 * 1024);
+  /** `ROW` numbers per slot. */
   #rows = new Float64Array(256 * ROW);
   #slots: Array<Flow | undefined> = [];
   #freeSlots: number[] = [];
@@ -169,10 +167,14 @@ export class FlowTable {
     // The slot, not flow.slot: a packet then reads only its row, never the Flow object.
     let slot = -1;
     let dir: FlowDirection = 0;
-    const index = this.#index, hashes = this.#hashes;
-    const mask = index.length - 1;
-    for (let i = hash & mask, e = index[i]!; e !== 0; i = (i + 1) & mask, e = index[i]!) {
-      if (hashes[e - 1] !== hash) continue;
+    const index = this.#index;
+    const mask = (index.length >> 1) - 1;
+    for (
+      let i = hash & mask, e = index[2 * i + 1]!;
+      e !== 0;
+      i = (i + 1) & mask, e = index[2 * i + 1]!
+    ) {
+      if (index[2 * i] !== hash) continue;
       const d = this.#match(e - 1, view);
       if (d >= 0) {
         slot = e - 1;
@@ -262,42 +264,34 @@ export class FlowTable {
 
   /** 0 when the packet goes forward in the flow of `slot`, 1 backward, -1 when it is another. */
   #match(slot: number, view: PacketView): number {
-    const keys = this.#keys;
-    const k = slot * KEY;
-    if (keys[k] !== ((view.ipVersion << 8) | view.protocol)) return -1;
+    const rows = this.#rows;
+    const k = slot * ROW + KEY;
+    if (rows[k] !== view.ipVersion * 256 + view.protocol) return -1;
     const sp = view.srcPort, dp = view.dstPort, s = view.src, d = view.dst;
-    const s0 = s[0]! | 0, d0 = d[0]! | 0;
-    const ports = keys[k + 1]!;
-    if (ports === ((sp << 16) | dp) && keys[k + 2] === s0 && keys[k + 6] === d0) {
+    const s0 = s[0]!, d0 = d[0]!;
+    const ports = rows[k + 1]!;
+    if (ports === sp * 65536 + dp && rows[k + 2] === s0 && rows[k + 6] === d0) {
       if (
-        keys[k + 3] === (s[1]! | 0) && keys[k + 4] === (s[2]! | 0) &&
-        keys[k + 5] === (s[3]! | 0) && keys[k + 7] === (d[1]! | 0) &&
-        keys[k + 8] === (d[2]! | 0) && keys[k + 9] === (d[3]! | 0)
+        rows[k + 3] === s[1] && rows[k + 4] === s[2] && rows[k + 5] === s[3] &&
+        rows[k + 7] === d[1] && rows[k + 8] === d[2] && rows[k + 9] === d[3]
       ) return 0;
     }
-    if (ports === ((dp << 16) | sp) && keys[k + 2] === d0 && keys[k + 6] === s0) {
+    if (ports === dp * 65536 + sp && rows[k + 2] === d0 && rows[k + 6] === s0) {
       if (
-        keys[k + 3] === (d[1]! | 0) && keys[k + 4] === (d[2]! | 0) &&
-        keys[k + 5] === (d[3]! | 0) && keys[k + 7] === (s[1]! | 0) &&
-        keys[k + 8] === (s[2]! | 0) && keys[k + 9] === (s[3]! | 0)
+        rows[k + 3] === d[1] && rows[k + 4] === d[2] && rows[k + 5] === d[3] &&
+        rows[k + 7] === s[1] && rows[k + 8] === s[2] && rows[k + 9] === s[3]
       ) return 1;
     }
     return -1;
   }
 
-  /** Gives `flow` a slot holding its forward key and enters it in the index. */
+  /** Gives `flow` a slot holding its forward key and fresh counters, entered in the index. */
   #insert(flow: Flow, hash: number): void {
     let slot = this.#freeSlots.pop();
     if (slot === undefined) {
       slot = this.#slots.length;
       this.#slots.push(undefined);
-      if (slot >= this.#hashes.length) {
-        const keys = new Int32Array(this.#keys.length * 2);
-        keys.set(this.#keys);
-        this.#keys = keys;
-        const hashes = new Int32Array(this.#hashes.length * 2);
-        hashes.set(this.#hashes);
-        this.#hashes = hashes;
+      if ((slot + 1) * ROW > this.#rows.length) {
         const rows = new Float64Array(this.#rows.length * 2);
         rows.set(this.#rows);
         this.#rows = rows;
@@ -305,53 +299,60 @@ export class FlowTable {
     }
     this.#slots[slot] = flow;
     flow.slot = slot;
-    const keys = this.#keys, k = slot * KEY;
-    keys[k] = (flow.ipVersion << 8) | flow.protocol;
-    keys[k + 1] = (flow.srcPort << 16) | flow.dstPort;
-    keys[k + 2] = flow.s0 | 0;
-    keys[k + 3] = flow.s1 | 0;
-    keys[k + 4] = flow.s2 | 0;
-    keys[k + 5] = flow.s3 | 0;
-    keys[k + 6] = flow.d0 | 0;
-    keys[k + 7] = flow.d1 | 0;
-    keys[k + 8] = flow.d2 | 0;
-    keys[k + 9] = flow.d3 | 0;
-    this.#hashes[slot] = hash;
     const rows = this.#rows, r = slot * ROW;
     rows.fill(0, r, r + ROW);
+    rows[r + KEY] = flow.ipVersion * 256 + flow.protocol;
+    rows[r + KEY + 1] = flow.srcPort * 65536 + flow.dstPort;
+    rows[r + KEY + 2] = flow.s0;
+    rows[r + KEY + 3] = flow.s1;
+    rows[r + KEY + 4] = flow.s2;
+    rows[r + KEY + 5] = flow.s3;
+    rows[r + KEY + 6] = flow.d0;
+    rows[r + KEY + 7] = flow.d1;
+    rows[r + KEY + 8] = flow.d2;
+    rows[r + KEY + 9] = flow.d3;
     rows[r + FIRST] = rows[r + LAST] = rows[r + LAST_BREAK] = flow.firstUs;
     rows[r + LAST_DIR] = rows[r + LAST_DIR + 1] = -1;
     for (const at of STATS) RunningStats.clear(rows, r + at);
-    if (2 * (this.stats.open + 1) > this.#index.length) this.#grow();
-    this.#place(slot);
+    rows[r + HASH] = hash;
+    if (2 * (this.stats.open + 1) > this.#index.length >> 1) this.#grow();
+    this.#place(hash, slot + 1);
   }
 
-  #place(slot: number): void {
-    const index = this.#index, mask = index.length - 1;
-    let i = this.#hashes[slot]! & mask;
-    while (index[i] !== 0) i = (i + 1) & mask;
-    index[i] = slot + 1;
+  #place(hash: number, entry: number): void {
+    const index = this.#index, mask = (index.length >> 1) - 1;
+    let i = hash & mask;
+    while (index[2 * i + 1] !== 0) i = (i + 1) & mask;
+    index[2 * i] = hash;
+    index[2 * i + 1] = entry;
   }
 
   #grow(): void {
     const old = this.#index;
     this.#index = new Int32Array(old.length * 2);
-    for (const e of old) if (e !== 0) this.#place(e - 1);
+    for (let i = 0; i < old.length; i += 2) if (old[i + 1] !== 0) this.#place(old[i]!, old[i + 1]!);
   }
 
-  /** Frees `slot` and closes the gap in the index (backward shift: no tombstones). */
+  /** Frees the slot of `flow` and closes the gap in the index (backward shift: no tombstones). */
   #remove(slot: number): void {
-    const index = this.#index, hashes = this.#hashes, mask = index.length - 1;
-    let i = hashes[slot]! & mask;
-    while (index[i] !== slot + 1) i = (i + 1) & mask;
-    for (let j = (i + 1) & mask, e = index[j]!; e !== 0; j = (j + 1) & mask, e = index[j]!) {
+    const hash = this.#rows[slot * ROW + HASH]!;
+    const index = this.#index, mask = (index.length >> 1) - 1;
+    let i = hash & mask;
+    while (index[2 * i + 1] !== slot + 1) i = (i + 1) & mask;
+    for (
+      let j = (i + 1) & mask, e = index[2 * j + 1]!;
+      e !== 0;
+      j = (j + 1) & mask, e = index[2 * j + 1]!
+    ) {
       // An entry may move back to i when i lies on its probe path (from its home to j).
-      if (((j - (hashes[e - 1]! & mask)) & mask) >= ((j - i) & mask)) {
-        index[i] = e;
+      const h = index[2 * j]!;
+      if (((j - (h & mask)) & mask) >= ((j - i) & mask)) {
+        index[2 * i] = h;
+        index[2 * i + 1] = e;
         i = j;
       }
     }
-    index[i] = 0;
+    index[2 * i + 1] = 0;
     this.#slots[slot] = undefined;
     this.#freeSlots.push(slot);
   }
