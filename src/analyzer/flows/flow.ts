@@ -80,15 +80,7 @@ export class Flow {
   annotations: Record<string, unknown> | undefined = undefined;
 
   // ---- internal state of the flow table ----
-  /** @internal */ lastDirUs: [number, number] = [-1, -1];
-  /** @internal */ lastBreakUs = 0;
-  /** @internal */ dupHash: [number, number] = [0, 0];
   /** @internal */ slot = -1;
-  /** @internal */ prev: Flow | undefined = undefined;
-  /** @internal */ next: Flow | undefined = undefined;
-  /** @internal */ closedPrev: Flow | undefined = undefined;
-  /** @internal */ closedNext: Flow | undefined = undefined;
-  /** @internal */ inClosedList = false;
   /** @internal */ payload: [Uint8Array | undefined, Uint8Array | undefined] = [
     undefined,
     undefined,

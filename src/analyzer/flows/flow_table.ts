@@ -96,8 +96,16 @@ const ROW = 64;
 const STATS = [FLOW_IAT, FWD_IAT, BWD_IAT, ACTIVE, IDLE];
 const CLOSED = 1;
 const FOLLOWED = 2;
+const IN_CLOSED_LIST = 16;
 /** Payload of direction d handed to the inspector: DONE << d. */
 const DONE = 4;
+// Per slot in `#links`: previous and next open flow by first packet, previous and next closed
+// flow by last activity (-1: none). Kept by slot so unlinking touches no neighbouring Flow.
+const PREV = 0;
+const NEXT = 1;
+const CLOSED_PREV = 2;
+const CLOSED_NEXT = 3;
+const LINKS = 4;
 
 /**
  * Bidirectional flow table. `add()` takes decoded packets in capture order; finished flows
@@ -125,11 +133,13 @@ export class FlowTable {
   #rows = new Float64Array(256 * ROW);
   #slots: Array<Flow | undefined> = [];
   #freeSlots: number[] = [];
-  #head: Flow | undefined = undefined;
-  #tail: Flow | undefined = undefined;
+  #links = new Int32Array(256 * LINKS);
+  /** Slots of the oldest and newest open flow (-1: none). */
+  #head = -1;
+  #tail = -1;
   /** Closed TCP flows, least recently active first. */
-  #closedHead: Flow | undefined = undefined;
-  #closedTail: Flow | undefined = undefined;
+  #closedHead = -1;
+  #closedTail = -1;
   readonly #linger: number;
   #clock = -Infinity;
   readonly #timeout: number;
@@ -204,8 +214,8 @@ export class FlowTable {
 
   /** Emits every open flow (end of file) in order of their first packet. */
   flush(): void {
-    while (this.#head !== undefined) {
-      const f = this.#head;
+    while (this.#head >= 0) {
+      const f = this.#slots[this.#head]!;
       this.#finish(f, (this.#rows[f.slot * ROW + STATE]! & CLOSED) !== 0 ? f.endReason : "eof");
     }
   }
@@ -217,14 +227,13 @@ export class FlowTable {
 
   #expire(): void {
     const limit = this.#clock - this.#timeout;
-    while (this.#head !== undefined && this.#head.firstUs < limit) {
-      this.#finish(this.#head, "timeout");
+    while (this.#head >= 0 && this.#rows[this.#head * ROW + FIRST]! < limit) {
+      this.#finish(this.#slots[this.#head]!, "timeout");
     }
     const quiet = this.#clock - this.#linger;
-    while (
-      this.#closedHead !== undefined && this.#rows[this.#closedHead.slot * ROW + LAST]! < quiet
-    ) {
-      this.#finish(this.#closedHead, this.#closedHead.endReason);
+    while (this.#closedHead >= 0 && this.#rows[this.#closedHead * ROW + LAST]! < quiet) {
+      const f = this.#slots[this.#closedHead]!;
+      this.#finish(f, f.endReason);
     }
   }
 
@@ -252,12 +261,14 @@ export class FlowTable {
           dstPort: view.dstPort,
         },
     );
-    flow.firstUs = flow.lastUs = flow.lastBreakUs = view.tsUs;
+    flow.firstUs = flow.lastUs = view.tsUs;
     this.#insert(flow, hash);
-    flow.prev = this.#tail;
-    if (this.#tail !== undefined) this.#tail.next = flow;
-    else this.#head = flow;
-    this.#tail = flow;
+    const slot = flow.slot, links = this.#links;
+    links[slot * LINKS + PREV] = this.#tail;
+    links[slot * LINKS + NEXT] = -1;
+    if (this.#tail >= 0) links[this.#tail * LINKS + NEXT] = slot;
+    else this.#head = slot;
+    this.#tail = slot;
     if (++this.stats.open > this.stats.maxOpen) this.stats.maxOpen = this.stats.open;
     return flow;
   }
@@ -295,6 +306,9 @@ export class FlowTable {
         const rows = new Float64Array(this.#rows.length * 2);
         rows.set(this.#rows);
         this.#rows = rows;
+        const links = new Int32Array(this.#links.length * 2);
+        links.set(this.#links);
+        this.#links = links;
       }
     }
     this.#slots[slot] = flow;
@@ -407,15 +421,15 @@ export class FlowTable {
       const f = view.tcpFlags;
       const flags = rows[r + TCP_FLAGS + dir] = rows[r + TCP_FLAGS + dir]! | f;
       if ((state & CLOSED) !== 0) {
-        this.#touchClosed(flow);
+        this.#touchClosed(slot);
       } else if ((f & RST) !== 0) {
         rows[r + STATE] = state |= CLOSED;
         flow.endReason = "rst";
-        this.#touchClosed(flow);
+        this.#touchClosed(slot);
       } else if ((flags & rows[r + TCP_FLAGS + 1 - dir]! & FIN) !== 0) {
         rows[r + STATE] = state |= CLOSED;
         flow.endReason = "fin";
-        this.#touchClosed(flow);
+        this.#touchClosed(slot);
       }
     }
     if (view.payloadCaptured > 0) {
@@ -432,10 +446,7 @@ export class FlowTable {
   #sync(flow: Flow): void {
     const rows = this.#rows, r = flow.slot * ROW;
     flow.lastUs = rows[r + LAST]!;
-    flow.lastBreakUs = rows[r + LAST_BREAK]!;
     for (const d of [0, 1] as const) {
-      flow.lastDirUs[d] = rows[r + LAST_DIR + d]!;
-      flow.dupHash[d] = rows[r + DUP_HASH + d]!;
       flow.packets[d] = rows[r + PACKETS + d]!;
       flow.bytes[d] = rows[r + BYTES + d]!;
       flow.frameBytes[d] = rows[r + FRAME_BYTES + d]!;
@@ -452,26 +463,29 @@ export class FlowTable {
   }
 
   /** Moves a closed flow to the tail of the closed list (most recently active). */
-  #touchClosed(flow: Flow): void {
-    if (flow.inClosedList) {
-      if (this.#closedTail === flow) return;
-      this.#unlinkClosed(flow);
+  #touchClosed(slot: number): void {
+    const rows = this.#rows, links = this.#links, r = slot * ROW;
+    if ((rows[r + STATE]! & IN_CLOSED_LIST) !== 0) {
+      if (this.#closedTail === slot) return;
+      this.#unlinkClosed(slot);
     }
-    flow.inClosedList = true;
-    flow.closedPrev = this.#closedTail;
-    flow.closedNext = undefined;
-    if (this.#closedTail !== undefined) this.#closedTail.closedNext = flow;
-    else this.#closedHead = flow;
-    this.#closedTail = flow;
+    rows[r + STATE] = rows[r + STATE]! | IN_CLOSED_LIST;
+    links[slot * LINKS + CLOSED_PREV] = this.#closedTail;
+    links[slot * LINKS + CLOSED_NEXT] = -1;
+    if (this.#closedTail >= 0) links[this.#closedTail * LINKS + CLOSED_NEXT] = slot;
+    else this.#closedHead = slot;
+    this.#closedTail = slot;
   }
 
-  #unlinkClosed(flow: Flow): void {
-    if (flow.closedPrev !== undefined) flow.closedPrev.closedNext = flow.closedNext;
-    else this.#closedHead = flow.closedNext;
-    if (flow.closedNext !== undefined) flow.closedNext.closedPrev = flow.closedPrev;
-    else this.#closedTail = flow.closedPrev;
-    flow.closedPrev = flow.closedNext = undefined;
-    flow.inClosedList = false;
+  #unlinkClosed(slot: number): void {
+    const links = this.#links;
+    const prev = links[slot * LINKS + CLOSED_PREV]!, next = links[slot * LINKS + CLOSED_NEXT]!;
+    if (prev >= 0) links[prev * LINKS + CLOSED_NEXT] = next;
+    else this.#closedHead = next;
+    if (next >= 0) links[next * LINKS + CLOSED_PREV] = prev;
+    else this.#closedTail = prev;
+    const r = slot * ROW;
+    this.#rows[r + STATE] = this.#rows[r + STATE]! & ~IN_CLOSED_LIST;
   }
 
   #collectPayload(flow: Flow, view: PacketView, dir: FlowDirection): void {
@@ -510,12 +524,13 @@ export class FlowTable {
 
   #finish(flow: Flow, reason: FlowEndReason): void {
     // Unlink from the expiry list.
-    if (flow.prev !== undefined) flow.prev.next = flow.next;
-    else this.#head = flow.next;
-    if (flow.next !== undefined) flow.next.prev = flow.prev;
-    else this.#tail = flow.prev;
-    flow.prev = flow.next = undefined;
-    if (flow.inClosedList) this.#unlinkClosed(flow);
+    const slot = flow.slot, links = this.#links;
+    const prev = links[slot * LINKS + PREV]!, next = links[slot * LINKS + NEXT]!;
+    if (prev >= 0) links[prev * LINKS + NEXT] = next;
+    else this.#head = next;
+    if (next >= 0) links[next * LINKS + PREV] = prev;
+    else this.#tail = prev;
+    if ((this.#rows[slot * ROW + STATE]! & IN_CLOSED_LIST) !== 0) this.#unlinkClosed(slot);
     this.stats.open--;
     this.stats.flowsEmitted++;
     flow.endReason = reason;
