@@ -81,14 +81,9 @@ export class Flow {
 
   // ---- internal state of the flow table ----
   /** @internal */ slot = -1;
-  /** @internal */ payload: [Uint8Array | undefined, Uint8Array | undefined] = [
-    undefined,
-    undefined,
-  ];
+  /** @internal First payload bytes per direction, once the table collects any. */
+  payload: [Uint8Array | undefined, Uint8Array | undefined] | undefined = undefined;
   /** @internal */ payloadHave: [number, number] = [0, 0];
-  /** @internal */ payloadDone: [boolean, boolean] = [false, false];
-  /** @internal */ followed = false;
-  /** @internal */ nextSeq: [number, number] = [-1, -1];
 
   /** Creates an empty flow for the given forward 5-tuple. */
   constructor(id: number, key: FlowKey) {
@@ -135,7 +130,7 @@ export class Flow {
 
   /** The first payload bytes collected for a direction (empty when inspection is off). */
   firstPayload(direction: FlowDirection): Uint8Array {
-    const p = this.payload[direction];
+    const p = this.payload?.[direction];
     return p === undefined ? new Uint8Array(0) : p.subarray(0, this.payloadHave[direction]);
   }
 }

@@ -92,6 +92,7 @@ const DUPLICATES = LAST_BREAK + 2;
 const ACTIVE = LAST_BREAK + 3; // then IDLE: the Flow's stats array order (see flow.ts)
 const IDLE = ACTIVE + STAT;
 const HASH = IDLE + STAT; // the tuple hash, to find the slot's index entry again
+const NEXT_SEQ = HASH + 1; // + direction: TCP sequence number the payload continues at, or -1
 const ROW = 64;
 const STATS = [FLOW_IAT, FWD_IAT, BWD_IAT, ACTIVE, IDLE];
 const CLOSED = 1;
@@ -314,7 +315,7 @@ export class FlowTable {
     this.#slots[slot] = flow;
     flow.slot = slot;
     const rows = this.#rows, r = slot * ROW;
-    rows.fill(0, r, r + ROW);
+    for (let i = r; i < r + ROW; i++) rows[i] = 0;
     rows[r + KEY] = flow.ipVersion * 256 + flow.protocol;
     rows[r + KEY + 1] = flow.srcPort * 65536 + flow.dstPort;
     rows[r + KEY + 2] = flow.s0;
@@ -326,7 +327,11 @@ export class FlowTable {
     rows[r + KEY + 8] = flow.d2;
     rows[r + KEY + 9] = flow.d3;
     rows[r + FIRST] = rows[r + LAST] = rows[r + LAST_BREAK] = flow.firstUs;
-    rows[r + LAST_DIR] = rows[r + LAST_DIR + 1] = -1;
+    rows[r + LAST_DIR] =
+      rows[r + LAST_DIR + 1] =
+      rows[r + NEXT_SEQ] =
+      rows[r + NEXT_SEQ + 1] =
+        -1;
     for (const at of STATS) RunningStats.clear(rows, r + at);
     rows[r + HASH] = hash;
     if (2 * (this.stats.open + 1) > this.#index.length >> 1) this.#grow();
@@ -489,13 +494,15 @@ export class FlowTable {
   }
 
   #collectPayload(flow: Flow, view: PacketView, dir: FlowDirection): void {
+    const r = flow.slot * ROW;
     if (view.protocol === 6) {
-      const expected = flow.nextSeq[dir];
+      const expected = this.#rows[r + NEXT_SEQ + dir]!;
       if (expected >= 0 && view.tcpSeq !== expected) return;
-      flow.nextSeq[dir] = (view.tcpSeq + view.payloadLength) >>> 0;
+      this.#rows[r + NEXT_SEQ + dir] = (view.tcpSeq + view.payloadLength) >>> 0;
     }
-    let buf = flow.payload[dir];
-    if (buf === undefined) buf = flow.payload[dir] = new Uint8Array(this.#payloadBytes);
+    const payload = flow.payload ??= [undefined, undefined];
+    let buf = payload[dir];
+    if (buf === undefined) buf = payload[dir] = new Uint8Array(this.#payloadBytes);
     const have = flow.payloadHave[dir];
     const n = Math.min(view.payloadCaptured, this.#payloadBytes - have);
     // A byte loop instead of subarray()+set(): no view object per packet on the hot path.
@@ -512,12 +519,10 @@ export class FlowTable {
   }
 
   #inspect(flow: Flow, dir: FlowDirection): void {
-    flow.payloadDone[dir] = true;
     const r = flow.slot * ROW;
     this.#rows[r + STATE] = this.#rows[r + STATE]! | (DONE << dir);
     this.#sync(flow);
     if (this.#inspector?.inspect(flow, dir, flow.firstPayload(dir)) === "follow") {
-      flow.followed = true;
       this.#rows[r + STATE] = this.#rows[r + STATE]! | FOLLOWED;
     }
   }
@@ -535,7 +540,8 @@ export class FlowTable {
     this.stats.flowsEmitted++;
     flow.endReason = reason;
     for (const d of [0, 1] as const) {
-      if (!flow.payloadDone[d] && flow.payloadHave[d] > 0) this.#inspect(flow, d);
+      const done = (this.#rows[flow.slot * ROW + STATE]! & (DONE << d)) !== 0;
+      if (!done && flow.payloadHave[d] > 0) this.#inspect(flow, d);
     }
     this.#sync(flow);
     this.#remove(flow.slot);
