@@ -93,11 +93,18 @@ const ACTIVE = LAST_BREAK + 3; // then IDLE: the Flow's stats array order (see f
 const IDLE = ACTIVE + STAT;
 const HASH = IDLE + STAT; // the tuple hash, to find the slot's index entry again
 const NEXT_SEQ = HASH + 1; // + direction: TCP sequence number the payload continues at, or -1
+const ID = NEXT_SEQ + 2; // the flow's number
 const ROW = 64;
 const STATS = [FLOW_IAT, FWD_IAT, BWD_IAT, ACTIVE, IDLE];
 const CLOSED = 1;
 const FOLLOWED = 2;
 const IN_CLOSED_LIST = 16;
+/** Why the flow ended (or closed, while it takes residual packets): STATE bits from REASON. */
+const REASON = 32;
+const REASONS: readonly FlowEndReason[] = ["eof", "fin", "rst", "timeout"];
+const REASON_MASK = 3 * REASON;
+const FIN_CLOSED = 1 * REASON;
+const RST_CLOSED = 2 * REASON;
 /** Payload of direction d handed to the inspector: DONE << d. */
 const DONE = 4;
 // Per slot in `#links`: previous and next open flow by first packet, previous and next closed
@@ -113,8 +120,10 @@ const LINKS = 4;
  * (TCP FIN both ways or RST followed by a new SYN, flow timeout, `flush()` at end of file) go to
  * the `onFlow` callback. Each open flow has a slot whose 5-tuple sits in a typed array, found
  * through an open-addressing index (linear probing) on a hash of the symmetric 5-tuple: a packet
- * is matched with integer compares and allocates nothing. Open flows also sit in a list ordered
- * by their first packet, which makes timeout expiry O(1) per packet.
+ * is matched with integer compares and allocates nothing. The Flow object itself is made when
+ * something outside the table first needs it (the payload inspector, or the flow's end), so an
+ * open flow is a row until then. Open flows also sit in a list ordered by their first packet,
+ * which makes timeout expiry O(1) per packet.
  */
 export class FlowTable {
   /** Counters, updated as packets arrive. */
@@ -132,7 +141,10 @@ export class FlowTable {
   #index = new Int32Array(2 * 1024);
   /** `ROW` numbers per slot. */
   #rows = new Float64Array(256 * ROW);
+  /** The Flow of each slot, once made (`#flowOf`). */
   #slots: Array<Flow | undefined> = [];
+  /** Address words handed to a new Flow (it copies them). */
+  readonly #words: [number[], number[]] = [[0, 0, 0, 0], [0, 0, 0, 0]];
   #freeSlots: number[] = [];
   #links = new Int32Array(256 * LINKS);
   /** Slots of the oldest and newest open flow (-1: none). */
@@ -174,8 +186,6 @@ export class FlowTable {
     this.#expire();
 
     const hash = tupleHash(view);
-    let flow: Flow | undefined;
-    // The slot, not flow.slot: a packet then reads only its row, never the Flow object.
     let slot = -1;
     let dir: FlowDirection = 0;
     const index = this.#index;
@@ -189,35 +199,34 @@ export class FlowTable {
       const d = this.#match(e - 1, view);
       if (d >= 0) {
         slot = e - 1;
-        flow = this.#slots[slot];
         dir = d as FlowDirection;
         break;
       }
     }
     const isSyn = view.protocol === 6 && (view.tcpFlags & (SYN | ACK)) === SYN;
-    if (flow !== undefined) {
+    if (slot >= 0) {
       const row = slot * ROW;
       if (now - this.#rows[row + FIRST]! > this.#timeout) {
-        this.#finish(flow, "timeout");
-        flow = undefined;
+        this.#finish(slot, "timeout");
+        slot = -1;
       } else if ((this.#rows[row + STATE]! & CLOSED) !== 0 && isSyn) {
-        this.#finish(flow, flow.endReason);
-        flow = undefined;
+        this.#finish(slot, this.#closedReason(slot));
+        slot = -1;
       }
     }
-    if (flow === undefined) {
-      flow = this.#create(view, hash);
-      slot = flow.slot;
+    if (slot < 0) {
+      slot = this.#create(view, hash);
       dir = this.#match(slot, view) as FlowDirection;
     }
-    this.#addPacket(flow, slot, view, dir);
+    this.#addPacket(slot, view, dir);
   }
 
   /** Emits every open flow (end of file) in order of their first packet. */
   flush(): void {
     while (this.#head >= 0) {
-      const f = this.#slots[this.#head]!;
-      this.#finish(f, (this.#rows[f.slot * ROW + STATE]! & CLOSED) !== 0 ? f.endReason : "eof");
+      const slot = this.#head;
+      const closed = (this.#rows[slot * ROW + STATE]! & CLOSED) !== 0;
+      this.#finish(slot, closed ? this.#closedReason(slot) : "eof");
     }
   }
 
@@ -229,48 +238,70 @@ export class FlowTable {
   #expire(): void {
     const limit = this.#clock - this.#timeout;
     while (this.#head >= 0 && this.#rows[this.#head * ROW + FIRST]! < limit) {
-      this.#finish(this.#slots[this.#head]!, "timeout");
+      this.#finish(this.#head, "timeout");
     }
     const quiet = this.#clock - this.#linger;
     while (this.#closedHead >= 0 && this.#rows[this.#closedHead * ROW + LAST]! < quiet) {
-      const f = this.#slots[this.#closedHead]!;
-      this.#finish(f, f.endReason);
+      this.#finish(this.#closedHead, this.#closedReason(this.#closedHead));
     }
   }
 
-  #create(view: PacketView, hash: number): Flow {
+  #closedReason(slot: number): FlowEndReason {
+    return REASONS[(this.#rows[slot * ROW + STATE]! & REASON_MASK) / REASON]!;
+  }
+
+  /** Opens a flow for the packet's 5-tuple and returns its slot. */
+  #create(view: PacketView, hash: number): number {
     const id = ++this.stats.flowsCreated;
     // A capture that starts with the SYN-ACK: the SYN's sender is the forward side.
     const reversed = view.protocol === 6 && (view.tcpFlags & (SYN | ACK)) === (SYN | ACK);
-    const flow = new Flow(
-      id,
-      reversed
-        ? {
-          ipVersion: view.ipVersion,
-          protocol: 6,
-          src: view.dst,
-          srcPort: view.dstPort,
-          dst: view.src,
-          dstPort: view.srcPort,
-        }
-        : {
-          ipVersion: view.ipVersion,
-          protocol: view.protocol,
-          src: view.src,
-          srcPort: view.srcPort,
-          dst: view.dst,
-          dstPort: view.dstPort,
-        },
-    );
-    flow.firstUs = flow.lastUs = view.tsUs;
-    this.#insert(flow, hash);
-    const slot = flow.slot, links = this.#links;
+    const slot = this.#insert(hash);
+    const rows = this.#rows, r = slot * ROW, k = r + KEY;
+    const src = reversed ? view.dst : view.src, dst = reversed ? view.src : view.dst;
+    rows[k] = view.ipVersion * 256 + view.protocol;
+    rows[k + 1] = reversed
+      ? view.dstPort * 65536 + view.srcPort
+      : view.srcPort * 65536 + view.dstPort;
+    for (let i = 0; i < 4; i++) {
+      rows[k + 2 + i] = src[i]!;
+      rows[k + 6 + i] = dst[i]!;
+    }
+    rows[r + FIRST] = rows[r + LAST] = rows[r + LAST_BREAK] = view.tsUs;
+    rows[r + ID] = id;
+    const links = this.#links;
     links[slot * LINKS + PREV] = this.#tail;
     links[slot * LINKS + NEXT] = -1;
     if (this.#tail >= 0) links[this.#tail * LINKS + NEXT] = slot;
     else this.#head = slot;
     this.#tail = slot;
     if (++this.stats.open > this.stats.maxOpen) this.stats.maxOpen = this.stats.open;
+    return slot;
+  }
+
+  /** The Flow of an open slot, made from its row on first use. */
+  #flowOf(slot: number): Flow {
+    let flow = this.#slots[slot];
+    if (flow === undefined) {
+      const rows = this.#rows, r = slot * ROW, k = r + KEY;
+      const key = rows[k]!, ports = rows[k + 1]!;
+      const src = this.#words[0]!, dst = this.#words[1]!;
+      for (let i = 0; i < 4; i++) {
+        src[i] = rows[k + 2 + i]!;
+        dst[i] = rows[k + 6 + i]!;
+      }
+      flow = new Flow(rows[r + ID]!, {
+        ipVersion: key >>> 8,
+        protocol: key & 255,
+        src,
+        srcPort: ports >>> 16,
+        dst,
+        dstPort: ports & 0xffff,
+      });
+      flow.firstUs = rows[r + FIRST]!;
+      flow.slot = slot;
+      this.#slots[slot] = flow;
+    }
+    this.#sync(flow);
     return flow;
   }
 
@@ -297,8 +328,8 @@ export class FlowTable {
     return -1;
   }
 
-  /** Gives `flow` a slot holding its forward key and fresh counters, entered in the index. */
-  #insert(flow: Flow, hash: number): void {
+  /** Takes a free slot with fresh counters, entered in the index under `hash`. */
+  #insert(hash: number): number {
     let slot = this.#freeSlots.pop();
     if (slot === undefined) {
       slot = this.#slots.length;
@@ -312,21 +343,8 @@ export class FlowTable {
         this.#links = links;
       }
     }
-    this.#slots[slot] = flow;
-    flow.slot = slot;
     const rows = this.#rows, r = slot * ROW;
     for (let i = r; i < r + ROW; i++) rows[i] = 0;
-    rows[r + KEY] = flow.ipVersion * 256 + flow.protocol;
-    rows[r + KEY + 1] = flow.srcPort * 65536 + flow.dstPort;
-    rows[r + KEY + 2] = flow.s0;
-    rows[r + KEY + 3] = flow.s1;
-    rows[r + KEY + 4] = flow.s2;
-    rows[r + KEY + 5] = flow.s3;
-    rows[r + KEY + 6] = flow.d0;
-    rows[r + KEY + 7] = flow.d1;
-    rows[r + KEY + 8] = flow.d2;
-    rows[r + KEY + 9] = flow.d3;
-    rows[r + FIRST] = rows[r + LAST] = rows[r + LAST_BREAK] = flow.firstUs;
     rows[r + LAST_DIR] =
       rows[r + LAST_DIR + 1] =
       rows[r + NEXT_SEQ] =
@@ -336,6 +354,7 @@ export class FlowTable {
     rows[r + HASH] = hash;
     if (2 * (this.stats.open + 1) > this.#index.length >> 1) this.#grow();
     this.#place(hash, slot + 1);
+    return slot;
   }
 
   #place(hash: number, entry: number): void {
@@ -376,7 +395,7 @@ export class FlowTable {
     this.#freeSlots.push(slot);
   }
 
-  #addPacket(flow: Flow, slot: number, view: PacketView, dir: FlowDirection): void {
+  #addPacket(slot: number, view: PacketView, dir: FlowDirection): void {
     const now = view.tsUs;
     const rows = this.#rows, r = slot * ROW;
     const lastDir = rows[r + LAST_DIR + dir]!;
@@ -428,21 +447,18 @@ export class FlowTable {
       if ((state & CLOSED) !== 0) {
         this.#touchClosed(slot);
       } else if ((f & RST) !== 0) {
-        rows[r + STATE] = state |= CLOSED;
-        flow.endReason = "rst";
+        rows[r + STATE] = state |= CLOSED | RST_CLOSED;
         this.#touchClosed(slot);
       } else if ((flags & rows[r + TCP_FLAGS + 1 - dir]! & FIN) !== 0) {
-        rows[r + STATE] = state |= CLOSED;
-        flow.endReason = "fin";
+        rows[r + STATE] = state |= CLOSED | FIN_CLOSED;
         this.#touchClosed(slot);
       }
     }
     if (view.payloadCaptured > 0) {
       if ((state & FOLLOWED) !== 0) {
-        this.#sync(flow);
-        this.#inspector?.follow?.(flow, dir, view);
+        this.#inspector?.follow?.(this.#flowOf(slot), dir, view);
       } else if (this.#payloadBytes > 0 && (state & (DONE << dir)) === 0) {
-        this.#collectPayload(flow, view, dir);
+        this.#collectPayload(slot, view, dir);
       }
     }
   }
@@ -460,7 +476,9 @@ export class FlowTable {
     }
     flow.outOfOrder = rows[r + OUT_OF_ORDER]!;
     flow.duplicates = rows[r + DUPLICATES]!;
-    flow.closed = (rows[r + STATE]! & CLOSED) !== 0;
+    const state = rows[r + STATE]!;
+    flow.closed = (state & CLOSED) !== 0;
+    flow.endReason = REASONS[(state & REASON_MASK) / REASON]!;
     // The Flow keeps its five statistics in one array, in the order of STATS.
     const stats = flow.timeStats;
     for (let i = 0; i < 3 * STAT; i++) stats[i] = rows[r + FLOW_IAT + i]!;
@@ -493,13 +511,14 @@ export class FlowTable {
     this.#rows[r + STATE] = this.#rows[r + STATE]! & ~IN_CLOSED_LIST;
   }
 
-  #collectPayload(flow: Flow, view: PacketView, dir: FlowDirection): void {
-    const r = flow.slot * ROW;
+  #collectPayload(slot: number, view: PacketView, dir: FlowDirection): void {
+    const rows = this.#rows, r = slot * ROW;
     if (view.protocol === 6) {
-      const expected = this.#rows[r + NEXT_SEQ + dir]!;
+      const expected = rows[r + NEXT_SEQ + dir]!;
       if (expected >= 0 && view.tcpSeq !== expected) return;
-      this.#rows[r + NEXT_SEQ + dir] = (view.tcpSeq + view.payloadLength) >>> 0;
+      rows[r + NEXT_SEQ + dir] = (view.tcpSeq + view.payloadLength) >>> 0;
     }
+    const flow = this.#flowOf(slot);
     const payload = flow.payload ??= [undefined, undefined];
     let buf = payload[dir];
     if (buf === undefined) buf = payload[dir] = new Uint8Array(this.#payloadBytes);
@@ -510,42 +529,46 @@ export class FlowTable {
     for (let i = 0, o = view.payloadOffset; i < n; i++) buf[have + i] = src[o + i]!;
     flow.payloadHave[dir] = have + n;
     // A segment cut by the snap length leaves a hole: what we have is all we will get.
-    if (have + n >= this.#payloadBytes || view.payloadCaptured < view.payloadLength) {
-      this.#inspect(flow, dir);
-    } else if (this.#inspector?.ready !== undefined) {
-      this.#sync(flow);
-      if (this.#inspector.ready(flow, dir, buf.subarray(0, have + n))) this.#inspect(flow, dir);
+    if (
+      have + n >= this.#payloadBytes || view.payloadCaptured < view.payloadLength ||
+      this.#inspector?.ready?.(flow, dir, buf.subarray(0, have + n)) === true
+    ) {
+      this.#inspect(slot, dir);
     }
   }
 
-  #inspect(flow: Flow, dir: FlowDirection): void {
-    const r = flow.slot * ROW;
+  #inspect(slot: number, dir: FlowDirection): void {
+    const r = slot * ROW;
     this.#rows[r + STATE] = this.#rows[r + STATE]! | (DONE << dir);
-    this.#sync(flow);
+    const flow = this.#flowOf(slot);
     if (this.#inspector?.inspect(flow, dir, flow.firstPayload(dir)) === "follow") {
       this.#rows[r + STATE] = this.#rows[r + STATE]! | FOLLOWED;
     }
   }
 
-  #finish(flow: Flow, reason: FlowEndReason): void {
+  #finish(slot: number, reason: FlowEndReason): void {
     // Unlink from the expiry list.
-    const slot = flow.slot, links = this.#links;
+    const links = this.#links, rows = this.#rows, r = slot * ROW;
     const prev = links[slot * LINKS + PREV]!, next = links[slot * LINKS + NEXT]!;
     if (prev >= 0) links[prev * LINKS + NEXT] = next;
     else this.#head = next;
     if (next >= 0) links[next * LINKS + PREV] = prev;
     else this.#tail = prev;
-    if ((this.#rows[slot * ROW + STATE]! & IN_CLOSED_LIST) !== 0) this.#unlinkClosed(slot);
+    if ((rows[r + STATE]! & IN_CLOSED_LIST) !== 0) this.#unlinkClosed(slot);
     this.stats.open--;
     this.stats.flowsEmitted++;
-    flow.endReason = reason;
-    for (const d of [0, 1] as const) {
-      const done = (this.#rows[flow.slot * ROW + STATE]! & (DONE << d)) !== 0;
-      if (!done && flow.payloadHave[d] > 0) this.#inspect(flow, d);
+    rows[r + STATE] = (rows[r + STATE]! & ~REASON_MASK) | (REASONS.indexOf(reason) * REASON);
+    const flow = this.#slots[slot];
+    if (flow !== undefined) {
+      for (const d of [0, 1] as const) {
+        if ((rows[r + STATE]! & (DONE << d)) === 0 && flow.payloadHave[d] > 0) {
+          this.#inspect(slot, d);
+        }
+      }
     }
-    this.#sync(flow);
-    this.#remove(flow.slot);
-    this.#onFlow(flow);
+    const done = this.#flowOf(slot);
+    this.#remove(slot);
+    this.#onFlow(done);
   }
 }
 
