@@ -3,7 +3,8 @@ import { ensembleKernel } from "../../../../src/analyzer/classify/model/_ensembl
 import { ensembleKernelWasm } from "../../../../src/analyzer/classify/model/_ensemble_kernel_wasm.ts";
 import { createRng } from "../../../../src/analyzer/classify/model/_rng.ts";
 import { builtinModels } from "../../../../src/analyzer/classify/model/classify_flow.ts";
-import { datasetDir, datasetFiles } from "../../../../src/analyzer/classify/model/dataset_dir.ts";
+import { datasetFiles } from "../../../../src/analyzer/classify/model/dataset_dir.ts";
+import { iscxData } from "./_iscx_data.ts";
 import { deriveFeatures } from "../../../../src/analyzer/classify/model/derive_features.ts";
 import { parseDataset } from "../../../../src/analyzer/classify/model/parse_dataset.ts";
 import { TrafficModel } from "../../../../src/analyzer/classify/model/traffic_model.ts";
@@ -122,15 +123,7 @@ Deno.test("probaMany() walks the trees for a model the kernel cannot take (31 le
   assertSameAsWalk(small, data.x, data.rows, "8-leaf model");
 });
 
-const dir = datasetDir();
-const haveData = datasetFiles.every((file) => {
-  try {
-    return Deno.statSync(`${dir}${file}`).isFile;
-  } catch {
-    return false;
-  }
-});
-if (!haveData) console.warn(`skipping the ISCX kernel comparison: no dataset in ${dir}`);
+const { dir, have: haveData } = iscxData("the ISCX kernel comparison");
 
 Deno.test({
   name: "probaMany() equals the tree walk bit for bit on every ISCX training row",
