@@ -355,12 +355,16 @@ export async function checkTractorStore(): Promise<string> {
           protocol: "TCP",
           timeStart: now,
           timeEnd: now,
+          firstMs: now * 1000,
+          lastMs: now * 1000,
           packets: 7,
           bytes: 500,
           label: "http",
           comment: "",
           userAgent: SELFTEST_HTTP.userAgent,
           domainName: SELFTEST_HTTP.host,
+          requests: 1,
+          http: [{ kind: "user_agent", value: SELFTEST_HTTP.userAgent, count: 1 }],
         }])
       );
       store.finishJob(job.id, { firstUs: now * 1e6, lastUs: now * 1e6 }, now);

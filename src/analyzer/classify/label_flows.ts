@@ -5,11 +5,13 @@ import type { PayloadInspector } from "../flows/flow_table.ts";
 import { classifyFlow, classifyFlows, type FlowClass } from "./model/classify_flow.ts";
 import { featureNames } from "./model/feature_names.ts";
 import { FtpControl } from "./sessions/ftp_control.ts";
+import { HttpExchanges, type HttpSummary } from "./sessions/http_exchanges.ts";
 import type { FtpDataEndpoint } from "./sessions/ftp_data_endpoint.ts";
 import { RecentMap } from "./sessions/_recent_map.ts";
 import { SessionBuilder } from "./sessions/session_builder.ts";
 import { isDhtMessage } from "./signatures/bittorrent_signature.ts";
 import { parseDnsMessage } from "./signatures/dns_signature.ts";
+import { parseHttpRequest } from "./signatures/http_signature.ts";
 import { isGreeting220 } from "./signatures/ftp_signature.ts";
 import { builtinLabelConfig, type LabelConfig } from "./signatures/label_config.ts";
 import { matchSignatures } from "./signatures/match_signatures.ts";
@@ -44,6 +46,8 @@ export interface FlowLabelInfo {
   /** Host name from HTTP Host, TLS SNI, DNS question, SOCKS5 target or an earlier DNS answer. */
   domain?: string;
   userAgent?: string;
+  /** Every request and response of an HTTP/1.x connection (not only the first). */
+  http?: HttpSummary;
   /** Group of the label in `config/labels.yaml`. */
   group?: string;
 }
@@ -134,6 +138,7 @@ function quotedTuple(flow: Flow): string | undefined {
 
 interface Notes {
   ftp?: FtpControl;
+  http?: HttpExchanges;
   session?: number;
 }
 
@@ -170,6 +175,7 @@ export function labelFlows(options: LabelFlowsOptions = {}): FlowLabeler {
   // Flows waiting for the classifier (defer()), with their feature rows packed for one batch.
   const waiting: Array<{ flow: Flow; info: FlowLabelInfo }> = [];
   let matrix = new Float64Array(64 * width);
+  const payloadBytes = options.payloadBytes ?? 1024;
 
   function controlSession(flow: Flow): number {
     const n = notes(flow);
@@ -209,6 +215,15 @@ export function labelFlows(options: LabelFlowsOptions = {}): FlowLabeler {
         }
         return;
       }
+      if (flow.protocol === 6 && direction === 0 && parseHttpRequest(payload) !== undefined) {
+        const http = new HttpExchanges();
+        notes(flow).http = http;
+        // Bytes past a full budget were dropped by the collector: the stream resynchronises.
+        http.feed(0, payload, payload.length >= payloadBytes);
+        const answer = flow.firstPayload(1);
+        http.feed(1, answer, answer.length >= payloadBytes);
+        return "follow";
+      }
       if (flow.protocol !== 6 || direction !== 1 || !isGreeting220(payload)) return;
       const control: FtpControl = new FtpControl(
         flow.dstPort,
@@ -220,7 +235,9 @@ export function labelFlows(options: LabelFlowsOptions = {}): FlowLabeler {
       return "follow";
     },
     follow(flow, direction, view): void {
-      notes(flow).ftp?.feedPacket(direction, view);
+      const n = notes(flow);
+      n.ftp?.feedPacket(direction, view);
+      n.http?.feedPacket(direction, view);
     },
   };
 
@@ -324,6 +341,7 @@ export function labelFlows(options: LabelFlowsOptions = {}): FlowLabeler {
     if (match !== undefined) info.protocol = match.protocol;
     if (domain !== undefined) info.domain = domain;
     if (match?.userAgent !== undefined) info.userAgent = match.userAgent;
+    if (n.http !== undefined && n.http.summary.requests > 0) info.http = n.http.summary;
     const group = config.groupOf(flow.label);
     if (group !== undefined) info.group = group;
     if (source === "classifier") {
@@ -352,7 +370,7 @@ export function labelFlows(options: LabelFlowsOptions = {}): FlowLabeler {
 
   return {
     inspector,
-    payloadBytes: options.payloadBytes ?? 1024,
+    payloadBytes,
     sessions,
     label: (flow) => decide(flow, false),
     defer(flow) {

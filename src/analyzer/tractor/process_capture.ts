@@ -64,12 +64,16 @@ export async function processCapture(
       protocol: protocolNames[flow.protocol] ?? String(flow.protocol),
       timeStart: Math.floor(flow.firstUs / 1e6),
       timeEnd: Math.floor(flow.lastUs / 1e6),
+      firstMs: Math.floor(flow.firstUs / 1e3),
+      lastMs: Math.floor(flow.lastUs / 1e3),
       packets: flow.totalPackets,
       bytes: flow.totalBytes,
       label: v.label,
       comment: v.comment,
       userAgent: v.userAgent ?? null,
       domainName: v.domainName ?? null,
+      requests: v.requests,
+      http: v.http,
     });
     if (batch.length >= batchSize) flush();
   };

@@ -3,13 +3,24 @@
  * at the root and again under `/v1`, plus the single page at `/`. Field names, types and units are
  * the seed's: times in unix seconds, `size` in kB, `state` new | in_progress | finished | failed,
  * errors `{"status":404,"code":404,"message":"Not found"}` (also 400, 413, 500 in that shape).
+ * What we add carries its unit in its name (`size_bytes`, `duration_ms`, `start_unix_ms`; counts
+ * are named by what they count: `flows`, `packets`, `bytes`, `requests`, `responses`): per-client
+ * totals with their HTTP values (`/clients`), flows by client (`/flows`), and a timeline.
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
 import type { GeoIp } from "../../shared/geo/geoip.ts";
 import type { CaptureFile, CaptureRepository } from "./capture_repository.ts";
 import type { LabelGroup } from "../classify/signatures/label_config.ts";
-import type { CountItem, JobRow, TractorStore } from "./tractor_store.ts";
+import {
+  CLIENT_SORT,
+  type ClientDetails,
+  type ClientSort,
+  type CountItem,
+  type FlowRow,
+  type JobRow,
+  type TractorStore,
+} from "./tractor_store.ts";
 import { tractorPage } from "./tractor_page.ts";
 import { normalizeIp } from "../../shared/net/ip.ts";
 import { requestGuard } from "./_request_guard.ts";
@@ -56,7 +67,10 @@ export interface FileInfo {
   time_start: number;
   time_end: number;
   status: FileStatus;
+  /** kB, rounded up (the seed's). */
   size: number;
+  /** Ours: the exact size. */
+  size_bytes: number;
   flows_count?: number;
 }
 
@@ -109,6 +123,62 @@ function query(c: Context, name: string): string {
   const v = values[0]!;
   if (v.length > MAX_QUERY) throw badRequest(`query parameter "${name}" is too long`);
   return v;
+}
+
+function optionalQuery(c: Context, name: string): string | undefined {
+  return c.req.query(name) === undefined ? undefined : query(c, name);
+}
+
+/** One of `allowed`, or `fallback` when absent; anything else is a 400 naming the choices. */
+function choice<T extends string>(
+  c: Context,
+  name: string,
+  allowed: readonly T[],
+  fallback: T,
+): T {
+  const v = optionalQuery(c, name);
+  if (v === undefined) return fallback;
+  if (!(allowed as readonly string[]).includes(v)) {
+    throw badRequest(`query parameter "${name}" must be one of ${allowed.join(", ")}`);
+  }
+  return v as T;
+}
+
+/** Count items as `[{<key>: label, <unit>: count}]`. */
+function named(items: CountItem[], key: string, unit: string): Record<string, unknown>[] {
+  return items.map((i) => ({ [key]: i.label, [unit]: i.count }));
+}
+
+/** A client's HTTP values as the API names them (status codes as numbers; 0 = "(other)"). */
+function httpFields(d: ClientDetails["http"]) {
+  return {
+    user_agents: named(d.user_agent, "user_agent", "requests"),
+    hosts: named(d.host, "host", "requests"),
+    urls: named(d.url, "url", "requests"),
+    status_codes: d.status.map((i) => ({ status: Number(i.label), responses: i.count })),
+  };
+}
+
+/** A flow as `/flows` lists it. */
+function flowItem(f: FlowRow) {
+  return {
+    flow_id: f.flowId,
+    client_ip: f.clientIp,
+    client_port: f.clientPort,
+    server_ip: f.serverIp,
+    server_port: f.serverPort,
+    protocol: f.protocol,
+    label: f.label,
+    start_unix_ms: f.firstMs,
+    end_unix_ms: f.lastMs,
+    duration_ms: f.lastMs - f.firstMs,
+    packets: f.packets,
+    bytes: f.bytes,
+    requests: f.requests,
+    user_agent: f.userAgent,
+    domain_name: f.domainName,
+    comment: f.comment,
+  };
 }
 
 function optionalInt(c: Context, name: string, fallback: number, max: number): number {
@@ -187,6 +257,7 @@ export function createTractorApi(deps: TractorApiDeps): Hono {
       time_end: end,
       status: fileStatus(job),
       size: kilobytes(file.sizeBytes),
+      size_bytes: file.sizeBytes,
     };
     if (job?.state === "finished" && job.flowsCount !== null) info.flows_count = job.flowsCount;
     return info;
@@ -202,6 +273,7 @@ export function createTractorApi(deps: TractorApiDeps): Hono {
       time_end: job.timeEnd ?? Math.max(start, Math.floor(job.mtimeMs / 1000)),
       status: fileStatus(job),
       size: kilobytes(job.sizeBytes),
+      size_bytes: job.sizeBytes,
     };
     if (job.state === "finished" && job.flowsCount !== null) info.flows_count = job.flowsCount;
     return info;
@@ -264,21 +336,106 @@ export function createTractorApi(deps: TractorApiDeps): Hono {
     );
   });
 
-  api.get("/file/:job_id/statistics/ip", (c) => {
-    const job = finishedJob(c);
-    const ip = query(c, "ip");
+  const canonicalIp = (ip: string): string => {
     // The same canonical text the flows are stored with (RFC 5952 for IPv6).
     const canonical = ip.length <= 64 ? normalizeIp(ip) : undefined;
     if (canonical === undefined) throw badRequest(`"${ip.slice(0, 64)}" is not an IP address`);
+    return canonical;
+  };
+
+  const clientItem = (d: ClientDetails) => {
+    const where = geo.city(d.ip);
+    return {
+      ip: d.ip,
+      country: where.country,
+      city: where.city,
+      flows: d.flows,
+      packets: d.packets,
+      bytes: d.bytes,
+      requests: d.requests,
+      duration_ms: d.lastMs - d.firstMs,
+      first_unix_ms: d.firstMs,
+      last_unix_ms: d.lastMs,
+      user_agents_distinct: d.userAgents,
+      labels: named(d.labels, "label", "flows"),
+      ...httpFields(d.http),
+    };
+  };
+
+  api.get("/file/:job_id/clients", (c) => {
+    const job = finishedJob(c);
+    const sort = choice(c, "sort", Object.keys(CLIENT_SORT) as ClientSort[], "requests");
+    const order = choice(c, "order", ["asc", "desc"], sort === "ip" ? "asc" : "desc");
+    const limit = optionalInt(c, "limit", 100, 1000);
+    const offset = optionalInt(c, "offset", 0, 1e9);
+    const top = optionalInt(c, "top", 5, 1000);
+    const { total, clients } = store.clients(job.id, {
+      sort,
+      descending: order === "desc",
+      limit,
+      offset,
+    });
+    c.header("X-Total-Count", String(total));
+    return c.json(store.clientDetails(job.id, clients, top).map(clientItem));
+  });
+
+  api.get("/file/:job_id/flows", (c) => {
+    const job = finishedJob(c);
+    const ip = optionalQuery(c, "client_ip");
+    const label = optionalQuery(c, "label");
+    const { total, flows } = store.flows(job.id, {
+      ...(ip !== undefined ? { clientIp: canonicalIp(ip) } : {}),
+      ...(label !== undefined ? { label } : {}),
+      limit: optionalInt(c, "limit", 100, 10_000),
+      offset: optionalInt(c, "offset", 0, 1e9),
+    });
+    c.header("X-Total-Count", String(total));
+    return c.json(flows.map(flowItem));
+  });
+
+  api.get("/file/:job_id/timeline", (c) => {
+    const job = finishedJob(c);
+    const rows = store.timeline(job.id);
+    return c.json({
+      bucket_ms: rows[0]?.bucketMs ?? 0,
+      buckets: rows.map((r) => ({
+        start_unix_ms: r.startMs,
+        label: r.label,
+        flows: r.flows,
+        bytes: r.bytes,
+      })),
+    });
+  });
+
+  api.get("/file/:job_id/statistics/ip", (c) => {
+    const job = finishedJob(c);
+    const ip = query(c, "ip");
+    const canonical = canonicalIp(ip);
     const s = store.ipStatistics(job.id, canonical);
     if (!s) throw notFound();
     const where = geo.city(ip);
+    // Ours, when the IP started flows: its totals and every HTTP value with its count.
+    const client = store.client(job.id, canonical);
+    const details = client ? store.clientDetails(job.id, [client], 0)[0] : undefined;
     return c.json({
       country: where.country,
       city: where.city,
       ...(s.userAgent !== null ? { user_agent: s.userAgent } : {}),
       ...(s.domainName !== null ? { domain_name: s.domainName } : {}),
       statistics: statistics(s.protocols, s.clients),
+      ...(details
+        ? {
+          client: {
+            flows: details.flows,
+            packets: details.packets,
+            bytes: details.bytes,
+            requests: details.requests,
+            duration_ms: details.lastMs - details.firstMs,
+            user_agents_distinct: details.userAgents,
+          },
+          ...httpFields(details.http),
+        }
+        : {}),
     });
   });
 

@@ -5,19 +5,98 @@
  * thread and the job workers each open their own connection to the same file.
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { migrate, RESULT_TABLES } from "./_store_schema.ts";
+import { AGGREGATE_TABLES, migrate, RESULT_TABLES } from "./_store_schema.ts";
 import {
+  type ClientDetails,
+  type ClientRow,
+  clientRow,
   type CountItem,
   counts,
   type FlowRow,
+  flowRow,
+  type HttpKind,
   type JobRow,
   jobRow,
   type JobSummary,
   type Row,
+  type TimelineRow,
 } from "./store_rows.ts";
 
 export { SCHEMA_VERSION } from "./_store_schema.ts";
-export type { CountItem, FlowRow, JobRow, JobState, JobSummary } from "./store_rows.ts";
+export type {
+  ClientDetails,
+  ClientRow,
+  CountItem,
+  FlowRow,
+  HttpCount,
+  HttpKind,
+  JobRow,
+  JobState,
+  JobSummary,
+  TimelineRow,
+} from "./store_rows.ts";
+
+/** Columns clients can be sorted by: API name → SQL expression (never user text in SQL). */
+export const CLIENT_SORT = {
+  ip: "ip",
+  flows: "flows",
+  packets: "packets",
+  bytes: "bytes",
+  requests: "requests",
+  duration_ms: "last_ms - first_ms",
+  user_agents: "user_agents",
+  first_ms: "first_ms",
+} as const;
+
+/** A column of {@linkcode CLIENT_SORT}. */
+export type ClientSort = keyof typeof CLIENT_SORT;
+
+/** Which clients of a job {@linkcode TractorStore.clients} returns, in what order. */
+export interface ClientQuery {
+  sort: ClientSort;
+  descending: boolean;
+  limit: number;
+  offset: number;
+}
+
+/** Which flows of a job {@linkcode TractorStore.flows} returns (all filters optional). */
+export interface FlowQuery {
+  clientIp?: string;
+  label?: string;
+  limit: number;
+  offset: number;
+}
+
+/** Timeline bucket widths (ms): the smallest giving at most {@linkcode TIMELINE_BUCKETS} wins. */
+const BUCKET_WIDTHS = [
+  100,
+  200,
+  500,
+  1e3,
+  2e3,
+  5e3,
+  1e4,
+  15e3,
+  3e4,
+  6e4,
+  12e4,
+  3e5,
+  6e5,
+  9e5,
+  18e5,
+  36e5,
+  72e5,
+  108e5,
+  216e5,
+  432e5,
+  864e5,
+];
+const TIMELINE_BUCKETS = 60;
+
+function bucketWidth(spanMs: number): number {
+  const want = Math.max(1, spanMs) / TIMELINE_BUCKETS;
+  return BUCKET_WIDTHS.find((w) => w >= want) ?? Math.ceil(want / 864e5) * 864e5;
+}
 
 function placeholders(n: number): string {
   return Array.from({ length: n }, () => "?").join(", ");
@@ -36,7 +115,16 @@ export class TractorStore {
     this.db.exec("PRAGMA journal_mode = WAL");
     this.db.exec("PRAGMA synchronous = NORMAL");
     this.db.exec("PRAGMA foreign_keys = OFF");
-    migrate(this.db, path);
+    const from = migrate(this.db, path);
+    if (from > 0 && from < 2) {
+      // Version 1 had no per-client totals or timeline: build them from the flows kept.
+      for (const r of this.#stmt("SELECT * FROM jobs WHERE state = 'finished'").all() as Row[]) {
+        const job = jobRow(r);
+        this.transaction(() =>
+          this.#aggregate(job.id, (job.timeStart ?? 0) * 1000, (job.timeEnd ?? 0) * 1000)
+        );
+      }
+    }
   }
 
   #stmt(sql: string): StatementSync {
@@ -171,9 +259,13 @@ export class TractorStore {
   /** Appends flows of a running job (call inside {@linkcode transaction} for speed). */
   insertFlows(jobId: number, flows: readonly FlowRow[]): void {
     const s = this.#stmt(
-      `INSERT OR REPLACE INTO flows(job_id, flow_id, client_ip, client_port, server_ip, server_port,
-       protocol, time_start, time_end, packets, bytes, label, comment, user_agent, domain_name)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO flows(job_id, flow_id, client_ip, client_port, server_ip, server_port,
+       protocol, time_start, time_end, first_ms, last_ms, packets, bytes, label, comment,
+       user_agent, domain_name, requests)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const h = this.#stmt(
+      "INSERT INTO flow_http(job_id, flow_id, kind, value, count) VALUES (?, ?, ?, ?, ?)",
     );
     for (const f of flows) {
       s.run(
@@ -186,13 +278,17 @@ export class TractorStore {
         f.protocol,
         f.timeStart,
         f.timeEnd,
+        f.firstMs,
+        f.lastMs,
         f.packets,
         f.bytes,
         f.label,
         f.comment,
         f.userAgent,
         f.domainName,
+        f.requests,
       );
+      for (const v of f.http) h.run(jobId, f.flowId, v.kind, v.value, v.count);
     }
   }
 
@@ -206,23 +302,11 @@ export class TractorStore {
       if (!job || job.state !== "in_progress") {
         throw new RangeError(`Cannot finish job ${id}: it is ${job ? job.state : "missing"}`);
       }
-      for (const table of RESULT_TABLES.slice(1)) {
-        this.#stmt(`DELETE FROM ${table} WHERE job_id = ?`).run(id);
-      }
-      this.#stmt(
-        `INSERT INTO label_counts(job_id, label, count)
-         SELECT job_id, label, count(*) FROM flows WHERE job_id = ? GROUP BY label`,
-      ).run(id);
-      this.#stmt(
-        `INSERT INTO client_counts(job_id, ip, count)
-         SELECT job_id, client_ip, count(*) FROM flows WHERE job_id = ? GROUP BY client_ip`,
-      ).run(id);
-      this.#stmt(
-        `INSERT INTO label_client_counts(job_id, label, ip, count)
-         SELECT job_id, label, client_ip, count(*) FROM flows WHERE job_id = ?
-         GROUP BY label, client_ip`,
-      ).run(id);
-      this.#aggregateIpDetails(id);
+      this.#aggregate(
+        id,
+        summary.firstUs < 0 ? 0 : Math.floor(summary.firstUs / 1000),
+        summary.lastUs < 0 ? 0 : Math.floor(summary.lastUs / 1000),
+      );
       const n = Number(
         (this.#stmt("SELECT count(*) AS n FROM flows WHERE job_id = ?").get(id) as Row).n,
       );
@@ -239,6 +323,58 @@ export class TractorStore {
         this.#stmt("DELETE FROM jobs WHERE id = ?").run(Number(r.id));
       }
     });
+  }
+
+  /** Rebuilds a job's aggregates from its flow rows; `firstMs`…`lastMs` spans the timeline. */
+  #aggregate(id: number, firstMs: number, lastMs: number): void {
+    for (const table of AGGREGATE_TABLES) {
+      this.#stmt(`DELETE FROM ${table} WHERE job_id = ?`).run(id);
+    }
+    this.#stmt(
+      `INSERT INTO label_counts(job_id, label, count)
+       SELECT job_id, label, count(*) FROM flows WHERE job_id = ? GROUP BY job_id, label`,
+    ).run(id);
+    this.#stmt(
+      `INSERT INTO client_counts(job_id, ip, count)
+       SELECT job_id, client_ip, count(*) FROM flows WHERE job_id = ? GROUP BY job_id, client_ip`,
+    ).run(id);
+    this.#stmt(
+      `INSERT INTO label_client_counts(job_id, label, ip, count)
+       SELECT job_id, label, client_ip, count(*) FROM flows WHERE job_id = ?
+       GROUP BY job_id, label, client_ip`,
+    ).run(id);
+    this.#aggregateIpDetails(id);
+    this.#stmt(
+      `INSERT INTO client_totals(job_id, ip, flows, packets, bytes, requests, first_ms, last_ms)
+       SELECT job_id, client_ip, count(*), sum(packets), sum(bytes), sum(requests),
+       min(first_ms), max(last_ms) FROM flows WHERE job_id = ? GROUP BY job_id, client_ip`,
+    ).run(id);
+    this.#stmt(
+      `INSERT INTO client_http(job_id, ip, kind, value, count)
+       SELECT f.job_id, f.client_ip, h.kind, h.value, sum(h.count)
+       FROM flow_http h JOIN flows f ON f.job_id = h.job_id AND f.flow_id = h.flow_id
+       WHERE h.job_id = ? GROUP BY f.job_id, f.client_ip, h.kind, h.value`,
+    ).run(id);
+    // "(other)" stands for values past the per-flow bound: not one more distinct agent.
+    this.#stmt(
+      `UPDATE client_totals SET user_agents = (SELECT count(*) FROM client_http h
+       WHERE h.job_id = client_totals.job_id AND h.ip = client_totals.ip
+       AND h.kind = 'user_agent' AND h.value <> '(other)') WHERE job_id = ?`,
+    ).run(id);
+    const width = bucketWidth(lastMs - firstMs);
+    const origin = Math.floor(firstMs / width) * width;
+    // Integer literals, not parameters: a bound JS number is a REAL in SQLite, and integer
+    // division is what cuts the buckets. Both are integers computed here, never request text.
+    if (!Number.isSafeInteger(origin) || !Number.isSafeInteger(width)) {
+      throw new RangeError(`Cannot build the timeline of job ${id}: span ${firstMs}…${lastMs}`);
+    }
+    this.db.prepare(
+      `INSERT INTO label_timeline(job_id, start_ms, bucket_ms, label, flows, bytes)
+       SELECT job_id, ${origin} + bucket * ${width}, ${width}, label, count(*), sum(bytes) FROM
+       (SELECT job_id, (first_ms - ${origin}) / ${width} AS bucket, label, bytes FROM flows
+       WHERE job_id = ?) b
+       GROUP BY job_id, bucket, label`,
+    ).run(id);
   }
 
   // The most frequent user agent of an IP's client flows, and the most frequent domain name of
@@ -332,25 +468,104 @@ export class TractorStore {
       `SELECT * FROM flows INDEXED BY flows_by_label WHERE ${where}
        ORDER BY time_start, flow_id LIMIT ? OFFSET ?`,
     ).all(jobId, ...labels, limit, offset) as Row[];
-    return {
-      total,
-      flows: rows.map((r) => ({
-        flowId: Number(r.flow_id),
-        clientIp: String(r.client_ip),
-        clientPort: Number(r.client_port),
-        serverIp: String(r.server_ip),
-        serverPort: Number(r.server_port),
-        protocol: String(r.protocol),
-        timeStart: Number(r.time_start),
-        timeEnd: Number(r.time_end),
-        packets: Number(r.packets),
-        bytes: Number(r.bytes),
-        label: String(r.label),
-        comment: String(r.comment),
-        userAgent: r.user_agent === null ? null : String(r.user_agent),
-        domainName: r.domain_name === null ? null : String(r.domain_name),
-      })),
-    };
+    return { total, flows: rows.map(flowRow) };
+  }
+
+  /** Flows of a job, optionally of one client IP and/or one label, by start time then id. */
+  flows(jobId: number, q: FlowQuery): { total: number; flows: FlowRow[] } {
+    const where = ["job_id = ?"];
+    const args: (string | number)[] = [jobId];
+    if (q.clientIp !== undefined) {
+      where.push("client_ip = ?");
+      args.push(q.clientIp);
+    }
+    if (q.label !== undefined) {
+      where.push("label = ?");
+      args.push(q.label);
+    }
+    const cond = where.join(" AND ");
+    const total = Number(
+      (this.#stmt(`SELECT count(*) AS n FROM flows WHERE ${cond}`).get(...args) as Row).n,
+    );
+    const rows = this.#stmt(
+      `SELECT * FROM flows WHERE ${cond} ORDER BY first_ms, flow_id LIMIT ? OFFSET ?`,
+    ).all(...args, q.limit, q.offset) as Row[];
+    return { total, flows: rows.map(flowRow) };
+  }
+
+  /** A page of a job's clients (as flow initiators), sorted by a whitelisted column. */
+  clients(jobId: number, q: ClientQuery): { total: number; clients: ClientRow[] } {
+    const total = Number(
+      (this.#stmt("SELECT count(*) AS n FROM client_totals WHERE job_id = ?").get(jobId) as Row)
+        .n,
+    );
+    const dir = q.descending ? "DESC" : "ASC";
+    const rows = this.#stmt(
+      `SELECT * FROM client_totals WHERE job_id = ?
+       ORDER BY ${CLIENT_SORT[q.sort]} ${dir}, bytes DESC, ip LIMIT ? OFFSET ?`,
+    ).all(jobId, q.limit, q.offset) as Row[];
+    return { total, clients: rows.map(clientRow) };
+  }
+
+  /**
+   * Labels and HTTP values of some clients of a job, at most `perKind` of each kind (by count
+   * desc, then value; 0 = all).
+   */
+  clientDetails(
+    jobId: number,
+    clients: readonly ClientRow[],
+    perKind: number,
+  ): ClientDetails[] {
+    if (clients.length === 0) return [];
+    const ips = clients.map((c) => c.ip);
+    const list = placeholders(ips.length);
+    const out = new Map<string, ClientDetails>(
+      clients.map((c) => [c.ip, {
+        ...c,
+        labels: [],
+        http: { user_agent: [], host: [], url: [], status: [] },
+      }]),
+    );
+    const labels = this.db.prepare(
+      `SELECT ip, label, count FROM label_client_counts WHERE job_id = ? AND ip IN (${list})
+       ORDER BY ip, count DESC, label`,
+    ).all(jobId, ...ips) as Row[];
+    for (const r of labels) {
+      out.get(String(r.ip))!.labels.push({ label: String(r.label), count: Number(r.count) });
+    }
+    const values = this.db.prepare(
+      `SELECT ip, kind, value, count FROM client_http WHERE job_id = ? AND ip IN (${list})
+       ORDER BY ip, kind, count DESC, value`,
+    ).all(jobId, ...ips) as Row[];
+    for (const r of values) {
+      const kind = String(r.kind) as HttpKind;
+      const into = out.get(String(r.ip))!.http[kind];
+      if (into !== undefined && (perKind === 0 || into.length < perKind)) {
+        into.push({ label: String(r.value), count: Number(r.count) });
+      }
+    }
+    return [...out.values()];
+  }
+
+  /** One client's totals, or undefined when it started no flow in the job. */
+  client(jobId: number, ip: string): ClientRow | undefined {
+    const r = this.#stmt("SELECT * FROM client_totals WHERE job_id = ? AND ip = ?")
+      .get(jobId, ip) as Row | undefined;
+    return r ? clientRow(r) : undefined;
+  }
+
+  /** Flows and bytes per label and time bucket, by bucket then label. */
+  timeline(jobId: number): TimelineRow[] {
+    return (this.#stmt(
+      `SELECT start_ms, bucket_ms, label, flows, bytes FROM label_timeline WHERE job_id = ?
+       ORDER BY start_ms, label`,
+    ).all(jobId) as Row[]).map((r) => ({
+      startMs: Number(r.start_ms),
+      bucketMs: Number(r.bucket_ms),
+      label: String(r.label),
+      flows: Number(r.flows),
+      bytes: Number(r.bytes),
+    }));
   }
 
   /**

@@ -6,6 +6,15 @@ export const FIXTURES = new URL("../../fixtures/", import.meta.url);
 export const CLIENTS_PCAP = new URL("tractor/clients.pcap", FIXTURES);
 export const LOOPBACK_PCAP = new URL("captures/loopback-sll2.pcap", FIXTURES);
 export const LOOPBACK_PCAPNG = new URL("captures/loopback-sll2.pcapng", FIXTURES);
+/** Real curl → nginx HTTP from four clients (scripts/make-http-clients-capture.sh). */
+export const HTTP_CLIENTS_PCAP = new URL("captures/http-clients.pcap.gz", FIXTURES);
+/** Its client addresses, by what each does. */
+export const HTTP_CLIENTS = {
+  crawler: "127.78.0.2", // 200 requests on one keep-alive connection
+  browser: "127.78.0.3", // 4 connections, one request each, one 404
+  rotator: "127.78.0.4", // 30 connections, 10 User-Agents × 3
+  legacy: "127.78.0.5", // 3 requests on one connection: 301, 200, 405
+} as const;
 export const CITY_DB = new URL("geo/test-city.mmdb", FIXTURES).pathname;
 
 export interface TractorFixture {

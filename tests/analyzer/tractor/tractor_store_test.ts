@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { isCaptureName } from "../../../src/analyzer/tractor/capture_repository.ts";
 import { SCHEMA_VERSION, TractorStore } from "../../../src/analyzer/tractor/tractor_store.ts";
+import { SCHEMA_V1 } from "../../../src/analyzer/tractor/_store_schema.ts";
 import { clientsCapture } from "./_clients_capture.ts";
 import { CLIENTS_PCAP } from "./_tractor_fixture.ts";
 
@@ -51,12 +52,16 @@ Deno.test("TractorStore.recoverInterrupted() requeues in_progress jobs and fails
       protocol: "tcp",
       timeStart: 1,
       timeEnd: 2,
+      firstMs: 1000,
+      lastMs: 2000,
       packets: 2,
       bytes: 80,
       label: "tcp",
       comment: "",
       userAgent: null,
       domainName: null,
+      requests: 0,
+      http: [],
     }]);
     const r = store.recoverInterrupted(20, 3);
     assert.deepEqual(r, { resumed: [a.id], failed: [b.id] });
@@ -122,4 +127,61 @@ Deno.test("isCaptureName() accepts plain capture names only", () => {
 
 Deno.test("the committed clients.pcap is what _clients_capture.ts builds", async () => {
   assert.deepEqual(await Deno.readFile(CLIENTS_PCAP), clientsCapture());
+});
+
+Deno.test("TractorStore migrates a version 1 database and builds the client totals and timeline", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "qts-tractor-store-" });
+  try {
+    const path = join(dir, "tractor.sqlite");
+    const old = new DatabaseSync(path);
+    old.exec(SCHEMA_V1);
+    old.exec("PRAGMA user_version = 1");
+    old.exec(
+      `INSERT INTO jobs(id, file_name, extension, size_bytes, mtime_ms, state, created_at,
+       time_start, time_end, flows_count) VALUES (1, 'a.pcap', 'pcap', 10, 1, 'finished', 5, 100, 130, 2)`,
+    );
+    const flow = old.prepare(
+      `INSERT INTO flows(job_id, flow_id, client_ip, client_port, server_ip, server_port, protocol,
+       time_start, time_end, packets, bytes, label, comment) VALUES (1, ?, '10.0.0.1', ?, '10.0.0.9',
+       80, 'tcp', ?, ?, ?, ?, 'http', '')`,
+    );
+    flow.run(1, 1000, 100, 110, 4, 400);
+    flow.run(2, 1001, 120, 130, 6, 600);
+    old.close();
+    const store = new TractorStore(path);
+    try {
+      assert.deepEqual({ ...store.db.prepare("PRAGMA user_version").get() }, {
+        user_version: SCHEMA_VERSION,
+      });
+      const { total, clients } = store.clients(1, {
+        sort: "requests",
+        descending: true,
+        limit: 10,
+        offset: 0,
+      });
+      assert.equal(total, 1);
+      assert.deepEqual(clients[0], {
+        ip: "10.0.0.1",
+        flows: 2,
+        packets: 10,
+        bytes: 1000,
+        requests: 0, // version 1 did not count them
+        firstMs: 100_000,
+        lastMs: 130_000,
+        userAgents: 0,
+      });
+      const timeline = store.timeline(1);
+      assert.equal(timeline.reduce((a, r) => a + r.flows, 0), 2);
+      assert.equal(timeline.reduce((a, r) => a + r.bytes, 0), 1000);
+      assert.deepEqual(
+        store.flows(1, { clientIp: "10.0.0.1", limit: 1, offset: 1 }).flows
+          .map((f) => [f.flowId, f.firstMs]),
+        [[2, 120_000]],
+      );
+    } finally {
+      store.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
