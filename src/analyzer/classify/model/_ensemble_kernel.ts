@@ -109,7 +109,7 @@ export function ensembleKernel(model: KernelEnsemble): EnsembleKernel | undefine
   const leavesAt = align(countsAt + trees.length * 4, 8);
   const codesAt = align(leavesAt + trees.length * MAX_LEAVES * 8, 16);
   const codeStride = W * 2 * BLOCK;
-  const accAt = align(codesAt + MAX_BLOCKS * codeStride, 8);
+  const accAt = align(codesAt + MAX_BLOCKS * codeStride, 16);
   const end = accAt + MAX_BLOCKS * BLOCK * K * 8;
   const instance = new WebAssembly.Instance(wasm, {});
   const memory = instance.exports.memory as WebAssembly.Memory;
@@ -154,9 +154,17 @@ export function ensembleKernel(model: KernelEnsemble): EnsembleKernel | undefine
             codes[((r >>> BLOCK_SHIFT) * W + f) * BLOCK + (r & (BLOCK - 1))] = lo;
           }
         }
-        for (let r = 0; r < blocks * BLOCK; r++) acc.set(bias, r * K);
+        // The kernel sums class-major within a block (64 rows of class 0, then of class 1 …).
+        for (let b = 0; b < blocks; b++) {
+          for (let k = 0; k < K; k++) {
+            acc.fill(bias[k]!, (b * K + k) * BLOCK, (b * K + k + 1) * BLOCK);
+          }
+        }
         score(blocks, trees.length, K, nodesAt, countsAt, leavesAt, codesAt, codeStride, accAt);
-        out.set(acc.subarray(0, n * K), r0 * K);
+        for (let r = 0; r < n; r++) {
+          const from = (r >>> BLOCK_SHIFT) * K * BLOCK + (r & (BLOCK - 1)), to = (r0 + r) * K;
+          for (let k = 0; k < K; k++) out[to + k] = acc[from + k * BLOCK]!;
+        }
       }
     },
   };
