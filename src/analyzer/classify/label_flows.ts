@@ -2,8 +2,9 @@ import { formatAddress } from "../../shared/net/ip.ts";
 import type { Flow, FlowDirection } from "../flows/flow.ts";
 import { type FlowFeatures, flowFeatures } from "../flows/flow_features.ts";
 import type { PayloadInspector } from "../flows/flow_table.ts";
-import { classifyFlow, classifyFlows, type FlowClass } from "./model/classify_flow.ts";
 import { featureNames } from "./model/feature_names.ts";
+import { recognizeFlow, recognizeFlows } from "./model/recognize_flow.ts";
+import type { GuardedClass, UnknownReason } from "./model/unknown_guard.ts";
 import { FtpControl } from "./sessions/ftp_control.ts";
 import { HttpExchanges, type HttpSummary } from "./sessions/http_exchanges.ts";
 import type { FtpDataEndpoint } from "./sessions/ftp_data_endpoint.ts";
@@ -26,7 +27,7 @@ export type LabelSource =
   //             a labelled flow
   | "dns" // destination address answered for an application's domain earlier in the capture
   | "endpoint" // destination address and port spoke BitTorrent DHT earlier (encrypted peers)
-  | "classifier" // time-feature model
+  | "classifier" // time-feature model (its class, or "unknown")
   | "none";
 
 /** What the labeler found out about one flow (also stored as `flow.annotations.labels`). */
@@ -34,7 +35,10 @@ export interface FlowLabelInfo {
   /** Final label (as in `flow.label`). */
   label: string;
   source: LabelSource;
-  /** 1 for signatures and sessions; the model's probability for classifier labels. */
+  /**
+   * 1 for signatures and sessions; for classifier labels the calibrated probability of the
+   * model's top class (also when the label is "unknown"; 0 when the model was not asked).
+   */
   confidence: number;
   /** Label found by signatures/sessions/classifier, even when `--label` overrides it. */
   detected: string;
@@ -50,11 +54,18 @@ export interface FlowLabelInfo {
   http?: HttpSummary;
   /** Group of the label in `config/labels.yaml`. */
   group?: string;
+  /** Classifier labels: the model's top class, also when the label is "unknown". */
+  guess?: string;
+  /** Why the classifier said "unknown" (protocol, port, features, confidence). */
+  unknownReason?: UnknownReason;
 }
 
 /** Options of {@linkcode labelFlows}. */
 export interface LabelFlowsOptions {
-  /** Fall back to the time-feature classifier for flows no signature names. Default true. */
+  /**
+   * Fall back to the time-feature classifier for flows no signature names (its class, or
+   * "unknown" when unsure or out of its domain). Default true.
+   */
   classify?: boolean;
   /** Flow timeout the capture is cut with (s); picks the classifier model. Default 120. */
   flowTimeoutSeconds?: number;
@@ -241,14 +252,18 @@ export function labelFlows(options: LabelFlowsOptions = {}): FlowLabeler {
     },
   };
 
-  /** Sets a classifier verdict on a flow whose signatures, sessions and endpoints named nothing. */
-  function applyVerdict(flow: Flow, info: FlowLabelInfo, verdict: FlowClass): void {
+  /** Sets a classifier verdict on a flow whose signatures, sessions and endpoints named nothing
+   * (fields added in the order `label()` always gave them). */
+  function applyVerdict(flow: Flow, info: FlowLabelInfo, verdict: GuardedClass): void {
     info.detected = verdict.label;
-    if (info.source === "given") return;
-    info.confidence = verdict.confidence;
-    flow.label = info.label = verdict.label;
-    const group = config.groupOf(flow.label);
-    if (group !== undefined) info.group = group;
+    if (info.source !== "given") {
+      info.confidence = verdict.confidence;
+      flow.label = info.label = verdict.label;
+      const group = config.groupOf(flow.label);
+      if (group !== undefined) info.group = group;
+    }
+    if (verdict.guess) info.guess = verdict.guess;
+    if (verdict.reason !== undefined) info.unknownReason = verdict.reason;
   }
 
   /** Labels `flow`; with `deferred`, a flow for the classifier joins `waiting` unclassified. */
@@ -271,7 +286,7 @@ export function labelFlows(options: LabelFlowsOptions = {}): FlowLabeler {
     let detected = "";
     let source: Exclude<LabelSource, "given"> = "none";
     let confidence = 0;
-    let verdict: FlowClass | undefined;
+    let verdict: GuardedClass | undefined;
     let session: number | undefined = n.session;
     let domain = match?.domain;
     const quoted = match === undefined && data === undefined ? quotedTuple(flow) : undefined;
@@ -320,7 +335,7 @@ export function labelFlows(options: LabelFlowsOptions = {}): FlowLabeler {
           matrix = grown;
         }
         const row = iscxVector(flowFeatures(flow), matrix.subarray(at, at + width));
-        if (!deferred) verdict = classifyFlow(row, { timeout });
+        if (!deferred) verdict = recognizeFlow(row, flow, { timeout });
       }
     }
     session = session === undefined
@@ -363,7 +378,11 @@ export function labelFlows(options: LabelFlowsOptions = {}): FlowLabeler {
 
   function settle(): void {
     if (waiting.length === 0) return;
-    const verdicts = classifyFlows(matrix.subarray(0, waiting.length * width), { timeout });
+    const verdicts = recognizeFlows(
+      matrix.subarray(0, waiting.length * width),
+      waiting.map(({ flow }) => flow),
+      { timeout },
+    );
     waiting.forEach(({ flow, info }, i) => applyVerdict(flow, info, verdicts[i]!));
     waiting.length = 0;
   }
