@@ -1,6 +1,7 @@
 import { fileURLToPath } from "node:url";
 import { LuaEngine, LuaFactory } from "wasmoon";
 import { compileRegex } from "../../shared/config/regex.ts";
+import { type AllocatorExports, luaAllocator } from "./_lua_allocator.ts";
 import { luaPrelude } from "./_lua_prelude.ts";
 import { emptyRecord } from "../wire/record.ts";
 
@@ -8,6 +9,7 @@ import { emptyRecord } from "../wire/record.ts";
 interface RawModule {
   HEAPU8: Uint8Array;
   HEAPU32: Uint32Array;
+  HEAPF64: Float64Array;
   _malloc(size: number): number;
   _free(ptr: number): void;
   _lua_getglobal(L: number, name: number): number;
@@ -29,7 +31,8 @@ interface RawModule {
   _lua_sethook(L: number, hook: number, mask: number, count: number): void;
   _lua_error(L: number): number;
   _lua_tonumberx(L: number, idx: number, isnum: number): number;
-  addFunction(fn: (...args: number[]) => void, signature: string): number;
+  _lua_setallocf(L: number, f: number, ud: number): void;
+  addFunction(fn: (...args: number[]) => number | void, signature: string): number;
   removeFunction(ptr: number): void;
 }
 
@@ -192,6 +195,10 @@ export class LuaBridge {
   #written = 0;
   #records = 0;
   #view: DataView;
+  /** Two doubles in wasm memory: bytes the state uses, and its limit (the allocator's `ud`). */
+  readonly #memory: number;
+  /** False when the raw exports were not caught: wasmoon's JS allocator keeps the count. */
+  #wasmAllocator = false;
 
   private constructor(
     engine: LuaEngine,
@@ -211,6 +218,17 @@ export class LuaBridge {
     this.#lenPtr = this.#m._malloc(8);
     this.#view = new DataView(this.#m.HEAPU8.buffer);
     this.#budget = budget;
+    // From here on the state allocates through the wasm allocator (see _lua_allocator.ts),
+    // starting from what wasmoon's JS allocator counted while the state was being set up.
+    this.#memory = this.#m._malloc(16);
+    const raw = wasmExports as unknown as AllocatorExports | undefined;
+    if (raw?.memory instanceof WebAssembly.Memory) {
+      const stats = this.#m.HEAPF64;
+      stats[this.#memory >>> 3] = engine.global.getMemoryUsed();
+      stats[(this.#memory >>> 3) + 1] = Infinity;
+      this.#m._lua_setallocf(this.#L, luaAllocator(this.#m, raw), this.#memory);
+      this.#wasmAllocator = true;
+    }
     // The instruction budget of a request: a count hook armed with lua_sethook from JS (one
     // wasm call), far cheaper than debug.sethook from Lua (~1 µs a call). It fires every
     // HOOK_STEP instructions to add up the budget and check the clock; once spent, it fires
@@ -413,6 +431,7 @@ export class LuaBridge {
 
   /** Bytes the Lua state has allocated (live data and garbage not yet collected). */
   get memoryUsed(): number {
+    if (this.#wasmAllocator) return this.#m.HEAPF64[this.#memory >>> 3]!;
     return this.#engine.global.getMemoryUsed();
   }
 
@@ -434,6 +453,7 @@ export class LuaBridge {
     this.#m._free(this.#lenPtr);
     for (const ptr of this.#names.values()) this.#m._free(ptr);
     this.#engine.global.close();
+    this.#m._free(this.#memory);
     this.#m.removeFunction(this.#hook);
   }
 
@@ -465,14 +485,19 @@ export class LuaBridge {
     // The limit bounds the whole state, but not our own pushes: they must never fail outside a
     // protected call, which would abort the whole wasm instance, and the request's values are
     // not the script's to account for.
-    const global = this.#engine.global;
     const pushed = this.#pushed;
-    global.setMemoryMax(Number.isFinite(pushed) ? this.#memoryLimit + pushed : undefined);
+    this.#setMax(Number.isFinite(pushed) ? this.#memoryLimit + pushed : undefined);
     try {
       return this.#m._lua_pcallk(this.#L, nargs, 1, 0, 0, 0);
     } finally {
-      global.setMemoryMax(undefined);
+      this.#setMax(undefined);
     }
+  }
+
+  /** Sets the allocation limit of the state (undefined: none). */
+  #setMax(max: number | undefined): void {
+    if (this.#wasmAllocator) this.#m.HEAPF64[(this.#memory >>> 3) + 1] = max ?? Infinity;
+    else this.#engine.global.setMemoryMax(max);
   }
 
   /** The string on top of the stack (or null), with the stack emptied. */
