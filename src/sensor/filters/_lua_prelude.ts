@@ -18,14 +18,18 @@
  * caller in JS (a pcall is a JS round trip in this wasm build). The JS side then reads
  * `__qts_take()`: "<k>\t<stage>\t<function>\n" (where it stopped; stage 0 = between
  * functions, in the dispatcher) followed by the lines made so far, and resumes with a new batch
- * from the next function. `__qts_unit` counts stages run, so the JS budget hook knows when one
- * request's stage ends and the next one's budget starts.
+ * from the next function. `__qts_unit` numbers the stages of a batch (2k: allow_* of the k-th
+ * record, 2k+1: its deny_*), so the JS budget hook knows when one request's stage ends and the
+ * next one's budget starts.
+ *
+ * Every instruction the dispatcher runs per record costs twice (the count hook traps each one):
+ * its loop keeps what it reads in locals and runs both stages inline, without a call.
  */
 export function luaPrelude(fields: readonly string[], budget: number, format: string): string {
   const names = fields.map((_, i) => `v${i + 1}`);
   // Plain assignments, not rawset calls: req has no __newindex, and a C call per field costs.
-  const assign = fields.map((field, i) => `req.${field} = v${i + 1}`).join("\n    ");
-  const unpacked = ["mask", "now", "first", "flags", ...names, "pos"].join(", ");
+  const assign = fields.map((field, i) => `r.${field} = v${i + 1}`).join("\n    ");
+  const unpacked = ["mask", "now", "first", "flags", ...names, "nextpos"].join(", ");
   return `
 local sethook, rawpcall, rawxpcall, load, error, type, tostring, rawset, rawget, pairs, next,
   setmetatable, sort, find, gmatch, lower, gsub, sub, match =
@@ -238,6 +242,8 @@ local function sandbox()
 end
 
 local allows, denies = {}, {}
+-- The same functions for the dispatcher, and the event time each is skipped until (-1: never).
+local afn, aoff, dfn, doff = {}, {}, {}, {}
 
 -- Load time only: budget through debug.sethook (the per-request path uses a cheaper C hook
 -- armed from JS, see _lua_engine.ts).
@@ -269,7 +275,9 @@ function __qts_load(name, source)
   sort(found)
   for _, k in ipairs(found) do
     local list = find(k, "^allow_") and allows or denies
-    list[#list + 1] = { fn = env[k], name = k, script = name, off = -1 }
+    list[#list + 1] = { fn = env[k], name = k, script = name }
+    local fns, offs = list == allows and afn or dfn, list == allows and aoff or doff
+    fns[#list], offs[#list] = env[k], -1
   end
   return nil
 end
@@ -288,8 +296,8 @@ function __qts_collect()
 end
 
 function __qts_disable(phase, index, until_ms)
-  local list = phase == 4 and allows or denies
-  if list[index] then list[index].off = until_ms end
+  local offs = phase == 4 and aoff or doff
+  if offs[index] then offs[index] = until_ms end
 end
 
 -- The batch being run; upvalues, so they survive an error unwinding to JS (see __qts_take).
@@ -299,7 +307,6 @@ local b_buf, b_n, b_pos, b_k = "", 0, 1, 0
 local b_stage, b_fn = 0, 0
 local out, outn, out_k = {}, 0, -1
 local skip = {}
-local unit = 0
 __qts_unit = 0
 
 local function emit(line)
@@ -330,54 +337,64 @@ local function event_name(r, e)
   return r
 end
 
--- One stage (4: allow_*, 6: deny_*) of the current record, from function \`first\` on.
-local function stage(phase, first, now)
-  b_stage = phase
-  b_fn = 0
-  unit = unit + 1
-  __qts_unit = unit
-  if dirty then
-    rawset(req, "flags", nil)
-    rawset(req, "headers", nil)
-    dirty = false
-  end
-  local list = phase == 4 and allows or denies
-  for i = first, #list do
-    local e = list[i]
-    if e.off <= now then
-      b_fn = i
-      local r = e.fn(req)
-      if r then
-        if phase == 4 then
-          emit("W")
-          if not find(flagstr, "\\nwhitelisted\\n", 1, true) then
-            flagstr = flagstr .. "whitelisted\\n"
-          end
-          break
-        end
-        emit("E" .. event_name(r, e))
-      end
-    end
-  end
-  b_fn = #list + 1
-  if setflags_n > 0 then flush_flags(phase == 4 and "A" or "D") end
-end
-
 local function run()
   local nskip = #skip
-  while b_k < b_n do
-    b_k = b_k + 1
+  local buf, n, pos, k = b_buf, b_n, b_pos, b_k
+  local r, format, nallow, ndeny = req, FORMAT, #afn, #dfn
+  local afn, aoff, dfn, doff = afn, aoff, dfn, doff
+  while k < n do
+    k = k + 1
+    b_k = k
     b_stage = 0
-    local ${unpacked} = sunpack(FORMAT, b_buf, b_pos)
-    b_pos = pos
+    local ${unpacked} = sunpack(format, buf, pos)
+    pos = nextpos
     flagstr = flags
     ${assign}
-    ${fields.includes("headers_raw") ? 'rawheaders = req.headers_raw or ""' : ""}
-    if mask == 3 then
-      stage(4, first, now)
-      if nskip == 0 or not skipped() then stage(6, 1, now) end
-    else
-      stage(mask == 1 and 4 or 6, first, now)
+    ${fields.includes("headers_raw") ? 'rawheaders = r.headers_raw or ""' : ""}
+    if mask ~= 2 then
+      -- allow_*, from function \`first\` on: the first truthy one whitelists and ends the stage.
+      b_stage = 4
+      b_fn = 0
+      __qts_unit = k + k
+      if dirty then
+        rawset(r, "flags", nil)
+        rawset(r, "headers", nil)
+        dirty = false
+      end
+      for i = first, nallow do
+        if aoff[i] <= now then
+          b_fn = i
+          if afn[i](r) then
+            emit("W")
+            if not find(flagstr, "\\nwhitelisted\\n", 1, true) then
+              flagstr = flagstr .. "whitelisted\\n"
+            end
+            break
+          end
+        end
+      end
+      b_fn = nallow + 1
+      if setflags_n > 0 then flush_flags("A") end
+    end
+    if mask == 2 or (mask == 3 and (nskip == 0 or not skipped())) then
+      -- deny_*: a truthy result is an event.
+      b_stage = 6
+      b_fn = 0
+      __qts_unit = k + k + 1
+      if dirty then
+        rawset(r, "flags", nil)
+        rawset(r, "headers", nil)
+        dirty = false
+      end
+      for i = mask == 2 and first or 1, ndeny do
+        if doff[i] <= now then
+          b_fn = i
+          local result = dfn[i](r)
+          if result then emit("E" .. event_name(result, denies[i])) end
+        end
+      end
+      b_fn = ndeny + 1
+      if setflags_n > 0 then flush_flags("D") end
     end
   end
   b_stage, b_fn, b_buf = 0, 0, ""
@@ -389,6 +406,7 @@ end
 
 function __qts_batch(buf, n)
   b_buf, b_n, b_pos, b_k = buf, n, 1, 0
+  __qts_unit = 0
   outn, out_k = 0, -1
   return run()
 end
