@@ -242,8 +242,9 @@ local function sandbox()
 end
 
 local allows, denies = {}, {}
--- The same functions for the dispatcher, and the event time each is skipped until (-1: never).
-local afn, aoff, dfn, doff = {}, {}, {}, {}
+-- The same functions for the dispatcher, and the event time each is skipped until (-1: never);
+-- the line of a deny_* returning a non-string ("E" .. its default event name).
+local afn, aoff, dfn, doff, dline = {}, {}, {}, {}, {}
 
 -- Load time only: budget through debug.sethook (the per-request path uses a cheaper C hook
 -- armed from JS, see _lua_engine.ts).
@@ -278,6 +279,7 @@ function __qts_load(name, source)
     list[#list + 1] = { fn = env[k], name = k, script = name }
     local fns, offs = list == allows and afn or dfn, list == allows and aoff or doff
     fns[#list], offs[#list] = env[k], -1
+    if list == denies then dline[#list] = "Elua_" .. sub(k, 6) end
   end
   return nil
 end
@@ -309,10 +311,17 @@ local out, outn, out_k = {}, 0, -1
 local skip = {}
 __qts_unit = 0
 
+-- "@k" for each k seen, made once.
+local at = setmetatable({}, { __index = function(t, k)
+  local line = "@" .. k
+  t[k] = line
+  return line
+end })
+
 local function emit(line)
   if out_k ~= b_k then
     outn = outn + 1
-    out[outn] = "@" .. b_k
+    out[outn] = at[b_k]
     out_k = b_k
   end
   outn = outn + 1
@@ -331,17 +340,16 @@ local function skipped()
   return false
 end
 
-local function event_name(r, e)
-  if type(r) ~= "string" then return "lua_" .. sub(e.name, 6) end
-  if #r > 100 or find(r, "[^%w_.:%-]") or r == "" then return "lua_invalid_event" end
-  return r
+local function event_line(r)
+  if #r > 100 or find(r, "[^%w_.:%-]") or r == "" then return "Elua_invalid_event" end
+  return "E" .. r
 end
 
 local function run()
   local nskip = #skip
   local buf, n, pos, k = b_buf, b_n, b_pos, b_k
   local r, format, nallow, ndeny = req, FORMAT, #afn, #dfn
-  local afn, aoff, dfn, doff = afn, aoff, dfn, doff
+  local afn, aoff, dfn, doff, dline = afn, aoff, dfn, doff, dline
   while k < n do
     k = k + 1
     b_k = k
@@ -390,7 +398,7 @@ local function run()
         if doff[i] <= now then
           b_fn = i
           local result = dfn[i](r)
-          if result then emit("E" .. event_name(result, denies[i])) end
+          if result then emit(type(result) == "string" and event_line(result) or dline[i]) end
         end
       end
       b_fn = ndeny + 1
