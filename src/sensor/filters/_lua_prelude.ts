@@ -4,9 +4,10 @@
  * boundary as one string and one call, and no table crosses it.
  *
  * Protocol of `__qts_batch(buf, n)`: `buf` holds n records, each packed as
- * `string.pack(format)`: mask (u8: 1 run the allow_* functions, 2 the deny_* ones), event time
- * (ms, double), first function (u16, where the first stage run starts; 1 but after a failure),
- * the flags set so far ("\n"-framed: "\nstatic\nfoo\n") and one value per used field. For
+ * `string.pack(format)`: mask | first << 2 (u32; mask 1 runs the allow_* functions, 2 the
+ * deny_* ones; first is the function where the first stage run starts, 1 but after a
+ * failure), event time (ms, double), when `flags` the flags set so far ("\n"-framed:
+ * "\nstatic\nfoo\n"; else none cross) and one value per used field. For
  * each record in order it runs every enabled allow_* (the first truthy one whitelists and ends
  * the stage), then, unless a flag in the skip list (the component's skip_if) is now set, every
  * deny_*: one request's two stages run back to back, as the chain would call them. It returns
@@ -25,11 +26,16 @@
  * Every instruction the dispatcher runs per record costs twice (the count hook traps each one):
  * its loop keeps what it reads in locals and runs both stages inline, without a call.
  */
-export function luaPrelude(fields: readonly string[], budget: number, format: string): string {
+export function luaPrelude(
+  fields: readonly string[],
+  budget: number,
+  format: string,
+  flags: boolean,
+): string {
   const names = fields.map((_, i) => `v${i + 1}`);
   // Plain assignments, not rawset calls: req has no __newindex, and a C call per field costs.
   const assign = fields.map((field, i) => `r.${field} = v${i + 1}`).join("\n    ");
-  const unpacked = ["mask", "now", "first", "flags", ...names, "nextpos"].join(", ");
+  const unpacked = ["mf", "now", ...(flags ? ["flags"] : []), ...names, "nextpos"].join(", ");
   return `
 local sethook, rawpcall, rawxpcall, load, error, type, tostring, rawset, rawget, pairs, next,
   setmetatable, sort, find, gmatch, lower, gsub, sub, match =
@@ -356,7 +362,8 @@ local function run()
     b_stage = 0
     local ${unpacked} = sunpack(format, buf, pos)
     pos = nextpos
-    flagstr = flags
+    local mask, first = mf & 3, mf >> 2
+    flagstr = ${flags ? "flags" : '"\\n"'}
     ${assign}
     ${fields.includes("headers_raw") ? 'rawheaders = r.headers_raw or ""' : ""}
     if mask ~= 2 then
