@@ -2,8 +2,9 @@ import { formatAddress } from "../../shared/net/ip.ts";
 import type { Flow, FlowDirection } from "../flows/flow.ts";
 import { type FlowFeatures, flowFeatures } from "../flows/flow_features.ts";
 import type { PayloadInspector } from "../flows/flow_table.ts";
-import { classifyFlow } from "./model/classify_flow.ts";
 import { featureNames } from "./model/feature_names.ts";
+import { recognizeFlow } from "./model/recognize_flow.ts";
+import type { GuardedClass, UnknownReason } from "./model/unknown_guard.ts";
 import { FtpControl } from "./sessions/ftp_control.ts";
 import { HttpExchanges, type HttpSummary } from "./sessions/http_exchanges.ts";
 import type { FtpDataEndpoint } from "./sessions/ftp_data_endpoint.ts";
@@ -26,7 +27,7 @@ export type LabelSource =
   //             a labelled flow
   | "dns" // destination address answered for an application's domain earlier in the capture
   | "endpoint" // destination address and port spoke BitTorrent DHT earlier (encrypted peers)
-  | "classifier" // time-feature model
+  | "classifier" // time-feature model (its class, or "unknown")
   | "none";
 
 /** What the labeler found out about one flow (also stored as `flow.annotations.labels`). */
@@ -34,7 +35,10 @@ export interface FlowLabelInfo {
   /** Final label (as in `flow.label`). */
   label: string;
   source: LabelSource;
-  /** 1 for signatures and sessions; the model's probability for classifier labels. */
+  /**
+   * 1 for signatures and sessions; for classifier labels the calibrated probability of the
+   * model's top class (also when the label is "unknown"; 0 when the model was not asked).
+   */
   confidence: number;
   /** Label found by signatures/sessions/classifier, even when `--label` overrides it. */
   detected: string;
@@ -50,11 +54,18 @@ export interface FlowLabelInfo {
   http?: HttpSummary;
   /** Group of the label in `config/labels.yaml`. */
   group?: string;
+  /** Classifier labels: the model's top class, also when the label is "unknown". */
+  guess?: string;
+  /** Why the classifier said "unknown" (protocol, port, features, confidence). */
+  unknownReason?: UnknownReason;
 }
 
 /** Options of {@linkcode labelFlows}. */
 export interface LabelFlowsOptions {
-  /** Fall back to the time-feature classifier for flows no signature names. Default true. */
+  /**
+   * Fall back to the time-feature classifier for flows no signature names (its class, or
+   * "unknown" when unsure or out of its domain). Default true.
+   */
   classify?: boolean;
   /** Flow timeout the capture is cut with (s); picks the classifier model. Default 120. */
   flowTimeoutSeconds?: number;
@@ -245,6 +256,7 @@ export function labelFlows(options: LabelFlowsOptions = {}): FlowLabeler {
     let detected = "";
     let source: Exclude<LabelSource, "given"> = "none";
     let confidence = 0;
+    let verdict: GuardedClass | undefined;
     let session: number | undefined = n.session;
     let domain = match?.domain;
     const quoted = match === undefined && data === undefined ? quotedTuple(flow) : undefined;
@@ -285,7 +297,7 @@ export function labelFlows(options: LabelFlowsOptions = {}): FlowLabeler {
         source = "dns";
         confidence = 1;
       } else if (classify) {
-        const verdict = classifyFlow(iscxVector(flowFeatures(flow), vector), { timeout });
+        verdict = recognizeFlow(iscxVector(flowFeatures(flow), vector), flow, { timeout });
         detected = verdict.label;
         source = "classifier";
         confidence = verdict.confidence;
@@ -312,6 +324,8 @@ export function labelFlows(options: LabelFlowsOptions = {}): FlowLabeler {
     if (n.http !== undefined && n.http.summary.requests > 0) info.http = n.http.summary;
     const group = config.groupOf(flow.label);
     if (group !== undefined) info.group = group;
+    if (verdict?.guess) info.guess = verdict.guess;
+    if (verdict?.reason !== undefined) info.unknownReason = verdict.reason;
     if (flow.protocol === 17 && source !== "classifier" && detected) {
       const a =
         `${flow.protocol}|${flow.srcAddress}|${flow.srcPort}|${flow.dstAddress}|${flow.dstPort}`;

@@ -71,7 +71,11 @@ function comment(info: FlowLabelInfo): string {
       what = `address answered for ${info.domain ?? "a known domain"}`;
       break;
     case "classifier":
-      what = `classifier ${info.detected} (${info.confidence.toFixed(2)})`;
+      what = info.unknownReason === undefined
+        ? `classifier ${info.detected} (${info.confidence.toFixed(2)})`
+        : `classifier unknown (${info.unknownReason}${
+          info.guess ? `; best guess ${info.guess} ${info.confidence.toFixed(2)}` : ""
+        })`;
       break;
     default:
       what = "unlabelled";

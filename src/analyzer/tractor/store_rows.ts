@@ -1,7 +1,7 @@
-import type { SQLInputValue } from "node:sqlite";
+import type { SqlRow } from "./sql_driver.ts";
 
-/** One SQLite result row as node:sqlite returns it. */
-export type Row = Record<string, SQLInputValue>;
+/** One result row (either engine). */
+export type Row = SqlRow;
 
 /** Job states, as the seed names them. */
 export type JobState = "new" | "in_progress" | "finished" | "failed";
@@ -23,6 +23,11 @@ export interface JobRow {
   timeEnd: number | null;
   flowsCount: number | null;
   error: string | null;
+  /** Who runs (or last ran) it: `host:pid`; null before its first start. */
+  claimedBy: string | null;
+  /** When that claim was made, and until when it holds unless renewed (unix s). */
+  claimedAt: number | null;
+  leaseUntil: number | null;
 }
 
 /** One flow as stored (the seed's DetailsLabelItem plus what aggregates need). */
@@ -105,7 +110,7 @@ export interface JobSummary {
   warning?: string;
 }
 
-/** A job row from its SQLite columns. */
+/** A job row from its columns. */
 export function jobRow(r: Row): JobRow {
   return {
     id: Number(r.id),
@@ -123,6 +128,11 @@ export function jobRow(r: Row): JobRow {
     timeEnd: r.time_end === null ? null : Number(r.time_end),
     flowsCount: r.flows_count === null ? null : Number(r.flows_count),
     error: r.error === null ? null : String(r.error),
+    claimedBy: r.claimed_by === null || r.claimed_by === undefined ? null : String(r.claimed_by),
+    claimedAt: r.claimed_at === null || r.claimed_at === undefined ? null : Number(r.claimed_at),
+    leaseUntil: r.lease_until === null || r.lease_until === undefined
+      ? null
+      : Number(r.lease_until),
   };
 }
 

@@ -30,7 +30,7 @@ export interface TractorApiDeps {
   store: TractorStore;
   repository: CaptureRepository;
   /** Queues processing (the {@linkcode JobRunner}'s `submit`). */
-  submit(file: CaptureFile, force: boolean): JobRow;
+  submit(file: CaptureFile, force: boolean): Promise<JobRow>;
   /** Country/city lookups (`noGeoIp()` when no database is configured). */
   geo: GeoIp;
   labelGroups: readonly LabelGroup[];
@@ -218,16 +218,16 @@ export function createTractorApi(deps: TractorApiDeps): Hono {
     return group ? [...new Set([label, ...group.labels])] : [label];
   };
 
-  const finishedJob = (c: Context): JobRow => {
-    const job = jobOf(c);
+  const finishedJob = async (c: Context): Promise<JobRow> => {
+    const job = await jobOf(c);
     if (job.state !== "finished") throw notFound();
     return job;
   };
 
-  const jobOf = (c: Context): JobRow => {
+  const jobOf = async (c: Context): Promise<JobRow> => {
     const text = c.req.param("job_id") ?? "";
     if (!/^[1-9]\d{0,15}$/.test(text) || !Number.isSafeInteger(Number(text))) throw notFound();
-    const job = store.job(Number(text));
+    const job = await store.job(Number(text));
     if (!job) throw notFound();
     return job;
   };
@@ -238,11 +238,11 @@ export function createTractorApi(deps: TractorApiDeps): Hono {
       start = job.timeStart;
       end = job.timeEnd;
     } else {
-      start = store.peekedStart(file.name, file.sizeBytes, file.mtimeMs);
+      start = await store.peekedStart(file.name, file.sizeBytes, file.mtimeMs);
       if (start === undefined && deps.peekStart) {
         start = await deps.peekStart(file);
         if (start !== undefined) {
-          store.setPeekedStart(file.name, file.sizeBytes, file.mtimeMs, start);
+          await store.setPeekedStart(file.name, file.sizeBytes, file.mtimeMs, start);
         }
       }
       // Until a job has read the capture its end is estimated by the file's modification time
@@ -263,9 +263,10 @@ export function createTractorApi(deps: TractorApiDeps): Hono {
     return info;
   };
 
-  const jobFileInfo = (job: JobRow): FileInfo => {
+  const jobFileInfo = async (job: JobRow): Promise<FileInfo> => {
     // Before the job has read the capture: the first-packet time /files/list peeked, if any.
-    const start = job.timeStart ?? store.peekedStart(job.fileName, job.sizeBytes, job.mtimeMs) ?? 0;
+    const start = job.timeStart ??
+      await store.peekedStart(job.fileName, job.sizeBytes, job.mtimeMs) ?? 0;
     const info: FileInfo = {
       name: job.fileName,
       extension: job.extension,
@@ -288,7 +289,7 @@ export function createTractorApi(deps: TractorApiDeps): Hono {
 
   api.get("/files/list", async (c) => {
     const files = await repository.list();
-    const latest = store.latestJobs();
+    const latest = await store.latestJobs();
     const out: FileInfo[] = [];
     for (const f of files) out.push(await fileInfo(f, latest.get(f.name)));
     return c.json(out);
@@ -316,23 +317,28 @@ export function createTractorApi(deps: TractorApiDeps): Hono {
     }
     const file = await repository.resolve(name);
     if (!file) throw notFound();
-    return c.json(fileStatus(deps.submit(file, force === true)));
+    return c.json(fileStatus(await deps.submit(file, force === true)));
   });
 
-  api.get("/file/:job_id/status", (c) => c.json(fileStatus(jobOf(c))));
+  api.get("/file/:job_id/status", async (c) => c.json(fileStatus(await jobOf(c))));
 
-  api.get("/file/:job_id/details", (c) => c.json(jobFileInfo(jobOf(c))));
+  api.get("/file/:job_id/details", async (c) => c.json(await jobFileInfo(await jobOf(c))));
 
-  api.get("/file/:job_id/statistics", (c) => {
-    const job = finishedJob(c);
-    return c.json(statistics(store.labelCounts(job.id), store.clientCounts(job.id)));
+  api.get("/file/:job_id/statistics", async (c) => {
+    const job = await finishedJob(c);
+    return c.json(
+      statistics(await store.labelCounts(job.id), await store.clientCounts(job.id)),
+    );
   });
 
-  api.get("/file/:job_id/statistics/labels", (c) => {
-    const job = finishedJob(c);
+  api.get("/file/:job_id/statistics/labels", async (c) => {
+    const job = await finishedJob(c);
     const labels = groupLabels(query(c, "label"));
     return c.json(
-      statistics(store.labelCounts(job.id, labels), store.clientCounts(job.id, labels)),
+      statistics(
+        await store.labelCounts(job.id, labels),
+        await store.clientCounts(job.id, labels),
+      ),
     );
   });
 
@@ -362,28 +368,28 @@ export function createTractorApi(deps: TractorApiDeps): Hono {
     };
   };
 
-  api.get("/file/:job_id/clients", (c) => {
-    const job = finishedJob(c);
+  api.get("/file/:job_id/clients", async (c) => {
+    const job = await finishedJob(c);
     const sort = choice(c, "sort", Object.keys(CLIENT_SORT) as ClientSort[], "requests");
     const order = choice(c, "order", ["asc", "desc"], sort === "ip" ? "asc" : "desc");
     const limit = optionalInt(c, "limit", 100, 1000);
     const offset = optionalInt(c, "offset", 0, 1e9);
     const top = optionalInt(c, "top", 5, 1000);
-    const { total, clients } = store.clients(job.id, {
+    const { total, clients } = await store.clients(job.id, {
       sort,
       descending: order === "desc",
       limit,
       offset,
     });
     c.header("X-Total-Count", String(total));
-    return c.json(store.clientDetails(job.id, clients, top).map(clientItem));
+    return c.json((await store.clientDetails(job.id, clients, top)).map(clientItem));
   });
 
-  api.get("/file/:job_id/flows", (c) => {
-    const job = finishedJob(c);
+  api.get("/file/:job_id/flows", async (c) => {
+    const job = await finishedJob(c);
     const ip = optionalQuery(c, "client_ip");
     const label = optionalQuery(c, "label");
-    const { total, flows } = store.flows(job.id, {
+    const { total, flows } = await store.flows(job.id, {
       ...(ip !== undefined ? { clientIp: canonicalIp(ip) } : {}),
       ...(label !== undefined ? { label } : {}),
       limit: optionalInt(c, "limit", 100, 10_000),
@@ -393,9 +399,9 @@ export function createTractorApi(deps: TractorApiDeps): Hono {
     return c.json(flows.map(flowItem));
   });
 
-  api.get("/file/:job_id/timeline", (c) => {
-    const job = finishedJob(c);
-    const rows = store.timeline(job.id);
+  api.get("/file/:job_id/timeline", async (c) => {
+    const job = await finishedJob(c);
+    const rows = await store.timeline(job.id);
     return c.json({
       bucket_ms: rows[0]?.bucketMs ?? 0,
       buckets: rows.map((r) => ({
@@ -407,16 +413,16 @@ export function createTractorApi(deps: TractorApiDeps): Hono {
     });
   });
 
-  api.get("/file/:job_id/statistics/ip", (c) => {
-    const job = finishedJob(c);
+  api.get("/file/:job_id/statistics/ip", async (c) => {
+    const job = await finishedJob(c);
     const ip = query(c, "ip");
     const canonical = canonicalIp(ip);
-    const s = store.ipStatistics(job.id, canonical);
+    const s = await store.ipStatistics(job.id, canonical);
     if (!s) throw notFound();
     const where = geo.city(ip);
     // Ours, when the IP started flows: its totals and every HTTP value with its count.
-    const client = store.client(job.id, canonical);
-    const details = client ? store.clientDetails(job.id, [client], 0)[0] : undefined;
+    const client = await store.client(job.id, canonical);
+    const details = client ? (await store.clientDetails(job.id, [client], 0))[0] : undefined;
     return c.json({
       country: where.country,
       city: where.city,
@@ -439,12 +445,12 @@ export function createTractorApi(deps: TractorApiDeps): Hono {
     });
   });
 
-  api.get("/file/:job_id/flows/labels", (c) => {
-    const job = finishedJob(c);
+  api.get("/file/:job_id/flows/labels", async (c) => {
+    const job = await finishedJob(c);
     const labels = groupLabels(query(c, "label"));
     const limit = optionalInt(c, "limit", 10_000, 100_000);
     const offset = optionalInt(c, "offset", 0, 1e9);
-    const { total, flows } = store.flowsByLabel(job.id, labels, limit, offset);
+    const { total, flows } = await store.flowsByLabel(job.id, labels, limit, offset);
     c.header("X-Total-Count", String(total));
     return c.json(flows.map((f) => ({
       client_ip: f.clientIp,
@@ -457,7 +463,7 @@ export function createTractorApi(deps: TractorApiDeps): Hono {
     })));
   });
 
-  api.get("/labels/list", (c) => {
+  api.get("/labels/list", async (c) => {
     const groups = deps.labelGroups.map((g) => ({
       group_name: g.group_name,
       labels: [...g.labels],
@@ -465,7 +471,7 @@ export function createTractorApi(deps: TractorApiDeps): Hono {
     // Labels that jobs produced but no group names still get listed, under "other", so every
     // label in a statistic can be chosen.
     const grouped = new Set(groups.flatMap((g) => g.labels));
-    const extra = store.seenLabels().filter((l) => !grouped.has(l));
+    const extra = (await store.seenLabels()).filter((l) => !grouped.has(l));
     if (extra.length > 0) {
       let other = groups.find((g) => g.group_name === "other");
       if (!other) groups.push(other = { group_name: "other", labels: [] });

@@ -1,6 +1,35 @@
-/** A TrActor over a temporary capture repository and state directory, for the API tests. */
+/**
+ * A TrActor over a temporary capture repository and state directory, for the API tests; on
+ * SQLite by default, or on a fresh database of a throwaway PostgreSQL cluster after
+ * `useStore("postgres")` (one cluster per test module, stopped when the module unloads), so one
+ * API suite runs against both stores.
+ */
 import { join } from "node:path";
 import { startTractor, type Tractor } from "../../../src/analyzer/tractor/start_tractor.ts";
+import { type PostgresCluster, startPostgres } from "../../_support/postgres_cluster.ts";
+
+let storeKind: "sqlite" | "postgres" = "sqlite";
+let cluster: Promise<PostgresCluster> | undefined;
+let databases = 0;
+
+/** Makes every later {@linkcode tractorFixture} of this test module use this store. */
+export function useStore(kind: "sqlite" | "postgres"): void {
+  storeKind = kind;
+}
+
+/** The store fixtures use in this test module. */
+export function fixtureStore(): "sqlite" | "postgres" {
+  return storeKind;
+}
+
+/** A new empty database in this module's PostgreSQL cluster (started on first use). */
+export async function freshPostgresDatabase(): Promise<string> {
+  cluster ??= startPostgres().then((c) => {
+    globalThis.addEventListener("unload", () => c.stopSync());
+    return c;
+  });
+  return await (await cluster).createDatabase(`tractor_${++databases}`);
+}
 
 export const FIXTURES = new URL("../../fixtures/", import.meta.url);
 export const CLIENTS_PCAP = new URL("tractor/clients.pcap", FIXTURES);
@@ -50,7 +79,9 @@ export async function tractorFixture(
   }
   let tractor: Tractor;
   try {
+    const store = storeKind === "postgres" ? await freshPostgresDatabase() : undefined;
     tractor = await startTractor({
+      ...(store !== undefined ? { store, pollMs: 100 } : {}),
       ...(labelsPath !== undefined ? { labelsPath } : {}),
       capturesDir: captures,
       stateDir: state,

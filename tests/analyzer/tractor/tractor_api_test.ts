@@ -361,7 +361,7 @@ Deno.test("statistics of a job that has not finished are 404; a queued job repor
   const fx = await tractorFixture();
   try {
     // A job row nobody runs: the runner only picks up what submit() or start() queue.
-    const job = fx.tractor.store.createJob(
+    const job = await fx.tractor.store.createJob(
       { name: "clients.pcap", extension: "pcap", sizeBytes: 3033, mtimeMs: 0 },
       T0,
     );
