@@ -54,7 +54,8 @@ function messages(count: number, ips: number): Uint8Array[][] {
   const header = encodeHeader(8984);
   return Array.from({ length: count }, (_, i) => {
     const record = sampleRecord(i);
-    record.remote_ip = (0x0a000000 + (i * 7919) % ips) >>> 0;
+    // Public sources (11/8): a private one is flagged private_source and skips the detectors.
+    record.remote_ip = (0x0b000000 + (i * 7919) % ips) >>> 0;
     return [header, encodeRecord(record)];
   });
 }
