@@ -1,21 +1,23 @@
 import { ConfigStore } from "../../src/shared/config/config_store.ts";
 import { loadSettings } from "../../src/shared/config/settings.ts";
 import { HttpStats } from "../../src/sensor/filters/statstore_http_stats.ts";
-import type { RunnerSinks } from "../../src/sensor/ingest/chain_runner.ts";
+import type { ChainRunner, RunnerSinks } from "../../src/sensor/ingest/chain_runner.ts";
+import { LocalRunner } from "../../src/sensor/ingest/local_runner.ts";
 import { Pipeline } from "../../src/sensor/ingest/pipeline.ts";
 import { WorkerRunner } from "../../src/sensor/ingest/worker_runner.ts";
 import { ListManager } from "../../src/sensor/lm/list_manager.ts";
 import { silentLogger } from "../../src/shared/log/logger.ts";
 import { Metrics } from "../../src/shared/metrics/metrics.ts";
 import { decodeRecord, encodeHeader, encodeRecord } from "../../src/sensor/wire/mod.ts";
-import { opsPerSecond, ratio, report } from "./_measure.ts";
+import { fmt, opsPerSecond, ratio, report } from "./_measure.ts";
+import { processCpuSeconds, threadCpuSeconds } from "./_thread_cpu.ts";
 import { sampleRecord } from "./wire_bench.ts";
 
 /** A pipeline in this process on a temp config dir, with commands counted, not sent. */
 async function pipelineWith(
   domainJson: unknown,
   workers = 0,
-): Promise<{ pipeline: Pipeline; commands: () => number; runner?: WorkerRunner }> {
+): Promise<{ pipeline: Pipeline; commands: () => number; runner: ChainRunner }> {
   const dir = await Deno.makeTempDir();
   await Deno.mkdir(`${dir}/filters`);
   await Deno.writeTextFile(`${dir}/filters/8984.json`, JSON.stringify(domainJson));
@@ -34,9 +36,15 @@ async function pipelineWith(
     decide: (d) => pipeline.decide(d),
     drop: (r, id) => pipeline.dropped(r, id),
   };
-  const runner = workers > 0
-    ? new WorkerRunner({ workers, settings, global: store.global, logLevel: "error", sinks })
-    : undefined;
+  const runner: ChainRunner = workers > 0
+    ? new WorkerRunner({
+      workers,
+      settings,
+      global: store.global,
+      logLevel: "error",
+      sinks,
+    })
+    : new LocalRunner(env, sinks);
   const pipeline: Pipeline = new Pipeline({
     store,
     lm,
@@ -44,10 +52,10 @@ async function pipelineWith(
     log: silentLogger,
     clock,
     env,
-    ...(runner ? { runner } : {}),
+    runner,
   });
   await pipeline.start();
-  return { pipeline, commands: () => commands, ...(runner ? { runner } : {}) };
+  return { pipeline, commands: () => commands, runner };
 }
 
 function messages(count: number, ips: number): Uint8Array[][] {
@@ -57,6 +65,63 @@ function messages(count: number, ips: number): Uint8Array[][] {
     record.remote_ip = (0x0a000000 + (i * 7919) % ips) >>> 0;
     return [header, encodeRecord(record)];
   });
+}
+
+/** Feeds `total` messages through a pipeline as the sensor's ingest loop does, then drains. */
+async function feed(
+  pipeline: Pipeline,
+  runner: ChainRunner,
+  msgs: Uint8Array[][],
+  total: number,
+): Promise<void> {
+  for (let i = 0; i < total; i++) {
+    const pending = pipeline.handleFrames(msgs[i & 8191]!);
+    if (pending) await pending;
+  }
+  await runner.settled();
+}
+
+/**
+ * The full default chain on the ingest thread (workers 0) and in 1, 2 and 4 Web Workers:
+ * records/s of wall time, the ratio to workers 0 within this run, and the CPU time per record
+ * of the ingest thread, of the worker threads together and of the runtime's other threads
+ * (GC helpers, I/O), read from /proc/self/task (see _thread_cpu.ts).
+ */
+async function scaling(msgs: Uint8Array[][], onThread: number): Promise<void> {
+  const total = Number(Deno.env.get("QTS_BENCH_RECORDS") ?? 300_000);
+  console.log(
+    `\nworkers scaling: full default chain, ${fmt(total)} records, ` +
+      `${navigator.hardwareConcurrency} cores (QTS_BENCH_RECORDS to change)`,
+  );
+  console.log(
+    `${"workers".padEnd(8)} ${"records/s".padStart(10)} ${"÷ w0".padStart(7)}  ` +
+      `${"µs CPU/record: ingest".padStart(22)} ${"workers".padStart(8)} ${"other".padStart(6)}`,
+  );
+  let base = 0;
+  for (const workers of [0, 1, 2, 4]) {
+    const run = await pipelineWith({}, workers);
+    await feed(run.pipeline, run.runner, msgs, 20_000); // warm-up: JIT, caches, per-IP state
+    const main0 = threadCpuSeconds();
+    const proc0 = processCpuSeconds();
+    const start = performance.now();
+    await feed(run.pipeline, run.runner, msgs, total);
+    const seconds = (performance.now() - start) / 1000;
+    const used = { main: threadCpuSeconds() - main0, workers: 0, other: 0 };
+    used.other = processCpuSeconds() - proc0 - used.main;
+    await run.pipeline.close();
+    const rate = total / seconds;
+    if (workers === 0) base = rate;
+    const us = (s: number | undefined) => (s === undefined ? "n/a" : (s * 1e6 / total).toFixed(2));
+    console.log(
+      `${String(workers).padEnd(8)} ${fmt(rate).padStart(10)} ${
+        (rate / base).toFixed(2).padStart(6)
+      }×  ` +
+        `${us(used?.main).padStart(22)} ${us(used?.workers).padStart(8)} ${
+          us(used?.other).padStart(6)
+        }`,
+    );
+  }
+  console.log(`  (full chain, opsPerSecond loop above: ${fmt(onThread)} records/s)`);
 }
 
 /** Records/s through the chain vs decode-only (issues 5 and 6). */
@@ -100,21 +165,7 @@ export async function run(): Promise<void> {
   console.log(`  commands decided during the run: ${full.commands()}`);
   await full.pipeline.close();
 
-  // The same chain in 2 Web Workers, as `qts serve` runs it by default: the ingest thread
-  // decodes and batches, the workers filter. On a 2-core machine the ingest thread competes
-  // with them, so this shows the overhead of the hand-off more than a speed-up.
-  const threaded = await pipelineWith({}, 2);
-  const start = performance.now();
-  const total = 200_000;
-  for (let i = 0; i < total; i++) {
-    const pending = threaded.pipeline.handleFrames(msgs[i & 8191]!);
-    if (pending) await pending;
-  }
-  await threaded.runner!.drain();
-  const rate = total / ((performance.now() - start) / 1000);
-  report("full default chain, 2 workers (wall)", rate, "records/s");
-  ratio("  ÷ full chain on the ingest thread", rate / chainFull);
-  await threaded.pipeline.close();
+  await scaling(msgs, chainFull);
   if (sink === -1) console.log(sink);
 }
 

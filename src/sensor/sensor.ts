@@ -357,15 +357,29 @@ export class Sensor {
   async #ingest(): Promise<void> {
     const input = this.#input!;
     for await (const frames of input) {
-      try {
-        const pending = this.pipeline.handleFrames(frames);
-        if (pending) await pending;
-      } catch (error) {
-        // A filter bug must not stop the socket: count it and go on with the next record.
-        this.metrics.inc("qts_pipeline_errors_total", "Records that raised inside the pipeline");
-        this.#log.limited("pipeline-error", "error", "record processing failed", { error });
-      }
+      const pending = this.ingest(frames);
+      if (pending) await pending;
     }
+  }
+
+  /**
+   * One input message (header frame, body frame) through the pipeline, exactly as the input
+   * socket hands it over; replay of access logs calls it directly. Never throws. A returned
+   * promise means: wait for it before the next message (a chain waits, or workers are full).
+   */
+  ingest(frames: Uint8Array[]): void | Promise<void> {
+    try {
+      const pending = this.pipeline.handleFrames(frames);
+      if (pending) return pending.catch((error) => this.#failed(error));
+    } catch (error) {
+      this.#failed(error);
+    }
+  }
+
+  /** A filter bug must not stop the input: count it and go on with the next record. */
+  #failed(error: unknown): void {
+    this.metrics.inc("qts_pipeline_errors_total", "Records that raised inside the pipeline");
+    this.#log.limited("pipeline-error", "error", "record processing failed", { error });
   }
 
   /** Stops input, API and timers; saves ban state. */
