@@ -115,7 +115,9 @@ export class Sensor {
     };
     const sinks: RunnerSinks = {
       decide: (decision) => this.pipeline.decide(decision),
-      drop: (reason, domainId) => this.pipeline.dropped(reason, domainId),
+      drop: (reason, domainId, detail) => this.pipeline.dropped(reason, domainId, detail),
+      failed: (count) =>
+        this.#failed(new Error(`${count} records raised in a chain worker`), count),
     };
     // workers = 0 runs the chain on the ingest thread (replay's exact event order); n > 0 runs
     // it in n Web Workers with records sharded by client IP.
@@ -126,6 +128,7 @@ export class Sensor {
       logLevel: this.settings.log_level,
       sinks,
       publishTelemetry: env.publishTelemetry!,
+      metrics: this.metrics,
     });
     this.pipeline = new Pipeline({
       store: this.store,
@@ -183,6 +186,15 @@ export class Sensor {
       "qts_regex_re2_oom_flushes_total",
       "Times RE2's WebAssembly heap filled and every cached pattern was freed to compile a new one",
     ).value = re2Stats.oom_flushes;
+    if (this.runner instanceof WorkerRunner) {
+      this.runner.cpu().forEach((seconds, i) => {
+        m.counter(
+          "qts_worker_cpu_seconds_total",
+          "CPU time of each chain worker's thread (user + system)",
+          { worker: `wrk_${i + 1}` },
+        ).value = seconds;
+      });
+    }
     const stats = this.#input?.stats;
     if (stats) {
       for (const [reason, count] of Object.entries(stats.disconnected)) {
@@ -377,8 +389,13 @@ export class Sensor {
   }
 
   /** A filter bug must not stop the input: count it and go on with the next record. */
-  #failed(error: unknown): void {
-    this.metrics.inc("qts_pipeline_errors_total", "Records that raised inside the pipeline");
+  #failed(error: unknown, records = 1): void {
+    this.metrics.inc(
+      "qts_pipeline_errors_total",
+      "Records that raised inside the pipeline",
+      {},
+      records,
+    );
     this.#log.limited("pipeline-error", "error", "record processing failed", { error });
   }
 

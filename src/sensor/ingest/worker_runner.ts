@@ -3,10 +3,14 @@ import type { Settings } from "../../shared/config/settings.ts";
 import type { StepName } from "../filters/domain_chain.ts";
 import { mergeStats, type StatsSnapshot } from "../filters/statstore_http_stats.ts";
 import type { LogLevel } from "../../shared/log/logger.ts";
+import type { Metrics } from "../../shared/metrics/metrics.ts";
+import { clientIp } from "../wire/client_ip.ts";
+import { encodeRecord } from "../wire/encode_record.ts";
+import { peekClient } from "../wire/peek_client.ts";
 import { clientAddress, type HttpRecord } from "../wire/record.ts";
-import type { ChainRunner, RunnerSinks } from "./chain_runner.ts";
-import type { FromWorker, ToWorker } from "./_worker_protocol.ts";
-import { fnv1a } from "../../shared/hash/fnv1a.ts";
+import type { ChainRunner, Decision, RunnerSinks } from "./chain_runner.ts";
+import type { BatchBuffers, FromWorker, ToWorker } from "./_worker_protocol.ts";
+import { fnv1a, fnv1aIPv4 } from "../../shared/hash/fnv1a.ts";
 
 /** Options of {@linkcode WorkerRunner}. */
 export interface WorkerRunnerOptions {
@@ -17,33 +21,69 @@ export interface WorkerRunnerOptions {
   sinks: RunnerSinks;
   /** Receives sampled records from the workers' telemetry samplers. */
   publishTelemetry?(json: string): void;
-  /** Records per batch before it is posted without waiting for the next turn. */
+  /** Where the back-pressure counters go (`qts_worker_backpressure_*`). */
+  metrics?: Metrics;
+  /** Records per batch before it is posted without waiting for the next turn. Default 1024. */
   batchSize?: number;
-  /** Batches a worker may have in flight before submit() waits (back-pressure). */
+  /** Batches a worker may have in flight before submit() waits (back-pressure). Default 4. */
   maxInFlight?: number;
+}
+
+/** The batch a lane is filling: its records' bodies copied one after another into `bytes`. */
+interface Batch extends BatchBuffers {
+  count: number;
+  size: number;
 }
 
 interface Lane {
   worker: Worker;
-  pending: { seq: number; domainId: number; body: Uint8Array; now: number }[];
+  batch: Batch;
+  /** Buffers of answered batches, filled again before new ones are allocated. */
+  free: BatchBuffers[];
   /** First sequence number of each batch in flight, oldest first. */
   flying: number[];
-  bytes: number;
   inFlight: number;
   drained: PromiseWithResolvers<void> | undefined;
   stats: StatsSnapshot;
+  /** CPU seconds of the worker's thread at its last stats reply. */
+  cpu: number;
 }
 
-/** FNV-1a of the client address: one IP always lands on one worker, with its state. */
-function shardOf(ip: string, n: number): number {
-  return fnv1a(ip) % n;
+// 1 MiB of bodies per batch to start with (a record is 0.6-2 KB); a larger one grows it.
+const BATCH_BYTES = 1 << 20;
+
+function newBatch(records: number, bytes = BATCH_BYTES): Batch {
+  return {
+    count: 0,
+    size: 0,
+    seqs: new Float64Array(records),
+    domains: new Uint32Array(records),
+    nows: new Float64Array(records),
+    ends: new Uint32Array(records),
+    bytes: new Uint8Array(bytes),
+  };
+}
+
+/** A lane's next empty batch: answered buffers again (their pages are mapped), else new ones. */
+function nextBatch(lane: Lane, records: number): Batch {
+  const free = lane.free.pop();
+  return free ? { ...free, count: 0, size: 0 } : newBatch(records);
 }
 
 /**
- * Runs the chains in Web Workers (SPEC §8): records are sharded by client IP, so per-IP state
- * lives in one worker; they travel in batches of wire bytes (one transferred buffer per batch,
- * no per-record message), and decisions come back per batch. When a worker falls behind,
- * submit() waits, which stops reading the input socket: back-pressure reaches the proxies.
+ * Runs the chains in Web Workers (SPEC §8): records are sharded by client IP (FNV-1a of the
+ * client address, so per-IP state lives in one worker). The ingest thread only routes: it reads
+ * the client from the wire bytes, copies the bytes into the worker's current batch (a few
+ * typed arrays and one buffer of bodies) and posts a full batch with its buffers transferred;
+ * the worker decodes, filters and answers each batch with its decisions, drops and telemetry
+ * in one message. Decisions reach the list manager in record order whatever the number of
+ * workers.
+ *
+ * A worker that falls behind (maxInFlight batches unanswered) makes submit() wait, which stops
+ * the input socket being read: the sensor chooses back-pressure over dropping, because a sensor
+ * that sheds records under load lets a flood slip past its rate limits. The proxies' ZeroMQ
+ * high-water marks then hold or shed the excess on their side; the waits are counted in
+ * `qts_worker_backpressure_total` and `qts_worker_backpressure_seconds_total`.
  */
 export class WorkerRunner implements ChainRunner {
   readonly #o: WorkerRunnerOptions;
@@ -56,26 +96,38 @@ export class WorkerRunner implements ChainRunner {
   /** Ingest sequence number of the next record. */
   #record = 0;
   /** Decisions waiting for every earlier record's decision (they are applied in record order). */
-  #held: (import("./chain_runner.ts").Decision & { seq: number })[] = [];
+  #held: (Decision & { seq: number })[] = [];
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
   #statsTimer: ReturnType<typeof setInterval> | undefined;
   readonly #batchSize: number;
   readonly #maxInFlight: number;
+  readonly #waits: { value: number };
+  readonly #waited: { value: number };
 
   constructor(options: WorkerRunnerOptions) {
     this.#o = options;
-    this.#batchSize = options.batchSize ?? 256;
-    this.#maxInFlight = options.maxInFlight ?? 16;
+    this.#batchSize = options.batchSize ?? 1024;
+    this.#maxInFlight = options.maxInFlight ?? 4;
+    const metrics = options.metrics;
+    this.#waits = metrics?.counter(
+      "qts_worker_backpressure_total",
+      "Times the ingest thread waited for a chain worker to catch up (input not read meanwhile)",
+    ) ?? { value: 0 };
+    this.#waited = metrics?.counter(
+      "qts_worker_backpressure_seconds_total",
+      "Seconds the ingest thread spent waiting for chain workers",
+    ) ?? { value: 0 };
     for (let i = 0; i < Math.max(1, options.workers); i++) {
       const worker = new Worker(new URL("./chain_worker.ts", import.meta.url), { type: "module" });
       const lane: Lane = {
         worker,
-        pending: [],
+        batch: newBatch(this.#batchSize),
+        free: [],
         flying: [],
-        bytes: 0,
         inFlight: 0,
         drained: undefined,
         stats: { domains: {}, drops: {} },
+        cpu: 0,
       };
       worker.onmessage = (event: MessageEvent<FromWorker>) => this.#receive(lane, event.data);
       worker.onerror = (event) => {
@@ -113,9 +165,17 @@ export class WorkerRunner implements ChainRunner {
       case "done": {
         lane.inFlight--;
         lane.flying.shift();
+        // Reused rather than allocated: fresh buffers cost page faults on every batch.
+        if (
+          lane.free.length < this.#maxInFlight &&
+          message.buffers.seqs.length === this.#batchSize &&
+          message.buffers.bytes.length === BATCH_BYTES
+        ) lane.free.push(message.buffers);
         if (message.decisions.length > 0) this.#held.push(...message.decisions);
         this.#release();
-        for (const domainId of message.duplicates) this.#o.sinks.drop("duplicate", domainId);
+        const sinks = this.#o.sinks;
+        for (const drop of message.drops) sinks.drop(drop.reason, drop.domainId, drop.detail);
+        if (message.errors > 0) sinks.failed?.(message.errors);
         if (this.#o.publishTelemetry) {
           for (const json of message.telemetry) this.#o.publishTelemetry(json);
         }
@@ -127,6 +187,7 @@ export class WorkerRunner implements ChainRunner {
       }
       case "stats": {
         lane.stats = message.snapshot;
+        lane.cpu = message.cpu;
         const wait = this.#statsWaits.get(message.id);
         this.#statsWaits.delete(message.id);
         wait?.resolve(message.snapshot);
@@ -144,7 +205,7 @@ export class WorkerRunner implements ChainRunner {
     if (this.#held.length === 0) return;
     let safe = Infinity;
     for (const lane of this.#lanes) {
-      const oldest = lane.flying[0] ?? lane.pending[0]?.seq;
+      const oldest = lane.flying[0] ?? (lane.batch.count > 0 ? lane.batch.seqs[0] : undefined);
       if (oldest !== undefined && oldest < safe) safe = oldest;
     }
     this.#held.sort((a, b) => a.seq - b.seq);
@@ -166,52 +227,69 @@ export class WorkerRunner implements ChainRunner {
     return await Promise.all(waits);
   }
 
+  /** A decoded record (its bytes are what a worker decodes; a plain record is encoded). */
   submit(
     domainId: number,
     record: HttpRecord,
     body: Uint8Array,
     now: number,
   ): void | Promise<void> {
-    const lane = this.#lanes[shardOf(clientAddress(record), this.#lanes.length)]!;
-    lane.pending.push({ seq: this.#record++, domainId, body, now });
-    lane.bytes += body.length;
-    if (lane.pending.length >= this.#batchSize) this.#flush(lane);
-    else this.#flushTimer ??= setTimeout(() => this.flush(), 0);
-    if (lane.inFlight >= this.#maxInFlight) {
-      lane.drained ??= Promise.withResolvers<void>();
-      return lane.drained.promise;
+    const lane = this.#lanes[fnv1a(clientAddress(record)) % this.#lanes.length]!;
+    return this.#append(lane, domainId, body.length > 0 ? body : encodeRecord(record), now);
+  }
+
+  /** Wire bytes, decoded by the worker: the ingest thread reads only the client address. */
+  submitBody(domainId: number, body: Uint8Array, now: number): void | Promise<void> {
+    const client = peekClient(body);
+    const hash = typeof client === "number" ? fnv1aIPv4(client) : client === undefined
+      ? 0 // malformed: the worker rejects it, any worker will do
+      : fnv1a(clientIp(client) ?? client);
+    return this.#append(this.#lanes[hash % this.#lanes.length]!, domainId, body, now);
+  }
+
+  #append(lane: Lane, domainId: number, body: Uint8Array, now: number): void | Promise<void> {
+    let batch = lane.batch;
+    if (batch.size + body.length > batch.bytes.length) {
+      if (batch.count > 0) this.#flush(lane);
+      batch = lane.batch;
+      if (body.length > batch.bytes.length) {
+        lane.batch = batch = newBatch(this.#batchSize, body.length);
+      }
     }
+    const i = batch.count++;
+    batch.seqs[i] = this.#record++;
+    batch.domains[i] = domainId;
+    batch.nows[i] = now;
+    batch.bytes.set(body, batch.size);
+    batch.size += body.length;
+    batch.ends[i] = batch.size;
+    if (batch.count >= this.#batchSize) this.#flush(lane);
+    else this.#flushTimer ??= setTimeout(() => this.flush(), 0);
+    if (lane.inFlight >= this.#maxInFlight) return this.#backpressure(lane);
+  }
+
+  async #backpressure(lane: Lane): Promise<void> {
+    this.#waits.value++;
+    const start = performance.now();
+    lane.drained ??= Promise.withResolvers<void>();
+    await lane.drained.promise;
+    this.#waited.value += (performance.now() - start) / 1000;
   }
 
   /** Posts every partly filled batch now. */
   flush(): void {
     if (this.#flushTimer !== undefined) clearTimeout(this.#flushTimer);
     this.#flushTimer = undefined;
-    for (const lane of this.#lanes) if (lane.pending.length > 0) this.#flush(lane);
+    for (const lane of this.#lanes) if (lane.batch.count > 0) this.#flush(lane);
   }
 
   #flush(lane: Lane): void {
-    const n = lane.pending.length;
-    const seqs = new Float64Array(n);
-    const domains = new Uint32Array(n);
-    const nows = new Float64Array(n);
-    const ends = new Uint32Array(n);
-    const bytes = new Uint8Array(lane.bytes);
-    let offset = 0;
-    for (let i = 0; i < n; i++) {
-      const item = lane.pending[i]!;
-      seqs[i] = item.seq;
-      domains[i] = item.domainId;
-      nows[i] = item.now;
-      bytes.set(item.body, offset);
-      offset += item.body.length;
-      ends[i] = offset;
-    }
+    const { count, size: _size, ...buffers } = lane.batch;
+    const { seqs, domains, nows, ends, bytes } = buffers;
+    lane.batch = nextBatch(lane, this.#batchSize);
     lane.flying.push(seqs[0]!);
-    lane.pending = [];
-    lane.bytes = 0;
     lane.inFlight++;
-    this.#post(lane, { t: "batch", seq: this.#seq++, seqs, domains, nows, ends, bytes }, [
+    this.#post(lane, { t: "batch", seq: this.#seq++, count, buffers }, [
       seqs.buffer,
       domains.buffer,
       nows.buffer,
@@ -234,6 +312,7 @@ export class WorkerRunner implements ChainRunner {
   }
 
   setGlobal(global: DomainConfig): void {
+    this.flush();
     for (const lane of this.#lanes) this.#post(lane, { t: "global", global });
   }
 
@@ -244,6 +323,7 @@ export class WorkerRunner implements ChainRunner {
   }
 
   sweep(now: number): void {
+    this.flush();
     for (const lane of this.#lanes) this.#post(lane, { t: "sweep", now });
   }
 
@@ -265,6 +345,11 @@ export class WorkerRunner implements ChainRunner {
 
   stats(): StatsSnapshot {
     return mergeStats(this.#lanes.map((lane) => lane.stats));
+  }
+
+  /** CPU seconds each worker thread has used, as of its last stats reply (one a second). */
+  cpu(): number[] {
+    return this.#lanes.map((lane) => lane.cpu);
   }
 
   /** Resolves when every submitted record has been decided. */
