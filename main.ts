@@ -12,6 +12,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "run the sensor: ZeroMQ records in, ban commands out, REST API",
     load: async () => (await import("./src/commands/serve_command.ts")).serveCommand,
   },
+  proxy: {
+    summary: "reverse proxy (HTTP, WebSocket, TCP) that enforces bans and feeds the sensor",
+    load: async () => (await import("./src/commands/proxy_command.ts")).proxyCommand,
+  },
   replay: {
     summary: "replay traffic fixtures or logs through the real pipeline",
     load: async () => (await import("./src/commands/replay_command.ts")).replayCommand,

@@ -48,6 +48,9 @@ local HEALTH_PATHS = {
   ["/ping"] = true,
   ["/status"] = true,
 }
+-- The longest of them: a longer path is none of them, whatever follows it.
+local HEALTH_MAX = 0
+for path in pairs(HEALTH_PATHS) do HEALTH_MAX = math.max(HEALTH_MAX, #path) end
 
 local function is_private(ip)
   return ip == "127.0.0.1" or ip == "::1"
@@ -62,7 +65,13 @@ end
 function allow_health_check(req)
   local method = req.method
   if method ~= "GET" and method ~= "HEAD" then return false end
-  local path = req.url:match("^[^?]*")
+  -- The path is the URL up to "?": a plain find, no pattern (this runs for every GET).
+  local path = req.url
+  local q = path:find("?", 1, true)
+  if q then
+    if q > HEALTH_MAX + 1 then return false end
+    path = path:sub(1, q - 1)
+  end
   return HEALTH_PATHS[path] == true and is_private(req.remote_addr)
 end
 

@@ -1,124 +1,30 @@
 /**
- * `deno task bench filters`: records/s through the filters of issue 6 in the default chain
- * order (ua_parser · lua allow · lua deny · many_uas · limit_req_mc · request_hash_score, then
- * the statstore and telemetry observers) with the shipped default.lua, against decode-only;
- * the cost of each filter alone; a Lua script that loops forever next to default.lua; and the
- * bytes of per-IP state with 1M distinct IPs. Rates are per second of CPU time of this process.
- * Figures only, never pass/fail.
+ * `deno task bench filters`: records/s through the full default chain (the embedded
+ * default.conf built by the sensor's own builders: ua_parser · location_flags · fixed_lists ·
+ * lua allow · lua deny (default.lua) · many_uas · limit_req_mc · trusted_sources · geo_zones ·
+ * probe_detector · response_status, then the statstore and telemetry observers) against decode
+ * only, in batches (`DomainChain.runBatch`, one Lua call per batch) and one record at a time;
+ * the cost of each filter; a Lua script that loops forever next to default.lua; limit_req_mc on
+ * memcached; and the memory per tracked IP with every default filter on. Rates are per second
+ * of CPU time of this process. Figures next to their targets (issue 19), never pass/fail.
  */
-import {
-  decodeRecord,
-  emptyRecord,
-  encodeRecord,
-  type HttpRecord,
-} from "../../src/sensor/wire/mod.ts";
-import { clientAddress } from "../../src/sensor/wire/record.ts";
+import { decodeRecord, encodeRecord, type HttpRecord } from "../../src/sensor/wire/mod.ts";
 import type { FilterInstance, RequestContext } from "../../src/sensor/filters/types.ts";
-import { uaParser } from "../../src/sensor/filters/ua_parser.ts";
-import { lua } from "../../src/sensor/filters/lua.ts";
-import { manyUas } from "../../src/sensor/filters/many_uas.ts";
+import {
+  CHAIN_ORDER,
+  type DomainChain,
+  type StepName,
+} from "../../src/sensor/filters/domain_chain.ts";
 import { limitReqMc } from "../../src/sensor/filters/limit_req_mc.ts";
-import { requestHashScore } from "../../src/sensor/filters/request_hash_score.ts";
-import { statstoreHttpStats } from "../../src/sensor/filters/statstore_http_stats.ts";
-import { telemetryHttpSampler } from "../../src/sensor/filters/telemetry_http_sampler.ts";
-import type { LuaConfig } from "../../src/shared/config/components.ts";
+import { memcachedStore } from "../../src/sensor/memcached/memcached_store.ts";
+import { chainBuilders } from "../../src/sensor/ingest/chain_builders.ts";
+import { chainObservers } from "../../src/sensor/ingest/chain_observers.ts";
+import type { ComponentName } from "../../src/shared/config/components.ts";
+import { context, defaultChain, defaultConfig, DOMAIN, sample } from "./_bench_chain.ts";
 import { cpuUsage } from "node:process";
 
-const UAS = [
-  "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
-  "Mozilla/5.0 (iPhone; CPU iPhone OS 16_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.0 Mobile/15E148 Safari/604.1",
-  "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Safari/605.1.15",
-  "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0",
-  "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
-  "curl/8.5.0",
-  "python-requests/2.31.0",
-  "",
-];
-const METHODS = ["GET", "GET", "GET", "GET", "POST", "HEAD", "GET", "PROPFIND"];
-
-function sample(i: number): HttpRecord {
-  return {
-    ...emptyRecord(),
-    timestamp: 1_700_000_000 + (i >> 10),
-    remote_ip: (0x0a000000 + ((i * 7919) % 50_000)) >>> 0,
-    geo: "US",
-    method: METHODS[i % METHODS.length]!,
-    url: i % 97 === 0 ? "/healthz" : `/catalog/item/${i % 5000}?ref=home`,
-    version: "HTTP/1.1",
-    referer: "https://example.com/",
-    host: "example.com",
-    accept: "text/html",
-    accept_encoding: "gzip, deflate, br",
-    cookie: "session=0123456789abcdef; theme=dark",
-    http_user_agent: UAS[(i >> 3) % UAS.length]! + (i % 13 === 0 ? ` r${i % 400}` : ""),
-    request: `GET /catalog/item/${i % 5000}?ref=home HTTP/1.1`,
-    qrator_request_id: `req${i}`,
-    server_port: "443",
-    remote_port: String(30000 + (i % 30000)),
-    headers: "Accept: text/html\r\nAccept-Encoding: gzip, deflate, br\r\nConnection: keep-alive",
-  };
-}
-
-const luaConfig = (...files: string[]): LuaConfig => ({
-  enabled: true,
-  skip_if: [],
-  scripts: files.map((file) => ({ file })),
-  instruction_budget: 100_000,
-  memory_limit_mb: 64,
-});
-
-async function chainOf(extraLua?: string): Promise<FilterInstance[]> {
-  const common = { enabled: true, skip_if: [] };
-  const scripts = extraLua === undefined ? ["default.lua"] : ["default.lua", "extra.lua"];
-  const luaPair = await lua(luaConfig(...scripts), {
-    readFile: (name) =>
-      name === "extra.lua" && extraLua !== undefined
-        ? Promise.resolve(extraLua)
-        : Promise.reject(new Deno.errors.NotFound(name)),
-  });
-  return [
-    uaParser({ ...common, events: [], cache_size: 10_000 }),
-    luaPair.allow,
-    luaPair.deny,
-    manyUas({ ...common, max_uas: 10, window: 300, min_new_share: 0 }),
-    limitReqMc({
-      ...common,
-      backend: "local",
-      servers: [],
-      timeout_ms: 50,
-      ipv6_prefix: 64,
-      configurations: [{
-        name: "def1",
-        host: "",
-        method: "",
-        path: "",
-        location: "/",
-        key: "ip",
-        rate: "10r/s",
-        burst: 20,
-        nodelay: true,
-      }],
-    }),
-    requestHashScore({
-      ...common,
-      per_ip: { history_size: 40, max_score: 20, min_repeats: 3, timeout: 300 },
-      per_useragent: { history_size: 20, max_score: 10, min_repeats: 3, timeout: 300 },
-    }),
-    statstoreHttpStats(common),
-    telemetryHttpSampler({ ...common, rate: 0.001, file: "" }, { publish: () => {} }),
-  ];
-}
-
-function context(record: HttpRecord, now: number): RequestContext {
-  return {
-    domainId: 8984,
-    ip: clientAddress(record),
-    now,
-    phase: "first",
-    flags: new Map(),
-    events: [],
-  };
-}
+/** Records of one `runBatch` call in the batched figures. */
+const BATCH = 64;
 
 /**
  * Operations per second of this process's CPU time (user + system), not wall time: the
@@ -132,11 +38,54 @@ function timed(n: number, fn: (i: number) => void): number {
   return n / ((used.user + used.system) / 1e6);
 }
 
-function line(name: string, value: string): void {
-  console.log(`${name.padEnd(58)} ${value.padStart(14)}`);
+function line(name: string, value: string, target = ""): void {
+  console.log(`${name.padEnd(60)} ${value.padStart(14)}  ${target}`);
 }
 
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+
+/** Records/s of decode + a chain, one record at a time (`run`). */
+function perRecord(chain: DomainChain, bodies: Uint8Array[], n: number, base: number): number {
+  return timed(n, (i) => {
+    const result = decodeRecord(bodies[i & 8191]!);
+    if (!result.ok) return;
+    void chain.run(result.record, context(result.record, base + i));
+  });
+}
+
+/**
+ * Records/s of `fn` run on batches of BATCH records (record `i` from `recordAt`, undefined to
+ * leave it out), each with a fresh context.
+ */
+function timedBatches(
+  n: number,
+  base: number,
+  recordAt: (i: number) => HttpRecord | undefined,
+  fn: (records: HttpRecord[], ctxs: RequestContext[]) => void,
+): number {
+  const records: HttpRecord[] = [];
+  const ctxs: RequestContext[] = [];
+  return BATCH * timed(n / BATCH, (j) => {
+    records.length = 0;
+    ctxs.length = 0;
+    for (let k = 0; k < BATCH; k++) {
+      const i = j * BATCH + k;
+      const record = recordAt(i);
+      if (record === undefined) continue;
+      records.push(record);
+      ctxs.push(context(record, base + i));
+    }
+    fn(records, ctxs);
+  });
+}
+
+/** Records/s of decode + a chain in batches of BATCH (`runBatch`). */
+function batched(chain: DomainChain, bodies: Uint8Array[], n: number, base: number): number {
+  return timedBatches(n, base, (i) => {
+    const result = decodeRecord(bodies[i & 8191]!);
+    return result.ok ? result.record : undefined;
+  }, (records, ctxs) => void chain.runBatch(records, ctxs));
+}
 
 /** Prints the figures. */
 export async function run(): Promise<void> {
@@ -150,116 +99,165 @@ export async function run(): Promise<void> {
     const result = decodeRecord(bodies[i & 8191]!);
     if (result.ok) context(result.record, base + i);
   });
-  line("decode-only (decodeRecord + context)", `${fmt(decodeOnly)} rec/s`);
+  line("decode only (decodeRecord + context)", `${fmt(decodeOnly)} rec/s`, "(ceiling)");
 
-  // Records/s of decode + a whole chain, each record with a fresh context.
-  const chainRate = (filters: FilterInstance[]) =>
-    timed(n, (i) => {
-      const result = decodeRecord(bodies[i & 8191]!);
-      if (!result.ok) return;
-      const ctx = context(result.record, base + i);
-      for (const filter of filters) filter.run(result.record, ctx);
-    });
-  const chain = await chainOf();
-  const full = chainRate(chain);
-  line("decode + all issue-6 filters, default order, default.lua", `${fmt(full)} rec/s`);
-  line("  ratio to decode-only", `${(full / decodeOnly).toFixed(3)} ×`);
-  line("  filter time per record", `${((1e6 / full) - (1e6 / decodeOnly)).toFixed(2)} µs`);
+  const chain = await defaultChain();
+  const full = batched(chain, bodies, n, base);
+  line(
+    `decode + full default chain, batches of ${BATCH}`,
+    `${fmt(full)} rec/s`,
+    "target ≥ 150,000",
+  );
+  line("  ratio to decode only", `${(full / decodeOnly).toFixed(3)} ×`, "target ≥ 0.45");
+  line("  chain time per record", `${((1e6 / full) - (1e6 / decodeOnly)).toFixed(2)} µs`);
+  await chain.close();
+  const single = await defaultChain();
+  const one = perRecord(single, bodies, n, base);
+  await single.close();
+  line("decode + full default chain, one record at a time", `${fmt(one)} rec/s`);
+  line("  ratio to decode only", `${(one / decodeOnly).toFixed(3)} ×`);
 
-  // Each filter alone on decoded records (fresh instances, same stream).
-  const decoded = bodies.map((b) => {
-    const r = decodeRecord(b);
-    if (!r.ok) throw new Error("bench record does not decode");
-    return r.record;
-  });
-  const names = [
-    "ua_parser",
-    "lua allow",
-    "lua deny",
-    "many_uas",
-    "limit_req_mc",
-    "request_hash_score",
-    "statstore",
-    "telemetry",
-  ];
-  const alone = await chainOf();
-  const empty = timed(n, (i) => context(decoded[i & 8191]!, base + i));
-  line("  context only (baseline of the lines below)", `${(1e6 / empty).toFixed(2)} µs/rec`);
-  for (let k = 0; k < alone.length; k++) {
-    const filter = alone[k]!;
-    const rate = timed(n, (i) => {
-      const record = decoded[i & 8191]!;
-      filter.run(record, context(record, base + i));
-    });
-    line(`  ${names[k]} alone, with context`, `${(1e6 / rate).toFixed(2)} µs/rec`);
-  }
-  for (const filter of [...chain, ...alone]) await filter.close?.();
+  await perFilter(bodies, n, base);
 
   // A script that loops forever beside default.lua: stopped 3 times, then skipped.
-  const loopChain = await chainOf(`function deny_spin(req) while true do end end`);
-  const withLoop = chainRate(loopChain);
-  line("same chain + `while true do end` deny script", `${fmt(withLoop)} rec/s`);
-  for (const filter of loopChain) await filter.close?.();
+  const loopChain = await defaultChain((config) => {
+    config.lua.scripts = [{ file: "default.lua" }, { file: "spin.lua" }];
+    return config;
+  }, { "spin.lua": `function deny_spin(req) while true do end end` });
+  const withLoop = batched(loopChain, bodies, n, base);
+  await loopChain.close();
+  line("same chain + `while true do end` deny script, batches", `${fmt(withLoop)} rec/s`);
   // The default chain again, right after, so the ratio compares runs under the same load.
-  const again = await chainOf();
-  const fullAgain = chainRate(again);
-  for (const filter of again) await filter.close?.();
-  line("default chain, measured again", `${fmt(fullAgain)} rec/s`);
+  const again = await defaultChain();
+  const fullAgain = batched(again, bodies, n, base);
+  await again.close();
+  line("default chain, batches, measured again", `${fmt(fullAgain)} rec/s`);
   line(
     "  looping-script chain / default chain (mean of both runs)",
     `${(withLoop / ((full + fullAgain) / 2)).toFixed(3)} ×`,
   );
 
   await memcachedFigures(base);
+  await ipMemory();
+}
 
-  // Per-IP state with 1M distinct IPs.
-  const million = 1_000_000;
-  const common = { enabled: true, skip_if: [] };
-  const states = [
-    ["many_uas (max_uas 10)", manyUas({ ...common, max_uas: 10, window: 300, min_new_share: 0 })],
-    [
-      "limit_req_mc local (1 configuration)",
-      limitReqMc({
-        ...common,
-        backend: "local",
-        servers: [],
-        timeout_ms: 50,
-        ipv6_prefix: 64,
-        configurations: [{
-          name: "m",
-          host: "",
-          method: "",
-          path: "",
-          location: "/",
-          key: "ip",
-          rate: "10r/s",
-          burst: 5,
-          nodelay: false,
-        }],
-      }),
-    ],
-    [
-      "request_hash_score per_ip (history 40)",
-      requestHashScore({
-        ...common,
-        per_ip: { history_size: 40, max_score: 20, min_repeats: 3, timeout: 300 },
-        per_useragent: { history_size: 20, max_score: 10, min_repeats: 3, timeout: 300 },
-      }),
-    ],
-  ] as const;
-  const record = sample(0);
-  for (const [label, filter] of states) {
-    const start = performance.now();
-    for (let i = 0; i < million; i++) {
-      record.remote_ip = (0x0b000000 + i) >>> 0;
-      record.url = `/p${i & 7}`;
-      filter.run(record, context(record, base + i));
+/**
+ * µs per record of each step of the default chain, each on its own fresh instance over decoded
+ * records with a fresh context (the context's own cost is the baseline, subtracted); lua
+ * allow+deny in batches of BATCH as the chain's batch path runs them, and one at a time.
+ */
+async function perFilter(bodies: Uint8Array[], n: number, base: number): Promise<void> {
+  const decoded = bodies.map((b) => {
+    const r = decodeRecord(b);
+    if (!r.ok) throw new Error("bench record does not decode");
+    return r.record;
+  });
+  const { config, env } = defaultConfig();
+  const builders = chainBuilders(env);
+  const observers = chainObservers(env);
+  const empty = timed(n, (i) => context(decoded[i & 8191]!, base + i));
+  const baseline = 1e6 / empty;
+  line("per filter (each alone, fresh context subtracted):", `${baseline.toFixed(2)} µs ctx`);
+  let sum = 0;
+  const made = new Map<ComponentName, Partial<Record<StepName, FilterInstance>>>();
+  for (const step of CHAIN_ORDER) {
+    const component = step.split(":")[0] as ComponentName;
+    if (step === "fixed_lists:late" || step === "lua:deny") continue; // timed with their pair
+    let steps = made.get(component);
+    if (steps === undefined) {
+      if ((config[component] as { enabled: boolean }).enabled === false) continue;
+      steps = await builders[component]!(config, DOMAIN);
+      made.set(component, steps);
     }
-    const seconds = (performance.now() - start) / 1000;
-    const { keys, bytes } = filter.stats();
-    line(`${label}: bytes per IP at ${fmt(keys)} IPs`, `${(bytes / keys).toFixed(0)} B`);
-    line(`  inserts`, `${fmt(million / seconds)} IP/s`);
-    await filter.close?.();
+    let us: number;
+    if (component === "lua") {
+      const allow = steps["lua:allow"]!;
+      const deny = steps["lua:deny"]!;
+      const rate = timedBatches(n, base, (i) => decoded[i & 8191], (records, ctxs) => {
+        allow.runBatch!(records, ctxs);
+        for (let k = 0; k < records.length; k++) deny.run(records[k]!, ctxs[k]!);
+      });
+      us = 1e6 / rate - baseline;
+      const oneRate = timed(n, (i) => {
+        const record = decoded[i & 8191]!;
+        const ctx = context(record, base + i);
+        allow.run(record, ctx);
+        deny.run(record, ctx);
+      });
+      line(`  lua allow+deny, batches of ${BATCH}`, `${us.toFixed(2)} µs/rec`);
+      line(
+        "  lua allow+deny, one record a call",
+        `${(1e6 / oneRate - baseline).toFixed(2)} µs/rec`,
+      );
+    } else {
+      const filters = Object.entries(steps).filter(([name]) => name.startsWith(component))
+        .map(([, f]) => f!);
+      const rate = timed(n, (i) => {
+        const record = decoded[i & 8191]!;
+        const ctx = context(record, base + i);
+        for (const filter of filters) void filter.run(record, ctx);
+      });
+      us = 1e6 / rate - baseline;
+      line(`  ${component}`, `${us.toFixed(2)} µs/rec`);
+    }
+    sum += us;
+  }
+  for (const name of ["statstore_http_stats", "telemetry_http_sampler"] as const) {
+    const observer = await observers[name]!(config, DOMAIN);
+    if (observer === undefined) continue;
+    const rate = timed(n, (i) => {
+      const record = decoded[i & 8191]!;
+      observer.run(record, context(record, base + i));
+    });
+    const us = 1e6 / rate - baseline;
+    sum += us;
+    line(`  ${name} (observer)`, `${us.toFixed(2)} µs/rec`);
+    await observer.close?.();
+  }
+  line("  sum of the filters", `${sum.toFixed(2)} µs/rec`);
+  for (const steps of made.values()) {
+    for (const filter of new Set(Object.values(steps))) await filter?.close?.();
+  }
+}
+
+/** Bytes per tracked IP, every default filter on, measured in a process that can force GC. */
+async function ipMemory(): Promise<void> {
+  const ips = 1_000_000;
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      "--v8-flags=--expose-gc",
+      "--allow-read",
+      "--allow-env",
+      "--config",
+      new URL("../../deno.json", import.meta.url).pathname,
+      new URL("_ip_memory.ts", import.meta.url).pathname,
+      String(ips),
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  if (!output.success) {
+    line("memory per tracked IP", "failed");
+    return;
+  }
+  const result = JSON.parse(new TextDecoder().decode(output.stdout)) as {
+    n: number;
+    gc: boolean;
+    heapPerIp: number;
+    statePerIp: number;
+    byFilter: Record<string, number>;
+  };
+  line(
+    `memory per tracked IP, every default filter on, ${fmt(result.n)} IPs`,
+    "",
+    result.gc ? "(after forced GC)" : "(no GC: upper bound)",
+  );
+  line("  heap + typed arrays grown, per IP", `${result.heapPerIp.toFixed(0)} B`, "target ≤ 300");
+  line("  sum of the filters' state, per IP", `${result.statePerIp.toFixed(0)} B`, "target ≤ 300");
+  for (const [name, bytes] of Object.entries(result.byFilter)) {
+    line(`    ${name}`, `${bytes.toFixed(0)} B`);
   }
 }
 
@@ -297,7 +295,7 @@ async function memcachedFigures(base: number): Promise<void> {
       burst: 5,
       nodelay: true,
     }],
-  });
+  }, { sharedStore: memcachedStore() });
   try {
     // memcached needs a moment to listen; the client reconnects with backoff until it does.
     for (let i = 0; i < 100; i++) {

@@ -27,6 +27,9 @@ import { parseCommandLine } from "./parse_command_line.ts";
 import { EMBEDDED_DEFAULT_CONF } from "../shared/config/load_components.ts";
 import { EMBEDDED_LISTS, listEntries } from "../sensor/filters/_detection_lists.ts";
 
+import { parseProxySettings } from "../sensor/proxy/proxy_settings.ts";
+import { validatePoolOptions } from "../sensor/proxy/upstream_pool.ts";
+
 const HELP = `Usage: qts check-config [<settings.ini>] [--defaults]
 
 Validates the main settings and every component and domain file they point to, and prints each
@@ -96,6 +99,23 @@ export async function checkConfig(text: string, file: string): Promise<SettingsP
   const problems = [...result.problems];
   if (problems.some((p) => p.severity === "error")) return problems;
   const settings = result.settings;
+  const proxy = parseProxySettings(settings, file);
+  problems.push(...proxy.problems);
+  if (proxy.settings) {
+    // Pool keys are checked by the pool's own validation, which names the key.
+    for (const [name, options] of proxy.settings.pools) {
+      try {
+        validatePoolOptions(options, `[proxy:pool:${name}]`);
+      } catch (e) {
+        problems.push({
+          file,
+          key: `[proxy:pool:${name}]`,
+          message: (e as Error).message,
+          severity: "error",
+        });
+      }
+    }
+  }
   const error = (file: string, key: string, message: string) =>
     problems.push({ file, key, message, severity: "error" });
 

@@ -13,6 +13,8 @@ import { parseCommandLine } from "./parse_command_line.ts";
 import { waitForStopSignal } from "./_wait_for_stop_signal.ts";
 import { netAllowed } from "../shared/net/net_allowed.ts";
 import { netRefusalHint } from "../shared/build_info.ts";
+import { parseProxySettings } from "../sensor/proxy/proxy_settings.ts";
+import { proxyEndpoints } from "./_proxy_endpoints.ts";
 
 const HELP = `Usage: qts serve [--config <settings.ini>]
 
@@ -69,6 +71,10 @@ export async function serveEndpoints(settings: Settings): Promise<NetEndpoint[]>
   if (settings.syslog_input !== "") {
     const { host, port } = parseUdpEndpoint(settings.syslog_input);
     add(netHost(host, port), "[tsng] syslog_input");
+  }
+  const proxy = parseProxySettings(settings, "settings").settings;
+  if (proxy?.enabled) {
+    for (const e of proxyEndpoints(proxy)) add(e.host, e.setting);
   }
   const store = new ConfigStore(settings);
   await store.load();
@@ -180,6 +186,14 @@ export async function serveCommand(args: string[]): Promise<number> {
   const settings = await readSettings(values.config, startLog);
   if (settings === undefined) return 2;
   const log = createLogger({ level: settings.log_level });
+  const proxyParsed = parseProxySettings(settings, values.config ?? "(embedded defaults)");
+  for (const p of proxyParsed.problems) {
+    log.log(p.severity === "error" ? "error" : "warn", `invalid settings: ${formatProblem(p)}`, {
+      file: p.file,
+      key: p.key,
+    });
+  }
+  if (!proxyParsed.settings) return 2;
   // Every listener and peer is checked before anything binds: one clear line instead of a
   // failure halfway through the start (or, for node:dgram, an uncaught exception).
   let endpoints: NetEndpoint[];
@@ -205,6 +219,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     sensor = new Sensor({
       settings,
       log,
+      proxy: proxyParsed.settings,
       ...(values.clock === "record" ? { clock: new RecordClock() } : {}),
     });
     await sensor.start();

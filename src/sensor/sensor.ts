@@ -27,6 +27,10 @@ import {
   type ZmtpLogger,
 } from "./zmtp/mod.ts";
 import { SyslogInput } from "./syslog/syslog_input.ts";
+import { createPool } from "./proxy/create_pool.ts";
+import { ProxyBanList } from "./proxy/proxy_ban_list.ts";
+import { ProxyServer } from "./proxy/proxy_server.ts";
+import type { ProxySettings } from "./proxy/proxy_settings.ts";
 import { encodeHeader, encodeRecord } from "./wire/mod.ts";
 
 const encoder = new TextEncoder();
@@ -44,6 +48,8 @@ export interface SensorOptions {
   geo?: (ip: string) => string;
   /** No DNS lookups (replay): decisions must not depend on the machine's resolver. */
   offline?: boolean;
+  /** The `[proxy]` settings: with `enabled`, the proxy runs in this process (SPEC: issue 22). */
+  proxy?: ProxySettings | undefined;
 }
 
 /**
@@ -64,6 +70,11 @@ export class Sensor {
   readonly #clock: { now(): number; observe?(record: HttpRecord): void };
   #input: PullSocket | SubSocket | undefined;
   #syslog: SyslogInput | undefined;
+  #proxy: ProxyServer | undefined;
+  #proxyBans: ProxyBanList | undefined;
+  /** The pipeline's promise for a proxy record still being handled (records keep their order). */
+  #proxyPending: Promise<void> | undefined;
+  readonly #proxySettings: ProxySettings | undefined;
   #geo: GeoIp = noGeoIp();
   #server: Deno.HttpServer | undefined;
   #timers: ReturnType<typeof setInterval>[] = [];
@@ -77,6 +88,7 @@ export class Sensor {
     this.settings = options.settings;
     this.#log = options.log;
     this.#clock = options.clock ?? Date;
+    this.#proxySettings = options.proxy;
     this.store = new ConfigStore(this.settings);
     this.publisher = new CommandPublisher(this.metrics);
     const hostname = this.settings.hostname || Deno.hostname();
@@ -332,6 +344,7 @@ export class Sensor {
       token: s.api_token,
       uptime: () => Date.now() - this.#started,
       stats: (id) => ({ http: this.runner.stats().domains[id] ?? null }),
+      proxy: this.#proxySettings?.enabled ? () => this.#proxy?.status() : undefined,
     });
     const ready = Promise.withResolvers<void>();
     this.#server = Deno.serve({
@@ -348,6 +361,7 @@ export class Sensor {
     // subscriber connected, PUB would drop the commands anyway.
     this.bound.outbound = await this.publisher.bind(s.qpc_outbound.text);
 
+    if (this.#proxySettings?.enabled) await this.#startProxy(this.#proxySettings);
     this.#timers.push(setInterval(() => this.pipeline.tick(), 30_000));
     this.#autoreload = new Autoreload({
       settings: s,
@@ -364,6 +378,64 @@ export class Sensor {
       api: this.bound.api,
       force_domains: s.force_domains,
     });
+  }
+
+  /**
+   * The proxy in process: its records go straight into the pipeline (no ZeroMQ hop), and it
+   * enforces the list manager's bans as they are published (or a remote sensor's with
+   * `bans_from`), starting from the bans active now.
+   */
+  async #startProxy(settings: ProxySettings): Promise<void> {
+    const bans = new ProxyBanList({ rules: settings.banRules });
+    if (settings.bansFrom === "") {
+      const now = Date.now();
+      bans.replace(
+        this.lm.domainIds().flatMap((id) =>
+          this.lm.bans(id).filter((b) => !b.simulated).map((b) => ({
+            domainId: id,
+            ruleName: b.rule_name,
+            ip: b.ip,
+            expiresAt: now + (b.expires_at - this.#clock.now()),
+          }))
+        ),
+      );
+      const previous = this.publisher.onCommand;
+      this.publisher.onCommand = (cmd, json) => {
+        previous?.(cmd, json);
+        bans.apply(cmd);
+      };
+    } else bans.follow(settings.bansFrom, settings.bansApi);
+    this.#proxy = new ProxyServer({
+      settings,
+      metrics: this.metrics,
+      log: this.#log,
+      bans,
+      createPool: (options, where) => createPool(options, where, this.metrics, this.#log),
+      submit: (domain, record) => this.#proxyRecord(domain, record),
+    });
+    this.#proxyBans = bans;
+    await this.#proxy.start();
+  }
+
+  #proxyRecord(domain: number, record: HttpRecord): void {
+    const run = () => {
+      try {
+        // The encoded body too: worker runners take records as wire bytes.
+        return this.pipeline.handleRecord(domain, record, encodeRecord(record));
+      } catch (error) {
+        this.metrics.inc("qts_pipeline_errors_total", "Records that raised inside the pipeline");
+        this.#log.limited("pipeline-error", "error", "record processing failed", { error });
+      }
+    };
+    const wait = (pending: Promise<void>) => {
+      const tail: Promise<void> = pending.catch(() => {}).finally(() => {
+        if (this.#proxyPending === tail) this.#proxyPending = undefined;
+      });
+      this.#proxyPending = tail;
+    };
+    if (this.#proxyPending) return wait(this.#proxyPending.then(run));
+    const pending = run();
+    if (pending) wait(pending);
   }
 
   async #ingest(): Promise<void> {
@@ -404,6 +476,9 @@ export class Sensor {
     for (const timer of this.#timers) clearInterval(timer);
     this.#timers = [];
     await this.#autoreload?.close();
+    await this.#proxy?.close();
+    await this.#proxyBans?.close();
+    await this.#proxyPending;
     await this.#input?.close();
     await this.#syslog?.close();
     await this.#loop;

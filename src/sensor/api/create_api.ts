@@ -37,6 +37,8 @@ export interface ApiDeps {
   stats?(domainId: number): Record<string, unknown>;
   /** Largest accepted request body. Default 1 MiB. */
   maxBody?: number;
+  /** The in-process proxy's state for `GET /proxy` (listeners, pools); absent = 404. */
+  proxy?: (() => unknown) | undefined;
   /**
    * The serialised configuration changes; pass the sensor's so API calls, autodiscover and file
    * watching take turns. Default: a new one over store and pipeline.
@@ -317,6 +319,11 @@ export function createApi(deps: ApiDeps): Hono {
         ...(deps.stats?.(id) ?? {}),
       },
     });
+  });
+
+  app.get("/proxy", (c) => {
+    if (!deps.proxy) throw new ApiError("the proxy is not enabled ([proxy] enabled = true)");
+    return c.json({ status: "success", data: deps.proxy() });
   });
 
   app.get("/bans", (c) => {

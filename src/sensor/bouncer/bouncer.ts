@@ -2,6 +2,8 @@ import { Metrics } from "../../shared/metrics/metrics.ts";
 import { curvePublicKey, SubSocket } from "../zmtp/mod.ts";
 import { BanState, type BouncerBan } from "./ban_state.ts";
 import { elementKey, type NftOp, type NftSet } from "./nft_set.ts";
+import { fetchBans } from "./fetch_bans.ts";
+import { readBanCommand } from "./read_ban_command.ts";
 
 /** What the bouncer needs of its sets; {@linkcode NftSet} in production. */
 export type BouncerNft = Pick<NftSet, "setup" | "apply" | "members" | "stats">;
@@ -243,33 +245,21 @@ export class Bouncer {
    * `method` "add" or "del", `ip_addr`, `rule_name`, `domain_id`, and `timeout` (s) on add.
    */
   handle(cmd: unknown): void {
-    const c = (typeof cmd === "object" && cmd !== null ? cmd : {}) as Record<string, unknown>;
-    const ip = c.ip_addr;
-    if (
-      typeof ip !== "string" || elementKey(ip) === undefined ||
-      (c.method !== "add" && c.method !== "del")
-    ) {
+    const order = readBanCommand(cmd);
+    if (order === undefined) {
       this.stats.invalid++;
       this.#log("warn", "command ignored: not an add/del with an IP address", {
         command: JSON.stringify(cmd)?.slice(0, 200),
       });
       return;
     }
-    const ruleName = String(c.rule_name ?? "");
     const rules = this.#o.rules ?? [];
-    if (rules.length > 0 && !rules.includes(ruleName)) {
+    if (rules.length > 0 && !rules.includes(order.ruleName)) {
       this.stats.ignored++;
       return;
     }
     this.stats.commands++;
-    this.#queue.push({
-      method: c.method,
-      domainId: typeof c.domain_id === "number" ? c.domain_id : Number(c.domain_id ?? 0) || 0,
-      ruleName,
-      ip,
-      at: this.#now(),
-      timeout: typeof c.timeout === "number" && c.timeout > 0 ? c.timeout : 3600,
-    });
+    this.#queue.push({ ...order, at: this.#now() });
     this.#timer ??= setTimeout(() => {
       this.#timer = undefined;
       this.#enqueue(() => this.#flush());
@@ -432,35 +422,8 @@ export class Bouncer {
     }
   }
 
-  async #fetchBans(): Promise<BouncerBan[]> {
-    const headers: Record<string, string> = {};
-    if (this.#o.token) headers.authorization = `Bearer ${this.#o.token}`;
-    const response = await fetch(`${this.#o.api.replace(/\/$/, "")}/bans`, {
-      headers,
-      signal: AbortSignal.timeout(10_000),
-    });
-    const body = await response.json().catch(() => ({})) as {
-      status?: string;
-      data?: { domain_id?: number; ip?: string; rule_name?: string; expires_at?: number }[];
-    };
-    if (!response.ok || body.status !== "success" || !Array.isArray(body.data)) {
-      throw new Error(`GET /bans answered ${response.status}`);
-    }
-    const rules = this.#o.rules ?? [];
-    const bans: BouncerBan[] = [];
-    for (const ban of body.data) {
-      if (typeof ban.ip !== "string" || elementKey(ban.ip) === undefined) continue;
-      const ruleName = String(ban.rule_name ?? "");
-      if (rules.length > 0 && !rules.includes(ruleName)) continue;
-      if (typeof ban.expires_at !== "number") continue;
-      bans.push({
-        domainId: typeof ban.domain_id === "number" ? ban.domain_id : 0,
-        ruleName,
-        ip: ban.ip,
-        expiresAt: ban.expires_at,
-      });
-    }
-    return bans;
+  #fetchBans(): Promise<BouncerBan[]> {
+    return fetchBans(this.#o.api, { token: this.#o.token, rules: this.#o.rules });
   }
 
   #collect(): void {

@@ -2,6 +2,7 @@ import { fileURLToPath } from "node:url";
 import { LuaEngine, LuaFactory } from "wasmoon";
 import { compileRegex } from "../../shared/config/regex.ts";
 import { luaPrelude } from "./_lua_prelude.ts";
+import { emptyRecord } from "../wire/record.ts";
 
 /** The raw Emscripten exports we call directly, bypassing wasmoon's per-call conversions. */
 interface RawModule {
@@ -37,7 +38,7 @@ const BUDGET_MESSAGE = "qts: instruction budget exceeded";
 /** Wall-clock cap of one call, for instructions that are slow (huge string.rep in a loop). */
 const MAX_CALL_MS = 250;
 /** The count hook fires every this many instructions to check budget and clock. */
-const HOOK_STEP = 100;
+const HOOK_STEP = 1000;
 
 let factory: Promise<LuaFactory> | undefined;
 let wasmExports: WebAssembly.Exports | undefined;
@@ -95,6 +96,12 @@ function rawModule(module: RawModule): RawModule {
       fast[`_${name}`] = raw[name];
     }
   }
+  // wasmoon's allocator (traceAllocations: every Lua allocation) calls the module's _realloc
+  // and _free: the same raw exports there, so an allocation is one JS hop, not three.
+  const shared = module as unknown as Record<string, unknown>;
+  for (const name of ["realloc", "free", "malloc"]) {
+    if (typeof raw[name] === "function") shared[`_${name}`] = raw[name];
+  }
   return fast;
 }
 const encoder = new TextEncoder();
@@ -102,6 +109,41 @@ const decoder = new TextDecoder();
 
 /** One value pushed per field: string, number, or undefined for nil. */
 export type LuaValue = string | number | undefined;
+
+/** Where a batch stopped: a function failed, and unwound the batch to JS. */
+export interface BatchStop {
+  /** 1-based record of the batch. */
+  k: number;
+  /** 4 (allow_*), 6 (deny_*), or 0: in the dispatcher, between a record's stages. */
+  stage: 0 | 4 | 6;
+  /** 1-based index of the function in its stage's list (past the end: the stage had ended). */
+  fn: number;
+  kind: "budget" | "memory" | "error";
+  message: string;
+}
+
+/** What one batch call gave: the dispatcher's lines, and where it stopped if it did. */
+export interface BatchResult {
+  out: string | null;
+  stop: BatchStop | undefined;
+}
+
+/** Fields packed as numbers (doubles); the others as strings. */
+const NUMERIC_FIELDS: ReadonlySet<string> = new Set(
+  [
+    ...Object.entries(emptyRecord()).filter(([, v]) => typeof v !== "string").map(([k]) => k),
+    "domain_id",
+  ],
+);
+
+function isNumericField(field: string): boolean {
+  return NUMERIC_FIELDS.has(field);
+}
+
+/** The `string.unpack` format of one record of a batch (see `_lua_prelude.ts`). */
+function batchFormat(fields: readonly string[]): string {
+  return "<BdHs4" + fields.map((f) => isNumericField(f) ? "d" : "s4").join("");
+}
 
 /** Where a loaded allow_/deny_ function lives. */
 export interface LuaFunctionInfo {
@@ -139,11 +181,17 @@ export class LuaBridge {
   #exhausted = false;
   #spent = 0;
   #start = 0;
+  /** The stage (__qts_unit) the budget is being counted for; -1 before a batch's first. */
+  #unit = -1;
   #closed = false;
-  /** Bytes of the current record's values (kept in `req` until the next record), not counted. */
-  #recordBytes = 0;
-  /** Bytes of the arguments pushed for the current call, not counted either. */
+  /** Bytes of the arguments pushed for the current call, not counted against the limit. */
   #pushed = 0;
+  /** Per field of the prelude: true when it is packed as a number (else a string). */
+  readonly #numeric: readonly boolean[];
+  /** Where the next record of the batch being written goes in `#scratch`, and how many. */
+  #written = 0;
+  #records = 0;
+  #view: DataView;
 
   private constructor(
     engine: LuaEngine,
@@ -154,12 +202,14 @@ export class LuaBridge {
   ) {
     this.#engine = engine;
     this.#fields = fields;
+    this.#numeric = fields.map(isNumericField);
     this.#onMatchError = onMatchError;
     this.#m = rawModule((engine.global.lua as unknown as { module: RawModule }).module);
     this.#L = engine.global.address;
     this.#memoryLimit = memoryLimit;
     this.#scratch = this.#m._malloc(this.#scratchSize);
     this.#lenPtr = this.#m._malloc(8);
+    this.#view = new DataView(this.#m.HEAPU8.buffer);
     this.#budget = budget;
     // The instruction budget of a request: a count hook armed with lua_sethook from JS (one
     // wasm call), far cheaper than debug.sethook from Lua (~1 µs a call). It fires every
@@ -168,9 +218,20 @@ export class LuaBridge {
     const m = this.#m;
     const message = this.#name(BUDGET_MESSAGE);
     const messageLength = encoder.encode(BUDGET_MESSAGE).length;
+    const unitName = this.#name("__qts_unit");
     this.#step = Math.min(budget, HOOK_STEP);
     this.#hook = m.addFunction((L: number) => {
       if (!this.#exhausted) {
+        // A batch runs many requests' stages: the budget and the clock start again with each
+        // (the dispatcher counts them in __qts_unit).
+        m._lua_getglobal(L, unitName);
+        const unit = m._lua_tonumberx(L, -1, 0);
+        m._lua_settop(L, -2);
+        if (unit !== this.#unit) {
+          this.#unit = unit;
+          this.#spent = 0;
+          this.#start = Date.now();
+        }
         this.#spent += this.#step;
         if (this.#spent < this.#budget && Date.now() - this.#start < MAX_CALL_MS) return;
         this.#exhausted = true;
@@ -220,7 +281,7 @@ export class LuaBridge {
       }
     });
     try {
-      engine.doStringSync(luaPrelude(fields, budget));
+      engine.doStringSync(luaPrelude(fields, budget, batchFormat(fields)));
     } catch (error) {
       engine.global.close();
       throw error;
@@ -258,48 +319,96 @@ export class LuaBridge {
     this.#call("__qts_disable", [phase, index, untilMs]);
   }
 
+  /** Sets the flags that keep deny_* from running after allow_* (the component's skip_if). */
+  setSkip(flags: readonly string[]): void {
+    this.#call("__qts_skip", [flags.join("\n")]);
+  }
+
+  /** Starts writing a new batch (records written before and not run are dropped). */
+  begin(): void {
+    this.#written = 0;
+    this.#records = 0;
+  }
+
   /**
-   * Runs one phase. `values` are the field values in prelude order, or null when they are
-   * those of the previous call. Returns the dispatcher's result text or null; when the
-   * instruction budget ran out, a "!<index>\tbudget\t…" line for the function that was running.
+   * Appends one record to the batch: `mask` 1 runs its allow_* functions, 2 its deny_* ones,
+   * from function `first` of the first stage run; `flags` is the "\n"-framed text of the
+   * flags set so far; `values` the field values in prelude order.
    */
-  phase(
-    phase: 4 | 6,
+  write(
+    mask: number,
     now: number,
+    first: number,
     flags: string,
-    values: readonly LuaValue[] | null,
-  ): string | null {
+    values: readonly LuaValue[],
+  ): void {
+    let need = 15 + flags.length * 3;
+    for (let i = 0; i < values.length; i++) {
+      const value = values[i];
+      need += typeof value === "string" ? 4 + value.length * 3 : 8;
+    }
+    this.#reserve(this.#written + need);
+    const view = this.#viewOf();
+    let at = this.#scratch + this.#written;
+    view.setUint8(at, mask);
+    view.setFloat64(at + 1, now, true);
+    view.setUint16(at + 9, first, true);
+    at = this.#writeString(at + 11, flags);
+    const numeric = this.#numeric;
+    for (let i = 0; i < values.length; i++) {
+      const value = values[i];
+      if (numeric[i]) {
+        view.setFloat64(at, typeof value === "number" ? value : 0, true);
+        at += 8;
+      } else at = this.#writeString(at, typeof value === "string" ? value : "");
+    }
+    this.#written = at - this.#scratch;
+    this.#records++;
+  }
+
+  /** Records written since `begin()`. */
+  get written(): number {
+    return this.#records;
+  }
+
+  /**
+   * Runs the records written since `begin()` in one call. Returns the dispatcher's lines (or
+   * null when nothing happened) and, when a function failed and unwound the batch, where.
+   */
+  run(): BatchResult {
     const m = this.#m;
     const L = this.#L;
-    const before = this.memoryUsed;
-    m._lua_checkstack(L, (values?.length ?? 0) + 6);
-    m._lua_getglobal(L, this.#name("__qts_phase"));
-    m._lua_pushnumber(L, phase);
-    m._lua_pushnumber(L, now);
-    this.#pushString(flags);
-    if (values === null) m._lua_pushnumber(L, 0);
-    else {
-      m._lua_pushnumber(L, values.length);
-      for (let i = 0; i < values.length; i++) {
-        const value = values[i];
-        if (typeof value === "string") this.#pushString(value);
-        else if (typeof value === "number") m._lua_pushnumber(L, value);
-        else m._lua_pushnil(L);
-      }
-    }
-    if (values !== null) this.#recordBytes = Math.max(0, this.memoryUsed - before);
-    this.#pushed = 0;
+    const length = this.#written;
+    const count = this.#records;
+    this.#written = 0;
+    this.#records = 0;
+    if (count === 0) return { out: null, stop: undefined };
+    m._lua_checkstack(L, 4);
+    m._lua_getglobal(L, this.#name("__qts_batch"));
+    m._lua_pushlstring(L, this.#scratch, length);
+    m._lua_pushnumber(L, count);
+    // The batch text and the one record's values unpacked from it at a time are ours.
+    this.#pushed = 2 * length;
     this.#exhausted = false;
     this.#spent = 0;
-    this.#start = Date.now(); // not performance.now(): an op call, measurable per request
+    this.#unit = -1;
     m._lua_sethook(L, this.#hook, LUA_MASKCOUNT, this.#step);
-    const out = this.#pcall(4 + (values?.length ?? 0));
+    const rc = this.#protected(2);
     m._lua_sethook(L, 0, 0, 0);
-    if (!this.#exhausted) return out;
-    m._lua_getglobal(L, this.#name("__qts_cur"));
-    const index = m._lua_tonumberx(L, -1, 0);
-    m._lua_settop(L, 0);
-    return `!${index}\tbudget\t${BUDGET_MESSAGE}\n`;
+    if (rc === 0) {
+      const out = this.#result();
+      return { out, stop: undefined };
+    }
+    const kind = this.#exhausted ? "budget" : rc === LUA_ERRMEM ? "memory" : "error";
+    const message = this.#exhausted ? BUDGET_MESSAGE : (this.#result() ?? `Lua error ${rc}`);
+    const taken = this.#call("__qts_take", []) ?? "0\t0\t0\n";
+    const nl = taken.indexOf("\n");
+    const [k, stage, fn] = taken.slice(0, nl).split("\t").map(Number) as [number, number, number];
+    const out = taken.slice(nl + 1);
+    return {
+      out: out === "" ? null : out,
+      stop: { k, stage: stage as 0 | 4 | 6, fn, kind, message: message.slice(0, 300) },
+    };
   }
 
   /** Bytes the Lua state has allocated (live data and garbage not yet collected). */
@@ -309,7 +418,7 @@ export class LuaBridge {
 
   /** Whether the state holds more than its limit (plus the record's values and some slack). */
   get overLimit(): boolean {
-    return this.memoryUsed > this.#memoryLimit + this.#recordBytes + MEMORY_SLACK;
+    return this.memoryUsed > this.#memoryLimit + MEMORY_SLACK;
   }
 
   /** Bytes of the wasm heap all states of this isolate share; it grows, never shrinks. */
@@ -328,11 +437,11 @@ export class LuaBridge {
     this.#m.removeFunction(this.#hook);
   }
 
+  /** Calls one of the prelude's own functions (no budget; it runs only our code). */
   #call(fn: string, args: readonly LuaValue[]): string | null {
     if (this.#closed) throw new TypeError("Cannot call Lua: the engine is closed");
     const m = this.#m;
     const L = this.#L;
-    const before = this.memoryUsed;
     m._lua_checkstack(L, args.length + 4);
     m._lua_getglobal(L, this.#name(fn));
     for (const value of args) {
@@ -340,25 +449,36 @@ export class LuaBridge {
       else if (typeof value === "number") m._lua_pushnumber(L, value);
       else m._lua_pushnil(L);
     }
-    this.#pushed = Math.max(0, this.memoryUsed - before);
-    return this.#pcall(args.length);
+    // Loading a script and the dispatcher's bookkeeping are not held to the limit: a refused
+    // allocation there would leave the state half done. Scripts' own code runs in batches.
+    this.#pushed = Number.POSITIVE_INFINITY;
+    const rc = this.#protected(args.length);
+    const out = this.#result();
+    if (rc !== 0) {
+      return `!0\t${rc === LUA_ERRMEM ? "memory" : "error"}\t${out ?? "Lua error " + rc}\n`;
+    }
+    return out;
   }
 
-  /** Calls the function below `nargs` pushed arguments; returns its string result or an error line. */
-  #pcall(nargs: number): string | null {
-    const m = this.#m;
-    const L = this.#L;
+  /** Calls the function below `nargs` pushed arguments, leaving one result; the status code. */
+  #protected(nargs: number): number {
     // The limit bounds the whole state, but not our own pushes: they must never fail outside a
     // protected call, which would abort the whole wasm instance, and the request's values are
     // not the script's to account for.
     const global = this.#engine.global;
-    global.setMemoryMax(this.#memoryLimit + this.#recordBytes + this.#pushed);
-    let rc: number;
+    const pushed = this.#pushed;
+    global.setMemoryMax(Number.isFinite(pushed) ? this.#memoryLimit + pushed : undefined);
     try {
-      rc = m._lua_pcallk(L, nargs, 1, 0, 0, 0);
+      return this.#m._lua_pcallk(this.#L, nargs, 1, 0, 0, 0);
     } finally {
       global.setMemoryMax(undefined);
     }
+  }
+
+  /** The string on top of the stack (or null), with the stack emptied. */
+  #result(): string | null {
+    const m = this.#m;
+    const L = this.#L;
     let out: string | null = null;
     if (m._lua_type(L, -1) === 4 /* LUA_TSTRING */) {
       const ptr = m._lua_tolstring(L, -1, this.#lenPtr);
@@ -366,10 +486,47 @@ export class LuaBridge {
       out = decoder.decode(m.HEAPU8.subarray(ptr, ptr + len));
     }
     m._lua_settop(L, 0);
-    if (rc !== 0) {
-      return `!0\t${rc === LUA_ERRMEM ? "memory" : "error"}\t${out ?? "Lua error " + rc}\n`;
-    }
     return out;
+  }
+
+  /** A DataView of the wasm heap as it is now (it is replaced when the heap grows). */
+  #viewOf(): DataView {
+    const buffer = this.#m.HEAPU8.buffer;
+    if (this.#view.buffer !== buffer) this.#view = new DataView(buffer);
+    return this.#view;
+  }
+
+  /** Grows the scratch buffer to hold `size` bytes, keeping what is written. */
+  #reserve(size: number): void {
+    if (size <= this.#scratchSize) return;
+    const m = this.#m;
+    let next = this.#scratchSize * 2;
+    while (next < size) next *= 2;
+    const ptr = m._malloc(next);
+    m.HEAPU8.copyWithin(ptr, this.#scratch, this.#scratch + this.#written);
+    m._free(this.#scratch);
+    this.#scratch = ptr;
+    this.#scratchSize = next;
+  }
+
+  /** Writes a u32 length and the UTF-8 bytes of `value` at `at`; the offset after them. */
+  #writeString(at: number, value: string): number {
+    const heap = this.#m.HEAPU8;
+    const base = at + 4;
+    let n = value.length;
+    for (let i = 0; i < n; i++) {
+      const c = value.charCodeAt(i);
+      if (c > 127) {
+        n = encoder.encodeInto(value, heap.subarray(base, base + value.length * 3)).written;
+        break;
+      }
+      heap[base + i] = c;
+    }
+    heap[at] = n & 255;
+    heap[at + 1] = (n >>> 8) & 255;
+    heap[at + 2] = (n >>> 16) & 255;
+    heap[at + 3] = n >>> 24;
+    return base + n;
   }
 
   #name(fn: string): number {

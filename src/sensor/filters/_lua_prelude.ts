@@ -1,19 +1,31 @@
 /**
- * The Lua side of the lua filter: sandbox, script loader and the per-request dispatcher. Built
- * once per engine for the record fields the scripts use, so a call pushes only those values
- * onto the Lua stack and no table crosses the JS↔Lua bridge.
+ * The Lua side of the lua filter: sandbox, script loader and the batch dispatcher. Built once
+ * per engine for the record fields the scripts use, so a batch of requests crosses the JS↔Lua
+ * boundary as one string and one call, and no table crosses it.
  *
- * Protocol of `__qts_phase(phase, now, flags, nfields, field1, …)`: phase 4 runs every
- * enabled allow_*, phase 6 every deny_*; `flags` is "\n"-framed ("\nstatic\nfoo\n"); nfields is
- * 0 when the record is the one pushed last time (phase 6 after 4). It returns nil when nothing
- * happened, else lines: "W" (an allow_* was truthy), "E<event>" (a deny_* fired), "F+<flag>" /
- * "F-<flag>" (qts.set_flag), "!<index>\t<kind>\t<message>" (a function failed; kind is
- * budget|memory|error).
+ * Protocol of `__qts_batch(buf, n)`: `buf` holds n records, each packed as
+ * `string.pack(format)`: mask (u8: 1 run the allow_* functions, 2 the deny_* ones), event time
+ * (ms, double), first function (u16, where the first stage run starts; 1 but after a failure),
+ * the flags set so far ("\n"-framed: "\nstatic\nfoo\n") and one value per used field. For
+ * each record in order it runs every enabled allow_* (the first truthy one whitelists and ends
+ * the stage), then, unless a flag in the skip list (the component's skip_if) is now set, every
+ * deny_*: one request's two stages run back to back, as the chain would call them. It returns
+ * nil when nothing happened, else "\n"-separated lines: "@<k>" starts the lines of the k-th
+ * record of the batch, then "W" (an allow_* was truthy), "A+<flag>"/"A-<flag>" (qts.set_flag in
+ * an allow_*), "E<event>" (a deny_* fired), "D+<flag>"/"D-<flag>" (qts.set_flag in a deny_*).
+ *
+ * No pcall per function: a function that errors, runs out of budget or memory unwinds to the
+ * caller in JS (a pcall is a JS round trip in this wasm build). The JS side then reads
+ * `__qts_take()`: "<k>\t<stage>\t<function>\n" (where it stopped; stage 0 = between
+ * functions, in the dispatcher) followed by the lines made so far, and resumes with a new batch
+ * from the next function. `__qts_unit` counts stages run, so the JS budget hook knows when one
+ * request's stage ends and the next one's budget starts.
  */
-export function luaPrelude(fields: readonly string[], budget: number): string {
+export function luaPrelude(fields: readonly string[], budget: number, format: string): string {
   const names = fields.map((_, i) => `v${i + 1}`);
   // Plain assignments, not rawset calls: req has no __newindex, and a C call per field costs.
   const assign = fields.map((field, i) => `req.${field} = v${i + 1}`).join("\n    ");
+  const unpacked = ["mask", "now", "first", "flags", ...names, "pos"].join(", ");
   return `
 local sethook, rawpcall, rawxpcall, load, error, type, tostring, rawset, rawget, pairs, next,
   setmetatable, sort, find, gmatch, lower, gsub, sub, match =
@@ -75,19 +87,22 @@ local function repetitions(p)
   end
   return n
 end
-local known = {}
+-- Repetitions counted per pattern (+1 when unanchored) for find/match, and +1 for the scans
+-- of gmatch/gsub; a pattern seen before costs one table read (the common, cheap case).
+local known_find, known_scan = {}, {}
 local known_count = 0
 local function check_pattern(s, p, scans)
-  if type(s) ~= "string" or type(p) ~= "string" then return end
-  local k = known[p]
-  if not k then
-    k = repetitions(p)
-    if known_count > 1000 then known, known_count = {}, 0 end
-    known[p] = k
+  local k = (scans and known_scan or known_find)[p]
+  if k == nil then
+    if type(p) ~= "string" then return end
+    local n = repetitions(p)
+    if known_count > 1000 then known_find, known_scan, known_count = {}, {}, 0 end
+    known_find[p] = sub(p, 1, 1) ~= "^" and n + 1 or n
+    known_scan[p] = n + 1
     known_count = known_count + 1
+    k = scans and n + 1 or known_find[p]
   end
-  if scans or sub(p, 1, 1) ~= "^" then k = k + 1 end
-  if k < 2 then return end
+  if k < 2 or type(s) ~= "string" then return end
   local cost = (#s) ^ k / (FACTORIAL[k] or 5040)
   if cost > PATTERN_LIMIT then
     error("qts: Lua pattern with " .. k .. " repetitions on " .. #s ..
@@ -120,7 +135,8 @@ local function copy(t)
 end
 
 local flagstr = "\\n"
-local setflags = nil
+-- qts.set_flag calls of the current stage, "+name"/"-name", reported when the stage ends.
+local setflags, setflags_n = {}, 0
 local req = {}
 local rawheaders = ""
 -- Header text is client-controlled: parse it in linear time (no backtracking patterns).
@@ -140,18 +156,26 @@ local function parse_headers(text)
   end
   return h
 end
+-- True once a stage made req.flags or req.headers, which the next stage must make afresh.
+local dirty = false
 setmetatable(req, { __index = function(t, k)
   if k == "flags" then
+    dirty = true
     local f = {}
     for name in gmatch(flagstr, "[^\\n]+") do f[name] = true end
     rawset(t, "flags", f)
     return f
   elseif k == "headers" then
+    dirty = true
     local h = parse_headers(rawheaders)
     rawset(t, "headers", h)
     return h
   end
   return nil
+end, __newindex = function(t, k, v)
+  -- A script setting req.flags or req.headers itself: the next stage starts without it.
+  dirty = true
+  rawset(t, k, v)
 end })
 
 local qts = {}
@@ -167,7 +191,8 @@ function qts.set_flag(name, value)
   if find(name, "[^%w_.%-]") or #name == 0 or #name > 64 then
     error("qts.set_flag: bad flag name " .. name, 2)
   end
-  setflags = (setflags or "") .. (value and "F+" or "F-") .. name .. "\\n"
+  setflags_n = setflags_n + 1
+  setflags[setflags_n] = (value and "+" or "-") .. name
   local f = rawget(req, "flags")
   if f then f[name] = value or nil end
   if value then
@@ -267,37 +292,121 @@ function __qts_disable(phase, index, until_ms)
   if list[index] then list[index].off = until_ms end
 end
 
-function __qts_phase(phase, now, flags, nfields, ${names.join(", ") || "_"})
-  flagstr = flags
-  setflags = nil
-  req.flags = nil
-  req.headers = nil
-  if nfields > 0 then
-    ${assign}
-    ${fields.includes("headers_raw") ? 'rawheaders = req.headers_raw or ""' : ""}
+-- The batch being run; upvalues, so they survive an error unwinding to JS (see __qts_take).
+local sunpack = string.unpack
+local FORMAT = "${format}"
+local b_buf, b_n, b_pos, b_k = "", 0, 1, 0
+local b_stage, b_fn = 0, 0
+local out, outn, out_k = {}, 0, -1
+local skip = {}
+local unit = 0
+__qts_unit = 0
+
+local function emit(line)
+  if out_k ~= b_k then
+    outn = outn + 1
+    out[outn] = "@" .. b_k
+    out_k = b_k
+  end
+  outn = outn + 1
+  out[outn] = line
+end
+
+local function flush_flags(tag)
+  for i = 1, setflags_n do emit(tag .. setflags[i]) end
+  setflags_n = 0
+end
+
+local function skipped()
+  for i = 1, #skip do
+    if find(flagstr, skip[i], 1, true) then return true end
+  end
+  return false
+end
+
+local function event_name(r, e)
+  if type(r) ~= "string" then return "lua_" .. sub(e.name, 6) end
+  if #r > 100 or find(r, "[^%w_.:%-]") or r == "" then return "lua_invalid_event" end
+  return r
+end
+
+-- One stage (4: allow_*, 6: deny_*) of the current record, from function \`first\` on.
+local function stage(phase, first, now)
+  b_stage = phase
+  b_fn = 0
+  unit = unit + 1
+  __qts_unit = unit
+  if dirty then
+    rawset(req, "flags", nil)
+    rawset(req, "headers", nil)
+    dirty = false
   end
   local list = phase == 4 and allows or denies
-  local out = nil
-  for i = 1, #list do
+  for i = first, #list do
     local e = list[i]
     if e.off <= now then
-      __qts_cur = i
-      local ok, r = rawpcall(e.fn, req)
-      if not ok then
-        local kind = r == "not enough memory" and "memory" or "error"
-        local msg = type(r) == "string" and gsub(sub(r, 1, 300), "[\\r\\n\\t]", " ") or type(r)
-        out = (out or "") .. "!" .. i .. "\\t" .. kind .. "\\t" .. msg .. "\\n"
-      elseif r then
+      b_fn = i
+      local r = e.fn(req)
+      if r then
         if phase == 4 then
-          out = (out or "") .. "W\\n"
+          emit("W")
+          if not find(flagstr, "\\nwhitelisted\\n", 1, true) then
+            flagstr = flagstr .. "whitelisted\\n"
+          end
           break
         end
-        out = (out or "") .. "E" .. (type(r) == "string" and r or ("lua_" .. sub(e.name, 6))) .. "\\n"
+        emit("E" .. event_name(r, e))
       end
     end
   end
-  if setflags then out = (out or "") .. setflags end
-  return out
+  b_fn = #list + 1
+  if setflags_n > 0 then flush_flags(phase == 4 and "A" or "D") end
+end
+
+local function run()
+  local nskip = #skip
+  while b_k < b_n do
+    b_k = b_k + 1
+    b_stage = 0
+    local ${unpacked} = sunpack(FORMAT, b_buf, b_pos)
+    b_pos = pos
+    flagstr = flags
+    ${assign}
+    ${fields.includes("headers_raw") ? 'rawheaders = req.headers_raw or ""' : ""}
+    if mask == 3 then
+      stage(4, first, now)
+      if nskip == 0 or not skipped() then stage(6, 1, now) end
+    else
+      stage(mask == 1 and 4 or 6, first, now)
+    end
+  end
+  b_stage, b_fn, b_buf = 0, 0, ""
+  if outn == 0 then return nil end
+  local text = table.concat(out, "\\n", 1, outn)
+  outn = 0
+  return text
+end
+
+function __qts_batch(buf, n)
+  b_buf, b_n, b_pos, b_k = buf, n, 1, 0
+  outn, out_k = 0, -1
+  return run()
+end
+
+-- After an error unwound a batch: where it stopped, and the lines made before.
+function __qts_take()
+  local head = b_k .. "\\t" .. b_stage .. "\\t" .. b_fn
+  if b_stage ~= 0 then flush_flags(b_stage == 4 and "A" or "D") end
+  local text = outn > 0 and table.concat(out, "\\n", 1, outn) or ""
+  outn, out_k, b_buf = 0, -1, ""
+  b_stage, b_fn = 0, 0
+  return head .. "\\n" .. text
+end
+
+-- The flags (one a line) that keep deny_* from running (the component's skip_if).
+function __qts_skip(names)
+  skip = {}
+  for name in gmatch(names, "[^\\n]+") do skip[#skip + 1] = "\\n" .. name .. "\\n" end
 end
 
 -- Nothing after the prelude may reach these (_G.x: the locals above keep their captures).

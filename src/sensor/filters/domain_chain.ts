@@ -321,8 +321,70 @@ export class DomainChain {
 
   /** Runs the chain on a record; flags and events accumulate on `ctx`. */
   run(record: HttpRecord, ctx: RequestContext): void | Promise<void> {
+    return this.#runFrom(0, record, ctx);
+  }
+
+  /**
+   * Runs the chain on a batch of records (in order), deciding exactly as `run` on each in turn
+   * would: the steps up to the last one that takes batches (lua's allow step) run step by step
+   * over the batch, so Lua is entered once per batch, not once per record; the rest run record
+   * by record. Each filter still sees the records in order with the flags earlier steps set on
+   * each, so its decisions do not change. Returns, per record, nothing or a promise for a record
+   * whose chain waits (memcached); a record that waits before the batched steps leaves the batch
+   * and goes on alone when its wait ends, as it would with `run`.
+   */
+  runBatch(
+    records: readonly HttpRecord[],
+    ctxs: readonly RequestContext[],
+  ): (void | Promise<void>)[] {
+    const n = Math.min(records.length, ctxs.length);
+    const results: (void | Promise<void>)[] = new Array(n);
     const steps = this.#steps;
-    for (let i = 0; i < steps.length; i++) {
+    let last = -1;
+    for (let s = 0; s < steps.length; s++) if (steps[s]!.filter.runBatch) last = s;
+    if (last < 0 || n === 1) {
+      for (let i = 0; i < n; i++) results[i] = this.#runFrom(0, records[i]!, ctxs[i]!);
+      return results;
+    }
+    // Records still in the batch (not waiting on an earlier step).
+    const active = new Uint8Array(n).fill(1);
+    const batchRecords: HttpRecord[] = [];
+    const batchCtxs: RequestContext[] = [];
+    for (let s = 0; s <= last; s++) {
+      const step = steps[s]!;
+      const skip = step.skipIf.length > 0 ? step.skipIf : undefined;
+      const runBatch = step.filter.runBatch;
+      if (runBatch !== undefined) {
+        batchRecords.length = 0;
+        batchCtxs.length = 0;
+        for (let i = 0; i < n; i++) {
+          if (active[i] === 0 || (skip && hasAnyFlag(ctxs[i]!.flags, skip))) continue;
+          batchRecords.push(records[i]!);
+          batchCtxs.push(ctxs[i]!);
+        }
+        if (batchRecords.length > 0) runBatch(batchRecords, batchCtxs);
+        continue;
+      }
+      for (let i = 0; i < n; i++) {
+        if (active[i] === 0) continue;
+        const ctx = ctxs[i]!;
+        if (skip && hasAnyFlag(ctx.flags, skip)) continue;
+        const pending = step.filter.run(records[i]!, ctx);
+        if (pending) {
+          active[i] = 0;
+          results[i] = this.#finishAsync(pending, s + 1, records[i]!, ctx);
+        }
+      }
+    }
+    for (let i = 0; i < n; i++) {
+      if (active[i] === 1) results[i] = this.#runFrom(last + 1, records[i]!, ctxs[i]!);
+    }
+    return results;
+  }
+
+  #runFrom(from: number, record: HttpRecord, ctx: RequestContext): void | Promise<void> {
+    const steps = this.#steps;
+    for (let i = from; i < steps.length; i++) {
       const step = steps[i]!;
       if (step.skipIf.length > 0 && hasAnyFlag(ctx.flags, step.skipIf)) continue;
       const pending = step.filter.run(record, ctx);
@@ -394,10 +456,23 @@ export class DomainChain {
 
   /**
    * The per-key state this domain's own filters hold (filters that report it: many_uas,
-   * request_hash_score, limit_req_mc…), and how many of its components are shared.
+   * request_hash_score, limit_req_mc…), in total and by filter, and how many of its components
+   * are shared.
    */
-  state(): { keys: number; bytes: number; shared: number; own: number } {
-    const out = { keys: 0, bytes: 0, shared: 0, own: 0 };
+  state(): {
+    keys: number;
+    bytes: number;
+    shared: number;
+    own: number;
+    filters: { name: string; keys: number; bytes: number }[];
+  } {
+    const out = {
+      keys: 0,
+      bytes: 0,
+      shared: 0,
+      own: 0,
+      filters: [] as { name: string; keys: number; bytes: number }[],
+    };
     for (const built of this.#built.values()) {
       if (built.pooled !== undefined) {
         out.shared++;
@@ -405,10 +480,13 @@ export class DomainChain {
       }
       out.own++;
       for (const filter of instancesOf(built)) {
-        const stats = (filter as { stats?: () => { keys: number; bytes: number } }).stats?.();
-        if (stats === undefined) continue;
+        // statstore's `stats` is its counters object, not a state size.
+        const method = (filter as { stats?: unknown }).stats;
+        if (typeof method !== "function") continue;
+        const stats = (method as () => { keys: number; bytes: number }).call(filter);
         out.keys += stats.keys;
         out.bytes += stats.bytes;
+        out.filters.push({ name: filter.name, keys: stats.keys, bytes: stats.bytes });
       }
     }
     return out;

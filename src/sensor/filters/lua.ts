@@ -1,8 +1,8 @@
 import defaultLua from "../../../config/lua/default.lua" with { type: "text" };
 import type { LuaConfig } from "../../shared/config/components.ts";
 import { emptyRecord, type HttpRecord } from "../wire/record.ts";
-import { LuaBridge, type LuaFunctionInfo, type LuaValue } from "./_lua_engine.ts";
-import type { FilterDeps, FilterInstance, RequestContext } from "./types.ts";
+import { type BatchStop, LuaBridge, type LuaFunctionInfo, type LuaValue } from "./_lua_engine.ts";
+import { type FilterDeps, type FilterInstance, hasAnyFlag, type RequestContext } from "./types.ts";
 
 /**
  * The scripts shipped with qts, carried by the module graph so a compiled binary has them
@@ -18,8 +18,16 @@ export interface LuaDeps extends FilterDeps {
 
 /** Counters of a lua filter pair, for /metrics. */
 export interface LuaCounters {
-  /** Phase calls into Lua. */
+  /** Calls into Lua: one per batch of requests, and one more per batch resumed. */
   calls: number;
+  /** Requests run through Lua (a request resumed after a failure counts again). */
+  records: number;
+  /** Batches resumed after a function failed (budget, memory or error) and unwound them. */
+  resumed: number;
+  /** deny_* run alone, without their request's allow_* call (never from the chain). */
+  deny_alone: number;
+  /** Requests let through without Lua because the state could not be reloaded (lua is off). */
+  unfiltered: number;
   /** Functions stopped by the instruction budget. */
   budget: number;
   /** Functions stopped by the memory limit. */
@@ -59,29 +67,39 @@ const EVENT = /^[A-Za-z0-9_.:-]{1,100}$/;
 const STRIKES = 3;
 const STRIKE_WINDOW_MS = 60_000;
 const DISABLE_MS = 60_000;
+/** Marks a taken slot of the deny results waiting for their step. */
+const NO_CTX = {} as RequestContext;
 
 /**
  * Builds the lua filter: loads `config.scripts` (from components_config_dir through
  * `deps.readFile`, else the embedded `config/lua/`) into one sandboxed wasmoon state.
  *
  * `req` carries the record's wire fields that the scripts read as `x.field` or `x["field"]`
- * (a field no script reads so is never pushed: that keeps a call near 1-2 µs; `pairs(req)`
- * sees only those), `remote_addr` (the client
- * address), `domain_id`, `headers` (a table by lower-case name, parsed on first use) and
- * `flags` (a table of the flags set so far). `req` is one table reused for every request.
- * Sandbox: no io, os, package, debug, require, load, dofile, loadfile, string.dump or
- * coroutine; a budget of `instruction_budget` VM instructions per phase call (all allow_* or
- * all deny_* of one request together), 250 ms of wall time per call (for loops of slow
- * instructions such as huge string.rep) and a total of `memory_limit_mb` for the whole Lua state
- * across calls (besides the current request's values); a Lua pattern match whose worst case on
- * its subject exceeds ~2e7 steps is refused (one C call cannot be interrupted). A function that
- * errors, loops or over-allocates is stopped, counted and logged (once a minute per kind) and
- * the request goes on; one stopped by budget or memory 3 times within a minute is skipped for the
- * next minute, so a bad script cannot slow the sensor. An allocation past the state's limit also
- * resets the state after that call: the scripts are loaded afresh into a new state (their
- * globals start over, skipped functions stay skipped), counted as `resets` and logged, and the
- * old state is freed, as it is by close(). allow_* run on both halves of a request (their flags
- * matter to per-response filters), deny_* on the first half only, so each request emits once.
+ * (a field no script reads never crosses; `pairs(req)` sees only those), `remote_addr` (the
+ * client address), `domain_id`, `headers` (a table by lower-case name, parsed on first use) and
+ * `flags` (a table of the flags set so far; they cross only when a script names `flags` or
+ * `has_flag`, or skip_if is set). `req` is one table reused for every request.
+ *
+ * Requests cross into Lua in batches: `allow.runBatch` (the chain's batch path) packs the used
+ * fields of many requests into one string and makes one call, in which each request's allow_*
+ * and then its deny_* run back to back, as the chain would call them one request at a time;
+ * deny_* results wait for the chain's deny step. `allow.run` is a batch of one. A phase with no
+ * function is not called at all. Sandbox: no io, os, package, debug, require, load, dofile,
+ * loadfile, string.dump or coroutine; a budget of `instruction_budget` VM instructions per
+ * request and stage (all allow_* or all deny_* of one request together), 250 ms of wall time
+ * per request and stage (for loops of slow instructions such as huge string.rep) and a total
+ * of `memory_limit_mb` for the whole Lua state across calls (besides the batch's own text); a
+ * Lua pattern match whose worst case on its subject exceeds ~2e7 steps is refused (one C call
+ * cannot be interrupted). A function that errors, loops or over-allocates is stopped, counted
+ * and logged (once a minute per kind) and the request goes on (a budget stop gives up the rest
+ * of that request's stage, what earlier functions gave is kept), and so do the other requests
+ * of its batch, resumed in a new call; one stopped by budget or memory 3 times within a minute
+ * is skipped for the next minute, so a bad script cannot slow the sensor. An allocation past the
+ * state's limit also resets the state before the next function runs: the scripts are loaded
+ * afresh into a new state (their globals start over, skipped functions stay skipped), counted
+ * as `resets` and logged, and the old state is freed, as it is by close(). allow_* run on both
+ * halves of a request (their flags matter to per-response filters), deny_* on the first half
+ * only, so each request emits once.
  */
 export async function lua(config: LuaConfig, deps: LuaDeps = {}): Promise<LuaFilters> {
   const budget = config.instruction_budget;
@@ -102,6 +120,10 @@ export async function lua(config: LuaConfig, deps: LuaDeps = {}): Promise<LuaFil
 
   const counters: LuaCounters = {
     calls: 0,
+    records: 0,
+    resumed: 0,
+    deny_alone: 0,
+    unfiltered: 0,
     budget: 0,
     memory: 0,
     error: 0,
@@ -123,6 +145,7 @@ export async function lua(config: LuaConfig, deps: LuaDeps = {}): Promise<LuaFil
           throw new Err(`Cannot build lua: script "${file}": ${kind}: ${message}`);
         }
       }
+      state.setSkip(config.skip_if);
       return state.list();
     } catch (error) {
       state.close();
@@ -143,47 +166,226 @@ export async function lua(config: LuaConfig, deps: LuaDeps = {}): Promise<LuaFil
 
   const getters = used.map(getterOf);
   const values: LuaValue[] = new Array(used.length);
-  let lastRecord: HttpRecord | undefined;
-  let lastCtx: RequestContext | undefined;
-  let lastNow = NaN;
+  const skipIf = config.skip_if;
+  // The flags cross only when a script can see them (req.flags, qts.has_flag) or they decide
+  // whether deny_* run after allow_* (skip_if).
+  const needsFlags = skipIf.length > 0 || /\bflags\b|\bhas_flag\b/.test(code);
   let closed = false;
-
-  const runPhase = (phase: 4 | 6, record: HttpRecord, ctx: RequestContext): void => {
-    // allow_* only set flags, which the response half needs too (per-response filters and
-    // projections skip whitelisted requests); deny_* emit, once, on the first half.
-    if (closed || (phase === 6 && ctx.phase !== "first")) return;
-    let fresh: LuaValue[] | null = null;
-    if (
-      record !== lastRecord || ctx !== lastCtx || ctx.now !== lastNow ||
-      phase === 4
-    ) {
-      for (let i = 0; i < getters.length; i++) values[i] = getters[i]!(record, ctx);
-      fresh = values;
-      lastRecord = record;
-      lastCtx = ctx;
-      lastNow = ctx.now;
+  // deny_* run with their request's allow_*, one stage after the other in the same call; what
+  // they gave waits for the chain's deny step ([] = ran, nothing to apply): the last batch's
+  // in order (the chain takes them in order), older ones not taken yet by context.
+  const denied = new WeakMap<RequestContext, string[]>();
+  let waitingCtxs: RequestContext[] = [];
+  let waitingLines: string[][] = [];
+  let waitingCount = 0;
+  let waitingNext = 0;
+  const takeDenied = (ctx: RequestContext): string[] | undefined => {
+    if (waitingNext < waitingCount && waitingCtxs[waitingNext] === ctx) {
+      const lines = waitingLines[waitingNext]!;
+      waitingCtxs[waitingNext++] = NO_CTX;
+      return lines;
     }
-    let flags = "\n";
-    for (const [name, on] of ctx.flags) if (on) flags += name + "\n";
-    counters.calls++;
-    const out = bridge.phase(phase, ctx.now, flags, fresh);
-    if (bridge.overLimit) {
+    for (let i = waitingNext; i < waitingCount; i++) {
+      if (waitingCtxs[i] !== ctx) continue;
+      waitingCtxs[i] = NO_CTX;
+      return waitingLines[i];
+    }
+    const lines = denied.get(ctx);
+    if (lines !== undefined) denied.delete(ctx);
+    return lines;
+  };
+  // Per record written to the current batch: its item and mask.
+  let slotItem = new Int32Array(64);
+  let slotMask = new Uint8Array(64);
+  const NOTHING: string[] = [];
+
+  const flagsText = (ctx: RequestContext, pending?: readonly string[]): string => {
+    if (!needsFlags) return "\n";
+    let flags: ReadonlyMap<string, boolean> = ctx.flags;
+    if (pending !== undefined && pending.length > 0) {
+      const next = new Map(flags);
+      for (const line of pending) if (line[0] === "D") next.set(line.slice(2), line[1] === "+");
+      flags = next;
+    }
+    let text = "\n";
+    for (const [name, on] of flags) if (on) text += name + "\n";
+    return text;
+  };
+  const denyWanted = (ctx: RequestContext): boolean =>
+    denyCount > 0 && ctx.phase === "first" &&
+    (skipIf.length === 0 || !hasAnyFlag(ctx.flags, skipIf));
+  const applyDeny = (ctx: RequestContext, line: string): void => {
+    if (line.charCodeAt(0) === 69 /* E */) {
+      const name = line.slice(1);
+      ctx.events.push(EVENT.test(name) ? name : "lua_invalid_event");
+    } else ctx.flags.set(line.slice(2), line[1] === "+");
+  };
+
+  /**
+   * Runs the lua steps for items [0, n) of `records`/`ctxs` in as few calls as failures allow.
+   * Mode "allow": allow_* (applied now) and, for the requests that go on to it, deny_* (kept
+   * in `denied` for the deny step). Mode "deny": deny_* alone, applied now. A function that
+   * fails stops the batch; it is counted, the rest of that request's stage is given up only on
+   * a budget stop, and the batch goes on from the next function in a new call.
+   */
+  const runItems = (
+    records: readonly HttpRecord[],
+    ctxs: readonly RequestContext[],
+    n: number,
+    mode: "allow" | "deny",
+  ): void => {
+    if (closed) {
+      counters.unfiltered += n;
+      return;
+    }
+    if (slotItem.length < n) {
+      slotItem = new Int32Array(n);
+      slotMask = new Uint8Array(n);
+    }
+    const allow = mode === "allow" && allowCount > 0 ? 1 : 0;
+    // mode allow: deny lines by item (undefined: none), and which items ran deny_*.
+    let denyLines: (string[] | undefined)[] | undefined;
+    let denyRan: Uint8Array | undefined;
+    let from = 0;
+    let resumeMask = -1;
+    let resumeFirst = 1;
+    // Records of the next call end before `limit`; a state that overflowed is reset once the
+    // stage running at the time has ended (as it would have after that request's own call),
+    // then `afterReset` says where to go on.
+    let limit = n;
+    let afterReset: { item: number; deny: boolean } | undefined;
+    /** Resets the state, then goes on after `item`, or with its deny_* when `deny` (still to run). */
+    const resetNow = (item: number, deny: boolean): void => {
+      afterReset = undefined;
+      limit = n;
+      reset(ctxs[item]!.now);
+      resumeMask = -1;
+      from = item + 1;
+      if (!deny) return;
+      if (denyWanted(ctxs[item]!)) {
+        from = item;
+        resumeMask = 2;
+        resumeFirst = 1;
+      } else if (denyRan !== undefined) denyRan[item] = 0;
+    };
+    while (from < n && !closed) {
+      bridge.begin();
+      let written = 0;
+      for (let i = from; i < limit; i++) {
+        const ctx = ctxs[i]!;
+        let mask: number;
+        let first = 1;
+        let pending: string[] | undefined;
+        if (i === from && resumeMask >= 0) {
+          mask = resumeMask;
+          first = resumeFirst;
+          pending = denyLines?.[i];
+        } else mask = allow | (denyWanted(ctx) ? 2 : 0);
+        if (mask === 0) continue;
+        if (mode === "allow" && (mask & 2) !== 0) (denyRan ??= new Uint8Array(n))[i] = 1;
+        const record = records[i]!;
+        for (let f = 0; f < getters.length; f++) values[f] = getters[f]!(record, ctx);
+        slotItem[written] = i;
+        slotMask[written] = mask;
+        written++;
+        bridge.write(mask, ctx.now, first, flagsText(ctx, pending), values);
+      }
+      resumeMask = -1;
+      if (written === 0) {
+        if (afterReset === undefined) break;
+        resetNow(afterReset.item, afterReset.deny);
+        continue;
+      }
+      counters.calls++;
+      counters.records += written;
+      const { out, stop } = bridge.run();
+      if (out !== null) {
+        let item = -1;
+        for (const line of out.split("\n")) {
+          const tag = line.charCodeAt(0);
+          if (tag === 64 /* @ */) {
+            item = slotItem[Number(line.slice(1)) - 1]!;
+            continue;
+          }
+          const ctx = ctxs[item]!;
+          if (tag === 87 /* W */) ctx.flags.set("whitelisted", true);
+          else if (tag === 65 /* A */) ctx.flags.set(line.slice(2), line[1] === "+");
+          else if (mode === "deny") applyDeny(ctx, line);
+          else ((denyLines ??= [])[item] ??= []).push(line);
+        }
+      }
+      if (stop === undefined) {
+        if (afterReset === undefined) break;
+        resetNow(afterReset.item, afterReset.deny);
+        continue;
+      }
+      const item = slotItem[stop.k - 1]!;
+      const mask = slotMask[stop.k - 1]!;
+      const ctx = ctxs[item]!;
+      failed(stop, ctx.now);
+      counters.resumed++;
+      from = item + 1;
+      if (stop.stage === 4) {
+        if (stop.kind !== "budget" && stop.fn >= 1 && stop.fn <= allowCount) {
+          from = item;
+          resumeMask = mask;
+          resumeFirst = stop.fn + 1;
+        } else if ((mask & 2) !== 0) {
+          // allow_* are over for this request; its deny_* run unless allow_* flagged it out.
+          if (denyWanted(ctx)) {
+            from = item;
+            resumeMask = 2;
+          } else if (denyRan !== undefined) denyRan[item] = 0;
+        }
+      } else if (
+        stop.stage === 6 && stop.kind !== "budget" && stop.fn >= 1 && stop.fn <= denyCount
+      ) {
+        from = item;
+        resumeMask = 2;
+        resumeFirst = stop.fn + 1;
+      }
+      const midStage = from === item && resumeFirst > 1;
+      if (overLimit && midStage) {
+        // Finish this stage of this request in the full state (alone), then reset.
+        overLimit = false;
+        afterReset ??= { item, deny: stop.stage === 4 && (mask & 2) !== 0 };
+        if (stop.stage === 4) resumeMask = 1;
+        limit = item + 1;
+      } else if (afterReset !== undefined) {
+        overLimit = false;
+        resetNow(afterReset.item, afterReset.deny);
+      } else if (overLimit) {
+        // The stage is over: reset before the next one runs.
+        overLimit = false;
+        resetNow(item, from === item && resumeMask === 2);
+      }
+      if (closed) counters.unfiltered += n - from;
+    }
+    if (!closed && bridge.overLimit) {
       // Garbage counts until collected: only live data past the limit resets the state.
       bridge.collect();
-      if (bridge.overLimit) overLimit = true;
+      if (bridge.overLimit) reset(ctxs[n - 1]!.now);
     }
-    if (out !== null) {
-      for (const line of out.split("\n")) {
-        const tag = line.charCodeAt(0);
-        if (tag === 87 /* W */) ctx.flags.set("whitelisted", true);
-        else if (tag === 69 /* E */ && ctx.phase === "first") {
-          const name = line.slice(1);
-          ctx.events.push(EVENT.test(name) ? name : "lua_invalid_event");
-        } else if (tag === 70 /* F */) ctx.flags.set(line.slice(2), line[1] === "+");
-        else if (tag === 33 /* ! */) failed(phase, line, ctx.now);
-      }
+    if (denyRan === undefined) return;
+    // Results the chain has not taken yet (a request waiting on memcached) keep by context.
+    for (let i = waitingNext; i < waitingCount; i++) {
+      const ctx = waitingCtxs[i]!;
+      if (ctx !== NO_CTX) denied.set(ctx, waitingLines[i]!);
     }
-    if (overLimit) reset(ctx.now);
+    if (waitingCtxs.length < n) {
+      waitingCtxs = new Array(n);
+      waitingLines = new Array(n);
+    }
+    waitingCount = 0;
+    waitingNext = 0;
+    for (let i = 0; i < n; i++) {
+      if (denyRan[i] !== 1) continue;
+      const ctx = ctxs[i]!;
+      // The dispatcher skipped deny_* for a request that allow_* flagged out (skip_if).
+      if (skipIf.length > 0 && hasAnyFlag(ctx.flags, skipIf)) continue;
+      waitingCtxs[waitingCount] = ctx;
+      waitingLines[waitingCount++] = denyLines?.[i] ?? NOTHING;
+    }
   };
 
   /** Replaces the state by a fresh one with the scripts reloaded; frees the old one. */
@@ -221,17 +423,22 @@ export async function lua(config: LuaConfig, deps: LuaDeps = {}): Promise<LuaFil
     });
   };
 
-  const failed = (phase: 4 | 6, line: string, now: number) => {
-    const [index, kind, message] = line.slice(1).split("\t");
-    const info = infos.find((i) => i.phase === phase && i.index === Number(index));
+  const failed = (stop: BatchStop, now: number) => {
+    const phase = stop.stage;
+    const info = phase === 0
+      ? undefined
+      : infos.find((i) => i.phase === phase && i.index === stop.fn);
     const where = info ? `${info.script}:${info.name}` : "dispatcher";
-    const k = kind === "budget" || kind === "memory" ? kind : "error";
+    const k = stop.kind;
     counters[k]++;
     // An allocation refused: the state is full (Lua collected before refusing).
     if (k === "memory") overLimit = true;
-    log(`lua: ${where} stopped (${k}), request continues`, { message, count: counters[k] });
+    log(`lua: ${where} stopped (${k}), request continues`, {
+      message: stop.message,
+      count: counters[k],
+    });
     if (k === "error" || !info) return;
-    const key = `${phase}:${index}`;
+    const key = `${info.phase}:${info.index}`;
     const strike = strikes.get(key);
     if (!strike || now - strike.since > STRIKE_WINDOW_MS) {
       strikes.set(key, { count: 1, since: now });
@@ -240,8 +447,8 @@ export async function lua(config: LuaConfig, deps: LuaDeps = {}): Promise<LuaFil
     if (++strike.count >= STRIKES) {
       strikes.delete(key);
       counters.disabled++;
-      bridge.disable(phase, info.index, now + DISABLE_MS);
-      skipped.set(key, { phase, index: info.index, until: now + DISABLE_MS });
+      bridge.disable(info.phase, info.index, now + DISABLE_MS);
+      skipped.set(key, { phase: info.phase, index: info.index, until: now + DISABLE_MS });
       deps.log?.(
         "warn",
         `lua: ${where} skipped for ${DISABLE_MS / 1000} s after ${STRIKES} stops`,
@@ -257,11 +464,18 @@ export async function lua(config: LuaConfig, deps: LuaDeps = {}): Promise<LuaFil
     closed = true;
     bridge.close();
   };
+  const one: [HttpRecord[], RequestContext[]] = [[], []];
   return {
     allow: {
       name: "lua",
       run: function luaAllow(record, ctx) {
-        if (allowCount > 0) runPhase(4, record, ctx);
+        if (allowCount === 0 && !denyWanted(ctx)) return;
+        one[0][0] = record;
+        one[1][0] = ctx;
+        runItems(one[0], one[1], 1, "allow");
+      },
+      runBatch: function luaAllowBatch(records, ctxs) {
+        runItems(records, ctxs, Math.min(records.length, ctxs.length), "allow");
       },
       close,
       // One of the two steps carries the engine's counters to /metrics.
@@ -270,7 +484,17 @@ export async function lua(config: LuaConfig, deps: LuaDeps = {}): Promise<LuaFil
     deny: {
       name: "lua",
       run: function luaDeny(record, ctx) {
-        if (denyCount > 0) runPhase(6, record, ctx);
+        if (denyCount === 0 || ctx.phase !== "first") return;
+        const lines = takeDenied(ctx);
+        if (lines !== undefined) {
+          for (let i = 0; i < lines.length; i++) applyDeny(ctx, lines[i]!);
+          return;
+        }
+        // Its allow step did not run (skip_if, or a caller running deny alone).
+        counters.deny_alone++;
+        one[0][0] = record;
+        one[1][0] = ctx;
+        runItems(one[0], one[1], 1, "deny");
       },
       close,
     },

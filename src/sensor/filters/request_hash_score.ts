@@ -78,10 +78,23 @@ interface Ring {
 // Empty arrays of a ring that holds no key (never written: they have no elements).
 const NO_U32 = new Uint32Array(0);
 const NO_U16 = new Uint16Array(0);
+const NO_I32 = new Int32Array(0);
+
+/** Ring entries an IP holds in its own entry; a longer history moves to a pool row. */
+const SMALL_RING = 8;
 
 function scoreRing(config: ScoreRingConfig, event: string): Ring {
   const { history_size: size, max_score: maxScore, min_repeats: minRepeats, timeout } = config;
+  // A key's first SMALL_RING hashes live in its entry's small row; at the next one its ring
+  // moves to a full row of the pool (taken then, given back when the key starts over or goes).
+  // Most keys of a scan or a botnet send a few requests: they never take a full row.
+  const small = Math.min(size, SMALL_RING);
   let ring = NO_U32;
+  let rowOf = NO_I32;
+  let pool = NO_U32;
+  let freeRows = NO_I32;
+  let freeCount = 0;
+  let rowsMade = 0;
   // pos, len and score per key, packed in one array to save a table.
   let meta = NO_U16;
   // Made on the first request and dropped again when a sweep empties it: a domain that sends
@@ -89,20 +102,56 @@ function scoreRing(config: ScoreRingConfig, event: string): Ring {
   let slots: IpSlots | undefined;
   const newSlots = (): IpSlots =>
     new IpSlots((capacity) => {
-      ring = growU32(ring, capacity * size);
+      ring = growU32(ring, capacity * small);
+      const rows = new Int32Array(capacity).fill(-1);
+      rows.set(rowOf);
+      rowOf = rows;
       const next = new Uint16Array(capacity * 3);
       next.set(meta);
       meta = next;
     });
   const release = (): void => {
     slots = undefined;
-    ring = NO_U32;
+    ring = pool = NO_U32;
+    rowOf = freeRows = NO_I32;
     meta = NO_U16;
+    freeCount = rowsMade = 0;
+  };
+  /** Where key `e`'s ring starts: its small row, or its pool row. */
+  const baseOf = (e: number): number => {
+    const row = rowOf[e]!;
+    return row < 0 ? e * small : -1 - row * size;
+  };
+  const arrayOf = (base: number): Uint32Array => base < 0 ? pool : ring;
+  const giveRow = (e: number): void => {
+    const row = rowOf[e]!;
+    if (row < 0) return;
+    freeRows[freeCount++] = row;
+    rowOf[e] = -1;
+  };
+  /** Moves a full small ring (in order, pos = len = small) to a pool row. */
+  const promote = (e: number): void => {
+    let row: number;
+    if (freeCount > 0) row = freeRows[--freeCount]!;
+    else {
+      if ((rowsMade + 1) * size > pool.length) {
+        const rows = Math.max(4, (pool.length / size) * 2);
+        pool = growU32(pool, rows * size);
+        const free = new Int32Array(rows);
+        free.set(freeRows.subarray(0, freeCount));
+        freeRows = free;
+      }
+      row = rowsMade++;
+    }
+    pool.set(ring.subarray(e * small, e * small + small), row * size);
+    rowOf[e] = row;
   };
   let lastCount = 0;
   const countIn = (base: number, len: number, h: number): number => {
+    const a = arrayOf(base);
+    const from = base < 0 ? -1 - base : base;
     let c = 0;
-    for (let i = 0; i < len; i++) if (ring[base + i] === h) c++;
+    for (let i = 0; i < len; i++) if (a[from + i] === h) c++;
     return c;
   };
   return {
@@ -115,33 +164,38 @@ function scoreRing(config: ScoreRingConfig, event: string): Ring {
     },
     count(hi, lo, h) {
       const e = slots === undefined ? -1 : slots.find(hi, lo);
-      return e < 0 ? 0 : countIn(e * size, meta[e * 3 + 1]!, h);
+      return e < 0 ? 0 : countIn(baseOf(e), meta[e * 3 + 1]!, h);
     },
     add(hi, lo, h, sec) {
       slots ??= newSlots();
       let e = slots.find(hi, lo);
       if (e < 0) {
         e = slots.insert(hi, lo);
+        rowOf[e] = -1;
         meta[e * 3] = meta[e * 3 + 1] = meta[e * 3 + 2] = 0;
       } else if (sec - slots.seen[e]! > timeout) {
+        giveRow(e);
         meta[e * 3] = meta[e * 3 + 1] = meta[e * 3 + 2] = 0;
       }
       slots.seen[e] = sec;
       const m = e * 3;
-      const base = e * size;
       const pos = meta[m]!;
       const len = meta[m + 1]!;
+      if (len === small && small < size && rowOf[e]! < 0) promote(e);
+      const base = baseOf(e);
+      const a = arrayOf(base);
+      const from = base < 0 ? -1 - base : base;
       let score = meta[m + 2]!;
       if (len === size) {
         // Evict the oldest hash: its group shrinks by one; below min_repeats it stops counting.
-        const old = ring[base + pos]!;
+        const old = a[from + pos]!;
         const c = countIn(base, len, old);
         if (c === minRepeats) score -= c;
         else if (c > minRepeats) score -= 1;
       }
       // Not full: pos === len, so the new slot is just past the counted entries.
       const after = len === size ? len : len + 1;
-      ring[base + pos] = h;
+      a[from + pos] = h;
       const c = countIn(base, after, h);
       lastCount = c;
       if (c === minRepeats) score += c;
@@ -155,13 +209,17 @@ function scoreRing(config: ScoreRingConfig, event: string): Ring {
       const table = slots;
       if (table === undefined) return;
       table.forEachEntry((e) => {
-        if (sec - table.seen[e]! > timeout) table.remove(e);
+        if (sec - table.seen[e]! <= timeout) return;
+        giveRow(e);
+        table.remove(e);
       });
       if (table.size === 0) release();
     },
     clear() {
       release();
     },
-    bytes: () => (slots?.bytes ?? 0) + ring.byteLength + meta.byteLength,
+    bytes: () =>
+      (slots?.bytes ?? 0) + ring.byteLength + rowOf.byteLength + pool.byteLength +
+      freeRows.byteLength + meta.byteLength,
   };
 }

@@ -42,6 +42,12 @@ export type Filter = (record: HttpRecord, ctx: RequestContext) => void | Promise
 export interface FilterInstance {
   readonly name: string;
   readonly run: Filter;
+  /**
+   * Runs the filter on several requests at once, deciding exactly as `run` on each in turn
+   * would (a filter that crosses into another engine, Lua, does it once per batch). Only for
+   * synchronous filters; the chain's batch path calls it with the requests `skip_if` lets in.
+   */
+  readonly runBatch?: (records: readonly HttpRecord[], ctxs: readonly RequestContext[]) => void;
   /** Drops idle per-IP state older than `now`-based limits; called on the 30 s tick. */
   sweep?(now: number): void;
   /** Releases resources (Lua engines, sockets). */

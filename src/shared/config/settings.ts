@@ -46,6 +46,11 @@ export interface Settings {
   /** Lets input/outbound bind off loopback without CURVE (with a warning). */
   allow_insecure_bind: boolean;
   log_level: "debug" | "info" | "warn" | "error";
+  /**
+   * The `[proxy]` and `[proxy:<kind>:<name>]` sections as written (values as text), read by the
+   * proxy's own settings parser (src/sensor/proxy/proxy_settings.ts), which names bad keys.
+   */
+  proxy: Record<string, Record<string, string>>;
 }
 
 /** A parsed `tcp://host:port` ZeroMQ endpoint. */
@@ -180,6 +185,7 @@ export function parseSettings(
   file: string,
 ): { settings: Settings; problems: SettingsProblem[] } {
   const problems: SettingsProblem[] = [];
+  const proxy: Record<string, Record<string, string>> = {};
   const base = parseIni(DEFAULT_INI) as Record<string, Section>;
   let user: Record<string, Section | unknown>;
   try {
@@ -200,6 +206,12 @@ export function parseSettings(
         message: "key outside any section (expected under [tsng])",
         severity: "warning",
       });
+      continue;
+    }
+    if (section === "proxy" || section.startsWith("proxy:")) {
+      proxy[section] = Object.fromEntries(
+        Object.entries(values as Section).map(([k, v]) => [k, v === true ? "true" : String(v)]),
+      );
       continue;
     }
     // Own keys only: a section named like an Object.prototype member ("constructor") is unknown.
@@ -328,6 +340,7 @@ export function parseSettings(
       "curve_authorized_keys_file",
     ),
     allow_insecure_bind: boolean("tsng", "allow_insecure_bind"),
+    proxy,
   };
   // Issue 17 item 10: a PULL/PUB reachable off loopback without CURVE lets anyone who reaches
   // it feed records (and so ban any IP) or read every command.

@@ -113,11 +113,14 @@ Deno.test("manyUas() holds no table until a request, and a sweep that empties it
   send(f, "1.1.1.1", "a", 0);
   const one = f.stats().bytes;
   assert.ok(one > 0);
-  // Rows of (UA hash, time) follow the IPs in use, not the table's 16 entries.
+  // An IP's first (UA hash, time) pair lives in its entry: 16 one-UA IPs fit the first table.
   for (let i = 2; i <= 16; i++) send(f, `1.1.1.${i}`, "a", 0);
   assert.equal(f.stats().keys, 16);
-  assert.ok(f.stats().bytes > one, `${f.stats().bytes} B for 16 IPs, ${one} B for one`);
-  f.sweep!(300_000);
+  assert.equal(f.stats().bytes, one, `${f.stats().bytes} B for 16 IPs, ${one} B for one`);
+  // A second UA takes a row of the overflow pool.
+  send(f, "1.1.1.2", "b", 1);
+  assert.ok(f.stats().bytes > one, `${f.stats().bytes} B with an overflow row`);
+  f.sweep!(301_000);
   assert.deepEqual(f.stats(), { keys: 0, bytes: 0 });
   for (const [i, ua] of ["a", "b", "c", "d"].entries()) send(f, "1.1.1.1", ua, 400 + i);
   assert.deepEqual(send(f, "1.1.1.1", "e", 404), ["many_uas"], "counts again after the drop");

@@ -1,0 +1,238 @@
+import { headEnd, HeadError } from "./http_head.ts";
+
+/** A read or write that took longer than its limit; `kind` names the limit. */
+export class IoTimeout extends Error {
+  constructor(readonly kind: string) {
+    super(`${kind} timeout`);
+    this.name = "IoTimeout";
+  }
+}
+
+/** The socket operations the proxy uses: TCP, TLS and test doubles alike. */
+export type Socket = Pick<Deno.Conn, "read" | "write" | "close">;
+
+const BUFFER = 64 * 1024;
+// Time limits are checked by one sweep for every socket, not a timer per read: arming one is
+// then a field write on the hot path. A limit fires up to SWEEP_MS late.
+const SWEEP_MS = 100;
+const armed = new Set<ConnIo>();
+let sweeper: ReturnType<typeof setInterval> | undefined;
+
+function sweep(): void {
+  const now = Date.now();
+  for (const io of armed) io.expire(now);
+  if (armed.size === 0 && sweeper !== undefined) {
+    clearInterval(sweeper);
+    sweeper = undefined;
+  }
+}
+
+function watch(io: ConnIo): void {
+  armed.add(io);
+  sweeper ??= setInterval(sweep, SWEEP_MS);
+}
+
+/**
+ * One side of a proxied connection: a socket with a read buffer, an output buffer, and time
+ * limits on each read and write (a limit closes the socket, so the pending operation fails
+ * and is reported as {@linkcode IoTimeout}). Bytes written are gathered and sent at `flush()`
+ * or before the next read blocks, so a small response goes out in one write.
+ */
+export class ConnIo {
+  readonly socket: Socket;
+  buf = new Uint8Array(BUFFER);
+  /** Unread bytes are buf[start, end). */
+  start = 0;
+  end = 0;
+  /** Bytes read and written over the socket's life. */
+  bytesIn = 0;
+  bytesOut = 0;
+  /** Read limit (ms) and its name; 0 = none. */
+  readTimeout = 0;
+  readKind = "idle";
+  writeTimeout = 0;
+  #out = new Uint8Array(BUFFER);
+  #outLen = 0;
+  /** When the current read or write must end (ms), and its limit's name; 0 = none. */
+  #opAt = 0;
+  #opKind = "";
+  /** When the deadline set by setDeadline expires (ms); 0 = none. */
+  #deadlineAt = 0;
+  #deadlineKind = "";
+  #expired: string | undefined;
+  #closed = false;
+  /** Called once when the socket closes (registry bookkeeping). */
+  onClose?: () => void;
+
+  constructor(socket: Socket) {
+    this.socket = socket;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Unread buffered bytes. */
+  get buffered(): number {
+    return this.end - this.start;
+  }
+
+  /** Closes the socket once; later operations fail. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#opAt = this.#deadlineAt = 0;
+    armed.delete(this);
+    try {
+      this.socket.close();
+    } catch { /* already closed by the peer's side */ }
+    this.onClose?.();
+  }
+
+  #arm(ms: number, kind: string): void {
+    if (ms <= 0) return;
+    this.#opAt = Date.now() + ms;
+    this.#opKind = kind;
+    watch(this);
+  }
+
+  /** Closes the socket when a limit has passed at `now` (the sweep calls it). */
+  expire(now: number): void {
+    if (this.#closed) {
+      armed.delete(this);
+      return;
+    }
+    if (this.#opAt !== 0 && now >= this.#opAt) {
+      this.#expired = this.#opKind;
+      this.close();
+    } else if (this.#deadlineAt !== 0 && now >= this.#deadlineAt) {
+      this.#expired = this.#deadlineKind;
+      this.close();
+    } else if (this.#opAt === 0 && this.#deadlineAt === 0) armed.delete(this);
+  }
+
+  /** Closes the socket unless {@linkcode ConnIo.clearDeadline} comes within `ms` (0 = none). */
+  setDeadline(ms: number, kind: string): void {
+    this.#deadlineAt = ms > 0 ? Date.now() + ms : 0;
+    this.#deadlineKind = kind;
+    if (ms > 0) watch(this);
+  }
+
+  clearDeadline(): void {
+    this.#deadlineAt = 0;
+  }
+
+  #disarm(): void {
+    this.#opAt = 0;
+  }
+
+  #fail(error: unknown): never {
+    if (this.#expired !== undefined) throw new IoTimeout(this.#expired);
+    throw error;
+  }
+
+  /** Reads more bytes into the buffer (flushing output first); false at end of stream. */
+  async fill(): Promise<boolean> {
+    if (this.#outLen > 0) await this.flush();
+    if (this.start === this.end) {
+      this.start = this.end = 0;
+    } else if (this.end === this.buf.length) {
+      if (this.start > 0) {
+        this.buf.copyWithin(0, this.start, this.end);
+        this.end -= this.start;
+        this.start = 0;
+      } else {
+        const bigger = new Uint8Array(this.buf.length * 2);
+        bigger.set(this.buf);
+        this.buf = bigger;
+      }
+    }
+    this.#arm(this.readTimeout, this.readKind);
+    let n: number | null;
+    try {
+      n = await this.socket.read(this.buf.subarray(this.end));
+    } catch (error) {
+      if (this.#closed && this.#expired === undefined) return false;
+      this.#fail(error);
+    } finally {
+      this.#disarm();
+    }
+    if (this.#expired !== undefined) throw new IoTimeout(this.#expired);
+    if (n === null) return false;
+    this.end += n;
+    this.bytesIn += n;
+    return true;
+  }
+
+  /**
+   * The next head (through CRLFCRLF), consumed from the buffer; null at a clean end of stream
+   * before any byte of it. Throws HeadError 431 past `max` bytes and 400 on a stream that ends
+   * inside a head.
+   */
+  async readHead(max: number): Promise<Uint8Array | null> {
+    // Bytes after `start` already scanned, less the 3 a CRLFCRLF may straddle.
+    let scanned = 0;
+    for (;;) {
+      const at = headEnd(this.buf, this.end, this.start + scanned);
+      if (at >= 0) {
+        if (at - this.start > max) {
+          throw new HeadError(`head is larger than ${max} bytes`, 431, "header_too_large");
+        }
+        const head = this.buf.slice(this.start, at);
+        this.start = at;
+        return head;
+      }
+      const have = this.end - this.start;
+      if (have > max) {
+        throw new HeadError(`head is larger than ${max} bytes`, 431, "header_too_large");
+      }
+      scanned = Math.max(0, have - 3);
+      if (!(await this.fill())) {
+        if (have === 0) return null;
+        throw new HeadError("stream ended inside a head", 400, "truncated_head");
+      }
+    }
+  }
+
+  /** Takes up to `n` buffered bytes (a view valid until the next read). */
+  take(n: number): Uint8Array {
+    const len = Math.min(n, this.end - this.start);
+    const out = this.buf.subarray(this.start, this.start + len);
+    this.start += len;
+    return out;
+  }
+
+  /** Queues bytes for the peer (copied: the caller may reuse its buffer). */
+  async write(bytes: Uint8Array): Promise<void> {
+    if (this.#outLen + bytes.length > this.#out.length) {
+      await this.flush();
+      if (bytes.length > this.#out.length) {
+        await this.#send(bytes);
+        return;
+      }
+    }
+    this.#out.set(bytes, this.#outLen);
+    this.#outLen += bytes.length;
+  }
+
+  /** Sends every queued byte. */
+  async flush(): Promise<void> {
+    if (this.#outLen === 0) return;
+    const n = this.#outLen;
+    this.#outLen = 0;
+    await this.#send(this.#out.subarray(0, n));
+  }
+
+  async #send(bytes: Uint8Array): Promise<void> {
+    this.#arm(this.writeTimeout, "send");
+    try {
+      let off = 0;
+      while (off < bytes.length) off += await this.socket.write(bytes.subarray(off));
+      this.bytesOut += bytes.length;
+    } catch (error) {
+      this.#fail(error);
+    } finally {
+      this.#disarm();
+    }
+  }
+}

@@ -1,0 +1,452 @@
+import { clientAddress } from "./client_address.ts";
+import { type ConnIo, IoTimeout } from "./conn_io.ts";
+import { connectUpstream } from "./connect_upstream.ts";
+import {
+  type HeaderField,
+  HeadError,
+  headerTokens,
+  headerValue,
+  parseRequestHead,
+  parseResponseHead,
+  type RequestHead,
+  type ResponseHead,
+} from "./http_head.ts";
+import { BodyError, pipeBody } from "./pipe_body.ts";
+import { encodeProxyHeader } from "./proxy_protocol.ts";
+import { requestRecord, responseRecord } from "./proxy_records.ts";
+import type { Accepted } from "./accept_clients.ts";
+import { ProxyListener } from "./_proxy_listener.ts";
+import { tunnel } from "./tunnel.ts";
+import type { PickedUpstream } from "./upstream_picker.ts";
+
+const ascii = new TextEncoder();
+
+// Hop-by-hop headers (RFC 9110 §7.6.1, and the ones nginx drops), and the forwarding headers
+// the proxy writes itself: a client must not choose what the upstream reads as its address.
+const REQUEST_DROP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "upgrade",
+  "x-forwarded-for",
+  "forwarded",
+  "x-real-ip",
+  "x-forwarded-proto",
+]);
+const RESPONSE_DROP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "upgrade",
+]);
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
+// Idle upstream connections kept per upstream for reuse.
+const MAX_IDLE_PER_UPSTREAM = 64;
+
+const REASONS: Record<number, string> = {
+  400: "Bad Request",
+  403: "Forbidden",
+  408: "Request Timeout",
+  429: "Too Many Requests",
+  431: "Request Header Fields Too Large",
+  501: "Not Implemented",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
+  505: "HTTP Version Not Supported",
+};
+
+let sequence = 0;
+const RUN = crypto.randomUUID().slice(0, 8);
+
+/** A status page the proxy answers itself; the connection closes after it. */
+function errorResponse(status: number): Uint8Array {
+  const reason = REASONS[status] ?? "Error";
+  const body = `${status} ${reason}\n`;
+  return ascii.encode(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}` +
+      `\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+function dropped(headers: readonly HeaderField[], base: Set<string>): Set<string> {
+  const out = new Set(base);
+  for (const token of headerTokens(headers, "connection")) out.add(token);
+  return out;
+}
+
+/** The request head as the upstream gets it. */
+function upstreamRequest(
+  head: RequestHead,
+  upstream: PickedUpstream,
+  forwardedFor: string,
+  client: string,
+  tls: boolean,
+): Uint8Array {
+  const drop = dropped(head.headers, REQUEST_DROP);
+  let out = `${head.method} ${head.target} HTTP/1.${head.minor}\r\n`;
+  let via = "";
+  let host = false;
+  for (const h of head.headers) {
+    if (drop.has(h.lower)) continue;
+    if (h.lower === "via") {
+      via = via === "" ? h.value : `${via}, ${h.value}`;
+      continue;
+    }
+    if (h.lower === "host") host = true;
+    out += `${h.name}: ${h.value}\r\n`;
+  }
+  if (!host) out += `Host: ${upstream.address}\r\n`;
+  out += `X-Forwarded-For: ${forwardedFor}\r\nX-Real-IP: ${client}\r\n` +
+    `X-Forwarded-Proto: ${tls ? "https" : "http"}\r\n` +
+    `Via: ${via === "" ? "" : `${via}, `}1.${head.minor} qts\r\n`;
+  if (head.websocket) out += "Connection: upgrade\r\nUpgrade: websocket\r\n";
+  else if (head.minor === 0) out += "Connection: close\r\n";
+  return ascii.encode(`${out}\r\n`);
+}
+
+/** The response head as the client gets it. */
+function clientResponse(res: ResponseHead, close: boolean, upgrade: boolean): Uint8Array {
+  const drop = dropped(res.headers, RESPONSE_DROP);
+  let out = `HTTP/1.1 ${res.status} ${res.reason}\r\n`;
+  for (const h of res.headers) {
+    if (drop.has(h.lower)) continue;
+    out += `${h.name}: ${h.value}\r\n`;
+  }
+  if (upgrade) out += `Connection: upgrade\r\nUpgrade: ${headerValue(res.headers, "upgrade")}\r\n`;
+  else if (close) out += "Connection: close\r\n";
+  return ascii.encode(`${out}\r\n`);
+}
+
+/** Reads a response head, forwarding interim 1xx ones (except 101) to the client. */
+async function readResponse(
+  up: ConnIo,
+  client: ConnIo,
+  method: string,
+): Promise<ResponseHead | undefined> {
+  for (;;) {
+    const raw = await up.readHead(64 * 1024);
+    if (raw === null) return undefined;
+    const res = parseResponseHead(raw, method);
+    if (res.status >= 200 || res.status === 101) return res;
+    // 100 Continue was answered by us already; other interim responses go through.
+    if (res.status !== 100) await client.write(clientResponse(res, false, false));
+  }
+}
+
+/**
+ * An HTTP/1.1 reverse proxy listener (`[proxy:http:<name>]`): keep-alive on both sides,
+ * bodies streamed both ways (chunked passed through as it is), WebSocket upgrades turned into
+ * a byte tunnel, banned clients answered with `ban_status`, and every request observed as a
+ * before-record at its head and an after-record at its response head.
+ */
+export class HttpProxy extends ProxyListener {
+  readonly #idle = new Map<string, ConnIo[]>();
+
+  /** Stops accepting, closes idle upstream connections, and waits for open exchanges. */
+  override async close(): Promise<void> {
+    await super.close();
+    for (const list of this.#idle.values()) for (const io of list) io.close();
+    this.#idle.clear();
+  }
+
+  protected async serve(a: Accepted): Promise<void> {
+    const ctx = this.ctx;
+    const name = this.config.name;
+    const io = a.io;
+    let requests = 0;
+    // The address this connection is also registered under when a trusted proxy names it.
+    let extra: string | undefined;
+    try {
+      for (;;) {
+        // Waiting for a request is idle time; once its first byte is in, the whole head must
+        // arrive within the header timeout (a slowloris trickle cannot reset it).
+        if (io.buffered === 0) {
+          io.readTimeout = ctx.limits.idleTimeoutMs;
+          io.readKind = "idle";
+          if (!(await io.fill())) return;
+        }
+        io.readTimeout = 0;
+        io.setDeadline(ctx.limits.headerTimeoutMs, "header");
+        const raw = await io.readHead(ctx.limits.maxHeaderBytes);
+        io.clearDeadline();
+        if (raw === null) return;
+        const head = parseRequestHead(raw);
+        requests++;
+        const addr = clientAddress(a.client, head.headers, ctx.trusted);
+        if (addr.ip !== a.client && addr.ip !== extra) {
+          if (extra !== undefined) ctx.registry.release(extra, io);
+          extra = addr.ip;
+          if (!ctx.registry.admit(extra, io)) {
+            extra = undefined;
+            ctx.metrics.refused(name, "per_ip_limit");
+            await this.#answer(io, 429);
+            return;
+          }
+        }
+        if (ctx.bans.banned(addr.ip)) {
+          ctx.metrics.refused(name, "banned");
+          await this.#answer(io, ctx.banStatus);
+          return;
+        }
+        const keep = await this.#exchange(
+          a,
+          head,
+          addr.ip,
+          addr.forwardedFor,
+          addr.claimed,
+          requests,
+        );
+        if (!keep || !head.keepAlive) return;
+      }
+    } catch (error) {
+      if (error instanceof HeadError) {
+        ctx.metrics.rejected(name, error.reason);
+        await this.#answer(io, error.status).catch(() => {});
+      } else if (error instanceof IoTimeout) {
+        // The limit closed the socket: nothing can be answered (nginx only logs its 408).
+        ctx.metrics.timeout(name, error.kind);
+      } else if (error instanceof BodyError) {
+        ctx.metrics.rejected(name, error.reason);
+      } else {
+        ctx.metrics.aborted(name, "client_error");
+      }
+    } finally {
+      if (extra !== undefined) ctx.registry.release(extra, io);
+    }
+  }
+
+  async #answer(io: ConnIo, status: number): Promise<void> {
+    this.ctx.metrics.request(this.config.name, status);
+    await io.write(errorResponse(status));
+    await io.flush();
+  }
+
+  /** An idle upstream connection to `u`, or a new one. */
+  #takeIdle(u: PickedUpstream): ConnIo | undefined {
+    const list = this.#idle.get(u.address);
+    while (list && list.length > 0) {
+      const io = list.pop()!;
+      if (!io.closed) return io;
+    }
+    return undefined;
+  }
+
+  #putIdle(u: PickedUpstream, io: ConnIo): void {
+    let list = this.#idle.get(u.address);
+    if (!list) {
+      list = [];
+      this.#idle.set(u.address, list);
+    }
+    if (list.length >= MAX_IDLE_PER_UPSTREAM) list.shift()!.close();
+    io.readTimeout = 0;
+    list.push(io);
+  }
+
+  /**
+   * One request: to an upstream and back. Returns whether the client connection may carry
+   * another request.
+   */
+  async #exchange(
+    a: Accepted,
+    head: RequestHead,
+    client: string,
+    forwardedFor: string,
+    claimed: string,
+    requests: number,
+  ): Promise<boolean> {
+    const ctx = this.ctx;
+    const name = this.config.name;
+    const io = a.io;
+    // Records only when something takes them (qts serve, records_to): they cost per request.
+    const observed = ctx.submit !== undefined;
+    const before = !observed ? undefined : requestRecord({
+      id: `${RUN}-${++sequence}`,
+      client,
+      clientPort: a.clientPort,
+      serverPort: a.local.port,
+      head,
+      at: Date.now(),
+      connectionRequests: requests,
+      forwardedFor: claimed,
+      sslCipher: a.cipher,
+    });
+    if (before) this.submit(before);
+    const upstreams: string[] = [];
+    const statuses: number[] = [];
+    const times: number[] = [];
+    const finish = (status: number, res?: ResponseHead, bodyBytes = 0) => {
+      if (!before) return;
+      this.submit(responseRecord(before, {
+        status,
+        headers: res?.headers ?? [],
+        upstreams,
+        upstreamStatuses: statuses,
+        upstreamMs: times,
+        at: Date.now(),
+        requestBodyBytes: bodyBytes,
+      }));
+    };
+
+    const pp = this.config.upstreamProxyProtocol;
+    const hasBody = head.framing.kind !== "none";
+    // A reused keep-alive connection may have been closed by the upstream meanwhile: a request
+    // that can be sent again goes once more on a fresh connection if the reused one fails.
+    const reusable = pp === 0 && !head.websocket;
+    let up: ConnIo | undefined;
+    let upstream: PickedUpstream | undefined;
+    let startedAt = Date.now();
+    let reused = false;
+    if (reusable) {
+      upstream = this.pool.pick(client);
+      if (upstream) {
+        up = this.#takeIdle(upstream);
+        reused = up !== undefined;
+      }
+    }
+    if (!up) {
+      const got = await connectUpstream(
+        ctx,
+        name,
+        this.pool,
+        client,
+        {
+          first: upstream,
+          preface: pp === 0
+            ? undefined
+            : () =>
+              encodeProxyHeader(pp, { ip: client, port: a.clientPort }, {
+                ip: a.local.hostname,
+                port: a.local.port,
+              }),
+        },
+      );
+      for (const f of got?.failed ?? []) {
+        upstreams.push(f.address);
+        statuses.push(502);
+        times.push(f.ms);
+      }
+      if (!got) {
+        ctx.metrics.refused(name, "no_upstream");
+        finish(502);
+        await this.#answer(io, 502);
+        return false;
+      }
+      up = got.io;
+      upstream = got.upstream;
+      startedAt = got.startedAt;
+    }
+    const pool = this.pool;
+    pool.acquire(upstream!);
+    let released = false;
+    const release = () => {
+      if (!released) pool.release(upstream!);
+      released = true;
+    };
+    try {
+      const expect = headerValue(head.headers, "expect")?.toLowerCase() === "100-continue";
+      const headBytes = upstreamRequest(head, upstream!, forwardedFor, client, a.cipher !== "");
+      await up.write(headBytes);
+      if (expect && hasBody) {
+        await io.write(ascii.encode("HTTP/1.1 100 Continue\r\n\r\n"));
+        await io.flush();
+      }
+      io.readTimeout = ctx.limits.bodyTimeoutMs;
+      io.readKind = "body";
+      let bodyBytes = 0;
+      try {
+        bodyBytes = await pipeBody(io, up, head.framing);
+      } catch (error) {
+        up.close();
+        throw error;
+      }
+      up.readTimeout = ctx.limits.upstreamTimeoutMs;
+      up.readKind = "upstream";
+      let res: ResponseHead | undefined;
+      try {
+        await up.flush();
+        res = await readResponse(up, io, head.method);
+        if (!res) throw new Deno.errors.ConnectionReset("upstream closed before answering");
+      } catch (error) {
+        up.close();
+        if (reused && !hasBody && IDEMPOTENT.has(head.method)) {
+          // Stale keep-alive connection: once more on a fresh one.
+          release();
+          return await this.#exchangeFresh(a, head, client, forwardedFor, claimed, requests);
+        }
+        const timedOut = error instanceof IoTimeout;
+        const bad = error instanceof HeadError;
+        ctx.metrics.upstreamError(
+          name,
+          upstream!.address,
+          timedOut ? "timeout" : bad ? "bad_response" : "reset",
+        );
+        pool.reportFailure(upstream!);
+        upstreams.push(upstream!.address);
+        statuses.push(timedOut ? 504 : 502);
+        times.push(Date.now() - startedAt);
+        finish(timedOut ? 504 : 502);
+        await this.#answer(io, timedOut ? 504 : 502);
+        return false;
+      }
+      pool.reportSuccess(upstream!);
+      upstreams.push(upstream!.address);
+      statuses.push(res.status);
+      times.push(Date.now() - startedAt);
+      finish(res.status, res, bodyBytes);
+      ctx.metrics.request(name, res.status);
+
+      if (res.status === 101) {
+        if (!head.websocket) {
+          up.close();
+          return false;
+        }
+        await io.write(clientResponse(res, false, true));
+        await io.flush();
+        const end = await tunnel(io, up, ctx.limits.tunnelIdleMs);
+        ctx.metrics.tunnel(name, end);
+        return false;
+      }
+      const close = !head.keepAlive || res.framing.kind === "close" || head.minor === 0;
+      await io.write(clientResponse(res, close, false));
+      try {
+        await pipeBody(up, io, res.framing);
+        await io.flush();
+      } catch (error) {
+        up.close();
+        if (error instanceof IoTimeout && error.kind === "upstream") {
+          ctx.metrics.upstreamError(name, upstream!.address, "timeout");
+        } else if (error instanceof BodyError) {
+          ctx.metrics.upstreamError(name, upstream!.address, "bad_response");
+        } else ctx.metrics.aborted(name, "client_error");
+        return false;
+      }
+      release();
+      if (reusable && res.keepAlive && head.minor === 1 && !up.closed) this.#putIdle(upstream!, up);
+      else up.close();
+      return !close;
+    } finally {
+      release();
+    }
+  }
+
+  /** {@linkcode HttpProxy.#exchange} on a new upstream connection (after a stale reuse). */
+  #exchangeFresh(
+    a: Accepted,
+    head: RequestHead,
+    client: string,
+    forwardedFor: string,
+    claimed: string,
+    requests: number,
+  ): Promise<boolean> {
+    const idle = this.#idle;
+    // Every idle connection to the upstreams is suspect after one went stale.
+    for (const list of idle.values()) for (const io of list) io.close();
+    idle.clear();
+    return this.#exchange(a, head, client, forwardedFor, claimed, requests);
+  }
+}
