@@ -48,6 +48,12 @@ export interface SensorOptions {
   geo?: (ip: string) => string;
   /** No DNS lookups (replay): decisions must not depend on the machine's resolver. */
   offline?: boolean;
+  /**
+   * With workers = 0: records run through the chain in batches of this many (Lua entered once
+   * a batch), decided when the batch fills or at the runner's settled(). For replay of logs,
+   * whose records are all at hand; a live sensor decides each record as it arrives.
+   */
+  chainBatch?: number;
   /** The `[proxy]` settings: with `enabled`, the proxy runs in this process (SPEC: issue 22). */
   proxy?: ProxySettings | undefined;
 }
@@ -142,6 +148,9 @@ export class Sensor {
       publishTelemetry: env.publishTelemetry!,
       metrics: this.metrics,
     });
+    if (options.chainBatch !== undefined && this.runner instanceof LocalRunner) {
+      this.runner.batch(options.chainBatch);
+    }
     this.pipeline = new Pipeline({
       store: this.store,
       lm: this.lm,
