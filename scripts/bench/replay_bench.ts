@@ -12,6 +12,7 @@ import { ReplaySession } from "../../src/sensor/replay/replay_session.ts";
 import { readLogBatches } from "../../src/sensor/replay/read_log_batches.ts";
 import { replayLogs } from "../../src/sensor/replay/replay_logs.ts";
 import { fmt } from "./_measure.ts";
+import { COMPONENT_NAMES } from "../../src/shared/config/components.ts";
 import { processCpuSeconds, threadCpuSeconds } from "./_thread_cpu.ts";
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
@@ -181,21 +182,7 @@ export async function run(): Promise<void> {
   }
 }
 
-/** Every filter component of the default chain (the "no filter" row turns them all off). */
-const FILTERS = [
-  "ua_parser",
-  "location_flags",
-  "fixed_lists",
-  "lua",
-  "many_uas",
-  "limit_req_mc",
-  "request_hash_score",
-  "trusted_sources",
-  "geo_zones",
-  "probe_detector",
-  "response_status",
-  "statstore_http_stats",
-  "telemetry_http_sampler",
-];
+/** Every filter component (the "no filter" row turns them all off): all but lm and qpc. */
+const FILTERS = COMPONENT_NAMES.filter((name) => name !== "lm" && name !== "qpc");
 
 if (import.meta.main) await run();
