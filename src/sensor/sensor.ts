@@ -147,6 +147,7 @@ export class Sensor {
       sinks,
       publishTelemetry: env.publishTelemetry!,
       metrics: this.metrics,
+      log: this.#log,
     });
     if (options.chainBatch !== undefined && this.runner instanceof LocalRunner) {
       this.runner.batch(options.chainBatch);

@@ -3,8 +3,7 @@ import type { Settings } from "../../shared/config/settings.ts";
 import type { StepName } from "../filters/domain_chain.ts";
 import type { StatsSnapshot } from "../filters/statstore_http_stats.ts";
 import type { LogLevel } from "../../shared/log/logger.ts";
-import type { RejectReason } from "../wire/decode_record.ts";
-import type { Decision } from "./chain_runner.ts";
+import type { Decision, RunnerDropReason } from "./chain_runner.ts";
 
 /** Messages from the ingest thread to a chain worker. */
 export type ToWorker =
@@ -37,7 +36,7 @@ export interface BatchBuffers {
 
 /** A record a worker did not filter: a duplicate request id, or a body it could not decode. */
 export interface WorkerDrop {
-  reason: "duplicate" | RejectReason;
+  reason: RunnerDropReason;
   domainId: number;
   detail?: string;
 }

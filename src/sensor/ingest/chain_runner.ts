@@ -68,14 +68,21 @@ export interface ChainFactories {
   observers: Partial<Record<ComponentName, ObserverBuilder>>;
 }
 
+/** Why a runner dropped a record after routing (`qts_input_dropped_total{reason}`). */
+export type RunnerDropReason = "duplicate" | "worker_failed" | RejectReason;
+
 /** Callbacks of a runner into the main thread. */
 export interface RunnerSinks {
   decide(decision: Decision): void;
   /**
-   * A record dropped after routing: a duplicate request id, or (submitBody) a body that did
-   * not decode, with the decoder's detail.
+   * A record dropped after routing: a duplicate request id, a body that did not decode in a
+   * worker (submitBody), with the decoder's detail, or a record lost with a worker that died.
    */
-  drop(reason: "duplicate" | RejectReason, domainId: number, detail?: string): void;
+  drop(
+    reason: "duplicate" | "worker_failed" | RejectReason,
+    domainId: number,
+    detail?: string,
+  ): void;
   /** Records whose processing raised in a worker (qts_pipeline_errors_total). */
   failed?(count: number): void;
 }

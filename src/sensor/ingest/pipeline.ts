@@ -7,10 +7,10 @@ import { ListManager } from "../lm/list_manager.ts";
 import type { Logger } from "../../shared/log/logger.ts";
 import type { Metrics } from "../../shared/metrics/metrics.ts";
 import type { HttpRecord } from "../wire/record.ts";
-import { decodeRecord, type RejectReason } from "../wire/decode_record.ts";
+import { decodeRecord } from "../wire/decode_record.ts";
 import { decodeHeader } from "../wire/header.ts";
 import { clientIp } from "../wire/client_ip.ts";
-import type { ChainFactories, ChainRunner, Decision } from "./chain_runner.ts";
+import type { ChainFactories, ChainRunner, Decision, RunnerDropReason } from "./chain_runner.ts";
 import { LocalRunner } from "./local_runner.ts";
 import type { ComponentName } from "../../shared/config/components.ts";
 import {
@@ -34,7 +34,8 @@ export type DropReason =
   | "duplicate"
   | "config_error"
   | "bad_remote_addr"
-  | "domain_cap";
+  | "domain_cap"
+  | "worker_failed";
 
 /** Options of {@linkcode Pipeline}. */
 export interface PipelineOptions {
@@ -187,7 +188,7 @@ export class Pipeline {
   }
 
   /** Counts a record the runner dropped after routing (or could not decode, in a worker). */
-  dropped(reason: "duplicate" | RejectReason, domainId: number, detail?: string): void {
+  dropped(reason: RunnerDropReason, domainId: number, detail?: string): void {
     this.#drop(reason, detail ?? "request id seen twice", domainId);
   }
 

@@ -2,7 +2,7 @@ import type { DomainConfig } from "../../shared/config/components.ts";
 import type { Settings } from "../../shared/config/settings.ts";
 import type { StepName } from "../filters/domain_chain.ts";
 import { mergeStats, type StatsSnapshot } from "../filters/statstore_http_stats.ts";
-import type { LogLevel } from "../../shared/log/logger.ts";
+import type { Logger, LogLevel } from "../../shared/log/logger.ts";
 import type { Metrics } from "../../shared/metrics/metrics.ts";
 import { clientIp } from "../wire/client_ip.ts";
 import { encodeRecord } from "../wire/encode_record.ts";
@@ -21,8 +21,12 @@ export interface WorkerRunnerOptions {
   sinks: RunnerSinks;
   /** Receives sampled records from the workers' telemetry samplers. */
   publishTelemetry?(json: string): void;
-  /** Where the back-pressure counters go (`qts_worker_backpressure_*`). */
+  /** Where the back-pressure and restart counters go (`qts_worker_*`). */
   metrics?: Metrics;
+  /** Where a worker's failure is logged; default one JSON line on stderr. */
+  log?: Logger;
+  /** The chain worker module (tests wrap it to make a worker fail). */
+  workerUrl?: URL;
   /** Records per batch before it is posted without waiting for the next turn. Default 1024. */
   batchSize?: number;
   /** Batches a worker may have in flight before submit() waits (back-pressure). Default 4. */
@@ -36,12 +40,16 @@ interface Batch extends BatchBuffers {
 }
 
 interface Lane {
+  /** 1-based worker number (`wrk_<n>`). */
+  n: number;
   worker: Worker;
   batch: Batch;
   /** Buffers of answered batches, filled again before new ones are allocated. */
   free: BatchBuffers[];
-  /** First sequence number of each batch in flight, oldest first. */
-  flying: number[];
+  /** Each batch in flight, oldest first: its first sequence number, records, first domain. */
+  flying: { seq: number; count: number; domainId: number }[];
+  /** Ids of the acks and stats replies this worker owes. */
+  owed: Set<number>;
   inFlight: number;
   drained: PromiseWithResolvers<void> | undefined;
   stats: StatsSnapshot;
@@ -103,6 +111,11 @@ export class WorkerRunner implements ChainRunner {
   readonly #maxInFlight: number;
   readonly #waits: { value: number };
   readonly #waited: { value: number };
+  readonly #restarts: { value: number };
+  /** The last configuration each domain's chain was built from (a restarted worker gets them). */
+  readonly #configs = new Map<number, DomainConfig>();
+  #global: DomainConfig;
+  #closing = false;
 
   constructor(options: WorkerRunnerOptions) {
     this.#o = options;
@@ -117,37 +130,93 @@ export class WorkerRunner implements ChainRunner {
       "qts_worker_backpressure_seconds_total",
       "Seconds the ingest thread spent waiting for chain workers",
     ) ?? { value: 0 };
+    this.#restarts = metrics?.counter(
+      "qts_worker_restarts_total",
+      "Chain workers that died (an uncaught error) and were started again",
+    ) ?? { value: 0 };
+    this.#global = options.global;
     for (let i = 0; i < Math.max(1, options.workers); i++) {
-      const worker = new Worker(new URL("./chain_worker.ts", import.meta.url), { type: "module" });
       const lane: Lane = {
-        worker,
+        n: i + 1,
+        worker: undefined as unknown as Worker,
         batch: newBatch(this.#batchSize),
         free: [],
         flying: [],
+        owed: new Set(),
         inFlight: 0,
         drained: undefined,
         stats: { domains: {}, drops: {} },
         cpu: 0,
       };
-      worker.onmessage = (event: MessageEvent<FromWorker>) => this.#receive(lane, event.data);
-      worker.onerror = (event) => {
-        event.preventDefault();
-        console.error(
-          JSON.stringify({ level: "error", msg: "chain worker error", error: event.message }),
-        );
-      };
-      this.#post(lane, {
-        t: "init",
-        settings: options.settings,
-        global: options.global,
-        worker: i + 1,
-        logLevel: options.logLevel,
-      });
+      this.#spawn(lane);
       this.#lanes.push(lane);
     }
     // statstore counters live in the workers; a fresh merged copy a second is enough for
     // /stats and /metrics and costs nothing on the record path.
     this.#statsTimer = setInterval(() => void this.refreshStats(), 1000);
+  }
+
+  /** Starts the lane's worker with the current global components and every domain's chain. */
+  #spawn(lane: Lane): void {
+    const worker = new Worker(this.#o.workerUrl ?? new URL("./chain_worker.ts", import.meta.url), {
+      type: "module",
+    });
+    lane.worker = worker;
+    // A dead worker's late answers are ignored: its records were counted as lost.
+    worker.onmessage = (event: MessageEvent<FromWorker>) => {
+      if (lane.worker === worker) this.#receive(lane, event.data);
+    };
+    worker.onerror = (event) => {
+      event.preventDefault();
+      if (lane.worker === worker) this.#failed(lane, event.message);
+    };
+    const o = this.#o;
+    this.#post(lane, {
+      t: "init",
+      settings: o.settings,
+      global: this.#global,
+      worker: lane.n,
+      logLevel: o.logLevel,
+    });
+    // Acks with id 0 are awaited by nobody: the chains were built once already.
+    for (const [domainId, config] of this.#configs) {
+      this.#post(lane, { t: "configure", id: 0, domainId, config });
+    }
+  }
+
+  /**
+   * A worker died (an uncaught error or rejection ends a Web Worker): the records of its
+   * batches in flight are lost and counted as dropped (`worker_failed`), what it owed is
+   * settled, and a fresh worker takes its shard with every domain's chain (the shard's per-IP
+   * filter state starts over). Without this the ingest thread would wait for it for ever.
+   */
+  #failed(lane: Lane, error: string): void {
+    lane.worker.terminate();
+    let lost = 0;
+    for (const batch of lane.flying) {
+      lost += batch.count;
+      for (let i = 0; i < batch.count; i++) {
+        this.#o.sinks.drop("worker_failed", batch.domainId, `chain worker ${lane.n} failed`);
+      }
+    }
+    lane.flying = [];
+    lane.inFlight = 0;
+    for (const id of lane.owed) {
+      this.#acks.get(id)?.resolve({ t: "ack", id, error: `chain worker ${lane.n} failed` });
+      this.#acks.delete(id);
+      this.#statsWaits.get(id)?.resolve(lane.stats);
+      this.#statsWaits.delete(id);
+    }
+    lane.owed.clear();
+    lane.drained?.resolve();
+    lane.drained = undefined;
+    const fields = { worker: `wrk_${lane.n}`, error, records_lost: lost };
+    if (this.#o.log) this.#o.log.log("error", "chain worker failed, starting it again", fields);
+    else console.error(JSON.stringify({ level: "error", msg: "chain worker failed", ...fields }));
+    this.#release();
+    if (this.#closing) return;
+    this.#restarts.value++;
+    this.#spawn(lane);
   }
 
   #post(lane: Lane, message: ToWorker, transfer: Transferable[] = []): void {
@@ -157,6 +226,7 @@ export class WorkerRunner implements ChainRunner {
   #receive(lane: Lane, message: FromWorker): void {
     switch (message.t) {
       case "ack": {
+        lane.owed.delete(message.id);
         const wait = this.#acks.get(message.id);
         this.#acks.delete(message.id);
         wait?.resolve(message);
@@ -186,6 +256,7 @@ export class WorkerRunner implements ChainRunner {
         return;
       }
       case "stats": {
+        lane.owed.delete(message.id);
         lane.stats = message.snapshot;
         lane.cpu = message.cpu;
         const wait = this.#statsWaits.get(message.id);
@@ -205,7 +276,8 @@ export class WorkerRunner implements ChainRunner {
     if (this.#held.length === 0) return;
     let safe = Infinity;
     for (const lane of this.#lanes) {
-      const oldest = lane.flying[0] ?? (lane.batch.count > 0 ? lane.batch.seqs[0] : undefined);
+      const oldest = lane.flying[0]?.seq ??
+        (lane.batch.count > 0 ? lane.batch.seqs[0] : undefined);
       if (oldest !== undefined && oldest < safe) safe = oldest;
     }
     this.#held.sort((a, b) => a.seq - b.seq);
@@ -221,6 +293,7 @@ export class WorkerRunner implements ChainRunner {
       const id = this.#nextId++;
       const wait = Promise.withResolvers<FromWorker & { t: "ack" }>();
       this.#acks.set(id, wait);
+      lane.owed.add(id);
       this.#post(lane, make(id));
       return wait.promise;
     });
@@ -287,7 +360,7 @@ export class WorkerRunner implements ChainRunner {
     const { count, size: _size, ...buffers } = lane.batch;
     const { seqs, domains, nows, ends, bytes } = buffers;
     lane.batch = nextBatch(lane, this.#batchSize);
-    lane.flying.push(seqs[0]!);
+    lane.flying.push({ seq: seqs[0]!, count, domainId: domains[0]! });
     lane.inFlight++;
     this.#post(lane, { t: "batch", seq: this.#seq++, count, buffers }, [
       seqs.buffer,
@@ -303,6 +376,7 @@ export class WorkerRunner implements ChainRunner {
     const acks = await this.#everyWorker((id) => ({ t: "configure", id, domainId, config }));
     const failed = acks.find((a) => a.error !== undefined);
     if (failed) throw new TypeError(failed.error);
+    this.#configs.set(domainId, config);
     this.#steps.set(domainId, acks[0]?.steps ?? []);
     return acks[0]?.skipped ?? [];
   }
@@ -313,12 +387,14 @@ export class WorkerRunner implements ChainRunner {
 
   setGlobal(global: DomainConfig): void {
     this.flush();
+    this.#global = global;
     for (const lane of this.#lanes) this.#post(lane, { t: "global", global });
   }
 
   async remove(domainId: number): Promise<void> {
     this.flush();
     this.#steps.delete(domainId);
+    this.#configs.delete(domainId);
     await this.#everyWorker((id) => ({ t: "remove", id, domainId }));
   }
 
@@ -337,6 +413,7 @@ export class WorkerRunner implements ChainRunner {
       const id = this.#nextId++;
       const wait = Promise.withResolvers<StatsSnapshot>();
       this.#statsWaits.set(id, wait);
+      lane.owed.add(id);
       this.#post(lane, { t: "stats", id });
       return wait.promise;
     });
@@ -365,6 +442,7 @@ export class WorkerRunner implements ChainRunner {
   }
 
   async close(): Promise<void> {
+    this.#closing = true;
     this.flush();
     if (this.#statsTimer !== undefined) clearInterval(this.#statsTimer);
     this.#statsTimer = undefined;

@@ -6,6 +6,8 @@
  */
 import assert from "node:assert/strict";
 import {
+  completeComponents,
+  componentsFromObject,
   EMBEDDED_DEFAULT_CONF,
   parseDefaultConf,
 } from "../../../src/shared/config/load_components.ts";
@@ -36,6 +38,8 @@ import {
 import { seededRandom } from "../../_support/random.ts";
 
 const DOMAIN = 8984;
+/** Records of this domain kill _failing_chain_worker.ts (a worker module: not imported here). */
+const FATAL_DOMAIN = 666;
 const DOMAIN_JSON = {
   fixed_lists: { lists: [{ name: "bad", type: "black", entries: ["203.0.113.0/24"] }] },
   lua: { enabled: false },
@@ -216,6 +220,64 @@ Deno.test({
       assert.equal(waited, 20);
       assert.equal(metrics.get("qts_worker_backpressure_total"), 20);
       assert.ok(metrics.get("qts_worker_backpressure_seconds_total") > 0);
+    } finally {
+      await runner.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "WorkerRunner starts a dead worker again and counts the records it took down",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const settings = loadSettings("[tsng]\ncomponents_config_dir =\nstate_dir =\n", "t.ini");
+    const global = parseDefaultConf(EMBEDDED_DEFAULT_CONF, "default.conf");
+    const config = completeComponents(
+      componentsFromObject({
+        fixed_lists: { lists: [{ name: "all", type: "black", entries: ["0.0.0.0/0"] }] },
+      }, "t"),
+      global,
+    );
+    const metrics = new Metrics();
+    const decided: Decision[] = [];
+    const lost: string[] = [];
+    const runner = new WorkerRunner({
+      workers: 2,
+      settings,
+      global,
+      logLevel: "error",
+      sinks: {
+        decide: (d) => void decided.push(d),
+        drop: (reason, _domain, detail) => void lost.push(`${reason}: ${detail}`),
+      },
+      metrics,
+      log: silentLogger,
+      batchSize: 10,
+      workerUrl: new URL("./_failing_chain_worker.ts", import.meta.url),
+    });
+    try {
+      await runner.configure(1, config);
+      await runner.configure(FATAL_DOMAIN, config);
+      const send = async (domain: number, i: number) => {
+        const remote_ip = parseIPv4(`198.51.100.${i % 50}`)!;
+        const body = encodeRecord({ ...emptyRecord(), remote_ip, method: "GET", url: `/${i}` });
+        const pending = runner.submitBody(domain, body, 1_700_000_000_000 + i);
+        if (pending) await pending;
+      };
+      for (let i = 0; i < 100; i++) await send(1, i);
+      await send(FATAL_DOMAIN, 100);
+      await runner.drain();
+      for (let i = 101; i < 200; i++) await send(1, i);
+      await runner.drain();
+      assert.equal(metrics.get("qts_worker_restarts_total"), 1);
+      // Every record is decided (each makes an event) or counted as lost, never both.
+      assert.ok(lost.length >= 1 && lost.length <= 40, `${lost.length} lost`);
+      assert.ok(lost.every((l) => l.startsWith("worker_failed: chain worker")), lost[0]);
+      assert.equal(decided.length + lost.length, 200);
+      // The restarted worker has the chain: records sent after the failure are decided.
+      assert.ok(decided.some((d) => d.now === 1_700_000_000_000 + 199));
+      assert.ok(decided.every((d) => d.events.includes("fixed_all")));
     } finally {
       await runner.close();
     }
