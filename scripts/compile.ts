@@ -79,6 +79,11 @@ export const COMPILE_INCLUDES: readonly CompileInclude[] = [
     why: "the traffic classifier (classify/model/classify_flow.ts)",
   },
   {
+    path: "src/analyzer/classify/model/iscx_calibration.json",
+    kind: "asset",
+    why: "the classifier's calibration and unknown guard (classify/model/recognize_flow.ts)",
+  },
+  {
     path: "npm:wasmoon/dist/glue.wasm",
     kind: "asset",
     why: "the Lua VM, read by path (filters/_lua_engine.ts)",

@@ -1,8 +1,8 @@
 /**
  * `deno task fuzz`: seeded, time-bounded fuzzing of the input surfaces (issue 17).
  *
- *     deno task fuzz [--target wire|zmtp|pcap|config|all] [--count N] [--seconds S] [--seed N]
- *                    [--hang S] [--input FILE]
+ *     deno task fuzz [--target wire|zmtp|pcap|config|http|proxy|all] [--count N] [--seconds S]
+ *                    [--seed N] [--hang S] [--input FILE]
  *
  * Each target runs in its own worker for N inputs (default 1,000,000) or S seconds (default
  * 600, so the slowest target, config at ~3k inputs/s, reaches its million), whichever comes
@@ -27,7 +27,7 @@ interface Args {
 }
 
 const USAGE =
-  "usage: deno task fuzz [--target wire|zmtp|pcap|config|all] [--count N] [--seconds S] " +
+  "usage: deno task fuzz [--target wire|zmtp|pcap|config|http|proxy|all] [--count N] [--seconds S] " +
   "[--seed N] [--hang S] [--input FILE]";
 
 function parseArgs(argv: string[]): Args {

@@ -2,8 +2,8 @@
  * `deno task bench proxy`: small responses through `qts proxy` next to nginx `proxy_pass` to the
  * same upstream (an nginx answering `ok`), load from wrk, each on loopback with one worker:
  * requests/s, p50/p99 latency and the latency each proxy adds over the upstream alone; then
- * WebSocket echo messages/s through `qts proxy` next to the upstream alone. Figures only; the
- * machine is shared, so compare the ratios within one run.
+ * WebSocket echo messages/s through `qts proxy` next to nginx and the upstream alone. Figures
+ * only; the machine is shared, so compare the ratios within one run.
  * @module
  */
 import { join } from "node:path";
@@ -109,6 +109,7 @@ export async function run(): Promise<void> {
     ngx: freePort(),
     qts: freePort(),
     wsUp: freePort(),
+    wsNgx: freePort(),
     wsQts: freePort(),
   };
   const temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
@@ -142,6 +143,15 @@ ${server}
       proxy_http_version 1.1;
       proxy_set_header Connection "";
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    }
+  }
+  server {
+    listen 127.0.0.1:${p.wsNgx};
+    location / {
+      proxy_pass http://127.0.0.1:${p.wsUp};
+      proxy_http_version 1.1;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection "upgrade";
     }
   }`,
     ),
@@ -210,11 +220,16 @@ servers = 127.0.0.1:${p.wsUp}
       );
     }
     ratio("qts proxy / nginx requests/s (target ≥ 0.5)", viaQts.rps / viaNginx.rps);
+    // Ping-pong on 8 sockets: latency-bound, so every hop costs; nginx's hop is the reference.
     const wsDirect = await wsRate(`ws://127.0.0.1:${p.wsUp}/`, 8);
+    const wsNginx = await wsRate(`ws://127.0.0.1:${p.wsNgx}/`, 8);
     const wsQts = await wsRate(`ws://127.0.0.1:${p.wsQts}/`, 8);
     report("WebSocket echo, upstream alone: messages/s", wsDirect, "msg/s");
+    report("WebSocket echo, through nginx: messages/s", wsNginx, "msg/s");
     report("WebSocket echo, through qts proxy: messages/s", wsQts, "msg/s");
+    ratio("WebSocket through nginx / alone", wsNginx / wsDirect);
     ratio("WebSocket through qts / alone", wsQts / wsDirect);
+    ratio("WebSocket through qts / through nginx", wsQts / wsNginx);
   } finally {
     for (const child of children) {
       try {

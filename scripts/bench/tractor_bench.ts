@@ -43,7 +43,7 @@ export async function run(): Promise<void> {
     try {
       t = performance.now();
       const capture = await new CaptureRepository(captures).resolve("big.pcap");
-      const submitted = tractor.runner.submit(capture!);
+      const submitted = await tractor.runner.submit(capture!);
       const job = await tractor.runner.waitFor(submitted.id);
       const jobS = (performance.now() - t) / 1000;
       report("job in Worker (label + SQLite + aggregates)", size / 1e6 / jobS, "MB/s");

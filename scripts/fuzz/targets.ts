@@ -4,13 +4,15 @@
  */
 
 import { configTarget } from "./config_target.ts";
+import { httpTarget } from "./http_target.ts";
 import { pcapTarget } from "./pcap_target.ts";
+import { proxyProtocolTarget } from "./proxy_protocol_target.ts";
 import type { FuzzTarget } from "./_target.ts";
 import { wireTarget } from "./wire_target.ts";
 import { zmtpTarget } from "./zmtp_target.ts";
 
 /** Target names in run order. */
-export const TARGET_NAMES = ["wire", "zmtp", "pcap", "config"] as const;
+export const TARGET_NAMES = ["wire", "zmtp", "pcap", "config", "http", "proxy"] as const;
 
 /** A target name. */
 export type TargetName = (typeof TARGET_NAMES)[number];
@@ -37,5 +39,9 @@ export function targets(name: TargetName, options: TargetOptions = {}): FuzzTarg
       return pcapTarget({ root });
     case "config":
       return configTarget({ root });
+    case "http":
+      return httpTarget();
+    case "proxy":
+      return proxyProtocolTarget();
   }
 }

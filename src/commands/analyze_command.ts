@@ -25,10 +25,13 @@ Output (any combination; "-" = stdout; with none given, CSV goes to stdout):
   --csv FILE              the seed's table: 23 feature columns + label, the seed's conventions
   --arff FILE             ISCX attribute names and conventions (mergeable with the ISCX files)
   --json FILE             flow list: 5-tuple, times, counts, features (null = undefined), label,
-                          labelSource, confidence, session, protocol/domain found by signatures
+                          labelSource, confidence, session, protocol/domain found by signatures,
+                          the classifier's guess and why it said "unknown" (unknownReason)
   --format csv|arff|json  with --output FILE (default stdout): same as the options above
 
-Labels (default: payload signatures, else the time-feature classifier's class):
+Labels (default: payload signatures, else the time-feature classifier's class, or "unknown"
+when its calibrated confidence is under 0.5, the flow's features lie far outside its training
+data, or the protocol/port is a service its classes never had, e.g. syslog or DNS):
   --label NAME            label every flow (a one-application capture becomes training data);
                           the JSON still shows what signatures found ("detected")
   --no-classify           signatures and sessions only: flows they cannot name stay unlabelled
@@ -101,6 +104,8 @@ function labelFields(flow: { annotations: Record<string, unknown> | undefined })
     ...(info.protocol !== undefined ? { appProtocol: info.protocol } : {}),
     ...(info.domain !== undefined ? { domain: info.domain } : {}),
     ...(info.userAgent !== undefined ? { userAgent: info.userAgent } : {}),
+    ...(info.guess !== undefined ? { guess: info.guess } : {}),
+    ...(info.unknownReason !== undefined ? { unknownReason: info.unknownReason } : {}),
   };
 }
 

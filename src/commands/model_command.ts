@@ -9,6 +9,14 @@ import { type Dataset, parseDataset } from "../analyzer/classify/model/parse_dat
 import { forestProba, trainForest } from "../analyzer/classify/model/train_forest.ts";
 import { timeoutFromName, trainModelSet } from "../analyzer/classify/model/train_model_set.ts";
 import { TrafficModel } from "../analyzer/classify/model/traffic_model.ts";
+import {
+  evaluateUnknownGuard,
+  type UnknownGuardReport,
+} from "../analyzer/classify/model/evaluate_unknown_guard.ts";
+import { heldOutPredictions } from "../analyzer/classify/model/held_out_predictions.ts";
+import { labelReport } from "../analyzer/classify/model/label_report.ts";
+import { builtinGuard } from "../analyzer/classify/model/recognize_flow.ts";
+import type { UnknownGuard } from "../analyzer/classify/model/unknown_guard.ts";
 
 const usage = `qts model — the time-feature traffic classifier (ISCX VPN-nonVPN classes)
 
@@ -16,6 +24,7 @@ Usage:
   qts model train [--data <arff|csv>]… --out <model.json> [--per-timeout] [--seed <n>]
   qts model eval  [--data <arff|csv>]… [--model <model.json>|builtin] [--cv <k>]
                   [--baseline rf] [--timeout <s>] [--seed <n>] [--json]
+  qts model eval  --unknown [--data <arff|csv>]… [--cv <k>] [--seed <n>] [--json]
 
 train   Trains the shipped algorithm (softmax gradient-boosted trees on the 23 ISCX time
         features plus derived counts and ratios) and writes a model set.
@@ -31,6 +40,14 @@ eval    Scores a model on labelled files, one report per file.
                        bootstrap, Gini, fully grown) on the raw 23 features, side by side.
         --json         one JSON object per file: {"accuracy","macro_f1","per_class"}
                        (several files or a baseline: one line each, with "file"/"baseline").
+        With the built-in model, also the flows the analyzer would call "unknown" (the
+        shipped threshold on the calibrated confidence, and the training ranges): coverage,
+        accuracy and macro-F1 with "unknown" counted as a miss, and on the covered rows.
+        --unknown      held-out figures of the unknown guard: k-fold CV (--cv, default 5) of
+                       the shipped layout (one model per flow timeout over its files' classes),
+                       temperature and ranges fitted without the scored fold, the shipped
+                       threshold; macro-F1/accuracy without and with "unknown", coverage,
+                       calibration error (ECE) before/after, a coverage/accuracy sweep.
 
 --data defaults to the four files in ../shared/datasets/iscx-vpn2016-time/.
 `;
@@ -93,6 +110,124 @@ function evaluateModel(model: TrafficModel, data: Dataset): ClassificationReport
   return classificationReport(data.y, predicted, data.classes);
 }
 
+/** Scores at the guard's threshold, as the analyzer labels: "unknown" is a miss. */
+interface GuardedScores {
+  threshold: number;
+  coverage: number;
+  accuracy: number;
+  macro_f1: number;
+  covered_accuracy: number;
+  covered_macro_f1: number;
+}
+
+/** What the analyzer would label each row (all the model's classes, or "unknown"). */
+function evaluateGuarded(
+  model: TrafficModel,
+  guard: UnknownGuard,
+  data: Dataset,
+): GuardedScores | undefined {
+  if (guard.member(model) === undefined) return undefined;
+  const out = new Float64Array(model.classes.length);
+  const width = data.x.length / Math.max(data.rows, 1);
+  const truth: string[] = [], labels: string[] = [];
+  for (let i = 0; i < data.rows; i++) {
+    model.proba(data.x, i * width, out);
+    truth.push(data.classes[data.y[i]!]!);
+    labels.push(guard.judge(model, out, data.x, i * width).label);
+  }
+  const kept = labels.map((l) => l !== "unknown");
+  const pick = (list: string[]) => list.filter((_, i) => kept[i]);
+  const open = labelReport(truth, labels, data.classes);
+  const covered = labelReport(pick(truth), pick(labels), data.classes);
+  return {
+    threshold: guard.threshold,
+    coverage: kept.filter(Boolean).length / Math.max(data.rows, 1),
+    accuracy: open.accuracy,
+    macro_f1: open.macro_f1,
+    covered_accuracy: covered.accuracy,
+    covered_macro_f1: covered.macro_f1,
+  };
+}
+
+function guardedLine(g: GuardedScores): string {
+  return `  with "unknown" below ${g.threshold}: coverage ${g.coverage.toFixed(4)}  macro-F1 ${
+    g.macro_f1.toFixed(4)
+  }  accuracy ${g.accuracy.toFixed(4)}  (covered rows: macro-F1 ${
+    g.covered_macro_f1.toFixed(4)
+  }  accuracy ${g.covered_accuracy.toFixed(4)})`;
+}
+
+/** `qts model eval --unknown`: held-out figures of the shipped layout with the unknown guard. */
+async function evaluateUnknown(values: Values, folds: number, seed: number): Promise<number> {
+  const datasets = await loadFiles(values.data ?? defaultData());
+  const started = performance.now();
+  const heldOut = heldOutPredictions(datasets, {
+    folds,
+    seed,
+    onFold: (timeout, fold, rows) =>
+      console.error(
+        `training the ${timeout === null ? "" : `${timeout}s `}model of fold ${
+          fold + 1
+        }/${folds} on ${rows} rows`,
+      ),
+  });
+  const { threshold, minOutOfRange } = builtinGuard();
+  const result = evaluateUnknownGuard(heldOut, { threshold, minOutOfRange });
+  const row = (r: UnknownGuardReport) => ({
+    file: r.file,
+    rows: r.rows,
+    threshold,
+    macro_f1: r.closed.macro_f1,
+    accuracy: r.closed.accuracy,
+    coverage: r.coverage,
+    open_macro_f1: r.open.macro_f1,
+    open_accuracy: r.open.accuracy,
+    covered_macro_f1: r.covered.macro_f1,
+    covered_accuracy: r.covered.accuracy,
+    ece_raw: r.ece.raw,
+    ece_calibrated: r.ece.calibrated,
+    unknown: r.unknown,
+  });
+  if (values.json) {
+    for (const r of result.files) console.log(JSON.stringify(row(r)));
+    console.log(JSON.stringify({ sweep: result.sweep }));
+    return 0;
+  }
+  const f = (v: number) => v.toFixed(4);
+  for (const r of result.files) {
+    console.log(
+      `${r.file} (${r.rows} rows), stratified ${folds}-fold CV of the shipped layout, ` +
+        `threshold ${threshold}`,
+    );
+    console.log(
+      `  without "unknown"  macro-F1 ${f(r.closed.macro_f1)}  accuracy ${f(r.closed.accuracy)}`,
+    );
+    console.log(
+      `  with "unknown"     macro-F1 ${f(r.open.macro_f1)}  accuracy ${f(r.open.accuracy)}  ` +
+        `coverage ${f(r.coverage)}`,
+    );
+    console.log(
+      `  covered rows       macro-F1 ${f(r.covered.macro_f1)}  accuracy ${f(r.covered.accuracy)}`,
+    );
+    const reasons = Object.entries(r.unknown).map(([k, v]) => `${k} ${v}`).join(", ");
+    console.log(
+      `  ECE ${f(r.ece.raw)} raw → ${f(r.ece.calibrated)} calibrated; unknown: ${
+        reasons || "none"
+      }`,
+    );
+  }
+  console.log("threshold  coverage  accuracy  rejected-accuracy (all files, in range)");
+  for (const p of result.sweep) {
+    console.log(
+      `${p.threshold.toFixed(2).padStart(9)}  ${f(p.coverage)}    ${f(p.accuracy)}    ${
+        f(p.rejectedAccuracy)
+      }`,
+    );
+  }
+  console.error(`${((performance.now() - started) / 1000).toFixed(1)} s`);
+  return 0;
+}
+
 /**
  * Guesses the flow timeout of unnamed data: in the ISCX files at most 3 % of 15 s flows last over
  * 16 s (the tool did not always cut them) but over 40 % of 120 s flows do.
@@ -146,6 +281,14 @@ async function evaluate(values: Values): Promise<number> {
     return fail(`--baseline "${values.baseline}" is unknown (only "rf")`);
   }
   if (values.baseline !== undefined && cv === 0) return fail("--baseline needs --cv <k>");
+  if (values.unknown) {
+    if (values.model !== undefined || values.baseline !== undefined) {
+      return fail("--unknown trains the shipped layout; drop --model and --baseline");
+    }
+    const seed = values.seed === undefined ? 1 : Number(values.seed);
+    if (!Number.isInteger(seed)) return fail(`--seed "${values.seed}" is not an integer`);
+    return await evaluateUnknown(values, cv === 0 ? 5 : cv, seed);
+  }
   if (cv > 0 && values.model !== undefined) return fail("--cv trains its own models; drop --model");
   const seed = values.seed === undefined ? 1 : Number(values.seed);
   if (!Number.isInteger(seed)) return fail(`--seed "${values.seed}" is not an integer`);
@@ -172,10 +315,12 @@ async function evaluate(values: Values): Promise<number> {
   for (const data of datasets) {
     const name = baseName(data.source);
     let report: ClassificationReport;
+    let guarded: GuardedScores | undefined;
     let baseline: ClassificationReport | undefined;
     if (set) {
       const model = pickMember(set, data, timeout);
       report = evaluateModel(model, data);
+      guarded = evaluateGuarded(model, builtinGuard(), data);
       if (model.trainedOn.includes(name)) {
         console.error(
           `note: the model was trained on a file named ${name}; if these are those rows, the ` +
@@ -189,6 +334,7 @@ async function evaluate(values: Values): Promise<number> {
           }]`,
         );
         console.log(formatLine("model", report));
+        if (guarded) console.log(guardedLine(guarded));
         console.log(perClassLine(report));
       }
     } else {
@@ -223,8 +369,13 @@ async function evaluate(values: Values): Promise<number> {
       }
     }
     if (values.json) {
-      if (datasets.length === 1 && !baseline) lines.push(JSON.stringify(report));
-      else lines.push(JSON.stringify({ file: name, ...report, ...(baseline ? { baseline } : {}) }));
+      const extra = guarded ? { unknown_guard: guarded } : {};
+      if (datasets.length === 1 && !baseline) lines.push(JSON.stringify({ ...report, ...extra }));
+      else {
+        lines.push(
+          JSON.stringify({ file: name, ...report, ...extra, ...(baseline ? { baseline } : {}) }),
+        );
+      }
     }
   }
   for (const line of lines) console.log(line);
@@ -245,6 +396,7 @@ interface Values {
   timeout?: string;
   seed?: string;
   json?: boolean;
+  unknown?: boolean;
   "per-timeout"?: boolean;
   help?: boolean;
 }
@@ -263,6 +415,7 @@ export async function modelCommand(args: string[]): Promise<number> {
     timeout: { type: "string" },
     seed: { type: "string" },
     json: { type: "boolean" },
+    unknown: { type: "boolean" },
     "per-timeout": { type: "boolean" },
   }, { positionals: true });
   if (typeof parsed === "number") return parsed;

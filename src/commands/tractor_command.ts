@@ -3,14 +3,25 @@ import { isLoopback } from "../shared/config/settings.ts";
 import { parseCommandLine } from "./parse_command_line.ts";
 import { waitForStopSignal } from "./_wait_for_stop_signal.ts";
 
-const HELP = `Usage: qts tractor --captures <dir> --state <dir> [options]
+const HELP = `Usage: qts tractor --captures <dir> (--state <dir> | --store postgres://…) [options]
 
 Serves the TrActor REST API v1 (and a page at /) over the captures in <dir>: list them, process
 them in background jobs (flows, labels, per-IP statistics), read the results. Jobs and results
-live in SQLite in the state directory; a job interrupted by a restart is resumed.
+live in SQLite in the state directory, or in PostgreSQL with --store; a job interrupted by a
+restart is resumed.
 
   --captures <dir>        capture repository: *.pcap, *.pcapng, *.cap (also .gz) directly inside
   --state <dir>           state directory (tractor.sqlite), created when missing
+  --store <url>           postgres://user[:password]@host:port/db instead of SQLite (default:
+                          $QTS_TRACTOR_STORE, which keeps a password out of ps; or give none and
+                          set PGPASSWORD). Several qts tractor hosts on one store share one queue
+                          and one result set: each claims the next job when a worker is free
+                          (SELECT … FOR UPDATE SKIP LOCKED). Their --captures must be the same
+                          files under the same names (a shared directory, e.g. NFS)
+  --lease <s>             a claimed job is another host's to take over when its holder has not
+                          renewed the claim for this long (dead or hung host; default 60)
+  --poll <ms>             how often a shared store is asked for jobs queued elsewhere (default
+                          1000)
   --listen <host:port>    address to serve on (default 127.0.0.1:4280; [::1]:4280 for IPv6)
   --geoip <file.mmdb>     MaxMind-format city database for country/city in statistics/ip
   --labels <file.yaml>    labels: groups for /labels/list, domain -> application, protocol
@@ -24,8 +35,11 @@ live in SQLite in the state directory; a job interrupted by a restart is resumed
                           as a comma-separated list
   -h, --help              this text
 
-Permissions: --allow-net=<host:port> --allow-read --allow-write=<state dir>
-             --allow-env=LOG_TOKENS,LOG_STREAM,QTS_TRACTOR_TOKEN
+Permissions: --allow-net=<host:port>[,<postgres host:port>] --allow-read --allow-write=<state dir>
+             --allow-env=LOG_TOKENS,LOG_STREAM,QTS_TRACTOR_TOKEN,QTS_TRACTOR_STORE
+             With --store also --allow-env=…,PG* (the client reads libpq's PG* variables:
+             PGPASSWORD when the URL has none, PGSSLMODE …) and --allow-sys=hostname (this host
+             in claimed_by, else "localhost:<pid>"). The URL's password is never logged.
 
 The API answers only to its listen address (and loopback names, and --allow-host): a web page
 cannot reach it through a rebound DNS name. The state directory is created 0700, its files 0600.
@@ -84,15 +98,28 @@ export async function tractorCommand(args: string[]): Promise<number> {
     token: { type: "string" },
     "token-file": { type: "string" },
     "allow-host": { type: "string" },
+    store: { type: "string" },
+    lease: { type: "string" },
+    poll: { type: "string" },
   });
   if (typeof parsed === "number") return parsed;
   const { values } = parsed;
-  if (values.captures === undefined || values.state === undefined) {
-    console.error(`qts tractor: --captures and --state are required\n\n${HELP}`);
+  let store = values.store;
+  if (store === undefined) {
+    try {
+      store = Deno.env.get("QTS_TRACTOR_STORE")?.trim() || undefined;
+    } catch {
+      // --allow-env does not cover it
+    }
+  }
+  if (values.captures === undefined || (values.state === undefined && store === undefined)) {
+    console.error(`qts tractor: --captures and --state (or --store) are required\n\n${HELP}`);
     return 2;
   }
-  let listen, workers, flowTimeout, token;
+  let listen, workers, flowTimeout, token, lease, poll;
   try {
+    lease = positiveInt("lease", values.lease, 60);
+    poll = positiveInt("poll", values.poll, 1000);
     listen = parseListen(values.listen ?? "127.0.0.1:4280");
     workers = positiveInt("workers", values.workers, 1);
     flowTimeout = positiveInt("flow-timeout", values["flow-timeout"], 120);
@@ -116,7 +143,10 @@ export async function tractorCommand(args: string[]): Promise<number> {
   try {
     tractor = await startTractor({
       capturesDir: values.captures,
-      stateDir: values.state,
+      ...(values.state !== undefined ? { stateDir: values.state } : {}),
+      ...(store !== undefined ? { store } : {}),
+      leaseSeconds: lease,
+      pollMs: poll,
       listen,
       workers,
       flowTimeoutSeconds: flowTimeout,

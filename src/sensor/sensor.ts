@@ -414,7 +414,7 @@ export class Sensor {
         previous?.(cmd, json);
         bans.apply(cmd);
       };
-    } else bans.follow(settings.bansFrom, settings.bansApi);
+    } else void bans.follow(settings.bansFrom, settings.bansApi);
     this.#proxy = new ProxyServer({
       settings,
       metrics: this.metrics,

@@ -13,6 +13,8 @@ const COUNTS: Record<TargetName, number> = {
   zmtp: 5_000,
   pcap: 3_000,
   config: 1_500,
+  http: 20_000,
+  proxy: 20_000,
 };
 
 for (const name of Object.keys(COUNTS) as TargetName[]) {

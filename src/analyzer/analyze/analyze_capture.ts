@@ -49,6 +49,8 @@ export interface AnalyzeOptions {
   signal?: AbortSignal;
   /** Size of a streamed source, when known, for progress and early truncation reports. */
   sizeBytes?: number;
+  /** Awaited before each read of a streamed source: back-pressure from a slower consumer. */
+  beforeRead?: () => Promise<void>;
 }
 
 /** What one capture contained. */
@@ -111,6 +113,11 @@ export async function analyzeCapture(
   } else {
     input = source;
     if (source instanceof Uint8Array) size = source.length;
+  }
+  const beforeRead = options.beforeRead;
+  if (beforeRead && !(input instanceof Uint8Array)) {
+    const inner = input;
+    input = { read: async (p) => (await beforeRead(), await inner.read(p)) };
   }
   const label = options.label ?? "";
   const labeler = options.labeler;

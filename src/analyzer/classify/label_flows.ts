@@ -2,14 +2,17 @@ import { formatAddress } from "../../shared/net/ip.ts";
 import type { Flow, FlowDirection } from "../flows/flow.ts";
 import { type FlowFeatures, flowFeatures } from "../flows/flow_features.ts";
 import type { PayloadInspector } from "../flows/flow_table.ts";
-import { classifyFlow } from "./model/classify_flow.ts";
 import { featureNames } from "./model/feature_names.ts";
+import { recognizeFlow } from "./model/recognize_flow.ts";
+import type { GuardedClass, UnknownReason } from "./model/unknown_guard.ts";
 import { FtpControl } from "./sessions/ftp_control.ts";
+import { HttpExchanges, type HttpSummary } from "./sessions/http_exchanges.ts";
 import type { FtpDataEndpoint } from "./sessions/ftp_data_endpoint.ts";
 import { RecentMap } from "./sessions/_recent_map.ts";
 import { SessionBuilder } from "./sessions/session_builder.ts";
 import { isDhtMessage } from "./signatures/bittorrent_signature.ts";
 import { parseDnsMessage } from "./signatures/dns_signature.ts";
+import { parseHttpRequest } from "./signatures/http_signature.ts";
 import { isGreeting220 } from "./signatures/ftp_signature.ts";
 import { builtinLabelConfig, type LabelConfig } from "./signatures/label_config.ts";
 import { matchSignatures } from "./signatures/match_signatures.ts";
@@ -24,7 +27,7 @@ export type LabelSource =
   //             a labelled flow
   | "dns" // destination address answered for an application's domain earlier in the capture
   | "endpoint" // destination address and port spoke BitTorrent DHT earlier (encrypted peers)
-  | "classifier" // time-feature model
+  | "classifier" // time-feature model (its class, or "unknown")
   | "none";
 
 /** What the labeler found out about one flow (also stored as `flow.annotations.labels`). */
@@ -32,7 +35,10 @@ export interface FlowLabelInfo {
   /** Final label (as in `flow.label`). */
   label: string;
   source: LabelSource;
-  /** 1 for signatures and sessions; the model's probability for classifier labels. */
+  /**
+   * 1 for signatures and sessions; for classifier labels the calibrated probability of the
+   * model's top class (also when the label is "unknown"; 0 when the model was not asked).
+   */
   confidence: number;
   /** Label found by signatures/sessions/classifier, even when `--label` overrides it. */
   detected: string;
@@ -44,13 +50,22 @@ export interface FlowLabelInfo {
   /** Host name from HTTP Host, TLS SNI, DNS question, SOCKS5 target or an earlier DNS answer. */
   domain?: string;
   userAgent?: string;
+  /** Every request and response of an HTTP/1.x connection (not only the first). */
+  http?: HttpSummary;
   /** Group of the label in `config/labels.yaml`. */
   group?: string;
+  /** Classifier labels: the model's top class, also when the label is "unknown". */
+  guess?: string;
+  /** Why the classifier said "unknown" (protocol, port, features, confidence). */
+  unknownReason?: UnknownReason;
 }
 
 /** Options of {@linkcode labelFlows}. */
 export interface LabelFlowsOptions {
-  /** Fall back to the time-feature classifier for flows no signature names. Default true. */
+  /**
+   * Fall back to the time-feature classifier for flows no signature names (its class, or
+   * "unknown" when unsure or out of its domain). Default true.
+   */
   classify?: boolean;
   /** Flow timeout the capture is cut with (s); picks the classifier model. Default 120. */
   flowTimeoutSeconds?: number;
@@ -122,6 +137,7 @@ function quotedTuple(flow: Flow): string | undefined {
 
 interface Notes {
   ftp?: FtpControl;
+  http?: HttpExchanges;
   session?: number;
 }
 
@@ -155,6 +171,7 @@ export function labelFlows(options: LabelFlowsOptions = {}): FlowLabeler {
   // answers a closed port with a RST instead).
   const tuples = new RecentMap<string, string>(MAX_ANSWERS);
   const vector = new Float64Array(featureNames.length);
+  const payloadBytes = options.payloadBytes ?? 1024;
 
   function controlSession(flow: Flow): number {
     const n = notes(flow);
@@ -194,6 +211,15 @@ export function labelFlows(options: LabelFlowsOptions = {}): FlowLabeler {
         }
         return;
       }
+      if (flow.protocol === 6 && direction === 0 && parseHttpRequest(payload) !== undefined) {
+        const http = new HttpExchanges();
+        notes(flow).http = http;
+        // Bytes past a full budget were dropped by the collector: the stream resynchronises.
+        http.feed(0, payload, payload.length >= payloadBytes);
+        const answer = flow.firstPayload(1);
+        http.feed(1, answer, answer.length >= payloadBytes);
+        return "follow";
+      }
       if (flow.protocol !== 6 || direction !== 1 || !isGreeting220(payload)) return;
       const control: FtpControl = new FtpControl(
         flow.dstPort,
@@ -205,7 +231,9 @@ export function labelFlows(options: LabelFlowsOptions = {}): FlowLabeler {
       return "follow";
     },
     follow(flow, direction, view): void {
-      notes(flow).ftp?.feedPacket(direction, view);
+      const n = notes(flow);
+      n.ftp?.feedPacket(direction, view);
+      n.http?.feedPacket(direction, view);
     },
   };
 
@@ -228,6 +256,7 @@ export function labelFlows(options: LabelFlowsOptions = {}): FlowLabeler {
     let detected = "";
     let source: Exclude<LabelSource, "given"> = "none";
     let confidence = 0;
+    let verdict: GuardedClass | undefined;
     let session: number | undefined = n.session;
     let domain = match?.domain;
     const quoted = match === undefined && data === undefined ? quotedTuple(flow) : undefined;
@@ -268,7 +297,7 @@ export function labelFlows(options: LabelFlowsOptions = {}): FlowLabeler {
         source = "dns";
         confidence = 1;
       } else if (classify) {
-        const verdict = classifyFlow(iscxVector(flowFeatures(flow), vector), { timeout });
+        verdict = recognizeFlow(iscxVector(flowFeatures(flow), vector), flow, { timeout });
         detected = verdict.label;
         source = "classifier";
         confidence = verdict.confidence;
@@ -292,8 +321,11 @@ export function labelFlows(options: LabelFlowsOptions = {}): FlowLabeler {
     if (match !== undefined) info.protocol = match.protocol;
     if (domain !== undefined) info.domain = domain;
     if (match?.userAgent !== undefined) info.userAgent = match.userAgent;
+    if (n.http !== undefined && n.http.summary.requests > 0) info.http = n.http.summary;
     const group = config.groupOf(flow.label);
     if (group !== undefined) info.group = group;
+    if (verdict?.guess) info.guess = verdict.guess;
+    if (verdict?.reason !== undefined) info.unknownReason = verdict.reason;
     if (flow.protocol === 17 && source !== "classifier" && detected) {
       const a =
         `${flow.protocol}|${flow.srcAddress}|${flow.srcPort}|${flow.dstAddress}|${flow.dstPort}`;
@@ -307,5 +339,5 @@ export function labelFlows(options: LabelFlowsOptions = {}): FlowLabeler {
     return info;
   }
 
-  return { inspector, payloadBytes: options.payloadBytes ?? 1024, sessions, label };
+  return { inspector, payloadBytes, sessions, label };
 }

@@ -1,17 +1,20 @@
 /**
- * Web Worker entry of TrActor jobs: opens its own connection to the state database and runs one
- * capture at a time as the runner asks, reporting progress and the outcome by message.
+ * Web Worker entry of TrActor jobs: opens its own connection to the store (the SQLite file or the
+ * PostgreSQL URL) and runs one capture at a time as the runner asks, under the runner's claim,
+ * reporting progress and the outcome by message.
  */
 /// <reference lib="deno.worker" />
 import { processCapture } from "./process_capture.ts";
-import { TractorStore } from "./tractor_store.ts";
+import { type JobClaim, TractorStore } from "./tractor_store.ts";
 
 /** Runner → worker. */
 export interface RunJobMessage {
   type: "run";
-  jobId: number;
+  /** The runner's claim on the job: every write checks it. */
+  claim: JobClaim;
   path: string;
-  dbPath: string;
+  /** The store's location (file path or `postgres://` URL). */
+  store: string;
   flowTimeoutSeconds: number;
   /** Labels YAML given with --labels (text and file name); absent = the embedded one. */
   labels?: { text: string; source: string };
@@ -36,23 +39,24 @@ function post(message: JobWorkerMessage): void {
   self.postMessage(message);
 }
 
-// A message handler only runs between tasks, and every SQLite transaction here is synchronous, so
-// a stop never lands inside a transaction (Worker.terminate() could, leaving the file locked).
+// A stop aborts the job and waits for it to end, so it never lands inside a transaction
+// (Worker.terminate() could, leaving a SQLite file locked).
 async function stop(): Promise<void> {
   if (running) {
     running.abort.abort();
     await running.finished;
   }
-  store?.close();
+  await store?.close();
   store = undefined;
   post({ type: "stopped" });
 }
 
 async function run(m: RunJobMessage, signal: AbortSignal): Promise<void> {
+  const jobId = m.claim.jobId;
   try {
-    store ??= new TractorStore(m.dbPath);
+    store ??= await TractorStore.open(m.store, { connections: 2 });
     let lastPost = 0;
-    const { flows } = await processCapture(store, m.jobId, m.path, {
+    const { flows } = await processCapture(store, m.claim, m.path, {
       signal,
       flowTimeoutSeconds: m.flowTimeoutSeconds,
       ...(m.labels ? { labels: m.labels } : {}),
@@ -61,15 +65,15 @@ async function run(m: RunJobMessage, signal: AbortSignal): Promise<void> {
         const t = Date.now();
         if (t - lastPost < 250) return;
         lastPost = t;
-        post({ type: "progress", jobId: m.jobId, bytesRead });
+        post({ type: "progress", jobId, bytesRead });
       },
     });
-    post({ type: "done", jobId: m.jobId, flows });
+    post({ type: "done", jobId, flows });
   } catch (error) {
     if (signal.aborted) return; // the runner requeues it
     post({
       type: "failed",
-      jobId: m.jobId,
+      jobId,
       message: error instanceof Error ? error.message : String(error),
     });
   }

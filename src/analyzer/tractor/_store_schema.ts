@@ -1,100 +1,193 @@
-import type { DatabaseSync } from "node:sqlite";
-import type { Row } from "./store_rows.ts";
+import type { SqlDriver, SqlExecutor } from "./sql_driver.ts";
 
-/** Schema version written to `PRAGMA user_version`. */
-export const SCHEMA_VERSION = 1;
+/**
+ * Schema version: `PRAGMA user_version` in SQLite, the `tractor_schema` row in PostgreSQL.
+ * 2 added per-client and timeline aggregates; 3 job claims (claimed_by, claimed_at,
+ * lease_until) for several hosts on one queue.
+ */
+export const SCHEMA_VERSION = 3;
 
-const SCHEMA = `
+// Written once for both engines; {id}, {int} and {without_rowid} are what differs.
+// Version 1: jobs, flows and the seed's aggregates (also the base every later version alters).
+const V1 = `
 CREATE TABLE jobs(
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  id {id},
   file_name TEXT NOT NULL,
   extension TEXT NOT NULL,
-  size_bytes INTEGER NOT NULL,
-  mtime_ms INTEGER NOT NULL,
+  size_bytes {int} NOT NULL,
+  mtime_ms {int} NOT NULL,
   state TEXT NOT NULL CHECK (state IN ('new', 'in_progress', 'finished', 'failed')),
-  created_at INTEGER NOT NULL,
-  started_at INTEGER,
-  finished_at INTEGER,
-  attempts INTEGER NOT NULL DEFAULT 0,
-  bytes_done INTEGER NOT NULL DEFAULT 0,
-  time_start INTEGER,
-  time_end INTEGER,
-  flows_count INTEGER,
+  created_at {int} NOT NULL,
+  started_at {int},
+  finished_at {int},
+  attempts {int} NOT NULL DEFAULT 0,
+  bytes_done {int} NOT NULL DEFAULT 0,
+  time_start {int},
+  time_end {int},
+  flows_count {int},
   error TEXT
 );
 CREATE INDEX jobs_by_file ON jobs(file_name, id);
 CREATE TABLE flows(
-  job_id INTEGER NOT NULL,
-  flow_id INTEGER NOT NULL,
+  job_id {int} NOT NULL,
+  flow_id {int} NOT NULL,
   client_ip TEXT NOT NULL,
-  client_port INTEGER NOT NULL,
+  client_port {int} NOT NULL,
   server_ip TEXT NOT NULL,
-  server_port INTEGER NOT NULL,
+  server_port {int} NOT NULL,
   protocol TEXT NOT NULL,
-  time_start INTEGER NOT NULL,
-  time_end INTEGER NOT NULL,
-  packets INTEGER NOT NULL,
-  bytes INTEGER NOT NULL,
+  time_start {int} NOT NULL,
+  time_end {int} NOT NULL,
+  packets {int} NOT NULL,
+  bytes {int} NOT NULL,
   label TEXT NOT NULL,
   comment TEXT NOT NULL,
   user_agent TEXT,
   domain_name TEXT,
   PRIMARY KEY (job_id, flow_id)
-) WITHOUT ROWID;
+){without_rowid};
 CREATE INDEX flows_by_label ON flows(job_id, label, time_start);
 CREATE INDEX flows_by_client ON flows(job_id, client_ip);
 CREATE INDEX flows_by_server ON flows(job_id, server_ip);
 CREATE TABLE label_counts(
-  job_id INTEGER NOT NULL, label TEXT NOT NULL, count INTEGER NOT NULL,
+  job_id {int} NOT NULL, label TEXT NOT NULL, count {int} NOT NULL,
   PRIMARY KEY (job_id, label)
-) WITHOUT ROWID;
+){without_rowid};
 CREATE TABLE client_counts(
-  job_id INTEGER NOT NULL, ip TEXT NOT NULL, count INTEGER NOT NULL,
+  job_id {int} NOT NULL, ip TEXT NOT NULL, count {int} NOT NULL,
   PRIMARY KEY (job_id, ip)
-) WITHOUT ROWID;
+){without_rowid};
 CREATE TABLE label_client_counts(
-  job_id INTEGER NOT NULL, label TEXT NOT NULL, ip TEXT NOT NULL, count INTEGER NOT NULL,
+  job_id {int} NOT NULL, label TEXT NOT NULL, ip TEXT NOT NULL, count {int} NOT NULL,
   PRIMARY KEY (job_id, label, ip)
-) WITHOUT ROWID;
+){without_rowid};
 CREATE TABLE ip_details(
-  job_id INTEGER NOT NULL, ip TEXT NOT NULL, user_agent TEXT, domain_name TEXT,
+  job_id {int} NOT NULL, ip TEXT NOT NULL, user_agent TEXT, domain_name TEXT,
   PRIMARY KEY (job_id, ip)
-) WITHOUT ROWID;
+){without_rowid};
 CREATE TABLE file_peek(
-  name TEXT PRIMARY KEY, size_bytes INTEGER NOT NULL, mtime_ms INTEGER NOT NULL,
-  time_start INTEGER NOT NULL
+  name TEXT PRIMARY KEY, size_bytes {int} NOT NULL, mtime_ms {int} NOT NULL,
+  time_start {int} NOT NULL
 );
 `;
 
-/** Tables holding a job's results, flows first. */
+// Version 2: first/last packet time in ms and HTTP requests per flow; per flow and per client the
+// HTTP values (kind user_agent | host | url | status) with their request or response counts;
+// per client totals; flows and bytes per label and time bucket (by flow start).
+const V2 = `
+ALTER TABLE flows ADD COLUMN first_ms {int} NOT NULL DEFAULT 0;
+ALTER TABLE flows ADD COLUMN last_ms {int} NOT NULL DEFAULT 0;
+ALTER TABLE flows ADD COLUMN requests {int} NOT NULL DEFAULT 0;
+UPDATE flows SET first_ms = time_start * 1000, last_ms = time_end * 1000;
+CREATE INDEX label_client_counts_by_ip ON label_client_counts(job_id, ip);
+CREATE TABLE flow_http(
+  job_id {int} NOT NULL, flow_id {int} NOT NULL, kind TEXT NOT NULL, value TEXT NOT NULL,
+  count {int} NOT NULL,
+  PRIMARY KEY (job_id, flow_id, kind, value)
+){without_rowid};
+CREATE TABLE client_totals(
+  job_id {int} NOT NULL, ip TEXT NOT NULL, flows {int} NOT NULL, packets {int} NOT NULL,
+  bytes {int} NOT NULL, requests {int} NOT NULL, first_ms {int} NOT NULL,
+  last_ms {int} NOT NULL, user_agents {int} NOT NULL DEFAULT 0,
+  PRIMARY KEY (job_id, ip)
+){without_rowid};
+CREATE TABLE client_http(
+  job_id {int} NOT NULL, ip TEXT NOT NULL, kind TEXT NOT NULL, value TEXT NOT NULL,
+  count {int} NOT NULL,
+  PRIMARY KEY (job_id, ip, kind, value)
+){without_rowid};
+CREATE TABLE label_timeline(
+  job_id {int} NOT NULL, start_ms {int} NOT NULL, bucket_ms {int} NOT NULL,
+  label TEXT NOT NULL, flows {int} NOT NULL, bytes {int} NOT NULL,
+  PRIMARY KEY (job_id, start_ms, label)
+){without_rowid};
+`;
+
+// Version 3: who holds a running job and until when (see TractorStore.claimJob).
+const V3 = `
+ALTER TABLE jobs ADD COLUMN claimed_by TEXT;
+ALTER TABLE jobs ADD COLUMN claimed_at {int};
+ALTER TABLE jobs ADD COLUMN lease_until {int};
+CREATE INDEX jobs_by_state ON jobs(state, id);
+`;
+
+const DIALECT = {
+  sqlite: {
+    id: "INTEGER PRIMARY KEY AUTOINCREMENT",
+    int: "INTEGER",
+    without_rowid: " WITHOUT ROWID",
+  },
+  postgres: {
+    id: "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
+    int: "BIGINT",
+    without_rowid: "",
+  },
+} as const;
+
+function ddl(text: string, dialect: SqlDriver["dialect"]): string {
+  const words: Record<string, string> = DIALECT[dialect];
+  return text.replace(/\{(\w+)\}/g, (_, k: string) => words[k]!);
+}
+
+/** Version 1 as SQLite spells it (tests build a version 1 file to migrate). */
+export const SCHEMA_V1 = ddl(V1, "sqlite");
+
+/** Tables holding a job's results, flows first (then the per-flow rows the aggregates read). */
 export const RESULT_TABLES = [
   "flows",
+  "flow_http",
   "label_counts",
   "client_counts",
   "label_client_counts",
   "ip_details",
+  "client_totals",
+  "client_http",
+  "label_timeline",
 ] as const;
 
+/** Result tables {@linkcode TractorStore.finishJob} rebuilds from the flow rows. */
+export const AGGREGATE_TABLES = RESULT_TABLES.slice(2);
+
+/** Any number outside a transaction that all TrActors agree on: the schema lock's key. */
+const SCHEMA_LOCK = 0x7172_7473;
+
+async function version(db: SqlExecutor, dialect: SqlDriver["dialect"]): Promise<number> {
+  if (dialect === "sqlite") return Number((await db.get("PRAGMA user_version"))!.user_version);
+  await db.run("CREATE TABLE IF NOT EXISTS tractor_schema(version BIGINT NOT NULL)");
+  return Number((await db.get("SELECT max(version) AS v FROM tractor_schema"))?.v ?? 0);
+}
+
 /**
- * Creates the schema in an empty database, or refuses a newer one (never guessed at). `path`
- * only names the file in the error.
+ * Creates the schema in an empty database, or brings an older one up to date, or refuses a
+ * newer one (never guessed at). `where` names the database in the error. Hosts starting at once
+ * on one PostgreSQL take turns (an advisory lock), so the schema is created once. Returns the
+ * version found (0: empty), so the store can rebuild aggregates an older version did not have.
  */
-export function migrate(db: DatabaseSync, path: string): void {
-  const version = Number((db.prepare("PRAGMA user_version").get() as Row).user_version);
-  if (version > SCHEMA_VERSION) {
-    throw new RangeError(
-      `Cannot open TrActor state "${path}": schema version ${version} is newer than this ` +
-        `program's ${SCHEMA_VERSION}`,
-    );
-  }
-  if (version === SCHEMA_VERSION) return;
-  db.exec("BEGIN IMMEDIATE");
-  try {
-    db.exec(SCHEMA);
-    db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
-    db.exec("COMMIT");
-  } catch (error) {
-    db.exec("ROLLBACK");
-    throw error;
-  }
+export async function migrate(db: SqlDriver, where: string): Promise<number> {
+  const dialect = db.dialect;
+  const sqlite = dialect === "sqlite";
+  // SQLite: BEGIN IMMEDIATE through transaction() (each ALTER/CREATE is transactional there too).
+  return await db.transaction(async (tx) => {
+    if (!sqlite) await tx.run(`SELECT pg_advisory_xact_lock(${SCHEMA_LOCK})`);
+    const v = await version(tx, dialect);
+    if (v > SCHEMA_VERSION) {
+      throw new RangeError(
+        `Cannot open TrActor state "${where}": schema version ${v} is newer than this ` +
+          `program's ${SCHEMA_VERSION}`,
+      );
+    }
+    if (v === SCHEMA_VERSION) return v;
+    const steps = [V1, V2, V3].slice(v);
+    for (const step of steps) {
+      for (const statement of ddl(step, dialect).split(";")) {
+        if (statement.trim() !== "") await tx.run(statement);
+      }
+    }
+    if (sqlite) await tx.run(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+    else {
+      await tx.run("DELETE FROM tractor_schema");
+      await tx.run("INSERT INTO tractor_schema(version) VALUES (?)", [SCHEMA_VERSION]);
+    }
+    return v;
+  });
 }

@@ -9,6 +9,8 @@ import type { FlowLabeler as AnalyzerLabeler } from "../classify/label_flows.ts"
 import { builtinLabelConfig, labelConfig } from "../classify/signatures/label_config.ts";
 import type { LabelConfig } from "../classify/signatures/label_config.ts";
 import type { Flow } from "../flows/flow.ts";
+import type { HttpSummary } from "../classify/sessions/http_exchanges.ts";
+import type { HttpCount } from "./store_rows.ts";
 
 /** The label of one flow and what the per-IP details need from it. */
 export interface FlowVerdict {
@@ -16,6 +18,23 @@ export interface FlowVerdict {
   comment: string;
   userAgent: string | undefined;
   domainName: string | undefined;
+  /** HTTP requests the flow carried and their values with counts. */
+  requests: number;
+  http: HttpCount[];
+}
+
+/** An HTTP summary as count rows (status codes as text). */
+function httpCounts(s: HttpSummary | undefined): HttpCount[] {
+  if (s === undefined) return [];
+  const out: HttpCount[] = [];
+  const put = (kind: HttpCount["kind"], m: Map<string | number, number>) => {
+    for (const [value, count] of m) out.push({ kind, value: String(value), count });
+  };
+  put("user_agent", s.userAgents);
+  put("host", s.hosts);
+  put("url", s.urls);
+  put("status", s.statuses);
+  return out;
 }
 
 /** Options of {@linkcode flowLabeler}. */
@@ -52,12 +71,20 @@ function comment(info: FlowLabelInfo): string {
       what = `address answered for ${info.domain ?? "a known domain"}`;
       break;
     case "classifier":
-      what = `classifier ${info.detected} (${info.confidence.toFixed(2)})`;
+      what = info.unknownReason === undefined
+        ? `classifier ${info.detected} (${info.confidence.toFixed(2)})`
+        : `classifier unknown (${info.unknownReason}${
+          info.guess ? `; best guess ${info.guess} ${info.confidence.toFixed(2)}` : ""
+        })`;
       break;
     default:
       what = "unlabelled";
   }
   if (info.source === "given") what = `label given; detected: ${what}`;
+  if (info.http !== undefined && info.http.gaps > 0) {
+    what += `; HTTP ${info.http.requests} requests seen, stream lost ${info.http.gaps}×` +
+      " (gaps or snap length): counts are a floor";
+  }
   return `${what}; session ${info.session}`;
 }
 
@@ -72,13 +99,22 @@ export function flowLabeler(options: FlowLabelerOptions = {}): FlowLabeler {
     verdict(flow: Flow): FlowVerdict {
       const info = flow.annotations?.labels as FlowLabelInfo | undefined;
       if (info === undefined) {
-        return { label: flow.label, comment: "", userAgent: undefined, domainName: undefined };
+        return {
+          label: flow.label,
+          comment: "",
+          userAgent: undefined,
+          domainName: undefined,
+          requests: 0,
+          http: [],
+        };
       }
       return {
         label: info.label === "" ? "unknown" : info.label,
         comment: comment(info),
         userAgent: info.userAgent,
         domainName: info.domain,
+        requests: info.http?.requests ?? 0,
+        http: httpCounts(info.http),
       };
     },
   };

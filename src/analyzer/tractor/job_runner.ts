@@ -1,11 +1,16 @@
 /**
- * Runs TrActor jobs off the request path: a queue in the database, and `workers` Web Workers that
- * each process one capture at a time. After a restart, jobs left in_progress are resumed (run
- * again from the start) or, after too many attempts, failed: never left in_progress.
+ * Runs TrActor jobs off the request path: `workers` Web Workers, each processing one capture at a
+ * time, fed by claims on the store's queue (see {@linkcode TractorStore.claimJob}). The queue is
+ * the database, not this process: with a shared store (PostgreSQL) several hosts run one queue,
+ * each claiming the next job whenever a worker is free, so a job submitted to one host may run
+ * on another. A claim carries a lease, renewed while the job runs; a host that dies or hangs past
+ * it loses the job to the next claimant. After a restart on an unshared store (SQLite), jobs left
+ * in_progress are resumed (run again from the start) or, after too many attempts, failed.
  */
+import { hostname } from "node:os";
 import type { CaptureFile, CaptureRepository } from "./capture_repository.ts";
 import type { JobWorkerMessage, RunJobMessage, StopMessage } from "./_job_worker.ts";
-import type { JobRow, TractorStore } from "./tractor_store.ts";
+import type { JobClaim, JobRow, TractorStore } from "./tractor_store.ts";
 
 /** Options of {@linkcode JobRunner}. */
 export interface JobRunnerOptions {
@@ -17,8 +22,14 @@ export interface JobRunnerOptions {
   flowTimeoutSeconds?: number;
   /** Labels YAML (text and file name) for the jobs; default the embedded one. */
   labels?: { text: string; source: string };
-  /** Starts a job may take (restarts included) before it is failed. Default 3. */
+  /** Starts a job may take (restarts and expired leases included) before it is failed. Default 3. */
   maxAttempts?: number;
+  /** How long a claim holds unless renewed (s); renewed every third of it. Default 60. */
+  leaseSeconds?: number;
+  /** How often a shared store is asked for jobs other hosts queued (ms). Default 1000. */
+  pollMs?: number;
+  /** This process in `claimed_by`. Default `<hostname>:<pid>`. */
+  claimant?: string;
   /** Unix seconds. */
   now?: () => number;
   /** One line per job event. */
@@ -27,10 +38,21 @@ export interface JobRunnerOptions {
 
 interface Slot {
   worker: Worker | undefined;
-  jobId: number | undefined;
+  claim: JobClaim | undefined;
   /** Size of the running job's capture, and the last progress tenth logged. */
   sizeBytes: number;
   loggedTenth: number;
+}
+
+/** `host:pid` of this process (`--allow-sys=hostname` may be withheld: then "localhost"). */
+export function defaultClaimant(): string {
+  let host = "localhost";
+  try {
+    host = hostname();
+  } catch {
+    // no permission to read the host name
+  }
+  return `${host}:${Deno.pid}`;
 }
 
 /** Queue and workers of TrActor jobs. */
@@ -41,11 +63,17 @@ export class JobRunner {
   readonly #timeout: number;
   readonly #labels: { text: string; source: string } | undefined;
   readonly #maxAttempts: number;
+  readonly #leaseSeconds: number;
+  readonly #pollMs: number;
   readonly #now: () => number;
   readonly #log: (line: string) => void;
-  readonly #queue: number[] = [];
   readonly #waiters = new Map<number, ((job: JobRow) => void)[]>();
+  readonly #timers: ReturnType<typeof setInterval>[] = [];
+  #pumping: Promise<void> | undefined;
+  #pumpAgain = false;
   #closed = false;
+  /** This process in `claimed_by`. */
+  readonly claimant: string;
 
   constructor(options: JobRunnerOptions) {
     this.#store = options.store;
@@ -56,34 +84,57 @@ export class JobRunner {
     }
     this.#slots = Array.from({ length: n }, () => ({
       worker: undefined,
-      jobId: undefined,
+      claim: undefined,
       sizeBytes: 0,
       loggedTenth: 0,
     }));
     this.#timeout = options.flowTimeoutSeconds ?? 120;
     this.#labels = options.labels;
     this.#maxAttempts = options.maxAttempts ?? 3;
+    this.#leaseSeconds = options.leaseSeconds ?? 60;
+    if (!(this.#leaseSeconds >= 3)) {
+      throw new RangeError(`Invalid TrActor lease ${this.#leaseSeconds} s: expected at least 3`);
+    }
+    this.#pollMs = options.pollMs ?? 1000;
+    this.claimant = options.claimant ?? defaultClaimant();
     this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
     this.#log = options.log ?? (() => {});
   }
 
-  /** Recovers interrupted jobs and starts the queued ones. */
-  start(): void {
-    const { resumed, failed } = this.#store.recoverInterrupted(this.#now(), this.#maxAttempts);
-    for (const id of resumed) this.#log(`job ${id} resumed after a restart`);
-    for (const id of failed) this.#log(`job ${id} failed: interrupted too often`);
-    this.#queue.push(...this.#store.queuedJobs());
-    this.#pump();
+  /** Recovers interrupted jobs (unshared store), starts queued ones, and keeps leases alive. */
+  async start(): Promise<void> {
+    if (!this.#store.shared) {
+      const { resumed, failed } = await this.#store.recoverInterrupted(
+        this.#now(),
+        this.#maxAttempts,
+      );
+      for (const id of resumed) this.#log(`job ${id} resumed after a restart`);
+      for (const id of failed) this.#log(`job ${id} failed: interrupted too often`);
+    }
+    this.#every(this.#leaseSeconds * 1000 / 3, () => this.#renewLeases());
+    if (this.#store.shared) this.#every(this.#pollMs, () => this.#poll());
+    await this.#pump();
+  }
+
+  #every(ms: number, fn: () => Promise<void>): void {
+    let busy = false;
+    const id = setInterval(() => {
+      if (busy || this.#closed) return;
+      busy = true;
+      fn().catch((error) => this.#log(`job runner: ${(error as Error).message}`))
+        .finally(() => busy = false);
+    }, ms);
+    this.#timers.push(id);
   }
 
   /**
    * Asks for `file` to be processed. A job already queued or running for it is returned as is;
    * so is a finished one when the file is unchanged (same size and mtime) and `force` is not
-   * set. Otherwise a new job is queued, and started at once when a worker is free.
+   * set. Otherwise a new job is queued, and claimed at once when a worker here is free.
    */
-  submit(file: CaptureFile, force = false): JobRow {
+  async submit(file: CaptureFile, force = false): Promise<JobRow> {
     if (this.#closed) throw new Error("Cannot submit a TrActor job: the runner is closed");
-    const latest = this.#store.latestJob(file.name);
+    const latest = await this.#store.latestJob(file.name);
     if (latest && (latest.state === "new" || latest.state === "in_progress")) return latest;
     if (
       latest && latest.state === "finished" && !force && latest.sizeBytes === file.sizeBytes &&
@@ -91,19 +142,18 @@ export class JobRunner {
     ) {
       return latest;
     }
-    const job = this.#store.createJob(file, this.#now());
+    const job = await this.#store.createJob(file, this.#now());
     this.#log(`job ${job.id} queued for "${file.name}"`);
-    this.#queue.push(job.id);
-    this.#pump();
-    return this.#store.job(job.id) ?? job;
+    await this.#pump();
+    return await this.#store.job(job.id) ?? job;
   }
 
-  /** Resolves with the job once it is finished or failed. */
-  waitFor(jobId: number): Promise<JobRow> {
-    const job = this.#store.job(jobId);
-    if (!job) return Promise.reject(new RangeError(`No TrActor job ${jobId}`));
-    if (job.state === "finished" || job.state === "failed") return Promise.resolve(job);
-    return new Promise((resolve) => {
+  /** Resolves with the job once it is finished or failed (here or, shared, on any host). */
+  async waitFor(jobId: number): Promise<JobRow> {
+    const job = await this.#store.job(jobId);
+    if (!job) throw new RangeError(`No TrActor job ${jobId}`);
+    if (job.state === "finished" || job.state === "failed") return job;
+    return await new Promise((resolve) => {
       const list = this.#waiters.get(jobId) ?? [];
       list.push(resolve);
       this.#waiters.set(jobId, list);
@@ -111,71 +161,116 @@ export class JobRunner {
   }
 
   /**
-   * Stops the workers; a running job goes back to the queue, to resume at the next start. Each
-   * worker is asked to stop between two writes and close its database first; one that does not
-   * answer within `graceMs` is terminated.
+   * Stops the workers; a running job goes back to the queue, to resume at the next start (or on
+   * another host). Each worker is asked to stop between two writes and close its database
+   * first; one that does not answer within `graceMs` is terminated.
    */
   async close(graceMs = 30_000): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    for (const id of this.#timers) clearInterval(id);
+    await this.#pumping;
     await Promise.all(this.#slots.map(async (slot) => {
-      const worker = slot.worker;
-      if (worker) {
-        const stopped = new Promise<void>((resolve) => {
-          worker.addEventListener("message", (e: MessageEvent<JobWorkerMessage>) => {
-            if (e.data.type === "stopped") resolve();
-          });
-        });
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const stop: StopMessage = { type: "stop" };
-        worker.postMessage(stop);
-        await Promise.race([stopped, new Promise((r) => timer = setTimeout(r, graceMs))]);
-        clearTimeout(timer);
-        worker.terminate();
-        slot.worker = undefined;
-      }
-      if (slot.jobId !== undefined) {
-        this.#store.requeueJob(slot.jobId);
-        this.#log(`job ${slot.jobId} stopped; it resumes at the next start`);
-        slot.jobId = undefined;
+      await this.#stopWorker(slot, graceMs);
+      const claim = slot.claim;
+      if (claim !== undefined) {
+        slot.claim = undefined;
+        await this.#store.requeueJob(claim).catch(() => false);
+        this.#log(`job ${claim.jobId} stopped; it resumes at the next start`);
       }
     }));
   }
 
-  #pump(): void {
-    if (this.#closed) return;
-    for (const slot of this.#slots) {
-      if (slot.jobId !== undefined) continue;
-      let id: number | undefined;
-      let job: JobRow | undefined;
-      while ((id = this.#queue.shift()) !== undefined) {
-        job = this.#store.job(id);
-        if (job?.state === "new") break;
-      }
-      if (id === undefined || job === undefined) return;
-      // Marked in_progress synchronously, so the request that queued it reports it running.
-      this.#store.startJob(id, this.#now());
-      slot.jobId = id;
-      slot.sizeBytes = job.sizeBytes;
-      slot.loggedTenth = 0;
-      this.#log(`job ${id} started on "${job.fileName}"`);
-      void this.#dispatch(slot, id, job.fileName);
+  async #stopWorker(slot: Slot, graceMs: number): Promise<void> {
+    const worker = slot.worker;
+    if (!worker) return;
+    slot.worker = undefined;
+    const stopped = new Promise<void>((resolve) => {
+      worker.addEventListener("message", (e: MessageEvent<JobWorkerMessage>) => {
+        if (e.data.type === "stopped") resolve();
+      });
+    });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stop: StopMessage = { type: "stop" };
+    worker.postMessage(stop);
+    await Promise.race([stopped, new Promise((r) => timer = setTimeout(r, graceMs))]);
+    clearTimeout(timer);
+    worker.terminate();
+  }
+
+  /** Claims jobs for every free worker; concurrent calls share one pass (and ask for another). */
+  #pump(): Promise<void> {
+    if (this.#pumping) {
+      this.#pumpAgain = true;
+      return this.#pumping;
+    }
+    const pass = async () => {
+      do {
+        this.#pumpAgain = false;
+        for (const slot of this.#slots) {
+          if (this.#closed) return;
+          if (slot.claim !== undefined) continue;
+          const r = await this.#store.claimJob(this.claimant, this.#now(), {
+            leaseSeconds: this.#leaseSeconds,
+            maxAttempts: this.#maxAttempts,
+          });
+          for (const id of r.failed) {
+            this.#log(`job ${id} failed: abandoned too often`);
+            await this.#settle(id);
+          }
+          if (!r.job || !r.claim) break;
+          if (r.takenOverFrom !== undefined) {
+            this.#log(`job ${r.job.id} resumed: the lease of ${r.takenOverFrom} expired`);
+          }
+          slot.claim = r.claim;
+          slot.sizeBytes = r.job.sizeBytes;
+          slot.loggedTenth = 0;
+          this.#log(`job ${r.job.id} started on "${r.job.fileName}" by ${this.claimant}`);
+          void this.#dispatch(slot, r.claim, r.job.fileName);
+        }
+      } while (this.#pumpAgain && !this.#closed);
+    };
+    this.#pumping = pass().catch((error) => {
+      this.#log(`job runner: cannot claim a job: ${(error as Error).message}`);
+    }).finally(() => this.#pumping = undefined);
+    return this.#pumping;
+  }
+
+  /** Shared store: jobs other hosts queued, and jobs waited for that other hosts ran. */
+  async #poll(): Promise<void> {
+    await this.#pump();
+    const local = new Set(this.#slots.map((s) => s.claim?.jobId));
+    for (const id of [...this.#waiters.keys()]) {
+      if (!local.has(id)) await this.#settle(id);
     }
   }
 
-  async #dispatch(slot: Slot, jobId: number, fileName: string): Promise<void> {
+  async #renewLeases(): Promise<void> {
+    for (const slot of this.#slots) {
+      const claim = slot.claim;
+      if (claim === undefined) continue;
+      if (await this.#store.renewLease(claim, this.#now(), this.#leaseSeconds)) continue;
+      if (slot.claim !== claim) continue; // it ended meanwhile
+      this.#log(`job ${claim.jobId}: lease lost to another host; abandoned here`);
+      slot.claim = undefined;
+      await this.#stopWorker(slot, 5_000);
+      void this.#pump();
+    }
+  }
+
+  async #dispatch(slot: Slot, claim: JobClaim, fileName: string): Promise<void> {
     const file = await this.#repository.resolve(fileName);
-    if (this.#closed || slot.jobId !== jobId) return;
+    if (this.#closed || slot.claim !== claim) return;
     if (!file) {
-      this.#end(slot, jobId, `capture "${fileName}" is no longer in the repository`);
+      await this.#end(slot, claim, `capture "${fileName}" is no longer in the repository`);
       return;
     }
     if (!slot.worker) slot.worker = this.#spawn(slot);
     const message: RunJobMessage = {
       type: "run",
-      jobId,
+      claim,
       path: file.path,
-      dbPath: this.#store.path,
+      store: this.#store.location,
       flowTimeoutSeconds: this.#timeout,
       ...(this.#labels ? { labels: this.#labels } : {}),
     };
@@ -186,7 +281,8 @@ export class JobRunner {
     const worker = new Worker(new URL("./_job_worker.ts", import.meta.url), { type: "module" });
     worker.onmessage = (event: MessageEvent<JobWorkerMessage>) => {
       const m = event.data;
-      if (m.type === "stopped" || m.jobId !== slot.jobId) return;
+      const claim = slot.claim;
+      if (m.type === "stopped" || claim === undefined || m.jobId !== claim.jobId) return;
       if (m.type === "progress") {
         const tenth = slot.sizeBytes > 0 ? Math.floor((m.bytesRead / slot.sizeBytes) * 10) : 0;
         if (tenth > slot.loggedTenth && tenth < 10) {
@@ -195,37 +291,47 @@ export class JobRunner {
         }
         return;
       }
-      this.#end(slot, m.jobId, m.type === "failed" ? m.message : undefined);
+      void this.#end(slot, claim, m.type === "failed" ? m.message : undefined);
     };
     worker.onerror = (event: ErrorEvent) => {
       event.preventDefault();
       worker.terminate();
       if (slot.worker === worker) slot.worker = undefined;
-      if (slot.jobId !== undefined) {
-        this.#end(slot, slot.jobId, `worker crashed: ${event.message}`);
+      if (slot.claim !== undefined) {
+        void this.#end(slot, slot.claim, `worker crashed: ${event.message}`);
       }
     };
     return worker;
   }
 
-  #end(slot: Slot, jobId: number, failure: string | undefined): void {
-    slot.jobId = undefined;
+  async #end(slot: Slot, claim: JobClaim, failure: string | undefined): Promise<void> {
+    if (slot.claim !== claim) return;
+    slot.claim = undefined;
+    const jobId = claim.jobId;
     if (failure !== undefined) {
       try {
-        this.#store.failJob(jobId, this.#now(), failure);
+        await this.#store.failJob(jobId, this.#now(), failure, claim);
       } catch (error) {
         this.#log(`job ${jobId}: cannot record the failure: ${(error as Error).message}`);
       }
     }
-    const job = this.#store.job(jobId);
+    const job = await this.#store.job(jobId).catch(() => undefined);
     this.#log(
       failure === undefined
         ? `job ${jobId} finished: ${job?.flowsCount ?? 0} flows`
         : `job ${jobId} failed: ${failure}`,
     );
-    const waiters = this.#waiters.get(jobId) ?? [];
+    await this.#settle(jobId);
+    await this.#pump();
+  }
+
+  /** Resolves the waiters of a job once it has ended. */
+  async #settle(jobId: number): Promise<void> {
+    const waiters = this.#waiters.get(jobId);
+    if (!waiters) return;
+    const job = await this.#store.job(jobId).catch(() => undefined);
+    if (!job || (job.state !== "finished" && job.state !== "failed")) return;
     this.#waiters.delete(jobId);
-    if (job) { for (const w of waiters) w(job); }
-    this.#pump();
+    for (const w of waiters) w(job);
   }
 }

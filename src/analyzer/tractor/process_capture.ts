@@ -1,12 +1,13 @@
 /**
  * Runs one TrActor job: analyses a capture, labels each finished flow and writes the flows to the
  * store in batches, then completes the job with its aggregates. Used inside the job worker; the
- * job must already be in_progress (the runner marks it so before handing it over).
+ * job must be held under `claim` (the runner claims it before handing it over): a write after the
+ * claim was lost throws, and the analysis stops.
  */
 import { analyzeCapture } from "../analyze/analyze_capture.ts";
 import type { Flow } from "../flows/flow.ts";
 import { flowLabeler } from "./flow_labeler.ts";
-import type { FlowRow, TractorStore } from "./tractor_store.ts";
+import type { FlowRow, JobClaim, TractorStore } from "./tractor_store.ts";
 
 /** Options of {@linkcode processCapture}. */
 export interface ProcessCaptureOptions {
@@ -26,10 +27,10 @@ export interface ProcessCaptureOptions {
 
 const protocolNames: Record<number, string> = { 1: "icmp", 6: "tcp", 17: "udp", 58: "icmpv6" };
 
-/** Processes the capture at `path` for job `jobId`; rejects when the job cannot complete. */
+/** Processes the capture at `path` for the claimed job; rejects when the job cannot complete. */
 export async function processCapture(
   store: TractorStore,
-  jobId: number,
+  claim: JobClaim,
   path: string,
   options: ProcessCaptureOptions = {},
 ): Promise<{ flows: number }> {
@@ -43,15 +44,27 @@ export async function processCapture(
   let batch: FlowRow[] = [];
   let written = 0;
   let bytesRead = 0;
+  // Batches are written in order, one at a time; the reader waits for the pending write before
+  // each read (memory stays bounded however slow the database is). A failed write (the claim
+  // lost, the database gone) stops the analysis and is what the job fails with.
+  let writing: Promise<void> = Promise.resolve();
+  let writeError: unknown;
+  const stopOnError = new AbortController();
   const flush = () => {
     if (batch.length === 0) return;
     const rows = batch;
     batch = [];
-    store.transaction(() => {
-      store.insertFlows(jobId, rows);
-      store.setProgress(jobId, bytesRead);
+    const at = bytesRead;
+    writing = writing.then(async () => {
+      if (writeError !== undefined) return;
+      try {
+        await store.writeFlows(claim, rows, at);
+        written += rows.length;
+      } catch (error) {
+        writeError = error;
+        stopOnError.abort();
+      }
     });
-    written += rows.length;
   };
   const onFlow = (flow: Flow) => {
     const v = labeling.verdict(flow);
@@ -64,12 +77,16 @@ export async function processCapture(
       protocol: protocolNames[flow.protocol] ?? String(flow.protocol),
       timeStart: Math.floor(flow.firstUs / 1e6),
       timeEnd: Math.floor(flow.lastUs / 1e6),
+      firstMs: Math.floor(flow.firstUs / 1e3),
+      lastMs: Math.floor(flow.lastUs / 1e3),
       packets: flow.totalPackets,
       bytes: flow.totalBytes,
       label: v.label,
       comment: v.comment,
       userAgent: v.userAgent ?? null,
       domainName: v.domainName ?? null,
+      requests: v.requests,
+      http: v.http,
     });
     if (batch.length >= batchSize) flush();
   };
@@ -80,15 +97,20 @@ export async function processCapture(
       bytesRead = p.bytesRead;
       options.onProgress?.(p.bytesRead);
     },
-    ...(options.signal ? { signal: options.signal } : {}),
+    beforeRead: () => writing,
+    signal: options.signal
+      ? AbortSignal.any([options.signal, stopOnError.signal])
+      : stopOnError.signal,
   }, onFlow);
+  bytesRead = summary.bytesRead;
+  flush();
+  await writing;
+  if (writeError !== undefined) throw writeError;
   if (summary.aborted) throw new Error("processing was aborted");
   if (summary.error && summary.packets === 0) {
     throw new SyntaxError(`not a readable capture: ${summary.error.message}`);
   }
-  bytesRead = summary.bytesRead;
-  flush();
-  store.finishJob(jobId, {
+  await store.finishJob(claim, {
     firstUs: summary.firstUs,
     lastUs: summary.lastUs,
     ...(summary.error ? { warning: summary.error.message } : {}),

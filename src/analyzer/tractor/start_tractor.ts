@@ -1,7 +1,7 @@
 /**
- * Wires TrActor together: the state database in `stateDir`, the capture repository, GeoIP, label
- * groups, the job runner and the Hono app, optionally listening on a socket. `qts tractor` and the
- * tests start it the same way.
+ * Wires TrActor together: the store (SQLite in `stateDir`, or a shared PostgreSQL), the capture
+ * repository, GeoIP, label groups, the job runner and the Hono app, optionally listening on a
+ * socket. `qts tractor` and the tests start it the same way.
  */
 import { join } from "node:path";
 import type { Hono } from "hono";
@@ -13,11 +13,27 @@ import { peekFirstPacket } from "./_peek_first_packet.ts";
 import { createTractorApi } from "./tractor_api.ts";
 import { isLoopback } from "../../shared/config/settings.ts";
 import { TractorStore } from "./tractor_store.ts";
+import { isPostgresUrl, redactUrl } from "./sql_driver.ts";
 
 /** Options of {@linkcode startTractor}. */
 export interface StartTractorOptions {
+  /**
+   * The capture repository. With a shared store every host must see the same files under the
+   * same names (one shared directory, e.g. NFS): a job queued on one host runs on any.
+   */
   capturesDir: string;
-  stateDir: string;
+  /** State directory: the SQLite database and its lock. Needed unless `store` is PostgreSQL. */
+  stateDir?: string;
+  /**
+   * `postgres://user[:password]@host:port/db`: jobs and results in PostgreSQL, shared by every
+   * TrActor given the same URL (and the same captures). Omitted: SQLite in `stateDir`.
+   */
+  store?: string;
+  /** Claim lease (s) and queue polling (ms) of a shared store; see {@linkcode JobRunner}. */
+  leaseSeconds?: number;
+  pollMs?: number;
+  /** This process in `claimed_by` (default `<hostname>:<pid>`). */
+  claimant?: string;
   /** Socket to serve on; omitted = no socket (use `app.request()`). Port 0 picks a free one. */
   listen?: { hostname: string; port: number };
   /** MaxMind-format city (or country) database for `statistics/ip`. */
@@ -96,12 +112,20 @@ async function lockStateDir(stateDir: string): Promise<Deno.FsFile> {
 
 /** Starts TrActor; rejects with a message naming the path when a directory or file is unusable. */
 export async function startTractor(options: StartTractorOptions): Promise<Tractor> {
-  const log = options.log ?? (() => {});
   if (options.listen && !isLoopback(options.listen.hostname) && !options.token) {
     throw new Error(
       `A token is required to listen on ${options.listen.hostname}, which is not a loopback ` +
         "address (--token-file, or $QTS_TRACTOR_TOKEN)",
     );
+  }
+  if (options.store !== undefined && !isPostgresUrl(options.store)) {
+    throw new RangeError(
+      `Invalid store "${redactUrl(options.store)}": expected postgres://user@host:port/db ` +
+        "(SQLite, the default, lives in the state directory)",
+    );
+  }
+  if (options.store === undefined && options.stateDir === undefined) {
+    throw new RangeError("A state directory is required for the SQLite store");
   }
   const info = await Deno.stat(options.capturesDir).catch((cause) => {
     throw new Error(`Cannot use captures directory "${options.capturesDir}": ${cause.message}`, {
@@ -111,8 +135,24 @@ export async function startTractor(options: StartTractorOptions): Promise<Tracto
   if (!info.isDirectory) {
     throw new Error(`Cannot use captures directory "${options.capturesDir}": not a directory`);
   }
-  await Deno.mkdir(options.stateDir, { recursive: true, mode: STATE_DIR_MODE });
-  const lock = await lockStateDir(options.stateDir);
+  let lock: Deno.FsFile | undefined;
+  if (options.stateDir !== undefined && options.store === undefined) {
+    await Deno.mkdir(options.stateDir, { recursive: true, mode: STATE_DIR_MODE });
+    lock = await lockStateDir(options.stateDir);
+  }
+  try {
+    return await startOn(options, lock);
+  } catch (error) {
+    lock?.close();
+    throw error;
+  }
+}
+
+async function startOn(
+  options: StartTractorOptions,
+  lock: Deno.FsFile | undefined,
+): Promise<Tractor> {
+  const log = options.log ?? (() => {});
   let labels: { text: string; source: string } | undefined;
   if (options.labelsPath !== undefined) {
     const text = await Deno.readTextFile(options.labelsPath).catch((cause) => {
@@ -125,8 +165,15 @@ export async function startTractor(options: StartTractorOptions): Promise<Tracto
   const geo: GeoIp = options.geoipPath === undefined
     ? noGeoIp()
     : await openGeoIp(options.geoipPath);
-  await prepareDatabase(join(options.stateDir, DATABASE_FILE));
-  const store = new TractorStore(join(options.stateDir, DATABASE_FILE));
+  let location = options.store;
+  if (location === undefined) {
+    location = join(options.stateDir!, DATABASE_FILE);
+    await prepareDatabase(location);
+  }
+  const store = await TractorStore.open(location, { connections: 8 }).catch((error) => {
+    geo.close();
+    throw error;
+  });
   const repository = new CaptureRepository(options.capturesDir);
   const runner = new JobRunner({
     store,
@@ -137,6 +184,9 @@ export async function startTractor(options: StartTractorOptions): Promise<Tracto
     ...(options.flowTimeoutSeconds !== undefined
       ? { flowTimeoutSeconds: options.flowTimeoutSeconds }
       : {}),
+    ...(options.leaseSeconds !== undefined ? { leaseSeconds: options.leaseSeconds } : {}),
+    ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
+    ...(options.claimant !== undefined ? { claimant: options.claimant } : {}),
   });
   let bound: { hostname: string; port: number } | undefined;
   const app = createTractorApi({
@@ -151,22 +201,30 @@ export async function startTractor(options: StartTractorOptions): Promise<Tracto
     listen: () => bound,
     allowedHosts: options.allowedHosts ?? [],
   });
-  runner.start();
   let server: Deno.HttpServer<Deno.NetAddr> | undefined;
   let url: string | undefined;
-  if (options.listen) {
-    const listening = Promise.withResolvers<Deno.NetAddr>();
-    server = Deno.serve({
-      hostname: options.listen.hostname,
-      port: options.listen.port,
-      onListen: (addr) => listening.resolve(addr),
-    }, app.fetch);
-    const addr = await listening.promise;
-    // The configured name (`localhost`), with the port the socket got (port 0 picks one).
-    bound = { hostname: options.listen.hostname, port: addr.port };
-    const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
-    url = `http://${host}:${addr.port}/`;
+  try {
+    await runner.start();
+    if (options.listen) {
+      const listening = Promise.withResolvers<Deno.NetAddr>();
+      server = Deno.serve({
+        hostname: options.listen.hostname,
+        port: options.listen.port,
+        onListen: (addr) => listening.resolve(addr),
+      }, app.fetch);
+      const addr = await listening.promise;
+      // The configured name (`localhost`), with the port the socket got (port 0 picks one).
+      bound = { hostname: options.listen.hostname, port: addr.port };
+      const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+      url = `http://${host}:${addr.port}/`;
+    }
+  } catch (error) {
+    await runner.close();
+    geo.close();
+    await store.close();
+    throw error;
   }
+  log(`store: ${store.where}${store.shared ? ` (shared; claims as ${runner.claimant})` : ""}`);
   return {
     app,
     store,
@@ -176,8 +234,8 @@ export async function startTractor(options: StartTractorOptions): Promise<Tracto
       await runner.close();
       await server?.shutdown();
       geo.close();
-      store.close();
-      lock.close();
+      await store.close();
+      lock?.close();
     },
   };
 }

@@ -3,13 +3,24 @@
  * at the root and again under `/v1`, plus the single page at `/`. Field names, types and units are
  * the seed's: times in unix seconds, `size` in kB, `state` new | in_progress | finished | failed,
  * errors `{"status":404,"code":404,"message":"Not found"}` (also 400, 413, 500 in that shape).
+ * What we add carries its unit in its name (`size_bytes`, `duration_ms`, `start_unix_ms`; counts
+ * are named by what they count: `flows`, `packets`, `bytes`, `requests`, `responses`): per-client
+ * totals with their HTTP values (`/clients`), flows by client (`/flows`), and a timeline.
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
 import type { GeoIp } from "../../shared/geo/geoip.ts";
 import type { CaptureFile, CaptureRepository } from "./capture_repository.ts";
 import type { LabelGroup } from "../classify/signatures/label_config.ts";
-import type { CountItem, JobRow, TractorStore } from "./tractor_store.ts";
+import {
+  CLIENT_SORT,
+  type ClientDetails,
+  type ClientSort,
+  type CountItem,
+  type FlowRow,
+  type JobRow,
+  type TractorStore,
+} from "./tractor_store.ts";
 import { tractorPage } from "./tractor_page.ts";
 import { normalizeIp } from "../../shared/net/ip.ts";
 import { requestGuard } from "./_request_guard.ts";
@@ -19,7 +30,7 @@ export interface TractorApiDeps {
   store: TractorStore;
   repository: CaptureRepository;
   /** Queues processing (the {@linkcode JobRunner}'s `submit`). */
-  submit(file: CaptureFile, force: boolean): JobRow;
+  submit(file: CaptureFile, force: boolean): Promise<JobRow>;
   /** Country/city lookups (`noGeoIp()` when no database is configured). */
   geo: GeoIp;
   labelGroups: readonly LabelGroup[];
@@ -56,7 +67,10 @@ export interface FileInfo {
   time_start: number;
   time_end: number;
   status: FileStatus;
+  /** kB, rounded up (the seed's). */
   size: number;
+  /** Ours: the exact size. */
+  size_bytes: number;
   flows_count?: number;
 }
 
@@ -111,6 +125,62 @@ function query(c: Context, name: string): string {
   return v;
 }
 
+function optionalQuery(c: Context, name: string): string | undefined {
+  return c.req.query(name) === undefined ? undefined : query(c, name);
+}
+
+/** One of `allowed`, or `fallback` when absent; anything else is a 400 naming the choices. */
+function choice<T extends string>(
+  c: Context,
+  name: string,
+  allowed: readonly T[],
+  fallback: T,
+): T {
+  const v = optionalQuery(c, name);
+  if (v === undefined) return fallback;
+  if (!(allowed as readonly string[]).includes(v)) {
+    throw badRequest(`query parameter "${name}" must be one of ${allowed.join(", ")}`);
+  }
+  return v as T;
+}
+
+/** Count items as `[{<key>: label, <unit>: count}]`. */
+function named(items: CountItem[], key: string, unit: string): Record<string, unknown>[] {
+  return items.map((i) => ({ [key]: i.label, [unit]: i.count }));
+}
+
+/** A client's HTTP values as the API names them (status codes as numbers; 0 = "(other)"). */
+function httpFields(d: ClientDetails["http"]) {
+  return {
+    user_agents: named(d.user_agent, "user_agent", "requests"),
+    hosts: named(d.host, "host", "requests"),
+    urls: named(d.url, "url", "requests"),
+    status_codes: d.status.map((i) => ({ status: Number(i.label), responses: i.count })),
+  };
+}
+
+/** A flow as `/flows` lists it. */
+function flowItem(f: FlowRow) {
+  return {
+    flow_id: f.flowId,
+    client_ip: f.clientIp,
+    client_port: f.clientPort,
+    server_ip: f.serverIp,
+    server_port: f.serverPort,
+    protocol: f.protocol,
+    label: f.label,
+    start_unix_ms: f.firstMs,
+    end_unix_ms: f.lastMs,
+    duration_ms: f.lastMs - f.firstMs,
+    packets: f.packets,
+    bytes: f.bytes,
+    requests: f.requests,
+    user_agent: f.userAgent,
+    domain_name: f.domainName,
+    comment: f.comment,
+  };
+}
+
 function optionalInt(c: Context, name: string, fallback: number, max: number): number {
   const v = c.req.query(name);
   if (v === undefined) return fallback;
@@ -148,16 +218,16 @@ export function createTractorApi(deps: TractorApiDeps): Hono {
     return group ? [...new Set([label, ...group.labels])] : [label];
   };
 
-  const finishedJob = (c: Context): JobRow => {
-    const job = jobOf(c);
+  const finishedJob = async (c: Context): Promise<JobRow> => {
+    const job = await jobOf(c);
     if (job.state !== "finished") throw notFound();
     return job;
   };
 
-  const jobOf = (c: Context): JobRow => {
+  const jobOf = async (c: Context): Promise<JobRow> => {
     const text = c.req.param("job_id") ?? "";
     if (!/^[1-9]\d{0,15}$/.test(text) || !Number.isSafeInteger(Number(text))) throw notFound();
-    const job = store.job(Number(text));
+    const job = await store.job(Number(text));
     if (!job) throw notFound();
     return job;
   };
@@ -168,11 +238,11 @@ export function createTractorApi(deps: TractorApiDeps): Hono {
       start = job.timeStart;
       end = job.timeEnd;
     } else {
-      start = store.peekedStart(file.name, file.sizeBytes, file.mtimeMs);
+      start = await store.peekedStart(file.name, file.sizeBytes, file.mtimeMs);
       if (start === undefined && deps.peekStart) {
         start = await deps.peekStart(file);
         if (start !== undefined) {
-          store.setPeekedStart(file.name, file.sizeBytes, file.mtimeMs, start);
+          await store.setPeekedStart(file.name, file.sizeBytes, file.mtimeMs, start);
         }
       }
       // Until a job has read the capture its end is estimated by the file's modification time
@@ -187,14 +257,16 @@ export function createTractorApi(deps: TractorApiDeps): Hono {
       time_end: end,
       status: fileStatus(job),
       size: kilobytes(file.sizeBytes),
+      size_bytes: file.sizeBytes,
     };
     if (job?.state === "finished" && job.flowsCount !== null) info.flows_count = job.flowsCount;
     return info;
   };
 
-  const jobFileInfo = (job: JobRow): FileInfo => {
+  const jobFileInfo = async (job: JobRow): Promise<FileInfo> => {
     // Before the job has read the capture: the first-packet time /files/list peeked, if any.
-    const start = job.timeStart ?? store.peekedStart(job.fileName, job.sizeBytes, job.mtimeMs) ?? 0;
+    const start = job.timeStart ??
+      await store.peekedStart(job.fileName, job.sizeBytes, job.mtimeMs) ?? 0;
     const info: FileInfo = {
       name: job.fileName,
       extension: job.extension,
@@ -202,6 +274,7 @@ export function createTractorApi(deps: TractorApiDeps): Hono {
       time_end: job.timeEnd ?? Math.max(start, Math.floor(job.mtimeMs / 1000)),
       status: fileStatus(job),
       size: kilobytes(job.sizeBytes),
+      size_bytes: job.sizeBytes,
     };
     if (job.state === "finished" && job.flowsCount !== null) info.flows_count = job.flowsCount;
     return info;
@@ -216,7 +289,7 @@ export function createTractorApi(deps: TractorApiDeps): Hono {
 
   api.get("/files/list", async (c) => {
     const files = await repository.list();
-    const latest = store.latestJobs();
+    const latest = await store.latestJobs();
     const out: FileInfo[] = [];
     for (const f of files) out.push(await fileInfo(f, latest.get(f.name)));
     return c.json(out);
@@ -244,50 +317,140 @@ export function createTractorApi(deps: TractorApiDeps): Hono {
     }
     const file = await repository.resolve(name);
     if (!file) throw notFound();
-    return c.json(fileStatus(deps.submit(file, force === true)));
+    return c.json(fileStatus(await deps.submit(file, force === true)));
   });
 
-  api.get("/file/:job_id/status", (c) => c.json(fileStatus(jobOf(c))));
+  api.get("/file/:job_id/status", async (c) => c.json(fileStatus(await jobOf(c))));
 
-  api.get("/file/:job_id/details", (c) => c.json(jobFileInfo(jobOf(c))));
+  api.get("/file/:job_id/details", async (c) => c.json(await jobFileInfo(await jobOf(c))));
 
-  api.get("/file/:job_id/statistics", (c) => {
-    const job = finishedJob(c);
-    return c.json(statistics(store.labelCounts(job.id), store.clientCounts(job.id)));
-  });
-
-  api.get("/file/:job_id/statistics/labels", (c) => {
-    const job = finishedJob(c);
-    const labels = groupLabels(query(c, "label"));
+  api.get("/file/:job_id/statistics", async (c) => {
+    const job = await finishedJob(c);
     return c.json(
-      statistics(store.labelCounts(job.id, labels), store.clientCounts(job.id, labels)),
+      statistics(await store.labelCounts(job.id), await store.clientCounts(job.id)),
     );
   });
 
-  api.get("/file/:job_id/statistics/ip", (c) => {
-    const job = finishedJob(c);
-    const ip = query(c, "ip");
+  api.get("/file/:job_id/statistics/labels", async (c) => {
+    const job = await finishedJob(c);
+    const labels = groupLabels(query(c, "label"));
+    return c.json(
+      statistics(
+        await store.labelCounts(job.id, labels),
+        await store.clientCounts(job.id, labels),
+      ),
+    );
+  });
+
+  const canonicalIp = (ip: string): string => {
     // The same canonical text the flows are stored with (RFC 5952 for IPv6).
     const canonical = ip.length <= 64 ? normalizeIp(ip) : undefined;
     if (canonical === undefined) throw badRequest(`"${ip.slice(0, 64)}" is not an IP address`);
-    const s = store.ipStatistics(job.id, canonical);
+    return canonical;
+  };
+
+  const clientItem = (d: ClientDetails) => {
+    const where = geo.city(d.ip);
+    return {
+      ip: d.ip,
+      country: where.country,
+      city: where.city,
+      flows: d.flows,
+      packets: d.packets,
+      bytes: d.bytes,
+      requests: d.requests,
+      duration_ms: d.lastMs - d.firstMs,
+      first_unix_ms: d.firstMs,
+      last_unix_ms: d.lastMs,
+      user_agents_distinct: d.userAgents,
+      labels: named(d.labels, "label", "flows"),
+      ...httpFields(d.http),
+    };
+  };
+
+  api.get("/file/:job_id/clients", async (c) => {
+    const job = await finishedJob(c);
+    const sort = choice(c, "sort", Object.keys(CLIENT_SORT) as ClientSort[], "requests");
+    const order = choice(c, "order", ["asc", "desc"], sort === "ip" ? "asc" : "desc");
+    const limit = optionalInt(c, "limit", 100, 1000);
+    const offset = optionalInt(c, "offset", 0, 1e9);
+    const top = optionalInt(c, "top", 5, 1000);
+    const { total, clients } = await store.clients(job.id, {
+      sort,
+      descending: order === "desc",
+      limit,
+      offset,
+    });
+    c.header("X-Total-Count", String(total));
+    return c.json((await store.clientDetails(job.id, clients, top)).map(clientItem));
+  });
+
+  api.get("/file/:job_id/flows", async (c) => {
+    const job = await finishedJob(c);
+    const ip = optionalQuery(c, "client_ip");
+    const label = optionalQuery(c, "label");
+    const { total, flows } = await store.flows(job.id, {
+      ...(ip !== undefined ? { clientIp: canonicalIp(ip) } : {}),
+      ...(label !== undefined ? { label } : {}),
+      limit: optionalInt(c, "limit", 100, 10_000),
+      offset: optionalInt(c, "offset", 0, 1e9),
+    });
+    c.header("X-Total-Count", String(total));
+    return c.json(flows.map(flowItem));
+  });
+
+  api.get("/file/:job_id/timeline", async (c) => {
+    const job = await finishedJob(c);
+    const rows = await store.timeline(job.id);
+    return c.json({
+      bucket_ms: rows[0]?.bucketMs ?? 0,
+      buckets: rows.map((r) => ({
+        start_unix_ms: r.startMs,
+        label: r.label,
+        flows: r.flows,
+        bytes: r.bytes,
+      })),
+    });
+  });
+
+  api.get("/file/:job_id/statistics/ip", async (c) => {
+    const job = await finishedJob(c);
+    const ip = query(c, "ip");
+    const canonical = canonicalIp(ip);
+    const s = await store.ipStatistics(job.id, canonical);
     if (!s) throw notFound();
     const where = geo.city(ip);
+    // Ours, when the IP started flows: its totals and every HTTP value with its count.
+    const client = await store.client(job.id, canonical);
+    const details = client ? (await store.clientDetails(job.id, [client], 0))[0] : undefined;
     return c.json({
       country: where.country,
       city: where.city,
       ...(s.userAgent !== null ? { user_agent: s.userAgent } : {}),
       ...(s.domainName !== null ? { domain_name: s.domainName } : {}),
       statistics: statistics(s.protocols, s.clients),
+      ...(details
+        ? {
+          client: {
+            flows: details.flows,
+            packets: details.packets,
+            bytes: details.bytes,
+            requests: details.requests,
+            duration_ms: details.lastMs - details.firstMs,
+            user_agents_distinct: details.userAgents,
+          },
+          ...httpFields(details.http),
+        }
+        : {}),
     });
   });
 
-  api.get("/file/:job_id/flows/labels", (c) => {
-    const job = finishedJob(c);
+  api.get("/file/:job_id/flows/labels", async (c) => {
+    const job = await finishedJob(c);
     const labels = groupLabels(query(c, "label"));
     const limit = optionalInt(c, "limit", 10_000, 100_000);
     const offset = optionalInt(c, "offset", 0, 1e9);
-    const { total, flows } = store.flowsByLabel(job.id, labels, limit, offset);
+    const { total, flows } = await store.flowsByLabel(job.id, labels, limit, offset);
     c.header("X-Total-Count", String(total));
     return c.json(flows.map((f) => ({
       client_ip: f.clientIp,
@@ -300,7 +463,7 @@ export function createTractorApi(deps: TractorApiDeps): Hono {
     })));
   });
 
-  api.get("/labels/list", (c) => {
+  api.get("/labels/list", async (c) => {
     const groups = deps.labelGroups.map((g) => ({
       group_name: g.group_name,
       labels: [...g.labels],
@@ -308,7 +471,7 @@ export function createTractorApi(deps: TractorApiDeps): Hono {
     // Labels that jobs produced but no group names still get listed, under "other", so every
     // label in a statistic can be chosen.
     const grouped = new Set(groups.flatMap((g) => g.labels));
-    const extra = store.seenLabels().filter((l) => !grouped.has(l));
+    const extra = (await store.seenLabels()).filter((l) => !grouped.has(l));
     if (extra.length > 0) {
       let other = groups.find((g) => g.group_name === "other");
       if (!other) groups.push(other = { group_name: "other", labels: [] });

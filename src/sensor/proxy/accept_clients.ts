@@ -70,6 +70,9 @@ async function start(
   ctx: ProxyContext,
   handle: (accepted: Accepted) => Promise<void>,
 ): Promise<void> {
+  // No Nagle delay for a response's last small segment or a WebSocket message (nginx's
+  // tcp_nodelay on); the proxy gathers its own writes.
+  (conn as Partial<Deno.TcpConn>).setNoDelay?.(true);
   const io = new ConnIo(conn);
   io.writeTimeout = ctx.limits.sendTimeoutMs;
   const peer = conn.remoteAddr as Deno.NetAddr;

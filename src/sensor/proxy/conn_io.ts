@@ -170,10 +170,10 @@ export class ConnIo {
    * inside a head.
    */
   async readHead(max: number): Promise<Uint8Array | null> {
-    // Bytes after `start` already scanned, less the 3 a CRLFCRLF may straddle.
+    // Bytes after `start` already scanned (headEnd looks back across the boundary itself).
     let scanned = 0;
     for (;;) {
-      const at = headEnd(this.buf, this.end, this.start + scanned);
+      const at = headEnd(this.buf, this.end, this.start + scanned, this.start);
       if (at >= 0) {
         if (at - this.start > max) {
           throw new HeadError(`head is larger than ${max} bytes`, 431, "header_too_large");
@@ -186,7 +186,7 @@ export class ConnIo {
       if (have > max) {
         throw new HeadError(`head is larger than ${max} bytes`, 431, "header_too_large");
       }
-      scanned = Math.max(0, have - 3);
+      scanned = have;
       if (!(await this.fill())) {
         if (have === 0) return null;
         throw new HeadError("stream ended inside a head", 400, "truncated_head");
@@ -213,6 +213,15 @@ export class ConnIo {
     }
     this.#out.set(bytes, this.#outLen);
     this.#outLen += bytes.length;
+  }
+
+  /**
+   * Sends `bytes` now, after anything queued, without copying them (tunnels: the read buffer
+   * goes straight out, one write a chunk). `bytes` must not change until this resolves.
+   */
+  async send(bytes: Uint8Array): Promise<void> {
+    if (this.#outLen > 0) await this.flush();
+    await this.#send(bytes);
   }
 
   /** Sends every queued byte. */

@@ -1,8 +1,11 @@
 /**
  * Strict HTTP/1.x message heads for the proxy. A proxy that reads a message differently from
  * the server behind it can be made to smuggle a second request inside the first, so anything
- * two parsers could disagree on is refused here: bare CR or LF, folded lines, whitespace before
- * a colon, conflicting or repeated framing headers, transfer codings other than `chunked`.
+ * two parsers could disagree on is refused here: bare CR, folded lines, whitespace before a
+ * colon, repeated framing headers, transfer codings other than `chunked`. What nginx 1.22
+ * refuses is refused too (tests/sensor/proxy/http_head_nginx_test.ts runs both on one corpus);
+ * what it tolerates and the head is rewritten anyway (bare LF line ends, several spaces in the
+ * request line, HTTP/1.x minors above 1) is accepted, since the upstream only sees our CRLF head.
  * @module
  */
 
@@ -53,7 +56,7 @@ export interface ResponseHead {
 export class HeadError extends SyntaxError {
   constructor(
     message: string,
-    readonly status: 400 | 431 | 501 | 502 | 505,
+    readonly status: 400 | 414 | 431 | 501 | 502 | 505,
     readonly reason: string,
   ) {
     super(message);
@@ -69,30 +72,77 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 // Request targets: origin-form, absolute-form, authority-form or "*"; no spaces or controls.
 const TARGET = /^[\x21-\x7e\x80-\xff]+$/;
+// Request methods as nginx takes them (it refuses lower case and digits, which RFC tokens allow).
+const METHOD = /^[A-Z_-]+$/;
+/** The longest line of a head, its line end included: nginx's default large header buffer. */
+export const MAX_LINE = 8192;
 
 /**
- * Index just past the CRLFCRLF that ends a head in `buf[0..end)`, or -1 when it is not there
- * yet. A bare LF ends nothing: it is refused later as a malformed line.
+ * Index just past the empty line that ends a head starting at `start` in `buf[start..end)`,
+ * or -1 when it is not there yet; the search resumes at `from` (bytes before it were scanned).
+ * Lines end in CRLF or, as nginx also takes them, a bare LF; a bare CR is refused later.
  */
-export function headEnd(buf: Uint8Array, end: number, from = 0): number {
-  for (let i = Math.max(3, from + 3); i < end; i++) {
-    if (buf[i] === 10 && buf[i - 1] === 13 && buf[i - 2] === 10 && buf[i - 3] === 13) {
-      return i + 1;
-    }
+export function headEnd(buf: Uint8Array, end: number, from = 0, start = 0): number {
+  for (let i = Math.max(from, start + 1); i < end; i++) {
+    if (buf[i] !== 10) continue;
+    const prev = buf[i - 1];
+    if (prev === 10 || (prev === 13 && i - 2 >= start && buf[i - 2] === 10)) return i + 1;
   }
   return -1;
 }
 
 function lines(head: Uint8Array, kind: string): string[] {
   const text = latin1.decode(head);
-  // The head ends in CRLFCRLF (headEnd found it); split on CRLF only and refuse any lone CR/LF.
-  const parts = text.slice(0, -4).split("\r\n");
-  for (const line of parts) {
-    if (line.includes("\r") || line.includes("\n")) {
-      throw new HeadError(`${kind} head has a bare CR or LF`, 400, "bad_line_ending");
+  // The head ends in an empty line (headEnd found it); lines end in CRLF or LF, never CR alone.
+  const parts = text.replace(/\r?\n\r?\n$/, "").split(/\r?\n/);
+  for (let i = 0; i < parts.length; i++) {
+    const line = parts[i]!;
+    if (line.includes("\r")) {
+      throw new HeadError(`${kind} head has a bare CR`, 400, "bad_line_ending");
+    }
+    if (line.length + 2 > MAX_LINE) {
+      throw i === 0
+        ? new HeadError(`${kind} line is longer than ${MAX_LINE} bytes`, 414, "line_too_long")
+        : new HeadError(
+          `${kind} header line ${i} is longer than ${MAX_LINE} bytes`,
+          431,
+          "line_too_long",
+        );
     }
   }
   return parts;
+}
+
+/**
+ * Whether a Host value is one nginx takes (ngx_http_validate_host): not empty, no `/`, space
+ * or control character, no empty label (`a..b`); a trailing dot and a port are allowed.
+ */
+function validHost(host: string): boolean {
+  let dot = -2;
+  let end = host.length;
+  // 0: name, 1: inside an IPv6 literal, 2: past the name (port).
+  let state = 0;
+  for (let i = 0; i < host.length; i++) {
+    const c = host.charCodeAt(i);
+    if (c === 0x2e) {
+      if (dot === i - 1) return false;
+      dot = i;
+    } else if (c === 0x3a) {
+      if (state === 0) {
+        end = i;
+        state = 2;
+      }
+    } else if (c === 0x5b) {
+      if (i === 0) state = 1;
+    } else if (c === 0x5d) {
+      if (state === 1) {
+        end = i + 1;
+        state = 2;
+      }
+    } else if (c === 0x2f || c <= 0x20 || c === 0x7f) return false;
+  }
+  if (dot === end - 1) end--;
+  return end > 0;
 }
 
 function parseFields(parts: string[], kind: string): HeaderField[] {
@@ -158,15 +208,16 @@ function framingOf(headers: HeaderField[], minor: 0 | 1, kind: string): BodyFram
       te ??= [];
       te.push(...h.value.split(",").map((t) => t.trim().toLowerCase()));
     } else if (h.lower === "content-length") {
+      // nginx refuses a repeated Content-Length even when the values agree.
+      if (length !== undefined) {
+        throw new HeadError(`${kind} has more than one Content-Length`, 400, "bad_content_length");
+      }
       if (!/^\d{1,15}$/.test(h.value)) {
         throw new HeadError(
           `${kind} Content-Length "${h.value.slice(0, 40)}" is not a number`,
           400,
           "bad_content_length",
         );
-      }
-      if (length !== undefined && length !== h.value) {
-        throw new HeadError(`${kind} has conflicting Content-Length`, 400, "bad_content_length");
       }
       length = h.value;
     }
@@ -198,6 +249,9 @@ function framingOf(headers: HeaderField[], minor: 0 | 1, kind: string): BodyFram
 function version(text: string, kind: string): 0 | 1 {
   if (text === "HTTP/1.1") return 1;
   if (text === "HTTP/1.0") return 0;
+  // As nginx: a later HTTP/1 minor (1.2, 1.01) is served as 1.1, or as 1.0 when it is zero.
+  const minor = /^HTTP\/1\.(\d{1,3})$/.exec(text)?.[1];
+  if (minor !== undefined && kind === "request") return Number(minor) === 0 ? 0 : 1;
   throw new HeadError(
     `${kind} version "${text.slice(0, 20)}" is not HTTP/1.0 or 1.1`,
     505,
@@ -214,20 +268,30 @@ function keepAliveOf(headers: HeaderField[], minor: 0 | 1): boolean {
 /** Parses a request head (`head` ends with CRLFCRLF). Throws {@linkcode HeadError}. */
 export function parseRequestHead(head: Uint8Array): RequestHead {
   const parts = lines(head, "request");
-  const first = parts[0]!.split(" ");
+  // Spaces between the parts may repeat and trail (nginx takes them; the line is rewritten).
+  const first = parts[0]!.replace(/ +$/, "").split(/ +/);
   if (first.length !== 3) {
     throw new HeadError("request line is not METHOD SP target SP version", 400, "bad_request_line");
   }
   const [method, target, ver] = first as [string, string, string];
-  if (!TOKEN.test(method)) throw new HeadError("request method is not a token", 400, "bad_method");
+  if (!METHOD.test(method)) {
+    throw new HeadError("request method is not upper-case letters, _ or -", 400, "bad_method");
+  }
   if (!TARGET.test(target)) {
     throw new HeadError("request target is empty or has a control character", 400, "bad_target");
   }
   const minor = version(ver, "request");
   const headers = parseFields(parts, "request");
-  const hosts = headers.filter((h) => h.lower === "host").length;
-  if (hosts > 1 || (minor === 1 && hosts === 0)) {
-    throw new HeadError(`request has ${hosts} Host headers`, 400, "bad_host");
+  const hosts = headers.filter((h) => h.lower === "host");
+  if (hosts.length > 1 || (minor === 1 && hosts.length === 0)) {
+    throw new HeadError(`request has ${hosts.length} Host headers`, 400, "bad_host");
+  }
+  if (hosts.length === 1 && !validHost(hosts[0]!.value)) {
+    throw new HeadError(
+      `request Host "${hosts[0]!.value.slice(0, 40)}" is invalid`,
+      400,
+      "bad_host",
+    );
   }
   const framing = framingOf(headers, minor, "request") ?? { kind: "none" };
   const upgrade = headerTokens(headers, "upgrade");
@@ -252,7 +316,8 @@ export function parseRequestHead(head: Uint8Array): RequestHead {
 export function parseResponseHead(head: Uint8Array, method: string): ResponseHead {
   const parts = lines(head, "response");
   const line = parts[0]!;
-  const m = /^(HTTP\/1\.[01]) (\d{3})(?: (.*))?$/.exec(line);
+  const m = /^(HTTP\/1\.[01]) ([1-9]\d\d)(?: (.*))?$/.exec(line);
+  // A status under 100 would pass as an interim response and be sent on to the client.
   if (!m) throw new HeadError("upstream status line is malformed", 502, "bad_status_line");
   const minor = version(m[1]!, "upstream");
   const status = Number(m[2]);

@@ -17,6 +17,7 @@ import { requestRecord, responseRecord } from "./proxy_records.ts";
 import type { Accepted } from "./accept_clients.ts";
 import { ProxyListener } from "./_proxy_listener.ts";
 import { tunnel } from "./tunnel.ts";
+import type { HttpRecord } from "../wire/record.ts";
 import type { PickedUpstream } from "./upstream_picker.ts";
 
 const ascii = new TextEncoder();
@@ -59,6 +60,22 @@ const REASONS: Record<number, string> = {
   504: "Gateway Timeout",
   505: "HTTP Version Not Supported",
 };
+
+/** One client request as {@linkcode HttpProxy} forwards it, once or again after a retry. */
+interface Exchange {
+  a: Accepted;
+  head: RequestHead;
+  /** The client's address (a trusted proxy's word for it, or the peer). */
+  client: string;
+  /** The X-Forwarded-For the upstream gets. */
+  forwardedFor: string;
+  /** The X-Forwarded-For the client sent, for the record. */
+  claimed: string;
+  /** Requests on this client connection so far, this one included. */
+  requests: number;
+  /** Set on the retry after a stale upstream connection: the first attempt's record. */
+  retry?: { before: HttpRecord | undefined };
+}
 
 let sequence = 0;
 const RUN = crypto.randomUUID().slice(0, 8);
@@ -105,12 +122,23 @@ function upstreamRequest(
     `X-Forwarded-Proto: ${tls ? "https" : "http"}\r\n` +
     `Via: ${via === "" ? "" : `${via}, `}1.${head.minor} qts\r\n`;
   if (head.websocket) out += "Connection: upgrade\r\nUpgrade: websocket\r\n";
-  else if (head.minor === 0) out += "Connection: close\r\n";
+  // An HTTP/1.0 request closes unless it asks to persist; the client's wish goes on.
+  else if (head.minor === 0) {
+    out += head.keepAlive ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
+  }
   return ascii.encode(`${out}\r\n`);
 }
 
-/** The response head as the client gets it. */
-function clientResponse(res: ResponseHead, close: boolean, upgrade: boolean): Uint8Array {
+/**
+ * The response head as the client gets it. An HTTP/1.0 client assumes the connection closes
+ * unless told `keep-alive` (`minor` 0 and not `close`), as nginx tells it.
+ */
+function clientResponse(
+  res: ResponseHead,
+  close: boolean,
+  upgrade: boolean,
+  minor: 0 | 1 = 1,
+): Uint8Array {
   const drop = dropped(res.headers, RESPONSE_DROP);
   let out = `HTTP/1.1 ${res.status} ${res.reason}\r\n`;
   for (const h of res.headers) {
@@ -119,7 +147,21 @@ function clientResponse(res: ResponseHead, close: boolean, upgrade: boolean): Ui
   }
   if (upgrade) out += `Connection: upgrade\r\nUpgrade: ${headerValue(res.headers, "upgrade")}\r\n`;
   else if (close) out += "Connection: close\r\n";
+  else if (minor === 0) out += "Connection: keep-alive\r\n";
   return ascii.encode(`${out}\r\n`);
+}
+
+/**
+ * Drops CR and LF bytes before a request line (RFC 9112 §2.2; nginx does the same), e.g. the
+ * CRLF an old client sends after a POST body; false when the stream ends first. Runs under the
+ * header deadline, so a client cannot stay connected by sending only line ends.
+ */
+async function skipEmptyLines(io: ConnIo): Promise<boolean> {
+  for (;;) {
+    while (io.start < io.end && (io.buf[io.start] === 13 || io.buf[io.start] === 10)) io.start++;
+    if (io.start < io.end) return true;
+    if (!(await io.fill())) return false;
+  }
 }
 
 /** Reads a response head, forwarding interim 1xx ones (except 101) to the client. */
@@ -172,6 +214,7 @@ export class HttpProxy extends ProxyListener {
         }
         io.readTimeout = 0;
         io.setDeadline(ctx.limits.headerTimeoutMs, "header");
+        if (!(await skipEmptyLines(io))) return;
         const raw = await io.readHead(ctx.limits.maxHeaderBytes);
         io.clearDeadline();
         if (raw === null) return;
@@ -193,14 +236,14 @@ export class HttpProxy extends ProxyListener {
           await this.#answer(io, ctx.banStatus);
           return;
         }
-        const keep = await this.#exchange(
+        const keep = await this.#exchange({
           a,
           head,
-          addr.ip,
-          addr.forwardedFor,
-          addr.claimed,
+          client: addr.ip,
+          forwardedFor: addr.forwardedFor,
+          claimed: addr.claimed,
           requests,
-        );
+        });
         if (!keep || !head.keepAlive) return;
       }
     } catch (error) {
@@ -251,31 +294,25 @@ export class HttpProxy extends ProxyListener {
    * One request: to an upstream and back. Returns whether the client connection may carry
    * another request.
    */
-  async #exchange(
-    a: Accepted,
-    head: RequestHead,
-    client: string,
-    forwardedFor: string,
-    claimed: string,
-    requests: number,
-  ): Promise<boolean> {
+  async #exchange(x: Exchange): Promise<boolean> {
+    const { a, head, client, forwardedFor } = x;
     const ctx = this.ctx;
     const name = this.config.name;
     const io = a.io;
     // Records only when something takes them (qts serve, records_to): they cost per request.
-    const observed = ctx.submit !== undefined;
-    const before = !observed ? undefined : requestRecord({
+    // A retry keeps the first attempt's before-record: the sensor sees one request.
+    const before = x.retry ? x.retry.before : ctx.submit === undefined ? undefined : requestRecord({
       id: `${RUN}-${++sequence}`,
       client,
       clientPort: a.clientPort,
       serverPort: a.local.port,
       head,
       at: Date.now(),
-      connectionRequests: requests,
-      forwardedFor: claimed,
+      connectionRequests: x.requests,
+      forwardedFor: x.claimed,
       sslCipher: a.cipher,
     });
-    if (before) this.submit(before);
+    if (before && !x.retry) this.submit(before);
     const upstreams: string[] = [];
     const statuses: number[] = [];
     const times: number[] = [];
@@ -301,7 +338,7 @@ export class HttpProxy extends ProxyListener {
     let upstream: PickedUpstream | undefined;
     let startedAt = Date.now();
     let reused = false;
-    if (reusable) {
+    if (reusable && !x.retry) {
       upstream = this.pool.pick(client);
       if (upstream) {
         up = this.#takeIdle(upstream);
@@ -375,8 +412,9 @@ export class HttpProxy extends ProxyListener {
         up.close();
         if (reused && !hasBody && IDEMPOTENT.has(head.method)) {
           // Stale keep-alive connection: once more on a fresh one.
+          ctx.metrics.upstreamError(name, upstream!.address, "stale");
           release();
-          return await this.#exchangeFresh(a, head, client, forwardedFor, claimed, requests);
+          return await this.#exchangeFresh({ ...x, retry: { before } });
         }
         const timedOut = error instanceof IoTimeout;
         const bad = error instanceof HeadError;
@@ -411,8 +449,11 @@ export class HttpProxy extends ProxyListener {
         ctx.metrics.tunnel(name, end);
         return false;
       }
-      const close = !head.keepAlive || res.framing.kind === "close" || head.minor === 0;
-      await io.write(clientResponse(res, close, false));
+      // HTTP/1.0 clients persist only with `Connection: keep-alive` (head.keepAlive) and a body
+      // whose end they can tell (no chunked in 1.0; an upstream asked in 1.0 sends none).
+      const close = !head.keepAlive || res.framing.kind === "close" ||
+        (head.minor === 0 && res.framing.kind === "chunked");
+      await io.write(clientResponse(res, close, false, head.minor));
       try {
         await pipeBody(up, io, res.framing);
         await io.flush();
@@ -426,7 +467,9 @@ export class HttpProxy extends ProxyListener {
         return false;
       }
       release();
-      if (reusable && res.keepAlive && head.minor === 1 && !up.closed) this.#putIdle(upstream!, up);
+      // A 1.0 request asked the upstream to close unless the client asked to keep alive.
+      const upKept = res.keepAlive && (head.minor === 1 || head.keepAlive);
+      if (reusable && upKept && !up.closed) this.#putIdle(upstream!, up);
       else up.close();
       return !close;
     } finally {
@@ -435,18 +478,11 @@ export class HttpProxy extends ProxyListener {
   }
 
   /** {@linkcode HttpProxy.#exchange} on a new upstream connection (after a stale reuse). */
-  #exchangeFresh(
-    a: Accepted,
-    head: RequestHead,
-    client: string,
-    forwardedFor: string,
-    claimed: string,
-    requests: number,
-  ): Promise<boolean> {
+  #exchangeFresh(x: Exchange): Promise<boolean> {
     const idle = this.#idle;
     // Every idle connection to the upstreams is suspect after one went stale.
     for (const list of idle.values()) for (const io of list) io.close();
     idle.clear();
-    return this.#exchange(a, head, client, forwardedFor, claimed, requests);
+    return this.#exchange(x);
   }
 }

@@ -116,9 +116,10 @@ export class ProxyBanList {
   /**
    * Follows a remote sensor: subscribes to its command PUB (`tcp://host:port`) and, when `api`
    * is given, loads its active bans from `GET /bans` at start and every `resyncMs`, repairing
-   * commands PUB dropped while we were not connected.
+   * commands PUB dropped while we were not connected. Resolves when the first load ends: true
+   * when it loaded (or there is no `api`), false when it failed (retried every `resyncMs`).
    */
-  follow(endpoint: string, api = "", token = "", resyncMs = 60_000): void {
+  follow(endpoint: string, api = "", token = "", resyncMs = 60_000): Promise<boolean> {
     const sub = new SubSocket({ reconnectMax: 2000 });
     sub.subscribe("");
     sub.connect(endpoint);
@@ -132,18 +133,20 @@ export class ProxyBanList {
         }
       }
     })();
-    if (api !== "") {
-      const resync = async () => {
-        try {
-          this.replace(await fetchBans(api, { token, rules: this.#rules }));
-          this.stats.resyncs++;
-        } catch {
-          this.stats.resync_failures++;
-        }
-        if (this.#sub) this.#timer = setTimeout(resync, resyncMs);
-      };
-      void resync();
-    }
+    if (api === "") return Promise.resolve(true);
+    const resync = async () => {
+      let ok = false;
+      try {
+        this.replace(await fetchBans(api, { token, rules: this.#rules }));
+        this.stats.resyncs++;
+        ok = true;
+      } catch {
+        this.stats.resync_failures++;
+      }
+      if (this.#sub) this.#timer = setTimeout(resync, resyncMs);
+      return ok;
+    };
+    return resync();
   }
 
   /** Stops following a remote sensor. */

@@ -1,4 +1,11 @@
-import { formatAddress, ipKey } from "../../shared/net/ip.ts";
+import {
+  formatAddress,
+  formatIPv4,
+  formatIPv6Hex,
+  ipKey,
+  parseIPv4,
+  parseIPv6Hex,
+} from "../../shared/net/ip.ts";
 import type { ConnIo } from "./conn_io.ts";
 
 /** The addresses a PROXY protocol header carries; undefined fields for `UNKNOWN`/`LOCAL`. */
@@ -48,6 +55,16 @@ function port(text: string): number {
   return Number(text);
 }
 
+function v4Text(text: string): string | undefined {
+  const n = parseIPv4(text);
+  return n === undefined ? undefined : formatIPv4(n);
+}
+
+function v6TextOf(text: string): string | undefined {
+  const hex = text.includes(":") && !text.includes("%") ? parseIPv6Hex(text) : undefined;
+  return hex === undefined ? undefined : formatIPv6Hex(hex);
+}
+
 async function readV1(io: ConnIo): Promise<ProxiedAddress> {
   // v1 lines are at most 107 bytes with CRLF.
   for (;;) {
@@ -64,14 +81,17 @@ async function readV1(io: ConnIo): Promise<ProxiedAddress> {
       if (parts.length !== 6 || (parts[1] !== "TCP4" && parts[1] !== "TCP6")) {
         throw new ProxyProtocolError(`PROXY v1 line "${line.slice(0, 60)}" is malformed`);
       }
-      const key = ipKey(parts[2]!);
-      const dst = ipKey(parts[3]!);
-      if (!key || !dst || (key.v === 4) !== (parts[1] === "TCP4")) {
+      // TCP4 carries dotted IPv4, TCP6 IPv6 text (an IPv4-mapped one included); each address
+      // is returned in its one canonical spelling, as v2 gives it.
+      const text = parts[1] === "TCP4" ? v4Text : v6TextOf;
+      const source = text(parts[2]!);
+      const destination = text(parts[3]!);
+      if (source === undefined || destination === undefined) {
         throw new ProxyProtocolError(`PROXY v1 addresses in "${line.slice(0, 60)}" are invalid`);
       }
       return {
-        source: parts[2]!,
-        destination: parts[3]!,
+        source,
+        destination,
         sourcePort: port(parts[4]!),
         destinationPort: port(parts[5]!),
       };
@@ -163,9 +183,11 @@ export function encodeProxyHeader(
   const hex = (k: typeof src) =>
     k.v === 6 ? k.hex : `00000000000000000000ffff${k.n.toString(16).padStart(8, "0")}`;
   if (version === 1) {
-    const s = v6 ? from.ip.includes(":") ? from.ip : `::ffff:${from.ip}` : from.ip;
-    const d = v6 ? to.ip.includes(":") ? to.ip : `::ffff:${to.ip}` : to.ip;
-    return ascii.encode(`PROXY ${v6 ? "TCP6" : "TCP4"} ${s} ${d} ${from.port} ${to.port}\r\n`);
+    // Canonical text of the line's family: dotted for TCP4 (even if given as ::ffff:a.b.c.d).
+    const text = (k: typeof src) => v6 ? formatIPv6Hex(hex(k)) : formatIPv4((k as { n: number }).n);
+    return ascii.encode(
+      `PROXY ${v6 ? "TCP6" : "TCP4"} ${text(src)} ${text(dst)} ${from.port} ${to.port}\r\n`,
+    );
   }
   const body = new Uint8Array(v6 ? 36 : 12);
   const view = new DataView(body.buffer);

@@ -10,6 +10,9 @@ import type { ProxySettings } from "./proxy_settings.ts";
 import { TcpProxy } from "./tcp_proxy.ts";
 import type { PoolSnapshot, UpstreamPicker } from "./upstream_picker.ts";
 
+// How long start() waits for a remote sensor's bans before listening anyway.
+const FIRST_SYNC_MS = 5_000;
+
 /** Options of {@linkcode ProxyServer}. */
 export interface ProxyServerOptions {
   settings: ProxySettings;
@@ -92,6 +95,14 @@ export class ProxyServer {
       m.counter("qts_proxy_ban_commands_total", "Ban commands the proxy took, by result", {
         result: "invalid",
       }).value = this.bans.stats.invalid;
+      m.counter("qts_proxy_ban_commands_total", "Ban commands the proxy took, by result", {
+        result: "ignored",
+      }).value = this.bans.stats.ignored;
+      const resyncs = "Loads of a remote sensor's active bans (GET /bans), by result";
+      m.counter("qts_proxy_ban_resyncs_total", resyncs, { result: "ok" }).value =
+        this.bans.stats.resyncs;
+      m.counter("qts_proxy_ban_resyncs_total", resyncs, { result: "failed" }).value =
+        this.bans.stats.resync_failures;
     });
   }
 
@@ -99,7 +110,7 @@ export class ProxyServer {
   async start(): Promise<void> {
     const s = this.#o.settings;
     for (const pool of this.pools.values()) pool.start();
-    if (s.bansFrom !== "" && !this.#o.bans) this.bans.follow(s.bansFrom, s.bansApi);
+    if (s.bansFrom !== "" && !this.#o.bans) await this.#firstBans(s.bansFrom, s.bansApi);
     try {
       for (const l of this.listeners) await l.start();
     } catch (error) {
@@ -109,6 +120,29 @@ export class ProxyServer {
     this.#o.log.log("info", "qts proxy listening", {
       listeners: this.listeners.map((l) => `${l.config.kind}:${l.config.name}=${addr(l)}`),
     });
+  }
+
+  /**
+   * Follows the remote sensor and waits (at most FIRST_SYNC_MS) for its active bans, so a
+   * restarted proxy does not let a banned client in before the first resync.
+   */
+  async #firstBans(from: string, api: string): Promise<void> {
+    const loaded = this.bans.follow(from, api);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<"late">((resolve) => {
+      timer = setTimeout(() => resolve("late"), FIRST_SYNC_MS);
+    });
+    const result = await Promise.race([loaded, late]);
+    clearTimeout(timer);
+    const log = this.#o.log;
+    if (result === true) {
+      if (api !== "") log.log("info", "bans loaded from the sensor", { api, bans: this.bans.size });
+    } else {
+      log.log("warn", "listening before the sensor's bans could be loaded; retrying", {
+        api,
+        reason: result === "late" ? `no answer in ${FIRST_SYNC_MS} ms` : "GET /bans failed",
+      });
+    }
   }
 
   /** The proxy's state (`GET /proxy`). */

@@ -7,8 +7,8 @@ async function pump(from: ConnIo, to: ConnIo, touch: () => void): Promise<void> 
   for (;;) {
     if (from.buffered === 0 && !(await from.fill())) break;
     touch();
-    await to.write(from.take(from.buffered));
-    await to.flush();
+    // Straight from the read buffer to the socket: the next read waits for this write anyway.
+    await to.send(from.take(from.buffered));
   }
   // Half-close: the other direction may still have an answer to send (a TCP client that shuts
   // its write side after a request, then reads).

@@ -319,3 +319,33 @@ Deno.test("FlowTable asks ready() and inspects a direction before its byte budge
   table.flush();
   assert.deepEqual(seen, [40]);
 });
+
+Deno.test("labelFlows() counts every request of a real keep-alive capture, per client", async () => {
+  // scripts/make-http-clients-capture.sh: curl → nginx on lo.
+  const flows = await labelled(
+    new URL("../../fixtures/captures/http-clients.pcap.gz", import.meta.url).pathname,
+  );
+  const byClient = new Map<string, { flows: number; requests: number; agents: Set<string> }>();
+  const statuses = new Map<number, number>();
+  for (const f of flows) {
+    const http = info(f).http;
+    assert.ok(http, `flow ${f.id} of ${f.srcAddress} is HTTP`);
+    assert.equal(http.responses, http.requests, `flow ${f.id}: one response per request`);
+    assert.equal(http.gaps, 0, `flow ${f.id}: read in step to the end`);
+    const c = byClient.get(f.srcAddress) ?? { flows: 0, requests: 0, agents: new Set() };
+    c.flows++;
+    c.requests += http.requests;
+    for (const ua of http.userAgents.keys()) c.agents.add(ua);
+    for (const [s, n] of http.statuses) statuses.set(s, (statuses.get(s) ?? 0) + n);
+    byClient.set(f.srcAddress, c);
+  }
+  const row = (ip: string) => {
+    const c = byClient.get(ip)!;
+    return [c.flows, c.requests, c.agents.size];
+  };
+  assert.deepEqual(row("127.78.0.2"), [1, 200, 1], "crawler: one connection, 200 requests");
+  assert.deepEqual(row("127.78.0.3"), [4, 4, 1], "browser");
+  assert.deepEqual(row("127.78.0.4"), [30, 30, 10], "rotator: 10 agents");
+  assert.deepEqual(row("127.78.0.5"), [1, 3, 1], "legacy client");
+  assert.deepEqual(Object.fromEntries(statuses), { 200: 234, 301: 1, 404: 1, 405: 1 });
+});

@@ -1,11 +1,49 @@
-/** A TrActor over a temporary capture repository and state directory, for the API tests. */
+/**
+ * A TrActor over a temporary capture repository and state directory, for the API tests; on
+ * SQLite by default, or on a fresh database of a throwaway PostgreSQL cluster after
+ * `useStore("postgres")` (one cluster per test module, stopped when the module unloads), so one
+ * API suite runs against both stores.
+ */
 import { join } from "node:path";
 import { startTractor, type Tractor } from "../../../src/analyzer/tractor/start_tractor.ts";
+import { type PostgresCluster, startPostgres } from "../../_support/postgres_cluster.ts";
+
+let storeKind: "sqlite" | "postgres" = "sqlite";
+let cluster: Promise<PostgresCluster> | undefined;
+let databases = 0;
+
+/** Makes every later {@linkcode tractorFixture} of this test module use this store. */
+export function useStore(kind: "sqlite" | "postgres"): void {
+  storeKind = kind;
+}
+
+/** The store fixtures use in this test module. */
+export function fixtureStore(): "sqlite" | "postgres" {
+  return storeKind;
+}
+
+/** A new empty database in this module's PostgreSQL cluster (started on first use). */
+export async function freshPostgresDatabase(): Promise<string> {
+  cluster ??= startPostgres().then((c) => {
+    globalThis.addEventListener("unload", () => c.stopSync());
+    return c;
+  });
+  return await (await cluster).createDatabase(`tractor_${++databases}`);
+}
 
 export const FIXTURES = new URL("../../fixtures/", import.meta.url);
 export const CLIENTS_PCAP = new URL("tractor/clients.pcap", FIXTURES);
 export const LOOPBACK_PCAP = new URL("captures/loopback-sll2.pcap", FIXTURES);
 export const LOOPBACK_PCAPNG = new URL("captures/loopback-sll2.pcapng", FIXTURES);
+/** Real curl → nginx HTTP from four clients (scripts/make-http-clients-capture.sh). */
+export const HTTP_CLIENTS_PCAP = new URL("captures/http-clients.pcap.gz", FIXTURES);
+/** Its client addresses, by what each does. */
+export const HTTP_CLIENTS = {
+  crawler: "127.78.0.2", // 200 requests on one keep-alive connection
+  browser: "127.78.0.3", // 4 connections, one request each, one 404
+  rotator: "127.78.0.4", // 30 connections, 10 User-Agents × 3
+  legacy: "127.78.0.5", // 3 requests on one connection: 301, 200, 405
+} as const;
 export const CITY_DB = new URL("geo/test-city.mmdb", FIXTURES).pathname;
 
 export interface TractorFixture {
@@ -41,7 +79,9 @@ export async function tractorFixture(
   }
   let tractor: Tractor;
   try {
+    const store = storeKind === "postgres" ? await freshPostgresDatabase() : undefined;
     tractor = await startTractor({
+      ...(store !== undefined ? { store, pollMs: 100 } : {}),
       ...(labelsPath !== undefined ? { labelsPath } : {}),
       capturesDir: captures,
       stateDir: state,

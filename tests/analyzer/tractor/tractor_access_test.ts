@@ -42,7 +42,7 @@ Deno.test("TrActor with a token: 401 without it on every path, the page takes ?t
       body: JSON.stringify({ file_name: "clients.pcap" }),
     });
     assert.equal(process.status, 401, "no job without the token");
-    assert.equal(tractor.store.latestJobs().size, 0);
+    assert.equal((await tractor.store.latestJobs()).size, 0);
     const bearer = { authorization: "Bearer s3cret" };
     assert.equal((await call("/files/list", { headers: bearer })).status, 200);
     assert.equal((await call("/?token=s3cret")).status, 200);
@@ -128,7 +128,7 @@ Deno.test("TrActor refuses a POST from a foreign Origin (403) or not as JSON (41
       body,
     });
     assert.equal(foreign.status, 403);
-    assert.equal(fx.tractor.store.latestJobs().size, 0, "no job was queued");
+    assert.equal((await fx.tractor.store.latestJobs()).size, 0, "no job was queued");
     // Its own page (same origin) may.
     const own = await fx.call("/files/process", {
       method: "POST",

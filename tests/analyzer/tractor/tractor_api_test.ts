@@ -7,7 +7,16 @@ import { CLIENTS_PCAP, processFile, tractorFixture } from "./_tractor_fixture.ts
 
 type Json = Record<string, unknown>;
 
-const FILE_KEYS = ["name", "extension", "time_start", "time_end", "status", "size", "flows_count"];
+const FILE_KEYS = [
+  "name",
+  "extension",
+  "time_start",
+  "time_end",
+  "status",
+  "size",
+  "size_bytes",
+  "flows_count",
+];
 const STATUS_KEYS = ["state", "started_at", "finished_at", "job_id", "progress", "message"];
 const STATES = ["new", "in_progress", "finished", "failed"];
 
@@ -76,13 +85,10 @@ Deno.test("GET /files/list lists the repository's captures as the seed's File be
       assert.equal(clients.extension, "pcap");
       assert.equal(clients.time_start, T0);
       assert.ok((clients.time_end as number) >= T0);
-      assert.equal(
-        clients.size,
-        Math.ceil(
-          (await Deno.stat(new URL("../../fixtures/tractor/clients.pcap", import.meta.url))).size /
-            1024,
-        ),
-      );
+      const bytes =
+        (await Deno.stat(new URL("../../fixtures/tractor/clients.pcap", import.meta.url))).size;
+      assert.equal(clients.size, Math.ceil(bytes / 1024), "the seed's size, in kB");
+      assert.equal(clients.size_bytes, bytes, "ours, with its unit in its name");
       assert.deepEqual(clients.status, { state: "new" });
       assert.equal("flows_count" in clients, false);
       assert.equal(list[1]!.extension, "pcapng");
@@ -203,6 +209,22 @@ Deno.test("GET statistics/ip gives country and city from the city database, user
         { title: "protocols", content: [{ label: "http", count: 2 }] },
         { title: "clients", content: [{ label: CLIENTS.chicago, count: 2 }] },
       ],
+      // Ours: what it did as a client, and every HTTP value with its count.
+      client: {
+        flows: 2,
+        packets: 16,
+        bytes: 965,
+        requests: 2,
+        duration_ms: 1080,
+        user_agents_distinct: 1,
+      },
+      user_agents: [{ user_agent: USER_AGENT, requests: 2 }],
+      hosts: [{ host: HTTP_HOST, requests: 2 }],
+      urls: [
+        { url: `http://${HTTP_HOST}/`, requests: 1 },
+        { url: `http://${HTTP_HOST}/about`, requests: 1 },
+      ],
+      status_codes: [{ status: 200, responses: 2 }],
     });
     const moscow = (await fx.call(`/v1/file/${id}/statistics/ip?ip=${CLIENTS.moscow}`))
       .body as Json;
@@ -339,7 +361,7 @@ Deno.test("statistics of a job that has not finished are 404; a queued job repor
   const fx = await tractorFixture();
   try {
     // A job row nobody runs: the runner only picks up what submit() or start() queue.
-    const job = fx.tractor.store.createJob(
+    const job = await fx.tractor.store.createJob(
       { name: "clients.pcap", extension: "pcap", sizeBytes: 3033, mtimeMs: 0 },
       T0,
     );

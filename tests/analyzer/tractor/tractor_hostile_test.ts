@@ -14,11 +14,11 @@ function assertError(r: { status: number; body: unknown }, status: number, what:
 }
 
 /** Everything a rejected request must leave alone: jobs, files, peek cache. */
-function snapshot(fx: TractorFixture): string {
-  const db = fx.tractor.store.db;
+async function snapshot(fx: TractorFixture): Promise<string> {
+  const db = fx.tractor.store.sql;
   return JSON.stringify([
-    db.prepare("SELECT * FROM jobs ORDER BY id").all(),
-    db.prepare("SELECT count(*) AS n FROM flows").get(),
+    await db.all("SELECT * FROM jobs ORDER BY id"),
+    await db.get("SELECT count(*) AS n FROM flows"),
     [...Deno.readDirSync(fx.captures)].map((e) => e.name).sort(),
   ]);
 }
@@ -42,7 +42,7 @@ Deno.test("POST /files/process refuses names outside the repository with 404 and
     await Deno.symlink(join(outside, "secret.pcap"), join(fx.captures, "link-out.pcap"));
     await Deno.symlink("../../../", join(fx.captures, "up.pcap"));
     await Deno.symlink("missing.pcap", join(fx.captures, "dangling.pcap"));
-    const before = snapshot(fx);
+    const before = await snapshot(fx);
     const names = [
       "../captures/clients.pcap",
       "../state/tractor.sqlite",
@@ -67,7 +67,7 @@ Deno.test("POST /files/process refuses names outside the repository with 404 and
     for (const name of names) {
       assertError(await post(fx, JSON.stringify({ file_name: name })), 404, name);
     }
-    assert.equal(snapshot(fx), before);
+    assert.equal(await snapshot(fx), before);
     // None of them is listed either.
     const listed = ((await fx.call("/files/list")).body as Json[]).map((f) => f.name);
     assert.deepEqual(listed, ["clients.pcap", "loopback.pcapng"]);
@@ -92,7 +92,7 @@ Deno.test("a symlink to a capture inside the repository is a capture", async () 
 Deno.test("POST /files/process answers bad bodies with 400/413 in the seed's error shape", async () => {
   const fx = await tractorFixture();
   try {
-    const before = snapshot(fx);
+    const before = await snapshot(fx);
     const bad: [BodyInit, string][] = [
       ["", "empty body"],
       ["{", "truncated JSON"],
@@ -119,7 +119,7 @@ Deno.test("POST /files/process answers bad bodies with 400/413 in the seed's err
       },
     });
     assertError(await post(fx, stream), 413, "streamed body");
-    assert.equal(snapshot(fx), before);
+    assert.equal(await snapshot(fx), before);
   } finally {
     await fx.close();
   }
@@ -131,7 +131,7 @@ Deno.test("hostile query parameters get 400 or 404 in the seed's shape and chang
     const r = await post(fx, JSON.stringify({ file_name: "clients.pcap" }));
     const id = (r.body as Json).job_id as number;
     await fx.tractor.runner.waitFor(id);
-    const before = snapshot(fx);
+    const before = await snapshot(fx);
     const cases: [string, number][] = [
       [`/file/${id}/statistics/ip?ip=198.51.100.7'%20OR%201=1--`, 400],
       [`/file/${id}/statistics/ip?ip=${"1".repeat(5000)}`, 400],
@@ -149,7 +149,7 @@ Deno.test("hostile query parameters get 400 or 404 in the seed's shape and chang
       if (status === 200) assert.equal(res.status, 200, path);
       else assertError(res, status, path);
     }
-    assert.equal(snapshot(fx), before);
+    assert.equal(await snapshot(fx), before);
     const flows = (await fx.call(`/file/${id}/flows/labels?label=http`)).body as Json[];
     assert.equal(flows.length, 2);
   } finally {

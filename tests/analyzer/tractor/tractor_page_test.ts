@@ -1,157 +1,187 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { colourCounts, decodePng, findChromium, runChromium } from "../../_support/chromium.ts";
 import { CLIENTS, HTTP_HOST, USER_AGENT } from "./_clients_capture.ts";
-import { processFile, tractorFixture } from "./_tractor_fixture.ts";
-
-function findChromium(): string | undefined {
-  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
-    for (const name of ["chromium", "chromium-browser", "google-chrome"]) {
-      try {
-        if (Deno.statSync(join(dir, name)).isFile) return join(dir, name);
-      } catch {
-        // not here
-      }
-    }
-  }
-  return undefined;
-}
+import {
+  CLIENTS_PCAP,
+  HTTP_CLIENTS,
+  HTTP_CLIENTS_PCAP,
+  processFile,
+  type TractorFixture,
+  tractorFixture,
+} from "./_tractor_fixture.ts";
 
 const chromium = findChromium();
 if (!chromium) {
   console.warn("tractor page test skipped: no chromium on PATH (apt-get install chromium)");
 }
 
-async function runChromium(profile: string, extra: string[], url: string): Promise<string> {
-  const out = await new Deno.Command(chromium!, {
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      `--user-data-dir=${profile}`,
-      "--window-size=1280,900",
-      // Virtual time lets the page's fetches and rendering finish before the dump/screenshot.
-      "--virtual-time-budget=10000",
-      ...extra,
-      url,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(120_000),
-  }).output();
-  if (!out.success) {
-    throw new Error(`chromium failed (${out.code}): ${new TextDecoder().decode(out.stderr)}`);
+/** A listening TrActor with the synthetic and the real capture, both processed (real one last). */
+async function withPage(
+  fn: (fx: TractorFixture, jobs: { synthetic: number; real: number }, run: Run) => Promise<void>,
+): Promise<void> {
+  const fx = await tractorFixture({
+    listen: true,
+    copies: { "clients.pcap": CLIENTS_PCAP, "http-clients.pcap.gz": HTTP_CLIENTS_PCAP },
+  });
+  const profile = await Deno.makeTempDir({ prefix: "qts-tractor-chromium-" });
+  try {
+    const synthetic = await processFile(fx, "clients.pcap");
+    const real = await processFile(fx, "http-clients.pcap.gz");
+    await fn(
+      fx,
+      { synthetic, real },
+      (extra, path, size) =>
+        runChromium(chromium!, profile, extra, new URL(path, fx.tractor.url!).href, size),
+    );
+  } finally {
+    await fx.close();
+    await Deno.remove(profile, { recursive: true });
   }
-  return new TextDecoder().decode(out.stdout);
 }
 
-/** Width, height and decoded RGB(A) rows of an 8-bit non-interlaced PNG (what Chromium writes). */
-async function decodePng(
-  bytes: Uint8Array,
-): Promise<{ width: number; height: number; px: number; data: Uint8Array }> {
-  const sig = [137, 80, 78, 71, 13, 10, 26, 10];
-  assert.deepEqual([...bytes.subarray(0, 8)], sig, "PNG signature");
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let o = 8, width = 0, height = 0, colorType = 0;
-  const idat: Uint8Array[] = [];
-  while (o + 8 <= bytes.length) {
-    const len = dv.getUint32(o);
-    const type = new TextDecoder().decode(bytes.subarray(o + 4, o + 8));
-    const body = bytes.subarray(o + 8, o + 8 + len);
-    if (type === "IHDR") {
-      width = dv.getUint32(o + 8);
-      height = dv.getUint32(o + 12);
-      assert.equal(body[8], 8, "bit depth 8");
-      colorType = body[9]!;
-      assert.equal(body[12], 0, "not interlaced");
-    } else if (type === "IDAT") idat.push(body);
-    o += 12 + len;
-  }
-  const px = colorType === 6 ? 4 : colorType === 2 ? 3 : 0;
-  assert.ok(px > 0, `colour type ${colorType}`);
-  const z = new Blob(idat as BlobPart[]).stream().pipeThrough(new DecompressionStream("deflate"));
-  const raw = new Uint8Array(await new Response(z).arrayBuffer());
-  const stride = width * px;
-  const data = new Uint8Array(height * stride);
-  for (let y = 0; y < height; y++) {
-    const filter = raw[y * (stride + 1)]!;
-    const src = raw.subarray(y * (stride + 1) + 1, (y + 1) * (stride + 1));
-    const row = data.subarray(y * stride, (y + 1) * stride);
-    const up = y > 0 ? data.subarray((y - 1) * stride, y * stride) : new Uint8Array(stride);
-    for (let i = 0; i < stride; i++) {
-      const a = i >= px ? row[i - px]! : 0, b = up[i]!, c = i >= px ? up[i - px]! : 0;
-      let pred = 0;
-      if (filter === 1) pred = a;
-      else if (filter === 2) pred = b;
-      else if (filter === 3) pred = (a + b) >> 1;
-      else if (filter === 4) {
-        const p = a + b - c, pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - c);
-        pred = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
-      }
-      row[i] = (src[i]! + pred) & 255;
+type Run = (
+  extra: string[],
+  path: string,
+  size?: { width: number; height: number },
+) => Promise<string>;
+
+/** Text of an element's subtree in dumped HTML (tags dropped, entities of our text decoded). */
+function text(html: string): string {
+  return html.replace(/<[^>]+>/g, "").replace(/&amp;/g, "&").replace(/&lt;/g, "<")
+    .replace(/&gt;/g, ">").replace(/&quot;/g, '"');
+}
+
+/** The client table's rows, in page order: ip → cell text by column key. */
+function clientRows(dom: string): Map<string, Record<string, string>> {
+  const table = /<table id="clienttable">([\s\S]*?)<\/table>/.exec(dom)?.[1];
+  assert.ok(table, "the client table is rendered");
+  const rows = new Map<string, Record<string, string>>();
+  for (const row of table.matchAll(/<tr[^>]*data-ip="([^"]+)"[^>]*>([\s\S]*?)<\/tr>/g)) {
+    const cells: Record<string, string> = {};
+    for (const cell of row[2]!.matchAll(/<td[^>]*data-key="([^"]+)"[^>]*>([\s\S]*?)<\/td>/g)) {
+      cells[cell[1]!] = text(cell[2]!);
     }
+    rows.set(row[1]!, cells);
   }
-  return { width, height, px, data };
+  return rows;
+}
+
+/** "95.1 kB" → [95100, 50]: the size and half its last shown digit. */
+function parseBytes(s: string): [number, number] {
+  const m = /^(\d+)(\.\d)? (B|kB|MB|GB)$/.exec(s);
+  assert.ok(m, `"${s}" is a size with its unit`);
+  const unit = { B: 1, kB: 1e3, MB: 1e6, GB: 1e9 }[m[3] as "B"];
+  return [Number(m[1]! + (m[2] ?? "")) * unit, (m[2] ? 0.05 : 0.5) * unit];
 }
 
 Deno.test({
   name:
-    "the page renders a processed capture in headless Chromium: captures, charts, flows, IP details",
+    "the page opens on the latest job and shows clients with bytes and URLs from a real capture",
   ignore: chromium === undefined,
   async fn() {
-    const fx = await tractorFixture({ listen: true });
-    const profile = await Deno.makeTempDir({ prefix: "qts-tractor-chromium-" });
-    try {
-      await processFile(fx, "clients.pcap");
-      const url = fx.tractor.url!;
-      const dom = await runChromium(profile, ["--dump-dom"], url);
-      for (
-        const text of [
-          "clients.pcap",
-          "loopback.pcapng",
-          "finished",
-          CLIENTS.chicago,
-          CLIENTS.moscow,
-          CLIENTS.amsterdam,
-          "http " + HTTP_HOST,
-          "Chicago",
-          USER_AGENT,
-        ]
-      ) {
-        assert.ok(dom.includes(text), `rendered page shows ${text}`);
+    await withPage(async (fx, jobs, run) => {
+      const dom = await run(["--dump-dom"], "/", { width: 1400, height: 2400 });
+      // No job in the URL: the latest finished one.
+      assert.match(dom, new RegExp(`Job ${jobs.real} — http-clients\\.pcap\\.gz \\(36 flows`));
+      const rows = clientRows(dom);
+      // Ranked by requests: the keep-alive crawler (1 flow) above the 30-connection rotator.
+      assert.deepEqual([...rows.keys()], [
+        HTTP_CLIENTS.crawler,
+        HTTP_CLIENTS.rotator,
+        HTTP_CLIENTS.browser,
+        HTTP_CLIENTS.legacy,
+      ]);
+      const api = (await fx.call(`/file/${jobs.real}/clients`)).body as Record<string, number>[];
+      for (const c of api) {
+        const row = rows.get(String(c.ip))!;
+        const [shown, error] = parseBytes(row.bytes!);
+        assert.ok(
+          Math.abs(shown - c.bytes!) <= error,
+          `${c.ip}: ${row.bytes} ≈ ${c.bytes}`,
+        );
+        assert.match(
+          row.duration_ms!,
+          /^\d+(\.\d+)? (ms|s)$|^\d+ min \d+ s$/,
+          "duration with unit",
+        );
+        assert.equal(row.requests, String(c.requests));
+        assert.match(row.urls!, /^http:\/\/www\.qts\.test\//, `${c.ip} shows its URLs`);
       }
-      // Charts: one bar per label and per client, drawn as inline SVG.
-      for (const label of ["http", "vk", "ssh"]) {
-        assert.ok(dom.includes(`<g class="bar" data-label="${label}"`), `bar for ${label}`);
-      }
-      assert.ok(dom.includes(`<g class="bar" data-label="${CLIENTS.chicago}"`));
-      assert.ok(dom.includes('class="chip on" data-label="http"'), "the top label is chosen");
+      const crawler = rows.get(HTTP_CLIENTS.crawler)!;
+      assert.equal(crawler.urls, "http://www.qts.test/api/items × 200");
+      assert.equal(crawler.flows, "1");
+      assert.equal(crawler.status_codes, "200 × 200");
+      assert.match(
+        rows.get(HTTP_CLIENTS.rotator)!.user_agents_distinct!,
+        /rotator\/\d+\.0 × 3.*\+ 7 more$/,
+      );
+      assert.match(rows.get(HTTP_CLIENTS.legacy)!.status_codes!, /301 × 1/);
+      // Column headers carry the units the cells use; the table sorts by requests.
+      assert.match(dom, /class="sortable num sorted" data-key="requests">HTTP requests ▼/);
+      // The timeline: stacked bars of the http label, and a legend naming the bucket.
+      assert.ok((dom.match(/<rect [^>]*class="tl" data-label="http"/g) ?? []).length >= 5);
+      assert.match(dom, /Bytes per \d+(\.\d+)? (ms|s) \(UTC\), by flow start:/);
+      // The top client is chosen: its details and its flows.
+      assert.match(dom, /User-Agents \(1\)/);
+      assert.match(
+        text(dom),
+        new RegExp(`Flows of client ${HTTP_CLIENTS.crawler.replaceAll(".", "\\.")}`),
+      );
+      assert.match(dom, /id="flowrange">flows 1–1 of 1</);
+    });
+  },
+});
 
-      const png = join(profile, "page.png");
-      await runChromium(profile, [`--screenshot=${png}`], url);
-      const bytes = await Deno.readFile(png);
-      const img = await decodePng(bytes);
-      assert.equal(img.width, 1280);
-      assert.equal(img.height, 900);
-      // Not blank: many colours, and a good share of pixels differ from the background.
-      const counts = new Map<number, number>();
-      for (let i = 0; i < img.data.length; i += img.px) {
-        const key = (img.data[i]! << 16) | (img.data[i + 1]! << 8) | img.data[i + 2]!;
-        counts.set(key, (counts.get(key) ?? 0) + 1);
+Deno.test({
+  name: "a shared link opens its job and client; a screenshot of the real capture is readable",
+  ignore: chromium === undefined,
+  async fn() {
+    await withPage(async (_fx, jobs, run) => {
+      // The link of the synthetic job's Chicago client: GeoIP city, agent, label bars.
+      const chicago = await run(
+        ["--dump-dom"],
+        `/?job=${jobs.synthetic}&client=${CLIENTS.chicago}`,
+      );
+      for (
+        const t of [CLIENTS.chicago, CLIENTS.moscow, "Chicago", USER_AGENT, "http " + HTTP_HOST]
+      ) {
+        assert.ok(chicago.includes(t), `the linked job shows ${t}`);
       }
+      for (const label of ["http", "vk", "ssh"]) {
+        assert.ok(chicago.includes(`<g class="bar" data-label="${label}"`), `bar for ${label}`);
+      }
+      // The rotator's link: all ten agents with their counts, its 30 flows paged by 50.
+      const rotator = await run(
+        ["--dump-dom"],
+        `/?job=${jobs.real}&client=${HTTP_CLIENTS.rotator}`,
+      );
+      assert.match(rotator, /User-Agents \(10\)/);
+      assert.match(rotator, /id="flowrange">flows 1–30 of 30</);
+      // A sorted view is a link too: by flows, ascending (ties: more bytes first).
+      const byFlows = await run(["--dump-dom"], `/?job=${jobs.real}&sort=flows&order=asc`);
+      assert.deepEqual([...clientRows(byFlows).keys()], [
+        HTTP_CLIENTS.crawler,
+        HTTP_CLIENTS.legacy,
+        HTTP_CLIENTS.browser,
+        HTTP_CLIENTS.rotator,
+      ]);
+      assert.match(byFlows, /class="sortable num sorted" data-key="flows">Flows ▲/);
+
+      const png = join(Deno.env.get("TMPDIR") ?? "/tmp", "qts-tractor-page.png");
+      await run([`--screenshot=${png}`], "/", { width: 1400, height: 2400 });
+      console.log(`tractor page screenshot: ${png}`);
+      const img = await decodePng(await Deno.readFile(png));
+      assert.equal(img.width, 1400);
+      assert.equal(img.height, 2400);
+      // Not blank: many colours, a good share of pixels off the background, the http colour
+      // (#2f6fde, the first label's) in the charts and timeline.
+      const counts = colourCounts(img);
       const pixels = img.width * img.height;
       const background = Math.max(...counts.values());
       assert.ok(counts.size > 50, `${counts.size} colours`);
       assert.ok(pixels - background > pixels * 0.1, `${pixels - background} non-background pixels`);
-      // The chart's first bar colour (#2f6fde) is on screen.
-      assert.ok((counts.get(0x2f6fde) ?? 0) > 500, "bar colour present");
-    } finally {
-      await fx.close();
-      await Deno.remove(profile, { recursive: true });
-    }
+      assert.ok((counts.get(0x2f6fde) ?? 0) > 2000, "label colour present");
+    });
   },
 });

@@ -6,19 +6,7 @@ import { pyzmqAvailable } from "../../_support/pyzmq_available.ts";
 import { pyzmqPeer } from "../../_support/pyzmq_peer.ts";
 import { freePort, startSensor, waitFor } from "../../_support/sensor_process.ts";
 import { apiFixture } from "./_api_fixture.ts";
-
-function findChromium(): string | undefined {
-  for (const dir of ["/usr/bin", ...(Deno.env.get("PATH") ?? "").split(":")]) {
-    for (const name of ["chromium", "chromium-browser", "google-chrome"]) {
-      try {
-        if (Deno.statSync(join(dir, name)).isFile) return join(dir, name);
-      } catch {
-        // not here
-      }
-    }
-  }
-  return undefined;
-}
+import { findChromium, HEADLESS_FLAGS } from "../../_support/chromium.ts";
 
 const chromium = findChromium();
 const pyzmq = pyzmqAvailable();
@@ -137,14 +125,7 @@ class DevTools {
 async function startChromium(profile: string): Promise<{ page: DevTools; stop(): Promise<void> }> {
   const child = new Deno.Command(chromium!, {
     args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
+      ...HEADLESS_FLAGS,
       "--hide-scrollbars",
       `--user-data-dir=${profile}`,
       "--remote-debugging-address=127.0.0.1",

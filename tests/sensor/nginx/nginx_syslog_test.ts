@@ -1,21 +1,10 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { ReplaySession } from "../../../src/sensor/replay/replay_session.ts";
 import { SyslogInput } from "../../../src/sensor/syslog/syslog_input.ts";
 import { clientAddress, type HttpRecord } from "../../../src/sensor/wire/record.ts";
 import { freePort, waitFor } from "../../_support/sensor_process.ts";
-
-const QTS_CONF = fileURLToPath(new URL("../../../config/nginx/qts.conf", import.meta.url));
-
-function nginxBinary(): string | undefined {
-  for (const path of ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"]) {
-    try {
-      if (Deno.statSync(path).isFile) return path;
-    } catch { /* next */ }
-  }
-  return undefined;
-}
+import { nginxSyslogHttp } from "../../_support/nginx_syslog_conf.ts";
+import { nginxBinary, startNginx as startNginxProcess } from "../../_support/nginx_process.ts";
 
 const nginx = nginxBinary();
 if (!nginx) {
@@ -24,57 +13,17 @@ if (!nginx) {
 
 /** A real nginx on loopback whose access log goes to `syslogPort` through config/nginx/qts.conf. */
 async function startNginx(dir: string, httpPort: number, syslogPort: number) {
-  const qts = (await Deno.readTextFile(QTS_CONF)).replace(
-    "server=127.0.0.1:5140",
-    `server=127.0.0.1:${syslogPort}`,
+  return await startNginxProcess(
+    nginx!,
+    dir,
+    await nginxSyslogHttp(
+      dir,
+      `127.0.0.1:${httpPort}`,
+      `127.0.0.1:${syslogPort}`,
+      `    location / { return 200 "ok\\n"; }\n    location = /login { return 403; }`,
+    ),
+    httpPort,
   );
-  assert.ok(qts.includes(`127.0.0.1:${syslogPort}`), "qts.conf names the syslog endpoint");
-  await Deno.writeTextFile(join(dir, "qts.conf"), qts);
-  const temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
-    .map((t) => `  ${t}_temp_path ${join(dir, t)};`).join("\n");
-  await Deno.writeTextFile(
-    join(dir, "nginx.conf"),
-    `worker_processes 1;
-daemon off;
-pid ${join(dir, "nginx.pid")};
-error_log ${join(dir, "error.log")} warn;
-events { worker_connections 64; }
-http {
-${temp}
-  include ${join(dir, "qts.conf")};
-  server {
-    listen 127.0.0.1:${httpPort};
-    server_name example.test;
-    location / { return 200 "ok\\n"; }
-    location = /login { return 403; }
-  }
-}
-`,
-  );
-  const child = new Deno.Command(nginx!, {
-    args: ["-p", dir, "-c", join(dir, "nginx.conf")],
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const stderr = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  void (async () => {
-    while (!(await stderr.read()).done) { /* drain */ }
-  })();
-  await waitFor("nginx to listen", async () => {
-    try {
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port: httpPort });
-      conn.close();
-      return true;
-    } catch {
-      return undefined;
-    }
-  });
-  return {
-    async stop() {
-      child.kill("SIGQUIT");
-      await child.status;
-    },
-  };
 }
 
 Deno.test({

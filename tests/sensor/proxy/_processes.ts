@@ -86,3 +86,33 @@ export function startQtsProxy(ini: string): Promise<Child> {
     "stderr",
   );
 }
+
+/**
+ * Domain 8984's filters for the flood e2e tests: limit_req at 2r/s, burst 5, from the client IP,
+ * and a projection banning it for 10 minutes as `tsng.proxy_flood`.
+ */
+export const FLOOD_DOMAIN = {
+  limit_req_mc: {
+    configurations: [{
+      name: "flood",
+      host: "",
+      method: "",
+      path: "",
+      location: "/",
+      key: "ip",
+      rate: "2r/s",
+      burst: 5,
+      nodelay: true,
+    }],
+  },
+  lm: {
+    use_component_projections: false,
+    projections: [{
+      name: "flood",
+      events: "^loc_rate_",
+      rule_name: "tsng.proxy_flood",
+      state: "enabled",
+      timeout: 600,
+    }],
+  },
+};

@@ -130,7 +130,7 @@ Deno.test("HttpProxy refuses smuggling vectors and oversized heads before the up
       ],
       ["GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n", /^HTTP\/1\.1 400/, "obs_fold"],
       ["GET / HTTP/1.1\r\nHost : x\r\n\r\n", /^HTTP\/1\.1 400/, "bad_header"],
-      ["GET / HTTP/1.1\r\nHost: x\nX: y\r\n\r\n", /^HTTP\/1\.1 400/, "bad_line_ending"],
+      ["GET / HTTP/1.1\r\nHost: x\rX: y\r\n\r\n", /^HTTP\/1\.1 400/, "bad_line_ending"],
       ["GET / HTTP/1.1\r\n\r\n", /^HTTP\/1\.1 400/, "bad_host"],
       [
         `GET / HTTP/1.1\r\nHost: x\r\nX: ${"a".repeat(3000)}\r\n\r\n`,
@@ -422,4 +422,130 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+/**
+ * A raw HTTP/1.1 upstream that answers each connection's first request with a keep-alive
+ * response and then closes it, as an upstream whose keepalive timeout just ran out does.
+ */
+function closingUpstream() {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let connections = 0;
+  let closed = Promise.withResolvers<void>();
+  const serving = (async () => {
+    for await (const conn of listener) {
+      connections++;
+      const buf = new Uint8Array(4096);
+      let text = "";
+      while (!text.includes("\r\n\r\n")) {
+        const n = await conn.read(buf).catch(() => null);
+        if (n === null) break;
+        text += new TextDecoder().decode(buf.subarray(0, n));
+      }
+      const body = `conn ${connections}`;
+      await conn.write(
+        new TextEncoder().encode(
+          `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+        ),
+      ).catch(() => 0);
+      conn.close();
+      closed.resolve();
+    }
+  })();
+  return {
+    address: `127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+    get connections() {
+      return connections;
+    },
+    /** Resolves when the upstream has closed its latest connection, then re-arms. */
+    async closedOne() {
+      await closed.promise;
+      closed = Promise.withResolvers<void>();
+    },
+    async stop() {
+      listener.close();
+      await serving.catch(() => {});
+    },
+  };
+}
+
+Deno.test("HttpProxy retries a GET after a stale keep-alive upstream connection under one record id", async () => {
+  const up = closingUpstream();
+  const proxy = await startProxy(ini([up.address]));
+  try {
+    const base = `http://127.0.0.1:${proxy.port("web")}`;
+    const first = await fetch(`${base}/one`);
+    assert.equal(await first.text(), "conn 1");
+    // The upstream has closed the connection the proxy now keeps idle for reuse.
+    await up.closedOne();
+    const second = await fetch(`${base}/two`);
+    assert.equal(second.status, 200);
+    assert.equal(await second.text(), "conn 2", "answered on a fresh connection");
+    assert.equal(up.connections, 2);
+    assert.equal(
+      proxy.metrics.get("qts_proxy_upstream_errors_total", {
+        listener: "web",
+        upstream: up.address,
+        kind: "stale",
+      }),
+      1,
+      "the stale connection was reused, failed and counted",
+    );
+    const two = proxy.records.filter((r) => r.url === "/two");
+    assert.deepEqual(two.map((r) => r.req_type), [0, 1], "one before-record, one after-record");
+    assert.equal(two[0]!.qrator_request_id, two[1]!.qrator_request_id);
+    assert.equal(two[1]!.status, 200);
+    const ids = new Set(proxy.records.map((r) => r.qrator_request_id));
+    assert.equal(ids.size, 2, "two requests, two ids");
+  } finally {
+    await proxy.close();
+    await up.stop();
+  }
+});
+
+/** Reads one response with a Content-Length body off `conn`; "" when the peer closed first. */
+async function readResponse(conn: Deno.Conn): Promise<string> {
+  const buf = new Uint8Array(65536);
+  let text = "";
+  for (;;) {
+    const end = text.indexOf("\r\n\r\n");
+    if (end >= 0) {
+      const length = Number(/content-length: *(\d+)/i.exec(text.slice(0, end))?.[1] ?? 0);
+      if (text.length >= end + 4 + length) return text;
+    }
+    const n = await conn.read(buf);
+    if (n === null) return text;
+    text += new TextDecoder().decode(buf.subarray(0, n));
+  }
+}
+
+Deno.test("HttpProxy keeps an HTTP/1.0 client's connection alive when it asks, as nginx does", async () => {
+  const a = upstream("a");
+  const proxy = await startProxy(ini([a.address]));
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: proxy.port("web") });
+  try {
+    const send = (text: string) => conn.write(new TextEncoder().encode(text));
+    await send("GET /one HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    const one = await readResponse(conn);
+    assert.match(one, /^HTTP\/1\.1 200 /);
+    assert.match(one, /\r\nConnection: keep-alive\r\n/i, "a 1.0 client is told it persists");
+    assert.match(one, /"path":"\/one"/);
+    assert.match(one, /"conn":"keep-alive"/, "the upstream was asked to keep alive too");
+    await send("GET /two HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n");
+    const two = await readResponse(conn);
+    assert.match(two, /"path":"\/two"/, "a second request on the same connection");
+    // Without the token a 1.0 client gets one response and the connection closes.
+    await send("GET /three HTTP/1.0\r\n\r\n");
+    const three = await readResponse(conn);
+    assert.match(three, /\r\nConnection: close\r\n/i);
+    assert.match(three, /"conn":"close"/);
+    assert.equal(await readResponse(conn), "", "closed after the response");
+    const before = proxy.records.filter((r) => r.req_type === 0);
+    assert.deepEqual(before.map((r) => r.url), ["/one", "/two", "/three"]);
+    assert.deepEqual(before.map((r) => r.connection_requests), ["1", "2", "3"]);
+  } finally {
+    conn.close();
+    await proxy.close();
+    await a.server.shutdown();
+  }
 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { freePort, startSensor, waitFor } from "../../_support/sensor_process.ts";
-import { startQtsProxy, startUpstream } from "./_processes.ts";
+import { FLOOD_DOMAIN, startQtsProxy, startUpstream } from "./_processes.ts";
 
 async function get(url: string, headers: Record<string, string> = {}) {
   const res = await fetch(url, { headers });
@@ -170,31 +170,7 @@ Deno.test({
     await Deno.mkdir(join(state, "filters"), { recursive: true });
     await Deno.writeTextFile(
       join(state, "filters", "8984.json"),
-      JSON.stringify({
-        limit_req_mc: {
-          configurations: [{
-            name: "flood",
-            host: "",
-            method: "",
-            path: "",
-            location: "/",
-            key: "ip",
-            rate: "2r/s",
-            burst: 5,
-            nodelay: true,
-          }],
-        },
-        lm: {
-          use_component_projections: false,
-          projections: [{
-            name: "flood",
-            events: "^loc_rate_",
-            rule_name: "tsng.proxy_flood",
-            state: "enabled",
-            timeout: 600,
-          }],
-        },
-      }),
+      JSON.stringify(FLOOD_DOMAIN),
     );
     const p = {
       up: freePort(),

@@ -22,11 +22,24 @@ const METHODS = [
 ] as const;
 
 /** A parsed HTTP/1.x request head (as much of it as the first bytes hold). */
-export interface HttpRequestHead {
+export interface HttpRequestHead extends HttpFraming {
   method: string;
   target: string;
   host?: string;
   userAgent?: string;
+}
+
+/** How a message's body is delimited, from its header block (RFC 9112 §6). */
+export interface HttpFraming {
+  /** `Content-Length`, when valid. */
+  contentLength?: number;
+  /** `Transfer-Encoding` ends in `chunked`. */
+  chunked?: boolean;
+}
+
+/** A parsed HTTP/1.x status line and the framing of its body. */
+export interface HttpResponseHead extends HttpFraming {
+  status: number;
 }
 
 /** Host header value without port, lower case, or undefined when it is no host name or IP. */
@@ -76,24 +89,54 @@ export function parseHttpRequest(buf: Uint8Array): HttpRequestHead | undefined {
   if (!originForm && !(method === "CONNECT" && /^[^/]+:\d+$/.test(target))) return undefined;
   const head: HttpRequestHead = { method, target };
   if (lf < 0) return head;
-  let pos = lf + 1;
-  for (let n = 0; n < 100; n++) {
-    const next = indexOfLf(buf, pos);
-    if (next < 0) break;
-    const end = next > pos && buf[next - 1] === 13 ? next - 1 : next;
-    if (end === pos) break; // blank line: end of the header block
+  readHeaders(buf, lf + 1, (pos, end) => {
     if (asciiAtIgnoreCase(buf, pos, "host:")) {
       const host = hostOf(latin1(buf, pos + 5, end));
       if (host !== undefined) head.host = host;
     } else if (asciiAtIgnoreCase(buf, pos, "user-agent:")) {
       head.userAgent = latin1(buf, pos + 11, end).trim();
-    }
-    pos = next + 1;
-  }
+    } else framingHeader(buf, pos, end, head);
+  });
   if (head.host === undefined && method === "CONNECT") {
     const host = hostOf(target);
     if (host !== undefined) head.host = host;
   }
+  return head;
+}
+
+/** Calls `header(start, end)` for each complete header line after `pos`, up to the blank line. */
+function readHeaders(buf: Uint8Array, pos: number, header: (start: number, end: number) => void) {
+  for (let n = 0; n < 100; n++) {
+    const next = indexOfLf(buf, pos);
+    if (next < 0) break;
+    const end = next > pos && buf[next - 1] === 13 ? next - 1 : next;
+    if (end === pos) break; // blank line: end of the header block
+    header(pos, end);
+    pos = next + 1;
+  }
+}
+
+/** Reads `Content-Length` and `Transfer-Encoding` into `into` when the line is one of them. */
+function framingHeader(buf: Uint8Array, pos: number, end: number, into: HttpFraming): void {
+  if (asciiAtIgnoreCase(buf, pos, "content-length:")) {
+    const v = latin1(buf, pos + 15, end).trim();
+    if (/^\d{1,15}$/.test(v)) into.contentLength = Number(v);
+  } else if (asciiAtIgnoreCase(buf, pos, "transfer-encoding:")) {
+    into.chunked = /(^|,)\s*chunked\s*$/i.test(latin1(buf, pos + 18, end));
+  }
+}
+
+/**
+ * Parses the status line and the body framing headers of an HTTP/1.x response at the start of
+ * `buf`, or undefined when it does not start with a status line.
+ */
+export function parseHttpResponse(buf: Uint8Array): HttpResponseHead | undefined {
+  if (!isHttpResponse(buf)) return undefined;
+  const head: HttpResponseHead = {
+    status: (buf[9]! - 48) * 100 + (buf[10]! - 48) * 10 + (buf[11]! - 48),
+  };
+  const lf = indexOfLf(buf, 12);
+  if (lf >= 0) readHeaders(buf, lf + 1, (pos, end) => framingHeader(buf, pos, end, head));
   return head;
 }
 

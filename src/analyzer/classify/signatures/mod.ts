@@ -4,8 +4,13 @@ export type { SignatureInput, SignatureMatch, SignatureProtocol } from "./signat
 export { payloadReady } from "./payload_ready.ts";
 export { builtinLabelConfig, labelConfig } from "./label_config.ts";
 export type { LabelConfig, LabelGroup } from "./label_config.ts";
-export { httpSignature, isHttpResponse, parseHttpRequest } from "./http_signature.ts";
-export type { HttpRequestHead } from "./http_signature.ts";
+export {
+  httpSignature,
+  isHttpResponse,
+  parseHttpRequest,
+  parseHttpResponse,
+} from "./http_signature.ts";
+export type { HttpFraming, HttpRequestHead, HttpResponseHead } from "./http_signature.ts";
 export { parseClientHello, tlsSignature } from "./tls_signature.ts";
 export type { ClientHelloInfo } from "./tls_signature.ts";
 export { dnsSignature, parseDnsMessage } from "./dns_signature.ts";

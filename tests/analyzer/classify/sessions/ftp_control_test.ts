@@ -1,21 +1,9 @@
 import assert from "node:assert/strict";
-import type { PacketView } from "../../../../src/shared/capture/packet_view.ts";
+import { segment } from "./_segment.ts";
 import { FtpControl } from "../../../../src/analyzer/classify/sessions/ftp_control.ts";
 import type { FtpDataEndpoint } from "../../../../src/analyzer/classify/sessions/ftp_data_endpoint.ts";
 
 const enc = new TextEncoder();
-
-/** The few PacketView fields FtpControl reads: payload bytes and the TCP sequence number. */
-function segment(text: string, seq: number, captured = text.length): PacketView {
-  const buf = enc.encode(`xx${text}`);
-  return {
-    buf,
-    tcpSeq: seq,
-    payloadOffset: 2,
-    payloadLength: text.length,
-    payloadCaptured: captured,
-  } as unknown as PacketView;
-}
 
 function follower(port = 21): { control: FtpControl; seen: FtpDataEndpoint[] } {
   const seen: FtpDataEndpoint[] = [];

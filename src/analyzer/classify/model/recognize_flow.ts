@@ -1,0 +1,66 @@
+import calibration from "./iscx_calibration.json" with { type: "json" };
+import { builtinModels } from "./classify_flow.ts";
+import { foreignService } from "./foreign_service.ts";
+import { type GuardedClass, UNKNOWN_LABEL, UnknownGuard } from "./unknown_guard.ts";
+
+/** Protocol and ports of the flow, for the out-of-domain service check. */
+export interface FlowService {
+  /** IP protocol number (6 TCP, 17 UDP). */
+  protocol: number;
+  srcPort: number;
+  dstPort: number;
+}
+
+/** Options of `recognizeFlow()`. */
+export interface RecognizeFlowOptions {
+  /** Flow timeout (s) the analyzer cut the flow with; picks the nearest shipped model (120). */
+  timeout?: number;
+}
+
+let builtin: UnknownGuard | undefined;
+
+/** The unknown guard compiled into the binary (`iscx_calibration.json`), parsed on first use. */
+export function builtinGuard(): UnknownGuard {
+  builtin ??= UnknownGuard.fromJSON(calibration, "built-in calibration");
+  return builtin;
+}
+
+let scratch = new Float64Array(14);
+
+/**
+ * Classifies a flow no signature names, or says `unknown`: `unknown` for protocols and service
+ * ports no ISCX class had (without asking the model), for time features far outside the
+ * training ranges, and when the calibrated probability of the top class is below the shipped
+ * threshold. `confidence` is the calibrated probability of the model's top class (`guess`).
+ *
+ * @example
+ * ```ts
+ * const verdict = recognizeFlow(features, { protocol: 17, srcPort: 40000, dstPort: 514 });
+ * // { label: "unknown", confidence: 0, guess: "", reason: "port", detail: "udp/514 syslog" }
+ * ```
+ */
+export function recognizeFlow(
+  features: Float64Array | readonly number[],
+  service?: FlowService,
+  options: RecognizeFlowOptions = {},
+): GuardedClass {
+  if (features.length < 23) {
+    throw new RangeError(`Cannot classify a flow from ${features.length} features: need 23`);
+  }
+  if (service !== undefined) {
+    const foreign = foreignService(service.protocol, service.srcPort, service.dstPort);
+    if (foreign !== undefined) {
+      return {
+        label: UNKNOWN_LABEL,
+        confidence: 0,
+        guess: "",
+        reason: foreign.startsWith("protocol") ? "protocol" : "port",
+        detail: foreign,
+      };
+    }
+  }
+  const model = builtinModels().pick(options.timeout ?? 120);
+  const proba = model.proba(features);
+  if (scratch.length !== proba.length) scratch = new Float64Array(proba.length);
+  return builtinGuard().judge(model, proba, features, 0, scratch);
+}
