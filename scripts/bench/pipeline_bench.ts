@@ -170,6 +170,10 @@ export async function run(): Promise<void> {
     request_hash_score: { enabled: false },
     statstore_http_stats: { enabled: false },
     telemetry_http_sampler: { enabled: false },
+    trusted_sources: { enabled: false },
+    geo_zones: { enabled: false },
+    probe_detector: { enabled: false },
+    response_status: { enabled: false },
   });
   const chain5 = opsPerSecond(n, (i) => {
     issue5.pipeline.handleFrames(msgs[i & 8191]!);
