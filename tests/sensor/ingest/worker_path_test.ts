@@ -185,13 +185,15 @@ Deno.test("peekClient() reads remote_ip, or the remote_addr extension, without d
   assert.equal(peekClient(new Uint8Array(10)), undefined);
 });
 
+/** Settings and embedded global components for a WorkerRunner made directly. */
+const settings = loadSettings("[tsng]\ncomponents_config_dir =\nstate_dir =\n", "t.ini");
+const global = parseDefaultConf(EMBEDDED_DEFAULT_CONF, "default.conf");
+
 Deno.test({
   name: "WorkerRunner makes submit() wait while a worker is behind, and counts the waits",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const settings = loadSettings("[tsng]\ncomponents_config_dir =\nstate_dir =\n", "t.ini");
-    const global = parseDefaultConf(EMBEDDED_DEFAULT_CONF, "default.conf");
     const metrics = new Metrics();
     const decided: Decision[] = [];
     const runner = new WorkerRunner({
@@ -231,8 +233,6 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const settings = loadSettings("[tsng]\ncomponents_config_dir =\nstate_dir =\n", "t.ini");
-    const global = parseDefaultConf(EMBEDDED_DEFAULT_CONF, "default.conf");
     const config = completeComponents(
       componentsFromObject({
         fixed_lists: { lists: [{ name: "all", type: "black", entries: ["0.0.0.0/0"] }] },
