@@ -10,7 +10,8 @@ import type { ToWorker } from "../../../src/sensor/ingest/_worker_protocol.ts";
 /** The domain whose records kill the worker (worker_path_test.ts sends one). */
 const FATAL_DOMAIN = 666;
 
-const handle = self.onmessage!;
+// chain_worker.ts's handler (an arrow function: it needs no `this`).
+const handle = self.onmessage as (event: MessageEvent<ToWorker>) => void;
 self.onmessage = (event: MessageEvent<ToWorker>) => {
   const message = event.data;
   if (
@@ -22,5 +23,5 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
     }, 0);
     return;
   }
-  handle.call(self, event);
+  handle(event);
 };
