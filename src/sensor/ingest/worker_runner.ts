@@ -25,8 +25,8 @@ export interface WorkerRunnerOptions {
   metrics?: Metrics;
   /** Where a worker's failure is logged; default one JSON line on stderr. */
   log?: Logger;
-  /** The chain worker module (tests wrap it to make a worker fail). */
-  workerUrl?: URL;
+  /** Starts a chain worker; default chain_worker.ts (tests wrap it to make a worker fail). */
+  createWorker?: () => Worker;
   /** Records per batch before it is posted without waiting for the next turn. Default 1024. */
   batchSize?: number;
   /** Batches a worker may have in flight before submit() waits (back-pressure). Default 4. */
@@ -158,9 +158,8 @@ export class WorkerRunner implements ChainRunner {
 
   /** Starts the lane's worker with the current global components and every domain's chain. */
   #spawn(lane: Lane): void {
-    const worker = new Worker(this.#o.workerUrl ?? new URL("./chain_worker.ts", import.meta.url), {
-      type: "module",
-    });
+    const worker = this.#o.createWorker?.() ??
+      new Worker(new URL("./chain_worker.ts", import.meta.url), { type: "module" });
     lane.worker = worker;
     // A dead worker's late answers are ignored: its records were counted as lost.
     worker.onmessage = (event: MessageEvent<FromWorker>) => {

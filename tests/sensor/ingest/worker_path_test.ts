@@ -254,7 +254,8 @@ Deno.test({
       metrics,
       log: silentLogger,
       batchSize: 10,
-      workerUrl: new URL("./_failing_chain_worker.ts", import.meta.url),
+      createWorker: () =>
+        new Worker(new URL("./_failing_chain_worker.ts", import.meta.url), { type: "module" }),
     });
     try {
       await runner.configure(1, config);
