@@ -8,6 +8,7 @@ import { isLoopback, type Settings } from "../shared/config/settings.ts";
 import type { FilterEnv } from "./ingest/chain_builders.ts";
 import { HttpStats, renderPrometheus } from "./filters/statstore_http_stats.ts";
 import type { ChainRunner, RunnerSinks } from "./ingest/chain_runner.ts";
+import { InputDrain } from "./ingest/input_drain.ts";
 import { LocalRunner } from "./ingest/local_runner.ts";
 import { Pipeline } from "./ingest/pipeline.ts";
 import { DecisionClock } from "./ingest/record_clock.ts";
@@ -34,8 +35,6 @@ import type { ProxySettings } from "./proxy/proxy_settings.ts";
 import { encodeHeader, encodeRecord } from "./wire/mod.ts";
 
 const encoder = new TextEncoder();
-/** Most queued input messages run as one chain batch (Lua entered once for them). */
-const INPUT_BATCH = 64;
 
 // Seconds: the issue's targets sit at 10 s, 30 s, 1, 3 and 5 minutes.
 const TIME_TO_BAN_BUCKETS = [1, 5, 10, 30, 60, 180, 300, 1800] as const;
@@ -79,8 +78,8 @@ export class Sensor {
   readonly lm: ListManager;
   readonly pipeline: Pipeline;
   readonly runner: ChainRunner;
-  /** The runner when records at hand are run as a batch (hold/release), else undefined. */
-  readonly #batching: LocalRunner | undefined;
+  /** Runs what an input has at hand as one chain batch (workers = 0). */
+  readonly #drain: InputDrain;
   readonly #log: Logger;
   #telemetry: PubSocket | undefined;
   readonly #clock: { now(): number; observe?(record: HttpRecord): void };
@@ -162,9 +161,13 @@ export class Sensor {
     if (options.chainBatch !== undefined && this.runner instanceof LocalRunner) {
       this.runner.batch(options.chainBatch);
     }
-    this.#batching = this.runner instanceof LocalRunner && options.batchInput !== false
-      ? this.runner
-      : undefined;
+    this.#drain = new InputDrain({
+      ingest: (frames) => this.ingest(frames),
+      runner: this.runner instanceof LocalRunner && options.batchInput !== false
+        ? this.runner
+        : undefined,
+      failed: (error) => this.#failed(error),
+    });
     this.pipeline = new Pipeline({
       store: this.store,
       lm: this.lm,
@@ -453,18 +456,21 @@ export class Sensor {
 
   #proxyRecord(domain: number, record: HttpRecord): void {
     const run = () => {
+      // Records other proxy connections hand over in this event-loop turn join its batch.
+      this.#drain.gather(wait);
       try {
         // The encoded body too: worker runners take records as wire bytes.
         return this.pipeline.handleRecord(domain, record, encodeRecord(record));
       } catch (error) {
-        this.metrics.inc("qts_pipeline_errors_total", "Records that raised inside the pipeline");
-        this.#log.limited("pipeline-error", "error", "record processing failed", { error });
+        this.#failed(error);
       }
     };
     const wait = (pending: Promise<void>) => {
-      const tail: Promise<void> = pending.catch(() => {}).finally(() => {
-        if (this.#proxyPending === tail) this.#proxyPending = undefined;
-      });
+      const before = this.#proxyPending;
+      const tail: Promise<void> = (before ? Promise.all([before, pending]) : pending)
+        .catch(() => {}).then(() => {
+          if (this.#proxyPending === tail) this.#proxyPending = undefined;
+        });
       this.#proxyPending = tail;
     };
     if (this.#proxyPending) return wait(this.#proxyPending.then(run));
@@ -475,48 +481,8 @@ export class Sensor {
   async #ingest(): Promise<void> {
     const input = this.#input!;
     for (let frames = await input.receive(); frames; frames = await input.receive()) {
-      await this.#drain(frames, () => input.tryReceive());
+      await this.#drain.drain(frames, () => input.tryReceive());
     }
-  }
-
-  /**
-   * Ingests `first` and the messages already queued behind it (`next`, which never waits), up
-   * to INPUT_BATCH, as one chain batch; decided as soon as they are through, so a lone record
-   * is decided at once and a burst enters Lua once per batch. Nothing is held across an await:
-   * a message whose handling waits (a domain's first chain, full in-flight chains) ends the
-   * batch first.
-   */
-  async #drain(first: Uint8Array[], next: () => Uint8Array[] | undefined): Promise<void> {
-    const runner = this.#batching;
-    let frames: Uint8Array[] | undefined = first;
-    let taken = 1;
-    while (frames) {
-      let pending: void | Promise<void> = undefined;
-      runner?.hold();
-      try {
-        while (frames && !pending) {
-          pending = this.ingest(frames);
-          frames = taken < INPUT_BATCH ? next() : undefined;
-          if (frames) taken++;
-        }
-      } finally {
-        pending = this.#release(pending);
-      }
-      if (pending) await pending;
-    }
-  }
-
-  /** Ends a hold of the runner; what both the runner and the last message wait for, if any. */
-  #release(pending: void | Promise<void>): void | Promise<void> {
-    let flushed: void | Promise<void> = undefined;
-    try {
-      flushed = this.#batching?.release();
-    } catch (error) {
-      // A filter raised in the batch: its records are counted and left undecided.
-      this.#failed(error);
-    }
-    if (!flushed) return pending;
-    return pending ? Promise.all([pending, flushed]).then(() => {}) : flushed;
   }
 
   /**
