@@ -97,14 +97,14 @@ export function statstoreHttpStats(
       const stats = store.domain(ctx.domainId);
       if (ctx.phase === "first") {
         stats.requests++;
-        bump(stats.methods, METHODS.has(record.method) ? record.method : "other");
+        const method = record.method;
+        bump(stats.methods, METHODS.has(method) ? method : "other");
       }
-      if (record.status !== 0) {
+      // Each field read once: a decoded record's fields are getters.
+      const status = record.status;
+      if (status !== 0) {
         stats.responses++;
-        bump(
-          stats.statuses,
-          record.status >= 100 && record.status <= 599 ? String(record.status) : "other",
-        );
+        bump(stats.statuses, STATUS_KEYS[status] ?? "other");
       }
       for (const event of ctx.events) {
         const events = stats.events;
@@ -202,6 +202,12 @@ function emptyStats(domainId: number): DomainStats {
     drops: {},
   };
 }
+
+/** The counting key of each valid status, made once rather than a String() per response. */
+const STATUS_KEYS: readonly (string | undefined)[] = Array.from(
+  { length: 600 },
+  (_, status) => status >= 100 ? String(status) : undefined,
+);
 
 function bump(counts: Record<string, number>, key: string): void {
   counts[key] = (counts[key] ?? 0) + 1;

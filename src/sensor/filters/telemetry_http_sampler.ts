@@ -1,5 +1,6 @@
 import type { TelemetryConfig } from "../../shared/config/components.ts";
 import type { HttpRecord } from "../wire/record.ts";
+import { toPlainRecord } from "../wire/decode_record.ts";
 import type { FilterDeps, FilterInstance, RequestContext } from "./types.ts";
 
 /** Services of the telemetry sampler besides the common ones. */
@@ -71,8 +72,10 @@ export function telemetryHttpSampler(
       sampled++;
       const flags: string[] = [];
       for (const [name, on] of ctx.flags) if (on) flags.push(name);
+      // A decoded record keeps its fields as getters on its prototype: spreading it would copy
+      // its private byte buffers instead, so the fields are read out first.
       const json = JSON.stringify({
-        ...record,
+        ...toPlainRecord(record),
         failed_servers: String(record.failed_servers),
         remote_addr: ctx.ip,
         domain_id: ctx.domainId,

@@ -69,6 +69,8 @@ function cutCharacter(bytes: Uint8Array, start: number, end: number): number {
   }
   return -1;
 }
+/** Scratch character codes of `WireRecord._string`. */
+const CODES: number[] = [];
 const TAIL_U32 = TAIL_FIELDS.filter(([, kind]) => kind === "u32").map(([name]) => name);
 
 /**
@@ -109,8 +111,10 @@ class WireRecord {
     const end = this._spans[index * 2 + 1]!;
     const bytes = this._bytes;
     let text: string | undefined;
-    if (end - start <= 32) {
-      // Short ASCII values: a loop beats a TextDecoder call by 5-10×.
+    const length = end - start;
+    if (length <= 12) {
+      // Very short ASCII values: a loop beats a TextDecoder call by 5-10× (and below 13
+      // characters V8 concatenates into a flat string).
       text = "";
       for (let i = start; i < end; i++) {
         const b = bytes[i]!;
@@ -119,6 +123,16 @@ class WireRecord {
           break;
         }
         text += String.fromCharCode(b);
+      }
+    } else if (length <= 40) {
+      // Longer, `+=` would build a rope every consumer (Map keys, regexes, Lua) flattens
+      // again; one fromCharCode over the codes makes a flat string, ~1.5× faster than both.
+      CODES.length = length;
+      for (let i = 0; i < length; i++) {
+        const b = bytes[start + i]!;
+        if (b >= 0x80) break;
+        CODES[i] = b;
+        if (i === length - 1) text = String.fromCharCode.apply(null, CODES);
       }
     }
     text ??= lenient.decode(bytes.subarray(start, end));

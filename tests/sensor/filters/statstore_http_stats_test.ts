@@ -33,6 +33,10 @@ Deno.test("statstoreHttpStats() counts requests, methods, statuses and events pe
     drops: { short_body: 1 },
   });
   assert.deepEqual(f.stats.snapshot().domains["7"]!.statuses, { other: 1 });
+  for (const status of [99, 100, 599, 600]) {
+    f.run(rec({ status }), { ...ctxFor(rec(), 40), domainId: 9 });
+  }
+  assert.deepEqual(f.stats.snapshot().domains["9"]!.statuses, { other: 2, 100: 1, 599: 1 });
   assert.deepEqual(f.stats.snapshot().drops, { bad_frames: 1, short_body: 1 });
 });
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { telemetryHttpSampler } from "../../../src/sensor/filters/telemetry_http_sampler.ts";
 import { ctxFor, rec } from "./_filter_ctx.ts";
+import { decodeRecord, encodeRecord } from "../../../src/sensor/wire/mod.ts";
 
 const config = { enabled: true, skip_if: [], rate: 0.25, file: "" };
 
@@ -31,6 +32,21 @@ Deno.test("telemetryHttpSampler() publishes the sampled fraction as JSON records
   // Response halves are never sampled.
   f.run(rec(), ctxFor(rec(), 0, "response"));
   assert.equal(f.counters().sampled, 4);
+});
+
+Deno.test("telemetryHttpSampler() publishes a decoded record's wire fields, not its buffers", () => {
+  const published: string[] = [];
+  const f = telemetryHttpSampler({ ...config, rate: 1 }, {
+    publish: (json) => published.push(json),
+  });
+  const decoded = decodeRecord(encodeRecord(rec({ url: "/wire", failed_servers: 7n })));
+  assert.ok(decoded.ok);
+  f.run(decoded.record, ctxFor(decoded.record, 1_700_000_000_000));
+  const sent = JSON.parse(published[0]!);
+  assert.equal(sent.url, "/wire");
+  assert.equal(sent.method, "GET");
+  assert.equal(sent.failed_servers, "7");
+  assert.deepEqual(Object.keys(sent).filter((key) => key.startsWith("_")), []);
 });
 
 Deno.test("telemetryHttpSampler() appends JSON lines to a file and survives publish errors", async () => {

@@ -325,6 +325,20 @@ Deno.test("decodeRecord() records read fields lazily and agree with a plain copy
   assert.ok(empty.ok && empty.record.remote_addr === undefined);
 });
 
+Deno.test("decodeRecord() reads string fields of every length up to 80, ASCII or not", () => {
+  for (let length = 0; length <= 80; length++) {
+    const ascii = Array.from({ length }, (_, i) => String.fromCharCode(33 + (i * 7) % 94)).join("");
+    const values = length === 0 ? [ascii] : [ascii, "é" + ascii.slice(1), ascii.slice(1) + "Ж"];
+    for (const value of values) {
+      const result = decodeRecord(encodeRecord({ ...sample(), url: value, request: value }));
+      assert.ok(result.ok);
+      if (!result.ok) return;
+      assert.equal(result.record.url, value.slice(0, 132), `url of ${length} characters`);
+      assert.equal(result.record.request, value, `request of ${length} characters`);
+    }
+  }
+});
+
 Deno.test("decodeRecord() never throws on 100k random byte strings (seed 2)", () => {
   const rand = seededRandom(2);
   const base = encodeRecord(sample());
