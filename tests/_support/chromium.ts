@@ -124,8 +124,9 @@ export class DevTools {
 }
 
 /**
- * Starts headless Chromium with remote debugging and a fresh `profile` dir (window 1400×1000
- * unless given); resolves with its DevTools page socket, for tests that click and read the page.
+ * Starts headless Chromium with remote debugging and a fresh `profile` dir (window and viewport
+ * 1400×1000 unless given); resolves with its DevTools page socket, for tests that click and read
+ * the page.
  */
 export async function startDevTools(
   chromium: string,
@@ -176,6 +177,13 @@ export async function startDevTools(
       );
     });
     const page = await DevTools.open(targets.webSocketDebuggerUrl);
+    // The viewport is exactly the window size (layout assertions depend on it).
+    await page.send("Emulation.setDeviceMetricsOverride", {
+      width: options.width ?? 1400,
+      height: options.height ?? 1000,
+      deviceScaleFactor: 1,
+      mobile: false,
+    });
     return {
       page,
       async stop() {

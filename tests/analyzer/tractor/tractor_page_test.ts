@@ -48,6 +48,11 @@ async function withPage(
   }
 }
 
+/** The addresses of the real capture's clients named by what they do. */
+function ips(clients: (keyof typeof HTTP_CLIENTS)[]): string[] {
+  return clients.map((c) => HTTP_CLIENTS[c]);
+}
+
 type Run = (
   extra: string[],
   path: string,
@@ -94,12 +99,7 @@ Deno.test({
       assert.match(dom, new RegExp(`Job ${jobs.real} — http-clients\\.pcap\\.gz \\(36 flows`));
       const rows = clientRows(dom);
       // Ranked by requests: the keep-alive crawler (1 flow) above the 30-connection rotator.
-      assert.deepEqual([...rows.keys()], [
-        HTTP_CLIENTS.crawler,
-        HTTP_CLIENTS.rotator,
-        HTTP_CLIENTS.browser,
-        HTTP_CLIENTS.legacy,
-      ]);
+      assert.deepEqual([...rows.keys()], ips(["crawler", "rotator", "browser", "legacy"]));
       const api = (await fx.call(`/file/${jobs.real}/clients`)).body as Record<string, number>[];
       for (const c of api) {
         const row = rows.get(String(c.ip))!;
@@ -168,12 +168,10 @@ Deno.test({
       assert.match(rotator, /id="flowrange">flows 1–30 of 30</);
       // A sorted view is a link too: by flows, ascending (ties: more bytes first).
       const byFlows = await run(["--dump-dom"], `/?job=${jobs.real}&sort=flows&order=asc`);
-      assert.deepEqual([...clientRows(byFlows).keys()], [
-        HTTP_CLIENTS.crawler,
-        HTTP_CLIENTS.legacy,
-        HTTP_CLIENTS.browser,
-        HTTP_CLIENTS.rotator,
-      ]);
+      assert.deepEqual(
+        [...clientRows(byFlows).keys()],
+        ips(["crawler", "legacy", "browser", "rotator"]),
+      );
       assert.match(byFlows, /class="sortable num sorted" data-key="flows">Flows ▲/);
 
       const png = join(Deno.env.get("TMPDIR") ?? "/tmp", "qts-tractor-page.png");
@@ -210,8 +208,12 @@ async function click(page: DevTools, selector: string): Promise<void> {
 const ROW_ORDER =
   `[...document.querySelectorAll("#clienttable tr[data-ip]")].map((tr) => tr.dataset.ip)`;
 
-/** Waits until the page's client rows are in `order`. */
-async function rowsInOrder(page: DevTools, order: string[]): Promise<void> {
+/** Waits until the page's client rows are those of `clients`, in that order. */
+async function rowsInOrder(
+  page: DevTools,
+  clients: (keyof typeof HTTP_CLIENTS)[],
+): Promise<void> {
+  const order = ips(clients);
   await waitFor(`client rows ${order.join(", ")}`, async () => {
     const rows = await page.eval<string[]>(ROW_ORDER);
     return JSON.stringify(rows) === JSON.stringify(order) ? true : undefined;
@@ -228,20 +230,8 @@ Deno.test({
       const browser = await startDevTools(chromium!, profile, { width: 1400, height: 1000 });
       try {
         const { page } = browser;
-        await page.send("Emulation.setDeviceMetricsOverride", {
-          width: 1400,
-          height: 1000,
-          deviceScaleFactor: 1,
-          mobile: false,
-        });
         await page.send("Page.navigate", { url: fx.tractor.url! });
-        const initial = [
-          HTTP_CLIENTS.crawler,
-          HTTP_CLIENTS.rotator,
-          HTTP_CLIENTS.browser,
-          HTTP_CLIENTS.legacy,
-        ];
-        await rowsInOrder(page, initial);
+        await rowsInOrder(page, ["crawler", "rotator", "browser", "legacy"]);
 
         // Every column header, and every cell, lies within the viewport: no sideways scroll.
         const layout = await page.eval<{
@@ -302,24 +292,14 @@ Deno.test({
 
         // A click on a column header sorts by it, descending, then ascending.
         await click(page, '#clienttable th[data-key="flows"]');
-        await rowsInOrder(page, [
-          HTTP_CLIENTS.rotator,
-          HTTP_CLIENTS.browser,
-          HTTP_CLIENTS.crawler,
-          HTTP_CLIENTS.legacy,
-        ]);
+        await rowsInOrder(page, ["rotator", "browser", "crawler", "legacy"]);
         assert.equal(
           await page.eval<string>(`document.querySelector("#clienttable th.sorted").textContent`),
           "Flows ▼",
         );
         assert.match(await page.eval<string>("location.search"), /sort=flows&order=desc/);
         await click(page, '#clienttable th[data-key="flows"]');
-        await rowsInOrder(page, [
-          HTTP_CLIENTS.crawler,
-          HTTP_CLIENTS.legacy,
-          HTTP_CLIENTS.browser,
-          HTTP_CLIENTS.rotator,
-        ]);
+        await rowsInOrder(page, ["crawler", "legacy", "browser", "rotator"]);
 
         // The timeline's switch: bytes, then flows, its axis topped by the busiest bucket.
         const legend = `document.querySelector("#timeline .chips .muted").textContent`;

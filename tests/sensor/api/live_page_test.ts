@@ -170,12 +170,6 @@ Deno.test({
 
       browser = await startDevTools(chromium!, join(dir, "chromium"));
       const { page } = browser;
-      await page.send("Emulation.setDeviceMetricsOverride", {
-        width: 1400,
-        height: 1000,
-        deviceScaleFactor: 1,
-        mobile: false,
-      });
       await page.send("Page.navigate", { url: `${sensor.api}/ui?token=${TOKEN}&every=0.5` });
       const polls = () => page.eval<number>("Number(document.body?.dataset.polls ?? 0)");
       await waitFor("the page's first poll", async () => (await polls()) >= 1 ? true : undefined);
