@@ -286,6 +286,16 @@ export class JobRunner {
         continue;
       }
       if (slot.claim !== claim) continue; // it ended meanwhile
+      // The worker may have just finished (or failed) the job under this very claim, its message
+      // still on the way: the job ended here, it was not lost.
+      const row = await this.#store.job(claim.jobId).catch(() => undefined);
+      if (
+        row !== undefined && (row.state === "finished" || row.state === "failed") &&
+        row.claimedBy === claim.by && row.attempts === claim.attempt
+      ) {
+        continue;
+      }
+      if (slot.claim !== claim) continue;
       this.#log(`job ${claim.jobId}: lease lost to another host; abandoned here`);
       this.metrics.leaseRenewal("lost");
       this.metrics.jobEnded("lost", (performance.now() - slot.claimedAt) / 1000);
