@@ -186,6 +186,7 @@ const UNUSED_DIRS: Readonly<Record<string, readonly string[]>> = {
   yaml: ["browser"], // Deno resolves the "node" condition: dist/
   "ua-parser-js": ["dist", "script"], // main is src/ua-parser.js
   "re2-wasm": ["src"], // TypeScript sources of build/
+  wabt: ["bin", "index.js"], // assembles the classifier's kernel at build time, never at run time
 };
 
 /** Files no runtime loads: declarations, source maps, documentation. */

@@ -82,6 +82,11 @@ export interface AnalyzeSummary {
   error: CaptureError | undefined;
 }
 
+/** Flows classified in one model call (the model's batch path pays off from a few dozen rows). */
+const CLASSIFY_BATCH = 256;
+/** Finished flows held back at most while a classifier batch fills. */
+const SETTLE_FLOWS = 2048;
+
 /**
  * Reads a capture (path, `-` for stdin, bytes or stream), builds bidirectional flows and hands each finished
  * flow to `onFlow` (features via `flowFeatures(flow)`). Never throws on a bad capture: the summary
@@ -126,6 +131,13 @@ export async function analyzeCapture(
   const inspector = options.inspector ?? labeler?.inspector;
   const payloadBytes = options.payloadBytes ??
     (options.inspector ? undefined : labeler?.payloadBytes);
+  // Finished flows held back while their classifier batch fills (see below).
+  const waiting: Flow[] = [];
+  const settle = () => {
+    labeler?.settle();
+    for (const flow of waiting) onFlow(flow);
+    waiting.length = 0;
+  };
   const table = new FlowTable({
     flowTimeoutUs: (options.flowTimeoutSeconds ?? 120) * 1e6,
     ...(options.activityThresholdUs !== undefined
@@ -139,8 +151,13 @@ export async function analyzeCapture(
     ...(inspector !== undefined ? { inspector } : {}),
   }, (flow) => {
     if (label !== "" && flow.label === "") flow.label = label;
-    labeler?.label(flow);
-    onFlow(flow);
+    if (labeler === undefined) return onFlow(flow);
+    // Flows leave in table order; a flow waiting for the classifier holds back the ones after
+    // it until a batch is full, so the model runs once per batch (bounded by SETTLE_FLOWS).
+    const settled = labeler.defer(flow);
+    if (settled && waiting.length === 0) return onFlow(flow);
+    waiting.push(flow);
+    if (labeler.pending >= CLASSIFY_BATCH || waiting.length >= SETTLE_FLOWS) settle();
   });
   const skippedBy = new Array<number>(skipReasonNames.length).fill(0);
   let fragments = 0;
@@ -182,6 +199,7 @@ export async function analyzeCapture(
       table.add(view);
     });
     table.flush();
+    settle();
   } finally {
     signal?.removeEventListener("abort", abort);
     file?.close();

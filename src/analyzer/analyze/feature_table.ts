@@ -87,7 +87,12 @@ function sixDigits(v: number): string {
 
 /** Formats a value the way the seed's table does. */
 function seedValue(v: number, kind: "int" | "real"): string {
-  if (kind === "real") return stripZeros(sixDigits(v), true);
+  if (kind === "real") {
+    // A whole number keeps all its digits and a bare point ("1761.", "0."); this is what the
+    // general path below gives it, without formatting and stripping the zeros.
+    if (Number.isSafeInteger(v)) return `${v === 0 ? 0 : v}.`;
+    return stripZeros(sixDigits(v), true);
+  }
   return Number.isInteger(v) ? String(v) : stripZeros(sixDigits(v), false);
 }
 
@@ -147,13 +152,19 @@ export function seedCsvHeader(): string {
   return `${seedColumns.join(",")}\n`;
 }
 
+/** Per column: its kind and the value printed when undefined, looked up once. */
+const seedFormat = featureNames.map((name) => ({
+  name,
+  kind: seedKinds[name],
+  missing: undefinedSeed[name] ?? undefinedCommon(name),
+}));
+
 /** One CSV line of the seed's table for a flow's features and label. */
 export function seedCsvRow(features: FlowFeatures, label: string): string {
   let line = "";
-  for (const name of featureNames) {
+  for (const { name, kind, missing } of seedFormat) {
     const v = features[name];
-    const value = v === null ? (undefinedSeed[name] ?? undefinedCommon(name)) : v;
-    line += `${seedValue(value, seedKinds[name])},`;
+    line += `${seedValue(v === null ? missing : v, kind)},`;
   }
   return `${line}${csvField(label)}\n`;
 }

@@ -3,7 +3,7 @@ import type { Flow, FlowDirection } from "../flows/flow.ts";
 import { type FlowFeatures, flowFeatures } from "../flows/flow_features.ts";
 import type { PayloadInspector } from "../flows/flow_table.ts";
 import { featureNames } from "./model/feature_names.ts";
-import { recognizeFlow } from "./model/recognize_flow.ts";
+import { recognizeFlow, recognizeFlows } from "./model/recognize_flow.ts";
 import type { GuardedClass, UnknownReason } from "./model/unknown_guard.ts";
 import { FtpControl } from "./sessions/ftp_control.ts";
 import { HttpExchanges, type HttpSummary } from "./sessions/http_exchanges.ts";
@@ -78,12 +78,24 @@ export interface LabelFlowsOptions {
 }
 
 /** The per-capture labeling state: give `inspector` and `payloadBytes` to the flow table and
- * call `label()` on each finished flow, in the order the table emits them. */
+ * call `label()` (or `defer()`) on each finished flow, in the order the table emits them. */
 export interface FlowLabeler {
   inspector: PayloadInspector;
   payloadBytes: number;
   sessions: SessionBuilder;
+  /** Labels a finished flow now (one classifier call for a flow no signature names). */
   label(flow: Flow): FlowLabelInfo;
+  /**
+   * Labels a finished flow like `label()`, except that a flow needing the classifier waits for
+   * `settle()`, which classifies every waiting flow in one batch. Returns whether the flow's
+   * labels are final already. Nothing the labeler decides later depends on a classifier verdict,
+   * so the labels are the same as `label()`'s.
+   */
+  defer(flow: Flow): boolean;
+  /** Flows `defer()` left waiting for the classifier. */
+  readonly pending: number;
+  /** Classifies the waiting flows in one batch and completes their labels. */
+  settle(): void;
 }
 
 /** ISCX file conventions for undefined features (as the model was trained). */
@@ -170,7 +182,10 @@ export function labelFlows(options: LabelFlowsOptions = {}): FlowLabeler {
   // Labelled UDP flows by 5-tuple, for the ICMP errors that quote them (port unreachable …; TCP
   // answers a closed port with a RST instead).
   const tuples = new RecentMap<string, string>(MAX_ANSWERS);
-  const vector = new Float64Array(featureNames.length);
+  const width = featureNames.length;
+  // Flows waiting for the classifier (defer()), with their feature rows packed for one batch.
+  const waiting: Array<{ flow: Flow; info: FlowLabelInfo }> = [];
+  let matrix = new Float64Array(64 * width);
   const payloadBytes = options.payloadBytes ?? 1024;
 
   function controlSession(flow: Flow): number {
@@ -237,7 +252,22 @@ export function labelFlows(options: LabelFlowsOptions = {}): FlowLabeler {
     },
   };
 
-  function label(flow: Flow): FlowLabelInfo {
+  /** Sets a classifier verdict on a flow whose signatures, sessions and endpoints named nothing
+   * (fields added in the order `label()` always gave them). */
+  function applyVerdict(flow: Flow, info: FlowLabelInfo, verdict: GuardedClass): void {
+    info.detected = verdict.label;
+    if (info.source !== "given") {
+      info.confidence = verdict.confidence;
+      flow.label = info.label = verdict.label;
+      const group = config.groupOf(flow.label);
+      if (group !== undefined) info.group = group;
+    }
+    if (verdict.guess) info.guess = verdict.guess;
+    if (verdict.reason !== undefined) info.unknownReason = verdict.reason;
+  }
+
+  /** Labels `flow`; with `deferred`, a flow for the classifier joins `waiting` unclassified. */
+  function decide(flow: Flow, deferred: boolean): FlowLabelInfo {
     const n = notes(flow);
     let match: SignatureMatch | undefined;
     // An announced FTP data connection belongs to its control connection, whatever it carries.
@@ -297,10 +327,15 @@ export function labelFlows(options: LabelFlowsOptions = {}): FlowLabeler {
         source = "dns";
         confidence = 1;
       } else if (classify) {
-        verdict = recognizeFlow(iscxVector(flowFeatures(flow), vector), flow, { timeout });
-        detected = verdict.label;
         source = "classifier";
-        confidence = verdict.confidence;
+        const at = waiting.length * width;
+        if (matrix.length < at + width) {
+          const grown = new Float64Array(matrix.length * 2);
+          grown.set(matrix);
+          matrix = grown;
+        }
+        const row = iscxVector(flowFeatures(flow), matrix.subarray(at, at + width));
+        if (!deferred) verdict = recognizeFlow(row, flow, { timeout });
       }
     }
     session = session === undefined
@@ -324,8 +359,10 @@ export function labelFlows(options: LabelFlowsOptions = {}): FlowLabeler {
     if (n.http !== undefined && n.http.summary.requests > 0) info.http = n.http.summary;
     const group = config.groupOf(flow.label);
     if (group !== undefined) info.group = group;
-    if (verdict?.guess) info.guess = verdict.guess;
-    if (verdict?.reason !== undefined) info.unknownReason = verdict.reason;
+    if (source === "classifier") {
+      if (verdict !== undefined) applyVerdict(flow, info, verdict);
+      else waiting.push({ flow, info });
+    }
     if (flow.protocol === 17 && source !== "classifier" && detected) {
       const a =
         `${flow.protocol}|${flow.srcAddress}|${flow.srcPort}|${flow.dstAddress}|${flow.dstPort}`;
@@ -339,5 +376,30 @@ export function labelFlows(options: LabelFlowsOptions = {}): FlowLabeler {
     return info;
   }
 
-  return { inspector, payloadBytes, sessions, label };
+  function settle(): void {
+    if (waiting.length === 0) return;
+    const verdicts = recognizeFlows(
+      matrix.subarray(0, waiting.length * width),
+      waiting.map(({ flow }) => flow),
+      { timeout },
+    );
+    waiting.forEach(({ flow, info }, i) => applyVerdict(flow, info, verdicts[i]!));
+    waiting.length = 0;
+  }
+
+  return {
+    inspector,
+    payloadBytes,
+    sessions,
+    label: (flow) => decide(flow, false),
+    defer(flow) {
+      const before = waiting.length;
+      decide(flow, true);
+      return waiting.length === before;
+    },
+    get pending() {
+      return waiting.length;
+    },
+    settle,
+  };
 }

@@ -1,5 +1,5 @@
 import { formatAddress } from "../../shared/net/ip.ts";
-import { RunningStats } from "./running_stats.ts";
+import { RunningStats, STAT } from "./running_stats.ts";
 
 /** Why a flow ended. */
 export type FlowEndReason = "fin" | "rst" | "timeout" | "eof";
@@ -20,7 +20,9 @@ export type FlowDirection = 0 | 1;
 /**
  * One bidirectional flow (ТВС): its 5-tuple oriented forward (the direction of the first packet,
  * or of the SYN when the capture starts with the SYN-ACK), counters and running statistics.
- * No packet lists are kept; memory per flow is constant.
+ * No packet lists are kept; memory per flow is constant. While a flow is open the flow table
+ * keeps its counters in its own arrays and copies them here whenever it hands the flow out (to
+ * the payload inspector, and when the flow ends), so they are current wherever a flow is seen.
  */
 export class Flow {
   /** Sequence number of the flow in its capture (1-based, in order of creation). */
@@ -51,13 +53,16 @@ export class Flow {
   readonly bytes: [number, number] = [0, 0];
   readonly frameBytes: [number, number] = [0, 0];
   readonly payloadBytes: [number, number] = [0, 0];
-  /** Inter-arrival times of forward / backward packets and of the whole flow (µs). */
-  readonly fwdIat: RunningStats = new RunningStats();
-  readonly bwdIat: RunningStats = new RunningStats();
-  readonly flowIat: RunningStats = new RunningStats();
+  /** @internal The five statistics below, one after the other: flow, forward and backward
+   * gaps, active and idle periods. */
+  readonly timeStats: number[] = new Array<number>(5 * STAT).fill(0);
+  /** Inter-arrival times of the whole flow and of forward / backward packets (µs). */
+  readonly flowIat: RunningStats = new RunningStats(this.timeStats, 0);
+  readonly fwdIat: RunningStats = new RunningStats(this.timeStats, STAT);
+  readonly bwdIat: RunningStats = new RunningStats(this.timeStats, 2 * STAT);
   /** Active and idle periods: a flow gap above the activity threshold closes an active period. */
-  readonly active: RunningStats = new RunningStats();
-  readonly idle: RunningStats = new RunningStats();
+  readonly active: RunningStats = new RunningStats(this.timeStats, 3 * STAT);
+  readonly idle: RunningStats = new RunningStats(this.timeStats, 4 * STAT);
   /** Packets whose timestamp is earlier than the flow's latest: counted, kept out of IATs. */
   outOfOrder = 0;
   /** Packets identical to the previous one of the same direction within the duplicate window:
@@ -75,24 +80,10 @@ export class Flow {
   annotations: Record<string, unknown> | undefined = undefined;
 
   // ---- internal state of the flow table ----
-  /** @internal */ lastDirUs: [number, number] = [-1, -1];
-  /** @internal */ lastBreakUs = 0;
-  /** @internal */ dupHash: [number, number] = [0, 0];
-  /** @internal */ hash = 0;
-  /** @internal */ nextInBucket: Flow | undefined = undefined;
-  /** @internal */ prev: Flow | undefined = undefined;
-  /** @internal */ next: Flow | undefined = undefined;
-  /** @internal */ closedPrev: Flow | undefined = undefined;
-  /** @internal */ closedNext: Flow | undefined = undefined;
-  /** @internal */ inClosedList = false;
-  /** @internal */ payload: [Uint8Array | undefined, Uint8Array | undefined] = [
-    undefined,
-    undefined,
-  ];
+  /** @internal */ slot = -1;
+  /** @internal First payload bytes per direction, once the table collects any. */
+  payload: [Uint8Array | undefined, Uint8Array | undefined] | undefined = undefined;
   /** @internal */ payloadHave: [number, number] = [0, 0];
-  /** @internal */ payloadDone: [boolean, boolean] = [false, false];
-  /** @internal */ followed = false;
-  /** @internal */ nextSeq: [number, number] = [-1, -1];
 
   /** Creates an empty flow for the given forward 5-tuple. */
   constructor(id: number, key: FlowKey) {
@@ -139,7 +130,7 @@ export class Flow {
 
   /** The first payload bytes collected for a direction (empty when inspection is off). */
   firstPayload(direction: FlowDirection): Uint8Array {
-    const p = this.payload[direction];
+    const p = this.payload?.[direction];
     return p === undefined ? new Uint8Array(0) : p.subarray(0, this.payloadHave[direction]);
   }
 }

@@ -34,23 +34,9 @@ export type FeatureName = typeof featureNames[number];
 /** Feature values; `null` where the value is undefined (too few packets or gaps). Times in µs. */
 export type FlowFeatures = Record<FeatureName, number | null>;
 
-function put(
-  out: FlowFeatures,
-  s: RunningStats,
-  keys: {
-    total?: FeatureName;
-    min: FeatureName;
-    max: FeatureName;
-    mean: FeatureName;
-    std?: FeatureName;
-  },
-): void {
-  const empty = s.n === 0;
-  if (keys.total) out[keys.total] = empty ? null : s.sum;
-  out[keys.min] = empty ? null : s.min;
-  out[keys.max] = empty ? null : s.max;
-  out[keys.mean] = empty ? null : s.mean;
-  if (keys.std) out[keys.std] = empty ? null : s.std;
+/** A statistic, or null when no value was added (the feature is undefined). */
+function or(s: RunningStats, value: number): number | null {
+  return s.n === 0 ? null : value;
 }
 
 /**
@@ -64,37 +50,31 @@ export function flowFeatures(flow: Flow): FlowFeatures {
   const seconds = duration / 1e6;
   const n = flow.packets[0] + flow.packets[1];
   const bytes = flow.bytes[0] + flow.bytes[1];
-  const out = {} as FlowFeatures;
-  out.duration = duration;
-  put(out, flow.fwdIat, {
-    total: "total_fiat",
-    min: "min_fiat",
-    max: "max_fiat",
-    mean: "mean_fiat",
-  });
-  put(out, flow.bwdIat, {
-    total: "total_biat",
-    min: "min_biat",
-    max: "max_biat",
-    mean: "mean_biat",
-  });
-  out.flowPktsPerSecond = duration > 0 ? n / seconds : 0;
-  out.flowBytesPerSecond = duration > 0 ? bytes / seconds : 0;
-  put(out, flow.flowIat, {
-    min: "min_flowiat",
-    max: "max_flowiat",
-    mean: "mean_flowiat",
-    std: "std_flowiat",
-  });
-  put(out, flow.active, {
-    min: "min_active",
-    max: "max_active",
-    mean: "mean_active",
-    std: "std_active",
-  });
-  put(out, flow.idle, { min: "min_idle", max: "max_idle", mean: "mean_idle", std: "std_idle" });
-  // Re-order keys to the column order so Object.keys/JSON follow the table.
-  const ordered = {} as FlowFeatures;
-  for (const k of featureNames) ordered[k] = out[k];
-  return ordered;
+  const { fwdIat: f, bwdIat: b, flowIat: t, active: a, idle: i } = flow;
+  // One literal in column order: one object shape for every flow, keys in the table's order.
+  return {
+    duration,
+    total_fiat: or(f, f.sum),
+    total_biat: or(b, b.sum),
+    min_fiat: or(f, f.min),
+    min_biat: or(b, b.min),
+    max_fiat: or(f, f.max),
+    max_biat: or(b, b.max),
+    mean_fiat: or(f, f.mean),
+    mean_biat: or(b, b.mean),
+    flowPktsPerSecond: duration > 0 ? n / seconds : 0,
+    flowBytesPerSecond: duration > 0 ? bytes / seconds : 0,
+    min_flowiat: or(t, t.min),
+    max_flowiat: or(t, t.max),
+    mean_flowiat: or(t, t.mean),
+    std_flowiat: or(t, t.std),
+    min_active: or(a, a.min),
+    mean_active: or(a, a.mean),
+    max_active: or(a, a.max),
+    std_active: or(a, a.std),
+    min_idle: or(i, i.min),
+    mean_idle: or(i, i.mean),
+    max_idle: or(i, i.max),
+    std_idle: or(i, i.std),
+  };
 }

@@ -17,6 +17,9 @@ export interface CaptureReaderOptions {
   sizeBytes?: number;
   /** Called after every refill of the buffer with the number of bytes consumed so far. */
   onRefill?: (bytesConsumed: number) => void;
+  /** Read the next chunk while the current one is parsed (default: for a `Deno.FsFile`, whose
+   * reads always finish; a pipe could hold a read open after the caller stopped reading). */
+  readAhead?: boolean;
 }
 
 /** Capture container format, known after the first bytes are read. */
@@ -43,6 +46,7 @@ const EPB = 6;
 const TWO32 = 4294967296;
 const DEFAULT_MAX_RECORD = 16 * 1024 * 1024;
 const DEFAULT_BUFFER = 1024 * 1024;
+const MAX_RESERVE = 64 * 1024;
 
 /**
  * Streaming reader of pcap (µs/ns, both byte orders, Kuznetzov's modified pcap) and pcapng
@@ -78,6 +82,14 @@ export class CaptureReader {
   /** File offset of buf[0]. */
   #base = 0;
   #eof: boolean;
+  /** Read-ahead: the read in flight into `#spare` (after its first `#reserve` bytes). */
+  #ahead: Promise<number | null> | undefined = undefined;
+  #aheadError: { error: unknown } | undefined = undefined;
+  #spare: Uint8Array | undefined = undefined;
+  #spareDv: DataView | undefined = undefined;
+  readonly #readAhead: boolean;
+  /** Room kept before read-ahead data for the partial record left in the current chunk. */
+  readonly #reserve: number;
   #maxRecord: number;
   #size: number | undefined;
   #onRefill: ((bytesConsumed: number) => void) | undefined;
@@ -112,6 +124,9 @@ export class CaptureReader {
       this.#buf = new Uint8Array(options.bufferBytes ?? DEFAULT_BUFFER);
       this.#eof = false;
     }
+    this.#readAhead = this.#source !== null &&
+      (options.readAhead ?? (typeof Deno !== "undefined" && source instanceof Deno.FsFile));
+    this.#reserve = Math.min(MAX_RESERVE, this.#buf.length >> 2);
     this.#dv = new DataView(this.#buf.buffer, this.#buf.byteOffset, this.#buf.byteLength);
   }
 
@@ -126,30 +141,38 @@ export class CaptureReader {
    */
   async forEach(onPacket: (view: PacketView) => void): Promise<void> {
     const view = this.view;
-    while (!this.#done) {
-      const r = this.#step(view);
-      if (r === PACKET) {
-        onPacket(view);
-      } else if (r === NEED) {
-        if (!(await this.#fill(this.#need))) this.#truncated();
-      } else {
-        this.#done = true;
+    try {
+      while (!this.#done) {
+        const r = this.#step(view);
+        if (r === PACKET) {
+          onPacket(view);
+        } else if (r === NEED) {
+          if (!(await this.#fill(this.#need))) this.#truncated();
+        } else {
+          this.#done = true;
+        }
       }
+    } finally {
+      await this.#settleAhead();
     }
   }
 
   /** Async iteration over the packets (the same view object every time). */
   async *[Symbol.asyncIterator](): AsyncGenerator<PacketView> {
     const view = this.view;
-    while (!this.#done) {
-      const r = this.#step(view);
-      if (r === PACKET) {
-        yield view;
-      } else if (r === NEED) {
-        if (!(await this.#fill(this.#need))) this.#truncated();
-      } else {
-        this.#done = true;
+    try {
+      while (!this.#done) {
+        const r = this.#step(view);
+        if (r === PACKET) {
+          yield view;
+        } else if (r === NEED) {
+          if (!(await this.#fill(this.#need))) this.#truncated();
+        } else {
+          this.#done = true;
+        }
       }
+    } finally {
+      await this.#settleAhead();
     }
   }
 
@@ -191,7 +214,7 @@ export class CaptureReader {
   }
 
   async #fill(need: number): Promise<boolean> {
-    if (this.#source === null || this.#eof) return false;
+    if (this.#source === null || (this.#eof && this.#ahead === undefined)) return false;
     const at = this.#base + this.#pos;
     if (this.#size !== undefined && at + need > this.#size) {
       // Do not buffer a record that cannot be complete; still read what is there so the error
@@ -199,12 +222,8 @@ export class CaptureReader {
       need = Math.max(this.#end - this.#pos, this.#size - at);
       if (need <= this.#end - this.#pos) return false;
     }
-    if (this.#pos > 0) {
-      this.#buf.copyWithin(0, this.#pos, this.#end);
-      this.#base += this.#pos;
-      this.#end -= this.#pos;
-      this.#pos = 0;
-    }
+    if (this.#ahead !== undefined) await this.#takeAhead();
+    if (this.#pos + need > this.#buf.length) this.#compact();
     if (need > this.#buf.length) {
       const grown = new Uint8Array(Math.max(need, Math.min(this.#buf.length * 2, this.#maxRecord)));
       grown.set(this.#buf.subarray(0, this.#end));
@@ -212,7 +231,11 @@ export class CaptureReader {
       this.#dv = new DataView(grown.buffer, grown.byteOffset, grown.byteLength);
     }
     const half = this.#buf.length >> 1;
-    while (this.#end < need || (this.#end < half && this.#end < this.#buf.length)) {
+    while (
+      !this.#eof &&
+      (this.#end - this.#pos < need || (this.#end < half && this.#end < this.#buf.length))
+    ) {
+      if (this.#end === this.#buf.length) this.#compact();
       const n = await this.#source.read(this.#buf.subarray(this.#end));
       if (n === null || n === 0) {
         this.#eof = true;
@@ -220,8 +243,79 @@ export class CaptureReader {
       }
       this.#end += n;
     }
+    if (this.#readAhead && !this.#eof) this.#startAhead(this.#source);
     this.#onRefill?.(this.bytesConsumed);
     return this.#end - this.#pos >= this.#need;
+  }
+
+  /** Moves the unparsed bytes to the start of the buffer. */
+  #compact(): void {
+    if (this.#pos === 0) return;
+    this.#buf.copyWithin(0, this.#pos, this.#end);
+    this.#base += this.#pos;
+    this.#end -= this.#pos;
+    this.#pos = 0;
+  }
+
+  /** Reads the next chunk into the spare buffer while the current one is parsed. */
+  #startAhead(source: ByteSource): void {
+    if (this.#spare === undefined) {
+      this.#spare = new Uint8Array(this.#buf.length);
+      this.#spareDv = new DataView(this.#spare.buffer);
+    }
+    this.#ahead = source.read(this.#spare.subarray(this.#reserve)).catch((error) => {
+      this.#aheadError = { error };
+      return null;
+    });
+  }
+
+  /** Takes the chunk read ahead: the unparsed rest of the current chunk is copied in front of it
+   * and the buffers swap, so a chunk is never copied whole. */
+  async #takeAhead(): Promise<void> {
+    const n = await this.#ahead;
+    this.#ahead = undefined;
+    if (this.#aheadError !== undefined) {
+      const { error } = this.#aheadError;
+      this.#aheadError = undefined;
+      throw error;
+    }
+    if (n === null || n === undefined || n === 0) {
+      this.#eof = true;
+      return;
+    }
+    const spare = this.#spare!, reserve = this.#reserve;
+    const left = this.#end - this.#pos;
+    if (left <= reserve) {
+      const start = reserve - left;
+      spare.set(this.#buf.subarray(this.#pos, this.#end), start);
+      this.#base += this.#pos - start;
+      const buf = this.#buf, dv = this.#dv;
+      this.#buf = spare;
+      this.#dv = this.#spareDv!;
+      this.#spare = buf;
+      this.#spareDv = dv;
+      this.#pos = start;
+      this.#end = reserve + n;
+      return;
+    }
+    // A partial record longer than the reserve (a huge frame): append the bytes the slow way.
+    this.#compact();
+    if (this.#end + n > this.#buf.length) {
+      const grown = new Uint8Array(Math.max(this.#end + n, this.#buf.length * 2));
+      grown.set(this.#buf.subarray(0, this.#end));
+      this.#buf = grown;
+      this.#dv = new DataView(grown.buffer);
+    }
+    this.#buf.set(spare.subarray(reserve, reserve + n), this.#end);
+    this.#end += n;
+  }
+
+  /** Waits for a read still in flight (a file read always ends), so none outlives the reader. */
+  async #settleAhead(): Promise<void> {
+    if (this.#ahead === undefined) return;
+    await this.#ahead;
+    this.#ahead = undefined;
+    this.#aheadError = undefined;
   }
 
   #u32(at: number): number {

@@ -73,8 +73,18 @@ export class PacketView {
     this.ipTotalLen = 0;
     this.ipId = 0;
     this.protocol = 0;
-    this.src.fill(0);
-    this.dst.fill(0);
+    // Four stores each: cheaper per packet than two fill() calls.
+    const src = this.src, dst = this.dst;
+    src[0] =
+      src[1] =
+      src[2] =
+      src[3] =
+        0;
+    dst[0] =
+      dst[1] =
+      dst[2] =
+      dst[3] =
+        0;
     this.isFragment = false;
     this.srcPort = 0;
     this.dstPort = 0;

@@ -320,6 +320,45 @@ Deno.test("FlowTable asks ready() and inspects a direction before its byte budge
   assert.deepEqual(seen, [40]);
 });
 
+Deno.test("labelFlows() batches classifier flows without changing any label, order or session", async () => {
+  // 700 connections with varied timing, so the classifier's verdicts differ; every third speaks
+  // SSH (a signature), interleaving settled flows with flows waiting for the classifier.
+  const frames: Frame[] = [];
+  for (let i = 0; i < 700; i++) {
+    const talk: [boolean, Uint8Array][] = i % 3 === 0
+      ? [[true, enc("SSH-2.0-OpenSSH_9.2\r\n")]]
+      : Array.from({ length: 1 + (i % 7) }, (_, k) => [k % 2 === 0, enc("\x01".repeat(1 + i))]);
+    const flow = tcpFlow(T0 + i * 50_000, 20000 + i, 7000 + (i % 5), talk);
+    flow.forEach((f, k) => f.tsUs += k * (i % 11) * 37_000);
+    frames.push(...flow);
+  }
+  frames.sort((a, b) => a.tsUs - b.tsUs);
+  const capture = pcap(frames);
+  const view = (flows: Flow[]) =>
+    flows.map((f) => JSON.stringify([f.id, f.srcPort, f.label, f.annotations]));
+  for (const label of ["", "P2P"]) {
+    const batched: Flow[] = [];
+    await analyzeCapture(capture, { label, labeler: labelFlows() }, (f) => batched.push(f));
+    // The same capture labelled one flow at a time, as before batching.
+    const labeler = labelFlows();
+    const single: Flow[] = [];
+    await analyzeCapture(capture, {
+      inspector: labeler.inspector,
+      payloadBytes: labeler.payloadBytes,
+    }, (flow) => {
+      flow.label = label;
+      labeler.label(flow);
+      single.push(flow);
+    });
+    assert.equal(labeler.pending, 0);
+    assert.deepEqual(view(batched), view(single));
+    const classified = batched.filter((f) => info(f).detectedSource === "classifier");
+    assert.ok(classified.length > 256, `${classified.length} classifier flows: more than a batch`);
+    assert.ok(new Set(classified.map((f) => info(f).detected)).size > 1, "verdicts differ");
+    if (label !== "") assert.ok(batched.every((f) => f.label === label));
+  }
+});
+
 Deno.test("labelFlows() counts every request of a real keep-alive capture, per client", async () => {
   // scripts/make-http-clients-capture.sh: curl → nginx on lo.
   const flows = await labelled(

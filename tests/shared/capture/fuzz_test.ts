@@ -123,7 +123,7 @@ function mutate(base: Uint8Array, next: () => number): Uint8Array {
   return b;
 }
 
-async function analyze(bytes: Uint8Array, streamed: boolean): Promise<void> {
+async function analyze(bytes: Uint8Array, streamed: boolean, readAhead = false): Promise<void> {
   let source: Uint8Array | { read(p: Uint8Array): Promise<number | null> } = bytes;
   if (streamed) {
     let at = 0;
@@ -137,7 +137,7 @@ async function analyze(bytes: Uint8Array, streamed: boolean): Promise<void> {
       },
     };
   }
-  const reader = new CaptureReader(source, { bufferBytes: 64, maxRecordBytes: 1 << 20 });
+  const reader = new CaptureReader(source, { bufferBytes: 64, maxRecordBytes: 1 << 20, readAhead });
   const table = new FlowTable({ payloadBytes: 16, inspector: { inspect() {} } }, (f) => {
     flowFeatures(f);
   });
@@ -175,7 +175,7 @@ Deno.test("CaptureReader, decodePacket() and FlowTable survive 100k random mutat
     const base = bases[i % bases.length]!;
     const bytes = mutate(base, next);
     try {
-      await analyze(bytes, i % 50 === 0);
+      await analyze(bytes, i % 50 === 0, i % 100 === 0);
     } catch (error) {
       throw new Error(`Mutation ${i} (base ${i % bases.length}) crashed the analyzer`, {
         cause: error,

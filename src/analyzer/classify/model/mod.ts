@@ -13,7 +13,7 @@ export { crossValidate } from "./cross_validate.ts";
 export { classificationReport } from "./classification_report.ts";
 export type { ClassificationReport } from "./classification_report.ts";
 export { trainModelSet } from "./train_model_set.ts";
-export { builtinGuard, recognizeFlow } from "./recognize_flow.ts";
+export { builtinGuard, recognizeFlow, recognizeFlows } from "./recognize_flow.ts";
 export type { FlowService, RecognizeFlowOptions } from "./recognize_flow.ts";
 export { UNKNOWN_LABEL, UnknownGuard } from "./unknown_guard.ts";
 export type { GuardedClass, UnknownGuardJson, UnknownReason } from "./unknown_guard.ts";

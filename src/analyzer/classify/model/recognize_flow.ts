@@ -27,6 +27,20 @@ export function builtinGuard(): UnknownGuard {
 
 let scratch = new Float64Array(14);
 
+/** The `unknown` verdict for a protocol or service port no ISCX class had, else undefined. */
+function foreignVerdict(service: FlowService | undefined): GuardedClass | undefined {
+  if (service === undefined) return undefined;
+  const foreign = foreignService(service.protocol, service.srcPort, service.dstPort);
+  if (foreign === undefined) return undefined;
+  return {
+    label: UNKNOWN_LABEL,
+    confidence: 0,
+    guess: "",
+    reason: foreign.startsWith("protocol") ? "protocol" : "port",
+    detail: foreign,
+  };
+}
+
 /**
  * Classifies a flow no signature names, or says `unknown`: `unknown` for protocols and service
  * ports no ISCX class had (without asking the model), for time features far outside the
@@ -47,20 +61,45 @@ export function recognizeFlow(
   if (features.length < 23) {
     throw new RangeError(`Cannot classify a flow from ${features.length} features: need 23`);
   }
-  if (service !== undefined) {
-    const foreign = foreignService(service.protocol, service.srcPort, service.dstPort);
-    if (foreign !== undefined) {
-      return {
-        label: UNKNOWN_LABEL,
-        confidence: 0,
-        guess: "",
-        reason: foreign.startsWith("protocol") ? "protocol" : "port",
-        detail: foreign,
-      };
-    }
-  }
+  const foreign = foreignVerdict(service);
+  if (foreign !== undefined) return foreign;
   const model = builtinModels().pick(options.timeout ?? 120);
   const proba = model.proba(features);
   if (scratch.length !== proba.length) scratch = new Float64Array(proba.length);
   return builtinGuard().judge(model, proba, features, 0, scratch);
+}
+
+/**
+ * `recognizeFlow()` for many flows at once: `features` holds 23 features per flow, row-major,
+ * and `services[i]` the protocol and ports of flow i. The model scores every flow it is asked
+ * about in one batch (the SIMD kernel); the verdicts are `recognizeFlow()`'s, flow by flow.
+ */
+export function recognizeFlows(
+  features: Float64Array,
+  services: readonly (FlowService | undefined)[],
+  options: RecognizeFlowOptions = {},
+): GuardedClass[] {
+  const rows = services.length;
+  if (features.length < rows * 23) {
+    throw new RangeError(
+      `Cannot classify ${rows} flows from ${features.length} values: need 23 each`,
+    );
+  }
+  const verdicts = services.map(foreignVerdict);
+  const asked: number[] = [];
+  verdicts.forEach((v, r) => {
+    if (v === undefined) asked.push(r);
+  });
+  if (asked.length === 0) return verdicts as GuardedClass[];
+  const x = new Float64Array(asked.length * 23);
+  asked.forEach((r, i) => x.set(features.subarray(r * 23, r * 23 + 23), i * 23));
+  const model = builtinModels().pick(options.timeout ?? 120);
+  const proba = model.probaMany(x, asked.length);
+  const K = model.classes.length;
+  if (scratch.length !== K) scratch = new Float64Array(K);
+  const guard = builtinGuard();
+  asked.forEach((r, i) => {
+    verdicts[r] = guard.judge(model, proba.subarray(i * K, i * K + K), x, i * 23, scratch);
+  });
+  return verdicts as GuardedClass[];
 }

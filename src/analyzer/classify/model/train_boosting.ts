@@ -1,3 +1,4 @@
+import { type EnsembleKernel, ensembleKernel } from "./_ensemble_kernel.ts";
 import { createRng } from "./_rng.ts";
 import { leafOffset, type Tree, TreeBuilder } from "./_tree.ts";
 import { stratifiedFolds } from "./stratified_folds.ts";
@@ -478,12 +479,47 @@ function packedFor(model: Boosting): Packed {
   return packed;
 }
 
+const kernelCache = new WeakMap<Boosting, EnsembleKernel | null>();
+
+/** The model compiled for the SIMD kernel, or undefined when it does not fit (then: the walk). */
+export function boostingKernel(model: Boosting): EnsembleKernel | undefined {
+  let kernel = kernelCache.get(model);
+  if (kernel === undefined) {
+    kernel = ensembleKernel(model) ?? null;
+    kernelCache.set(model, kernel);
+  }
+  return kernel ?? undefined;
+}
+
+/** Below this many rows one SIMD pass (64 rows) costs more than walking the trees row by row. */
+const KERNEL_MIN_ROWS = 16;
+
 /**
  * Class probabilities of `rows` rows of `x` (row-major, `width` columns) into `out`
- * (`rows × classes`). Walks four rows through each tree together: the walks are independent, so
- * the CPU overlaps their loads and mispredicted branches (about twice the single-row rate).
+ * (`rows × classes`), bit-identical to `boostingProba()` row by row. Batches go through the SIMD
+ * kernel (`_ensemble_kernel.ts`, 64 rows per pass through every tree); small batches, and models
+ * the kernel cannot take, walk four rows through each tree together: the walks are independent,
+ * so the CPU overlaps their loads and mispredicted branches.
  */
 export function boostingProbaMany(
+  model: Boosting,
+  x: Float64Array,
+  width: number,
+  rows: number,
+  out: Float64Array,
+): void {
+  const K = model.classes;
+  const kernel = rows >= KERNEL_MIN_ROWS ? boostingKernel(model) : undefined;
+  if (kernel !== undefined) {
+    kernel.rawScores(x, width, rows, out);
+    for (let r = 0; r < rows; r++) softmaxInPlace(out, r * K, K);
+    return;
+  }
+  boostingWalkMany(model, x, width, rows, out);
+}
+
+/** `boostingProbaMany()` by walking the trees, four rows at a time. */
+export function boostingWalkMany(
   model: Boosting,
   x: Float64Array,
   width: number,

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { datasetDir, datasetFiles } from "../../../../src/analyzer/classify/model/dataset_dir.ts";
+import { datasetFiles } from "../../../../src/analyzer/classify/model/dataset_dir.ts";
+import { iscxData } from "./_iscx_data.ts";
 import { parseDataset } from "../../../../src/analyzer/classify/model/parse_dataset.ts";
 import {
   mergeDatasets,
@@ -40,15 +41,7 @@ Deno.test("trainModelSet() with perTimeout trains one model per timeout over its
   assert.equal(set.models[1]!.rows, 40);
 });
 
-const dir = datasetDir();
-const haveData = datasetFiles.every((file) => {
-  try {
-    return Deno.statSync(`${dir}${file}`).isFile;
-  } catch {
-    return false;
-  }
-});
-if (!haveData) console.warn(`skipping the ISCX file test: no dataset in ${dir}`);
+const { dir, have: haveData } = iscxData("the ISCX file test");
 
 Deno.test({
   name: "parseDataset() loads the four published ISCX files with their declared classes",
