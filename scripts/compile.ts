@@ -56,6 +56,11 @@ export const COMPILE_INCLUDES: readonly CompileInclude[] = [
     why: "qts serve/replay with workers ≥ 1 (sensor/ingest/worker_runner.ts)",
   },
   {
+    path: "src/sensor/replay/_log_reader_worker.ts",
+    kind: "worker",
+    why: "qts replay --log (sensor/replay/read_log_batches.ts)",
+  },
+  {
     path: "src/analyzer/tractor/_job_worker.ts",
     kind: "worker",
     why: "every qts tractor job (analyzer/tractor/job_runner.ts)",

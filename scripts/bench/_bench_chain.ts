@@ -52,7 +52,8 @@ export function sample(i: number): HttpRecord {
     req_type: 1,
     status: STATUSES[i % STATUSES.length]!,
     timestamp: 1_700_000_000 + (i >> 10),
-    remote_ip: (0x0a000000 + ((i * 7919) % 50_000)) >>> 0,
+    // Public sources (11/8): a private one is flagged private_source and skips the detectors.
+    remote_ip: (0x0b000000 + ((i * 7919) % 50_000)) >>> 0,
     geo: "US",
     method,
     url,

@@ -1,21 +1,23 @@
 import { ConfigStore } from "../../src/shared/config/config_store.ts";
 import { loadSettings } from "../../src/shared/config/settings.ts";
 import { HttpStats } from "../../src/sensor/filters/statstore_http_stats.ts";
-import type { RunnerSinks } from "../../src/sensor/ingest/chain_runner.ts";
+import type { ChainRunner, RunnerSinks } from "../../src/sensor/ingest/chain_runner.ts";
+import { LocalRunner } from "../../src/sensor/ingest/local_runner.ts";
 import { Pipeline } from "../../src/sensor/ingest/pipeline.ts";
 import { WorkerRunner } from "../../src/sensor/ingest/worker_runner.ts";
 import { ListManager } from "../../src/sensor/lm/list_manager.ts";
 import { silentLogger } from "../../src/shared/log/logger.ts";
 import { Metrics } from "../../src/shared/metrics/metrics.ts";
 import { decodeRecord, encodeHeader, encodeRecord } from "../../src/sensor/wire/mod.ts";
-import { opsPerSecond, ratio, report } from "./_measure.ts";
+import { fmt, opsPerSecond, ratio, report } from "./_measure.ts";
+import { processCpuSeconds, threadCpuSeconds } from "./_thread_cpu.ts";
 import { sampleRecord } from "./wire_bench.ts";
 
 /** A pipeline in this process on a temp config dir, with commands counted, not sent. */
 async function pipelineWith(
   domainJson: unknown,
   workers = 0,
-): Promise<{ pipeline: Pipeline; commands: () => number; runner?: WorkerRunner }> {
+): Promise<{ pipeline: Pipeline; commands: () => number; runner: ChainRunner }> {
   const dir = await Deno.makeTempDir();
   await Deno.mkdir(`${dir}/filters`);
   await Deno.writeTextFile(`${dir}/filters/8984.json`, JSON.stringify(domainJson));
@@ -26,17 +28,24 @@ async function pipelineWith(
   const store = new ConfigStore(settings);
   await store.load();
   let commands = 0;
-  let now = 1_700_000_000_000;
-  const clock = { now: () => now, observe: () => void (now += 0.05) };
+  // The wall clock, as `qts serve` runs (a record-driven clock would make the ingest thread
+  // decode every record to read its time, which the worker path otherwise leaves to workers).
+  const clock = { now: () => Date.now() };
   const lm = new ListManager({ emit: () => void commands++, hostname: "bench", clock });
   const env = { settings, global: () => store.global, log: silentLogger, stats: new HttpStats() };
   const sinks: RunnerSinks = {
     decide: (d) => pipeline.decide(d),
     drop: (r, id) => pipeline.dropped(r, id),
   };
-  const runner = workers > 0
-    ? new WorkerRunner({ workers, settings, global: store.global, logLevel: "error", sinks })
-    : undefined;
+  const runner: ChainRunner = workers > 0
+    ? new WorkerRunner({
+      workers,
+      settings,
+      global: store.global,
+      logLevel: "error",
+      sinks,
+    })
+    : new LocalRunner(env, sinks);
   const pipeline: Pipeline = new Pipeline({
     store,
     lm,
@@ -44,25 +53,106 @@ async function pipelineWith(
     log: silentLogger,
     clock,
     env,
-    ...(runner ? { runner } : {}),
+    runner,
   });
   await pipeline.start();
-  return { pipeline, commands: () => commands, ...(runner ? { runner } : {}) };
+  return { pipeline, commands: () => commands, runner };
 }
 
+/**
+ * Complete requests (req_type 1 with their status, no request id: what the syslog input and
+ * replay send, and what the response-phase filters need) from public addresses in
+ * 198.18.0.0/15. Without an id each message is a request of its own: cycling through a few
+ * thousand before-halves with ids would make every later lap a duplicate, dropped before the
+ * chain.
+ */
 function messages(count: number, ips: number): Uint8Array[][] {
   const header = encodeHeader(8984);
   return Array.from({ length: count }, (_, i) => {
     const record = sampleRecord(i);
-    record.remote_ip = (0x0a000000 + (i * 7919) % ips) >>> 0;
+    record.req_type = 1;
+    record.status = i % 23 === 0 ? 404 : 200;
+    record.qrator_request_id = "";
+    // Public sources (198.18/15, not private to trusted_sources), so the detectors run.
+    record.remote_ip = (0xc6120000 + (i * 7919) % ips) >>> 0;
     return [header, encodeRecord(record)];
   });
+}
+
+/** Feeds `total` messages through a pipeline as the sensor's ingest loop does, then drains. */
+async function feed(
+  pipeline: Pipeline,
+  runner: ChainRunner,
+  msgs: Uint8Array[][],
+  total: number,
+): Promise<void> {
+  for (let i = 0; i < total; i++) {
+    const pending = pipeline.handleFrames(msgs[i & 8191]!);
+    if (pending) await pending;
+  }
+  await runner.settled();
+}
+
+/**
+ * The full default chain on the ingest thread (workers 0) and in 1, 2 and 4 Web Workers:
+ * records/s of wall time, the ratio to workers 0 within this run, and the CPU time per record
+ * of the ingest thread, of the worker threads together (each reports its own thread's
+ * getrusage) and of the runtime's other threads (GC helpers, I/O: the process total minus
+ * both), see _thread_cpu.ts. On a machine shared with other work the wall figures say little,
+ * so the last columns give the rate those CPU times allow on idle cores: one record per the
+ * largest of the ingest thread's time, a worker's share and the total over the cores.
+ */
+async function scaling(msgs: Uint8Array[][]): Promise<void> {
+  const total = Number(Deno.env.get("QTS_BENCH_RECORDS") ?? 300_000);
+  const cores = navigator.hardwareConcurrency;
+  console.log(
+    `\nworkers scaling: full default chain, ${fmt(total)} records, ${cores} cores, ` +
+      `load average ${Deno.loadavg()[0]!.toFixed(2)} (QTS_BENCH_RECORDS to change)`,
+  );
+  console.log(
+    `${"workers".padEnd(8)} ${"records/s".padStart(10)} ${"÷ w0".padStart(6)}  ` +
+      `${"µs CPU/record: ingest".padStart(22)} ${"workers".padStart(8)} ${"other".padStart(6)} ` +
+      `${"total".padStart(6)}  ${"idle-core bound".padStart(15)} ${"÷ w0".padStart(6)}`,
+  );
+  let base = 0;
+  let baseBound = 0;
+  for (const workers of [0, 1, 2, 4]) {
+    const run = await pipelineWith({}, workers);
+    await feed(run.pipeline, run.runner, msgs, 20_000); // warm-up: JIT, caches, per-IP state
+    const workersCpu = async () => {
+      if (!(run.runner instanceof WorkerRunner)) return 0;
+      await run.runner.refreshStats();
+      return run.runner.cpu().reduce((a, b) => a + b, 0);
+    };
+    const workers0 = await workersCpu();
+    const main0 = threadCpuSeconds();
+    const proc0 = processCpuSeconds();
+    const start = performance.now();
+    await feed(run.pipeline, run.runner, msgs, total);
+    const seconds = (performance.now() - start) / 1000;
+    const main = threadCpuSeconds() - main0;
+    const proc = processCpuSeconds() - proc0;
+    const inWorkers = (await workersCpu()) - workers0;
+    await run.pipeline.close();
+    const us = (s: number) => s * 1e6 / total;
+    const [ingest, chain, other] = [us(main), us(inWorkers), us(proc - main - inWorkers)];
+    const sum = ingest + chain + other;
+    const bound = 1e6 / Math.max(ingest, workers > 0 ? chain / workers : 0, sum / cores);
+    const rate = total / seconds;
+    if (workers === 0) [base, baseBound] = [rate, bound];
+    const f2 = (n: number, w: number) => n.toFixed(2).padStart(w);
+    console.log(
+      `${String(workers).padEnd(8)} ${fmt(rate).padStart(10)} ${f2(rate / base, 5)}×  ` +
+        `${f2(ingest, 22)} ${f2(chain, 8)} ${f2(other, 6)} ${f2(sum, 6)}  ` +
+        `${fmt(bound).padStart(15)} ${f2(bound / baseBound, 5)}×`,
+    );
+  }
 }
 
 /** Records/s through the chain vs decode-only (issues 5 and 6). */
 export async function run(): Promise<void> {
   const n = 200_000;
-  const msgs = messages(8192, 50_000);
+  const msgs = messages(8192, 100_000);
   let sink = 0;
   const decodeOnly = opsPerSecond(n, (i) => {
     const r = decodeRecord(msgs[i & 8191]![1]!);
@@ -81,6 +171,10 @@ export async function run(): Promise<void> {
     request_hash_score: { enabled: false },
     statstore_http_stats: { enabled: false },
     telemetry_http_sampler: { enabled: false },
+    trusted_sources: { enabled: false },
+    geo_zones: { enabled: false },
+    probe_detector: { enabled: false },
+    response_status: { enabled: false },
   });
   const chain5 = opsPerSecond(n, (i) => {
     issue5.pipeline.handleFrames(msgs[i & 8191]!);
@@ -100,21 +194,7 @@ export async function run(): Promise<void> {
   console.log(`  commands decided during the run: ${full.commands()}`);
   await full.pipeline.close();
 
-  // The same chain in 2 Web Workers, as `qts serve` runs it by default: the ingest thread
-  // decodes and batches, the workers filter. On a 2-core machine the ingest thread competes
-  // with them, so this shows the overhead of the hand-off more than a speed-up.
-  const threaded = await pipelineWith({}, 2);
-  const start = performance.now();
-  const total = 200_000;
-  for (let i = 0; i < total; i++) {
-    const pending = threaded.pipeline.handleFrames(msgs[i & 8191]!);
-    if (pending) await pending;
-  }
-  await threaded.runner!.drain();
-  const rate = total / ((performance.now() - start) / 1000);
-  report("full default chain, 2 workers (wall)", rate, "records/s");
-  ratio("  ÷ full chain on the ingest thread", rate / chainFull);
-  await threaded.pipeline.close();
+  await scaling(msgs);
   if (sink === -1) console.log(sink);
 }
 

@@ -1,13 +1,19 @@
 /**
  * `deno task bench replay`: an nginx `combined` access log through `qts replay --log`'s path —
- * parse only, then the whole sensor (embedded defaults, chains on the ingest thread, real
- * ZeroMQ on loopback) — in lines/s on one core. QTS_BENCH_LINES sets the log size (default
- * 200000; the issue's figure is for 1000000). The log is generated, so runs are comparable.
+ * parse only (the ceiling), then the whole sensor (embedded defaults, chains on the ingest
+ * thread) fed directly and, for comparison, through real ZeroMQ on loopback — in lines/s.
+ * QTS_BENCH_LINES sets the log size (default 1,000,000, the issue's figure). The log is
+ * generated, so runs are comparable.
  * @module
  */
 import { join } from "node:path";
 import { readAccessLog } from "../../src/sensor/replay/read_access_log.ts";
 import { ReplaySession } from "../../src/sensor/replay/replay_session.ts";
+import { readLogBatches } from "../../src/sensor/replay/read_log_batches.ts";
+import { replayLogs } from "../../src/sensor/replay/replay_logs.ts";
+import { fmt } from "./_measure.ts";
+import { COMPONENT_NAMES } from "../../src/shared/config/components.ts";
+import { processCpuSeconds, threadCpuSeconds } from "./_thread_cpu.ts";
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 const UAS = [
@@ -25,7 +31,7 @@ function timeLocal(t: number): string {
 }
 
 /** Writes a log of `lines` lines: 5000 visitors, a flooder, a UA-rotating scraper. */
-async function writeLog(path: string, lines: number): Promise<void> {
+export async function writeLog(path: string, lines: number): Promise<void> {
   const file = await Deno.open(path, { write: true, create: true, truncate: true });
   const writer = file.writable.getWriter();
   const encoder = new TextEncoder();
@@ -65,54 +71,118 @@ async function writeLog(path: string, lines: number): Promise<void> {
   await writer.close();
 }
 
-/** Prints parse and full-pipeline throughput of a generated combined log. */
+/** One replay's figures: wall seconds, CPU seconds of this thread and of the process. */
+interface Timed {
+  seconds: number;
+  thread: number;
+  process: number;
+  commands: Map<string, number>;
+}
+
+async function timed(fn: () => Promise<unknown>): Promise<Omit<Timed, "commands">> {
+  const thread = threadCpuSeconds();
+  const proc = processCpuSeconds();
+  const t0 = performance.now();
+  await fn();
+  return {
+    seconds: (performance.now() - t0) / 1000,
+    thread: threadCpuSeconds() - thread,
+    process: processCpuSeconds() - proc,
+  };
+}
+
+/** `qts replay --log`'s path (readLogBatches → the session's input) on one configuration. */
+async function replayOnce(
+  path: string,
+  input: "direct" | "socket",
+  components: Record<string, unknown> = {},
+): Promise<Timed> {
+  const commands = new Map<string, number>();
+  const session = await ReplaySession.start({
+    input,
+    config: { settings: {}, components, domains: new Map(), files: {} },
+    onCommand: (cmd) => commands.set(cmd.rule_name, (commands.get(cmd.rule_name) ?? 0) + 1),
+  });
+  try {
+    const figures = await timed(() => replayLogs(session, [path], { domain: 8984 }));
+    return { ...figures, commands };
+  } finally {
+    await session.close();
+  }
+}
+
+const OFF = { enabled: false };
+
+/**
+ * Prints lines/s of a generated combined log: parse only (the ceiling), the log reader thread
+ * alone (read + parse + encode), then `qts replay --log` (direct input) with the default chain,
+ * without Lua and without any filter, and the old path through loopback ZeroMQ. Each line
+ * gives wall lines/s, its ratio to parse only, and CPU µs per line of the ingest thread (the
+ * one core the chain runs on) and of the whole process (the reader thread parses beside it).
+ */
 export async function run(): Promise<void> {
-  const lines = Number(Deno.env.get("QTS_BENCH_LINES") ?? 200_000);
+  const lines = Number(Deno.env.get("QTS_BENCH_LINES") ?? 1_000_000);
   const dir = await Deno.makeTempDir({ prefix: "qts-replay-bench-" });
   const path = join(dir, "access.log");
   try {
     await writeLog(path, lines);
     const size = (await Deno.stat(path)).size;
-    console.log(`log: ${lines} lines, ${(size / 1e6).toFixed(1)} MB (QTS_BENCH_LINES to change)`);
-
-    let t0 = performance.now();
+    console.log(
+      `log: ${fmt(lines)} lines, ${(size / 1e6).toFixed(1)} MB (QTS_BENCH_LINES to change); ` +
+        `${navigator.hardwareConcurrency} cores; wall rates under the machine's load, ` +
+        `ratios within this run`,
+    );
+    console.log(
+      `${"".padEnd(44)} ${"lines/s".padStart(9)} ${"÷ parse".padStart(8)} ` +
+        `${"µs CPU/line: ingest".padStart(20)} ${"process".padStart(8)}`,
+    );
+    let parseRate = 0;
+    const row = (name: string, t: Omit<Timed, "commands">, extra = "") => {
+      const rate = lines / t.seconds;
+      if (parseRate === 0) parseRate = rate;
+      console.log(
+        `${name.padEnd(44)} ${fmt(rate).padStart(9)} ${
+          (rate / parseRate).toFixed(2).padStart(7)
+        }× ` +
+          `${(t.thread * 1e6 / lines).toFixed(2).padStart(20)} ` +
+          `${(t.process * 1e6 / lines).toFixed(2).padStart(8)}${extra}`,
+      );
+    };
     let parsed = 0;
-    for await (const _ of readAccessLog(path, { domain: 8984 })) parsed++;
-    const parseS = (performance.now() - t0) / 1000;
-    console.log(
-      `parse only:     ${Math.round(parsed / parseS)} lines/s (${parseS.toFixed(2)} s)`,
-    );
-
-    const rules = new Map<string, number>();
-    const session = await ReplaySession.start({
-      onCommand: (cmd) => rules.set(cmd.rule_name, (rules.get(cmd.rule_name) ?? 0) + 1),
+    const parse = await timed(async () => {
+      for await (const _ of readAccessLog(path, { domain: 8984 })) parsed++;
     });
-    t0 = performance.now();
-    let first = Infinity;
-    let last = -Infinity;
-    try {
-      for await (const item of readAccessLog(path, { domain: 8984 })) {
-        await session.send(item.domain, item.record);
-        if (item.t < first) first = item.t;
-        last = item.t;
-      }
-      await session.drain();
-    } finally {
-      await session.close();
-    }
-    const fullS = (performance.now() - t0) / 1000;
-    console.log(
-      `full replay:    ${Math.round(parsed / fullS)} lines/s (${fullS.toFixed(2)} s for ` +
-        `${((last - first) / 3600).toFixed(2)} h of traffic; ` +
-        `${((last - first) / fullS).toFixed(0)}× real time)`,
+    row("parse only (this thread)", parse);
+    row(
+      "read + parse + encode (reader thread)",
+      await timed(async () => {
+        for await (const _ of readLogBatches([path], { domain: 8984 })) { /* drain */ }
+      }),
     );
-    console.log(`parse share:    ${(parseS / fullS * 100).toFixed(0)} % of the full replay`);
+    const rules = (c: Map<string, number>) =>
+      `  [${[...c].map(([rule, n]) => `${rule} ${n}`).join(", ") || "no commands"}]`;
+    const full = await replayOnce(path, "direct");
+    row("replay --log, default chain", full, rules(full.commands));
+    const noLua = await replayOnce(path, "direct", { lua: OFF });
+    row("replay --log, default chain without Lua", noLua, rules(noLua.commands));
+    const bare = await replayOnce(path, "direct", Object.fromEntries(FILTERS.map((f) => [f, OFF])));
+    row("replay --log, no filter (decode, pipeline, lm)", bare);
+    const socket = await replayOnce(path, "socket");
+    row("replay through loopback ZeroMQ, default chain", socket, rules(socket.commands));
+    // CPU rates do not move with the machine's load as wall rates do.
     console.log(
-      `commands:       ${
-        [...rules].map(([rule, n]) => `${rule} ${n}`).join(", ") || "none"
-      } (embedded default configuration)`,
+      `  one ingest core (its CPU time only), default chain: ${fmt(lines / full.thread)} ` +
+        `lines/s, ${(parse.thread / full.thread).toFixed(2)}× parse only by CPU ` +
+        `(${fmt(lines / parse.thread)} lines/s); through ZeroMQ ${fmt(lines / socket.thread)}\n` +
+        `  direct ÷ socket, wall: ${(socket.seconds / full.seconds).toFixed(2)}×`,
     );
+    if (parsed !== lines) console.log(`  (parsed ${parsed} of ${lines} lines)`);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 }
+
+/** Every filter component (the "no filter" row turns them all off): all but lm and qpc. */
+const FILTERS = COMPONENT_NAMES.filter((name) => name !== "lm" && name !== "qpc");
+
+if (import.meta.main) await run();

@@ -45,7 +45,8 @@ at start ("curve_public_key"), for that file.
                          this bouncer's CURVE secret key: one Z85 line (40 characters), as
                          zmq.curve_keypair() makes it; keep it 0600
   --curve-server-key <key>
-                         the sensor's outbound CURVE public key (Z85, 40 characters)
+                         the sensor's outbound CURVE public key (Z85, 40 characters;
+                         write --curve-server-key=<key> when it starts with "-")
   --curve-server-key-file <file>
                          the same, read from a file; one of the two is required with
                          --curve-secret-key-file, and neither without it

@@ -1,6 +1,6 @@
 import { join, relative } from "node:path";
 import { formatCommand } from "../sensor/lm/command.ts";
-import { readAccessLog } from "../sensor/replay/read_access_log.ts";
+import { replayLogs } from "../sensor/replay/replay_logs.ts";
 import { ReplaySession } from "../sensor/replay/replay_session.ts";
 import { runFixture } from "../sensor/replay/run_fixture.ts";
 import { DEFAULT_DOMAIN } from "../sensor/replay/fixture.ts";
@@ -20,13 +20,17 @@ failure the expected (-) and actual (+) commands. Exit 0 only when every fixture
 
 Logs: nginx access logs in the combined format or the JSON log_format of config/nginx/qts.conf,
 times from the lines. Prints every command as JSON on stdout and a summary on stderr (lines,
-records/s, bans per rule).
+records/s, bans per rule). The lines are read and parsed on a second thread while the sensor
+filters the previous ones; records enter the sensor's ingest step directly (same decoder,
+pipeline and chain as ZeroMQ input).
 
   -l, --log <file>      an access log; repeatable (replayed one after another)
   -c, --config <file>   main settings (INI) whose filters and components to use; default: the
                         embedded defaults
   --domain <id>         domain of lines that do not name one (default ${DEFAULT_DOMAIN})
   --format <f>          auto (default: per line), combined or json
+  --via <input>         direct (default) or socket: send records through loopback ZeroMQ as a
+                        proxy would (slower; the same commands)
   -q, --quiet           no command lines, only the summary
   -h, --help            this text
 `;
@@ -95,13 +99,14 @@ function formatSpan(seconds: number): string {
   return `${seconds.toFixed(1)} s`;
 }
 
-async function replayLogs(
+async function replayLogFiles(
   logs: string[],
   options: {
     config?: string;
     domain: number;
     format: "auto" | "combined" | "json";
     quiet: boolean;
+    via: "direct" | "socket";
   },
 ): Promise<number> {
   let ini: { text: string; file: string } | undefined;
@@ -119,6 +124,7 @@ async function replayLogs(
   try {
     session = await ReplaySession.start({
       ini,
+      input: options.via,
       onLog: (line) => {
         if (line.level === "error") {
           console.error(`sensor: ${line.msg} ${JSON.stringify(line.fields)}`);
@@ -136,46 +142,32 @@ async function replayLogs(
     return 2;
   }
   const counts = { lines: 0, bad: 0 };
-  let records = 0;
-  let first = Infinity;
-  let last = -Infinity;
   const started = performance.now();
   let progressAt = started + 5000;
+  let sent: { records: number; first: number; last: number };
   try {
-    for (const log of logs) {
-      let reported = 0;
-      for await (
-        const item of readAccessLog(log, {
-          domain: options.domain,
-          format: options.format,
-          counts,
-          onBad: (n, line) => {
-            if (reported++ < 5) {
-              console.error(`${log}:${n}: not an access log line: ${line.slice(0, 100)}`);
-            }
-          },
-        })
-      ) {
-        await session.send(item.domain, item.record);
-        records++;
-        // A long log shows it is moving: one line on stderr every 5 s of wall time.
-        if ((records & 1023) === 0 && performance.now() >= progressAt) {
-          const elapsed = (performance.now() - started) / 1000;
-          console.error(
-            `${log}: ${counts.lines} lines, ${Math.round(records / elapsed)} records/s so far`,
-          );
-          progressAt = performance.now() + 5000;
-        }
-        if (item.t < first) first = item.t;
-        if (item.t > last) last = item.t;
-      }
-    }
-    await session.drain();
+    sent = await replayLogs(session, logs, {
+      domain: options.domain,
+      format: options.format,
+      counts,
+      onBad: (log, n, line) =>
+        console.error(`${log}:${n}: not an access log line: ${line.slice(0, 100)}`),
+      // A long log shows it is moving: one line on stderr every 5 s of wall time.
+      onProgress: (log, records) => {
+        if (performance.now() < progressAt) return;
+        const elapsed = (performance.now() - started) / 1000;
+        console.error(
+          `${log}: ${counts.lines} lines, ${Math.round(records / elapsed)} records/s so far`,
+        );
+        progressAt = performance.now() + 5000;
+      },
+    });
   } catch (error) {
     console.error(`qts replay: ${(error as Error).message}`);
     await session.close();
     return 2;
   }
+  const { records, first, last } = sent;
   const seconds = (performance.now() - started) / 1000;
   const metrics = session.sensor.metrics;
   // bad_frame_count is the replay's own barrier message, not the log's.
@@ -207,6 +199,7 @@ export async function replayCommand(args: string[]): Promise<number> {
     domain: { type: "string" },
     format: { type: "string" },
     quiet: { type: "boolean", short: "q" },
+    via: { type: "string" },
   }, { positionals: true });
   if (typeof parsed === "number") return parsed;
   const { values, positionals } = parsed;
@@ -226,20 +219,29 @@ export async function replayCommand(args: string[]): Promise<number> {
       console.error(`qts replay: --format must be auto, combined or json, not "${format}"`);
       return 2;
     }
-    return await replayLogs(logs, {
+    const via = values.via ?? "direct";
+    if (via !== "direct" && via !== "socket") {
+      console.error(`qts replay: --via must be direct or socket, not "${via}"`);
+      return 2;
+    }
+    return await replayLogFiles(logs, {
       ...(values.config !== undefined ? { config: values.config } : {}),
       domain,
       format,
       quiet: values.quiet ?? false,
+      via,
     });
   }
   if (positionals.length === 0) {
     console.error(`qts replay: give fixture files or directories, or --log\n\n${HELP}`);
     return 2;
   }
-  if (values.config !== undefined || values.domain !== undefined || values.format !== undefined) {
+  if (
+    values.config !== undefined || values.domain !== undefined || values.format !== undefined ||
+    values.via !== undefined
+  ) {
     console.error(
-      "qts replay: --config, --domain and --format go with --log; a fixture states its own",
+      "qts replay: --config, --domain, --format and --via go with --log; a fixture states its own",
     );
     return 2;
   }

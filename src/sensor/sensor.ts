@@ -48,6 +48,12 @@ export interface SensorOptions {
   geo?: (ip: string) => string;
   /** No DNS lookups (replay): decisions must not depend on the machine's resolver. */
   offline?: boolean;
+  /**
+   * With workers = 0: records run through the chain in batches of this many (Lua entered once
+   * a batch), decided when the batch fills or at the runner's settled(). For replay of logs,
+   * whose records are all at hand; a live sensor decides each record as it arrives.
+   */
+  chainBatch?: number;
   /** The `[proxy]` settings: with `enabled`, the proxy runs in this process (SPEC: issue 22). */
   proxy?: ProxySettings | undefined;
 }
@@ -127,7 +133,9 @@ export class Sensor {
     };
     const sinks: RunnerSinks = {
       decide: (decision) => this.pipeline.decide(decision),
-      drop: (reason, domainId) => this.pipeline.dropped(reason, domainId),
+      drop: (reason, domainId, detail) => this.pipeline.dropped(reason, domainId, detail),
+      failed: (count) =>
+        this.#failed(new Error(`${count} records raised in a chain worker`), count),
     };
     // workers = 0 runs the chain on the ingest thread (replay's exact event order); n > 0 runs
     // it in n Web Workers with records sharded by client IP.
@@ -138,7 +146,12 @@ export class Sensor {
       logLevel: this.settings.log_level,
       sinks,
       publishTelemetry: env.publishTelemetry!,
+      metrics: this.metrics,
+      log: this.#log,
     });
+    if (options.chainBatch !== undefined && this.runner instanceof LocalRunner) {
+      this.runner.batch(options.chainBatch);
+    }
     this.pipeline = new Pipeline({
       store: this.store,
       lm: this.lm,
@@ -195,6 +208,15 @@ export class Sensor {
       "qts_regex_re2_oom_flushes_total",
       "Times RE2's WebAssembly heap filled and every cached pattern was freed to compile a new one",
     ).value = re2Stats.oom_flushes;
+    if (this.runner instanceof WorkerRunner) {
+      this.runner.cpu().forEach((seconds, i) => {
+        m.counter(
+          "qts_worker_cpu_seconds_total",
+          "CPU time of each chain worker's thread (user + system)",
+          { worker: `wrk_${i + 1}` },
+        ).value = seconds;
+      });
+    }
     const stats = this.#input?.stats;
     if (stats) {
       for (const [reason, count] of Object.entries(stats.disconnected)) {
@@ -429,15 +451,34 @@ export class Sensor {
   async #ingest(): Promise<void> {
     const input = this.#input!;
     for await (const frames of input) {
-      try {
-        const pending = this.pipeline.handleFrames(frames);
-        if (pending) await pending;
-      } catch (error) {
-        // A filter bug must not stop the socket: count it and go on with the next record.
-        this.metrics.inc("qts_pipeline_errors_total", "Records that raised inside the pipeline");
-        this.#log.limited("pipeline-error", "error", "record processing failed", { error });
-      }
+      const pending = this.ingest(frames);
+      if (pending) await pending;
     }
+  }
+
+  /**
+   * One input message (header frame, body frame) through the pipeline, exactly as the input
+   * socket hands it over; replay of access logs calls it directly. Never throws. A returned
+   * promise means: wait for it before the next message (a chain waits, or workers are full).
+   */
+  ingest(frames: Uint8Array[]): void | Promise<void> {
+    try {
+      const pending = this.pipeline.handleFrames(frames);
+      if (pending) return pending.catch((error) => this.#failed(error));
+    } catch (error) {
+      this.#failed(error);
+    }
+  }
+
+  /** A filter bug must not stop the input: count it and go on with the next record. */
+  #failed(error: unknown, records = 1): void {
+    this.metrics.inc(
+      "qts_pipeline_errors_total",
+      "Records that raised inside the pipeline",
+      {},
+      records,
+    );
+    this.#log.limited("pipeline-error", "error", "record processing failed", { error });
   }
 
   /** Stops input, API and timers; saves ban state. */

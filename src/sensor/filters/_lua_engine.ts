@@ -1,6 +1,7 @@
 import { fileURLToPath } from "node:url";
 import { LuaEngine, LuaFactory } from "wasmoon";
 import { compileRegex } from "../../shared/config/regex.ts";
+import { type AllocatorExports, luaAllocator } from "./_lua_allocator.ts";
 import { luaPrelude } from "./_lua_prelude.ts";
 import { emptyRecord } from "../wire/record.ts";
 
@@ -8,6 +9,7 @@ import { emptyRecord } from "../wire/record.ts";
 interface RawModule {
   HEAPU8: Uint8Array;
   HEAPU32: Uint32Array;
+  HEAPF64: Float64Array;
   _malloc(size: number): number;
   _free(ptr: number): void;
   _lua_getglobal(L: number, name: number): number;
@@ -29,7 +31,8 @@ interface RawModule {
   _lua_sethook(L: number, hook: number, mask: number, count: number): void;
   _lua_error(L: number): number;
   _lua_tonumberx(L: number, idx: number, isnum: number): number;
-  addFunction(fn: (...args: number[]) => void, signature: string): number;
+  _lua_setallocf(L: number, f: number, ud: number): void;
+  addFunction(fn: (...args: number[]) => number | void, signature: string): number;
   removeFunction(ptr: number): void;
 }
 
@@ -140,9 +143,27 @@ function isNumericField(field: string): boolean {
   return NUMERIC_FIELDS.has(field);
 }
 
-/** The `string.unpack` format of one record of a batch (see `_lua_prelude.ts`). */
-function batchFormat(fields: readonly string[]): string {
-  return "<BdHs4" + fields.map((f) => isNumericField(f) ? "d" : "s4").join("");
+/**
+ * The `string.unpack` format of one record of a batch (see `_lua_prelude.ts`): in this Lua
+ * build each option costs ~50-80 ns, so mask and first share one, and flags that no script
+ * can see do not cross.
+ */
+function batchFormat(fields: readonly string[], flags: boolean): string {
+  return "<I4d" + (flags ? "s4" : "") + fields.map((f) => isNumericField(f) ? "d" : "s4").join("");
+}
+
+/** What a Lua state is made for: what crosses per request, and its limits. */
+export interface LuaBridgeOptions {
+  /** Record fields the scripts read, in the order `write` gets their values. */
+  fields: readonly string[];
+  /** Whether the flags set so far cross (scripts read them, or skip_if needs them). */
+  flags: boolean;
+  /** VM instructions per request and stage. */
+  budget: number;
+  /** Bytes the state may hold. */
+  memoryLimit: number;
+  /** Called when qts.match gets a pattern RE2 refuses. */
+  onMatchError: (error: unknown) => void;
 }
 
 /** Where a loaded allow_/deny_ function lives. */
@@ -165,6 +186,9 @@ export interface LuaFunctionInfo {
  * allocator for the next state (a wasm heap never shrinks, but is reused).
  */
 export class LuaBridge {
+  readonly #options: LuaBridgeOptions;
+  /** Whether `write` packs the flags text (see LuaBridgeOptions.flags). */
+  readonly #flags: boolean;
   readonly #engine: LuaEngine;
   readonly #fields: readonly string[];
   readonly #onMatchError: (error: unknown) => void;
@@ -192,14 +216,15 @@ export class LuaBridge {
   #written = 0;
   #records = 0;
   #view: DataView;
+  /** Two doubles in wasm memory: bytes the state uses, and its limit (the allocator's `ud`). */
+  readonly #memory: number;
+  /** False when the raw exports were not caught: wasmoon's JS allocator keeps the count. */
+  #wasmAllocator = false;
 
-  private constructor(
-    engine: LuaEngine,
-    fields: readonly string[],
-    memoryLimit: number,
-    budget: number,
-    onMatchError: (error: unknown) => void,
-  ) {
+  private constructor(engine: LuaEngine, options: LuaBridgeOptions) {
+    const { fields, memoryLimit, budget, onMatchError } = options;
+    this.#options = options;
+    this.#flags = options.flags;
     this.#engine = engine;
     this.#fields = fields;
     this.#numeric = fields.map(isNumericField);
@@ -211,6 +236,17 @@ export class LuaBridge {
     this.#lenPtr = this.#m._malloc(8);
     this.#view = new DataView(this.#m.HEAPU8.buffer);
     this.#budget = budget;
+    // From here on the state allocates through the wasm allocator (see _lua_allocator.ts),
+    // starting from what wasmoon's JS allocator counted while the state was being set up.
+    this.#memory = this.#m._malloc(16);
+    const raw = wasmExports as unknown as AllocatorExports | undefined;
+    if (raw?.memory instanceof WebAssembly.Memory) {
+      const stats = this.#m.HEAPF64;
+      stats[this.#memory >>> 3] = engine.global.getMemoryUsed();
+      stats[(this.#memory >>> 3) + 1] = Infinity;
+      this.#m._lua_setallocf(this.#L, luaAllocator(this.#m, raw), this.#memory);
+      this.#wasmAllocator = true;
+    }
     // The instruction budget of a request: a count hook armed with lua_sethook from JS (one
     // wasm call), far cheaper than debug.sethook from Lua (~1 µs a call). It fires every
     // HOOK_STEP instructions to add up the budget and check the clock; once spent, it fires
@@ -242,29 +278,20 @@ export class LuaBridge {
     }, "vii");
   }
 
-  /** Starts a Lua state with the sandbox prelude for `fields`. */
-  static async create(
-    fields: readonly string[],
-    budget: number,
-    memoryLimit: number,
-    onMatchError: (error: unknown) => void,
-  ): Promise<LuaBridge> {
+  /** Starts a Lua state with the sandbox prelude for `options.fields`. */
+  static async create(options: LuaBridgeOptions): Promise<LuaBridge> {
     factory ??= makeFactory();
     luaModule ??= await (await factory).getLuaModule();
-    return LuaBridge.#open(fields, budget, memoryLimit, onMatchError);
+    return LuaBridge.#open(options);
   }
 
   /** A new, empty state like this one (same fields, budget, limit), made synchronously. */
   fresh(): LuaBridge {
-    return LuaBridge.#open(this.#fields, this.#budget, this.#memoryLimit, this.#onMatchError);
+    return LuaBridge.#open(this.#options);
   }
 
-  static #open(
-    fields: readonly string[],
-    budget: number,
-    memoryLimit: number,
-    onMatchError: (error: unknown) => void,
-  ): LuaBridge {
+  static #open(options: LuaBridgeOptions): LuaBridge {
+    const { fields, flags, budget, onMatchError } = options;
     if (luaModule === undefined) throw new TypeError("Cannot open Lua: the module is not loaded");
     const engine = new LuaEngine(luaModule, { traceAllocations: true, injectObjects: false });
     const holder: { bridge?: LuaBridge } = {};
@@ -281,12 +308,12 @@ export class LuaBridge {
       }
     });
     try {
-      engine.doStringSync(luaPrelude(fields, budget, batchFormat(fields)));
+      engine.doStringSync(luaPrelude(fields, budget, batchFormat(fields, flags), flags));
     } catch (error) {
       engine.global.close();
       throw error;
     }
-    holder.bridge = new LuaBridge(engine, fields, memoryLimit, budget, onMatchError);
+    holder.bridge = new LuaBridge(engine, options);
     return holder.bridge;
   }
 
@@ -342,7 +369,7 @@ export class LuaBridge {
     flags: string,
     values: readonly LuaValue[],
   ): void {
-    let need = 15 + flags.length * 3;
+    let need = 16 + flags.length * 3;
     for (let i = 0; i < values.length; i++) {
       const value = values[i];
       need += typeof value === "string" ? 4 + value.length * 3 : 8;
@@ -350,10 +377,10 @@ export class LuaBridge {
     this.#reserve(this.#written + need);
     const view = this.#viewOf();
     let at = this.#scratch + this.#written;
-    view.setUint8(at, mask);
-    view.setFloat64(at + 1, now, true);
-    view.setUint16(at + 9, first, true);
-    at = this.#writeString(at + 11, flags);
+    view.setUint32(at, mask | (first << 2), true);
+    view.setFloat64(at + 4, now, true);
+    at += 12;
+    if (this.#flags) at = this.#writeString(at, flags);
     const numeric = this.#numeric;
     for (let i = 0; i < values.length; i++) {
       const value = values[i];
@@ -413,6 +440,7 @@ export class LuaBridge {
 
   /** Bytes the Lua state has allocated (live data and garbage not yet collected). */
   get memoryUsed(): number {
+    if (this.#wasmAllocator) return this.#m.HEAPF64[this.#memory >>> 3]!;
     return this.#engine.global.getMemoryUsed();
   }
 
@@ -434,6 +462,7 @@ export class LuaBridge {
     this.#m._free(this.#lenPtr);
     for (const ptr of this.#names.values()) this.#m._free(ptr);
     this.#engine.global.close();
+    this.#m._free(this.#memory);
     this.#m.removeFunction(this.#hook);
   }
 
@@ -465,14 +494,19 @@ export class LuaBridge {
     // The limit bounds the whole state, but not our own pushes: they must never fail outside a
     // protected call, which would abort the whole wasm instance, and the request's values are
     // not the script's to account for.
-    const global = this.#engine.global;
     const pushed = this.#pushed;
-    global.setMemoryMax(Number.isFinite(pushed) ? this.#memoryLimit + pushed : undefined);
+    this.#setMax(Number.isFinite(pushed) ? this.#memoryLimit + pushed : undefined);
     try {
       return this.#m._lua_pcallk(this.#L, nargs, 1, 0, 0, 0);
     } finally {
-      global.setMemoryMax(undefined);
+      this.#setMax(undefined);
     }
+  }
+
+  /** Sets the allocation limit of the state (undefined: none). */
+  #setMax(max: number | undefined): void {
+    if (this.#wasmAllocator) this.#m.HEAPF64[(this.#memory >>> 3) + 1] = max ?? Infinity;
+    else this.#engine.global.setMemoryMax(max);
   }
 
   /** The string on top of the stack (or null), with the stack emptied. */

@@ -4,9 +4,10 @@
  * boundary as one string and one call, and no table crosses it.
  *
  * Protocol of `__qts_batch(buf, n)`: `buf` holds n records, each packed as
- * `string.pack(format)`: mask (u8: 1 run the allow_* functions, 2 the deny_* ones), event time
- * (ms, double), first function (u16, where the first stage run starts; 1 but after a failure),
- * the flags set so far ("\n"-framed: "\nstatic\nfoo\n") and one value per used field. For
+ * `string.pack(format)`: mask | first << 2 (u32; mask 1 runs the allow_* functions, 2 the
+ * deny_* ones; first is the function where the first stage run starts, 1 but after a
+ * failure), event time (ms, double), when `flags` the flags set so far ("\n"-framed:
+ * "\nstatic\nfoo\n"; else none cross) and one value per used field. For
  * each record in order it runs every enabled allow_* (the first truthy one whitelists and ends
  * the stage), then, unless a flag in the skip list (the component's skip_if) is now set, every
  * deny_*: one request's two stages run back to back, as the chain would call them. It returns
@@ -18,14 +19,23 @@
  * caller in JS (a pcall is a JS round trip in this wasm build). The JS side then reads
  * `__qts_take()`: "<k>\t<stage>\t<function>\n" (where it stopped; stage 0 = between
  * functions, in the dispatcher) followed by the lines made so far, and resumes with a new batch
- * from the next function. `__qts_unit` counts stages run, so the JS budget hook knows when one
- * request's stage ends and the next one's budget starts.
+ * from the next function. `__qts_unit` numbers the stages of a batch (2k: allow_* of the k-th
+ * record, 2k+1: its deny_*), so the JS budget hook knows when one request's stage ends and the
+ * next one's budget starts.
+ *
+ * Every instruction the dispatcher runs per record costs twice (the count hook traps each one):
+ * its loop keeps what it reads in locals and runs both stages inline, without a call.
  */
-export function luaPrelude(fields: readonly string[], budget: number, format: string): string {
+export function luaPrelude(
+  fields: readonly string[],
+  budget: number,
+  format: string,
+  flags: boolean,
+): string {
   const names = fields.map((_, i) => `v${i + 1}`);
   // Plain assignments, not rawset calls: req has no __newindex, and a C call per field costs.
-  const assign = fields.map((field, i) => `req.${field} = v${i + 1}`).join("\n    ");
-  const unpacked = ["mask", "now", "first", "flags", ...names, "pos"].join(", ");
+  const assign = fields.map((field, i) => `r.${field} = v${i + 1}`).join("\n    ");
+  const unpacked = ["mf", "now", ...(flags ? ["flags"] : []), ...names, "nextpos"].join(", ");
   return `
 local sethook, rawpcall, rawxpcall, load, error, type, tostring, rawset, rawget, pairs, next,
   setmetatable, sort, find, gmatch, lower, gsub, sub, match =
@@ -238,6 +248,9 @@ local function sandbox()
 end
 
 local allows, denies = {}, {}
+-- The same functions for the dispatcher, and the event time each is skipped until (-1: never);
+-- the line of a deny_* returning a non-string ("E" .. its default event name).
+local afn, aoff, dfn, doff, dline = {}, {}, {}, {}, {}
 
 -- Load time only: budget through debug.sethook (the per-request path uses a cheaper C hook
 -- armed from JS, see _lua_engine.ts).
@@ -269,7 +282,10 @@ function __qts_load(name, source)
   sort(found)
   for _, k in ipairs(found) do
     local list = find(k, "^allow_") and allows or denies
-    list[#list + 1] = { fn = env[k], name = k, script = name, off = -1 }
+    list[#list + 1] = { fn = env[k], name = k, script = name }
+    local fns, offs = list == allows and afn or dfn, list == allows and aoff or doff
+    fns[#list], offs[#list] = env[k], -1
+    if list == denies then dline[#list] = "Elua_" .. sub(k, 6) end
   end
   return nil
 end
@@ -288,8 +304,8 @@ function __qts_collect()
 end
 
 function __qts_disable(phase, index, until_ms)
-  local list = phase == 4 and allows or denies
-  if list[index] then list[index].off = until_ms end
+  local offs = phase == 4 and aoff or doff
+  if offs[index] then offs[index] = until_ms end
 end
 
 -- The batch being run; upvalues, so they survive an error unwinding to JS (see __qts_take).
@@ -299,13 +315,19 @@ local b_buf, b_n, b_pos, b_k = "", 0, 1, 0
 local b_stage, b_fn = 0, 0
 local out, outn, out_k = {}, 0, -1
 local skip = {}
-local unit = 0
 __qts_unit = 0
+
+-- "@k" for each k seen, made once.
+local at = setmetatable({}, { __index = function(t, k)
+  local line = "@" .. k
+  t[k] = line
+  return line
+end })
 
 local function emit(line)
   if out_k ~= b_k then
     outn = outn + 1
-    out[outn] = "@" .. b_k
+    out[outn] = at[b_k]
     out_k = b_k
   end
   outn = outn + 1
@@ -324,60 +346,70 @@ local function skipped()
   return false
 end
 
-local function event_name(r, e)
-  if type(r) ~= "string" then return "lua_" .. sub(e.name, 6) end
-  if #r > 100 or find(r, "[^%w_.:%-]") or r == "" then return "lua_invalid_event" end
-  return r
-end
-
--- One stage (4: allow_*, 6: deny_*) of the current record, from function \`first\` on.
-local function stage(phase, first, now)
-  b_stage = phase
-  b_fn = 0
-  unit = unit + 1
-  __qts_unit = unit
-  if dirty then
-    rawset(req, "flags", nil)
-    rawset(req, "headers", nil)
-    dirty = false
-  end
-  local list = phase == 4 and allows or denies
-  for i = first, #list do
-    local e = list[i]
-    if e.off <= now then
-      b_fn = i
-      local r = e.fn(req)
-      if r then
-        if phase == 4 then
-          emit("W")
-          if not find(flagstr, "\\nwhitelisted\\n", 1, true) then
-            flagstr = flagstr .. "whitelisted\\n"
-          end
-          break
-        end
-        emit("E" .. event_name(r, e))
-      end
-    end
-  end
-  b_fn = #list + 1
-  if setflags_n > 0 then flush_flags(phase == 4 and "A" or "D") end
+local function event_line(r)
+  if #r > 100 or find(r, "[^%w_.:%-]") or r == "" then return "Elua_invalid_event" end
+  return "E" .. r
 end
 
 local function run()
   local nskip = #skip
-  while b_k < b_n do
-    b_k = b_k + 1
+  local buf, n, pos, k = b_buf, b_n, b_pos, b_k
+  local r, format, nallow, ndeny = req, FORMAT, #afn, #dfn
+  local afn, aoff, dfn, doff, dline = afn, aoff, dfn, doff, dline
+  while k < n do
+    k = k + 1
+    b_k = k
     b_stage = 0
-    local ${unpacked} = sunpack(FORMAT, b_buf, b_pos)
-    b_pos = pos
-    flagstr = flags
+    local ${unpacked} = sunpack(format, buf, pos)
+    pos = nextpos
+    local mask, first = mf & 3, mf >> 2
+    flagstr = ${flags ? "flags" : '"\\n"'}
     ${assign}
-    ${fields.includes("headers_raw") ? 'rawheaders = req.headers_raw or ""' : ""}
-    if mask == 3 then
-      stage(4, first, now)
-      if nskip == 0 or not skipped() then stage(6, 1, now) end
-    else
-      stage(mask == 1 and 4 or 6, first, now)
+    ${fields.includes("headers_raw") ? 'rawheaders = r.headers_raw or ""' : ""}
+    if mask ~= 2 then
+      -- allow_*, from function \`first\` on: the first truthy one whitelists and ends the stage.
+      b_stage = 4
+      b_fn = 0
+      __qts_unit = k + k
+      if dirty then
+        rawset(r, "flags", nil)
+        rawset(r, "headers", nil)
+        dirty = false
+      end
+      for i = first, nallow do
+        if aoff[i] <= now then
+          b_fn = i
+          if afn[i](r) then
+            emit("W")
+            if not find(flagstr, "\\nwhitelisted\\n", 1, true) then
+              flagstr = flagstr .. "whitelisted\\n"
+            end
+            break
+          end
+        end
+      end
+      b_fn = nallow + 1
+      if setflags_n > 0 then flush_flags("A") end
+    end
+    if mask == 2 or (mask == 3 and (nskip == 0 or not skipped())) then
+      -- deny_*: a truthy result is an event.
+      b_stage = 6
+      b_fn = 0
+      __qts_unit = k + k + 1
+      if dirty then
+        rawset(r, "flags", nil)
+        rawset(r, "headers", nil)
+        dirty = false
+      end
+      for i = mask == 2 and first or 1, ndeny do
+        if doff[i] <= now then
+          b_fn = i
+          local result = dfn[i](r)
+          if result then emit(type(result) == "string" and event_line(result) or dline[i]) end
+        end
+      end
+      b_fn = ndeny + 1
+      if setflags_n > 0 then flush_flags("D") end
     end
   end
   b_stage, b_fn, b_buf = 0, 0, ""
@@ -389,6 +421,7 @@ end
 
 function __qts_batch(buf, n)
   b_buf, b_n, b_pos, b_k = buf, n, 1, 0
+  __qts_unit = 0
   outn, out_k = 0, -1
   return run()
 end

@@ -152,9 +152,19 @@ export async function lua(config: LuaConfig, deps: LuaDeps = {}): Promise<LuaFil
       throw error;
     }
   };
-  let bridge = await LuaBridge.create(pushed, budget, memoryLimit, (error) => {
-    counters.error++;
-    log("lua: qts.match got a bad pattern", { error: String(error) });
+  const skipIf = config.skip_if;
+  // The flags cross only when a script can see them (req.flags, qts.has_flag) or they decide
+  // whether deny_* run after allow_* (skip_if).
+  const needsFlags = skipIf.length > 0 || /\bflags\b|\bhas_flag\b/.test(code);
+  let bridge = await LuaBridge.create({
+    fields: pushed,
+    flags: needsFlags,
+    budget,
+    memoryLimit,
+    onMatchError: (error) => {
+      counters.error++;
+      log("lua: qts.match got a bad pattern", { error: String(error) });
+    },
   });
   const infos = loadAll(bridge);
   const allowCount = infos.filter((info) => info.phase === 4).length;
@@ -166,10 +176,6 @@ export async function lua(config: LuaConfig, deps: LuaDeps = {}): Promise<LuaFil
 
   const getters = used.map(getterOf);
   const values: LuaValue[] = new Array(used.length);
-  const skipIf = config.skip_if;
-  // The flags cross only when a script can see them (req.flags, qts.has_flag) or they decide
-  // whether deny_* run after allow_* (skip_if).
-  const needsFlags = skipIf.length > 0 || /\bflags\b|\bhas_flag\b/.test(code);
   let closed = false;
   // deny_* run with their request's allow_*, one stage after the other in the same call; what
   // they gave waits for the chain's deny step ([] = ran, nothing to apply): the last batch's

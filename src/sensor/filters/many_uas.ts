@@ -1,8 +1,12 @@
 import { fnv1a } from "../../shared/hash/fnv1a.ts";
+import { memo } from "./_memo.ts";
 import type { ManyUasConfig } from "../../shared/config/components.ts";
 import type { FilterDeps, RequestContext } from "./types.ts";
 import type { HttpRecord } from "../wire/record.ts";
 import { growU32, ipKey, IpSlots, type TrackedFilterInstance } from "./_ip_slots.ts";
+
+/** The FNV-1a of a User-Agent (a pure function: one memo for every domain of the thread). */
+const uaHash = memo((ua: string) => fnv1a(ua));
 
 // Empty arrays shared by instances that hold no IP (never written: they have no elements).
 const NO_U32 = new Uint32Array(0);
@@ -121,7 +125,7 @@ export function manyUas(config: ManyUasConfig, _deps: FilterDeps = {}): TrackedF
         kept++;
       }
       n = kept;
-      const h = fnv1a(record.http_user_agent);
+      const h = uaHash(record.http_user_agent);
       let found = -1;
       for (let i = 0; i < n; i++) {
         if ((i === 0 ? hash0[e] : rowHashes[base + i]) === h) {

@@ -1,6 +1,7 @@
 import type { ProbeDetectorConfig } from "../../shared/config/components.ts";
 import type { HttpRecord } from "../wire/record.ts";
 import { literalPattern, loadList, pathPattern } from "./_detection_lists.ts";
+import { memo } from "./_memo.ts";
 import type { FilterDeps, FilterInstance, RequestContext } from "./types.ts";
 
 /** Counters of a probe_detector instance, for /metrics. */
@@ -26,9 +27,6 @@ export const PROBE_EVENTS = [
   "probe_wordpress",
   "scanner_ua",
 ] as const;
-
-// User-Agent verdicts remembered; a flood of unique UAs only empties the cache.
-const AGENT_CACHE = 10_000;
 
 // One percent-decoding pass, as a server would see the path; malformed escapes stay as sent.
 function decodeOnce(text: string): string {
@@ -65,7 +63,8 @@ export async function probeDetector(
     : pathPattern(await list(config.wordpress_paths, []));
   const except = config.except_paths.map((p) => p.toLowerCase());
   const counters: ProbeCounters = { requests: 0, probes: 0, scanners: 0 };
-  const seenAgents = new Map<string, boolean>();
+  // Real traffic repeats a few thousand User-Agents: remember each one's verdict.
+  const scannerAgent = agents === undefined ? undefined : memo((ua) => agents.test(ua));
 
   /**
    * The probe event of a URL. `status` undefined: the answer is not known yet, so only what
@@ -119,15 +118,8 @@ export async function probeDetector(
         ctx.events.push(event);
       }
       const ua = record.http_user_agent;
-      if (agents === undefined || ua === "") return;
-      // Real traffic repeats a few thousand User-Agents: remember each one's verdict.
-      let scanner = seenAgents.get(ua);
-      if (scanner === undefined) {
-        scanner = agents.test(ua);
-        if (seenAgents.size >= AGENT_CACHE) seenAgents.clear();
-        seenAgents.set(ua, scanner);
-      }
-      if (scanner) {
+      if (scannerAgent === undefined || ua === "") return;
+      if (scannerAgent(ua)) {
         counters.scanners++;
         ctx.events.push("scanner_ua");
       }

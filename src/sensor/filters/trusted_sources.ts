@@ -3,6 +3,7 @@ import { ipKey, isPrivateAddress } from "../../shared/net/ip.ts";
 import type { HttpRecord } from "../wire/record.ts";
 import { type CrawlerLine, CrawlerVerifier } from "./_crawler_verifier.ts";
 import { literalPattern, loadList } from "./_detection_lists.ts";
+import { memo } from "./_memo.ts";
 import type { FilterDeps, FilterInstance, RequestContext } from "./types.ts";
 
 /** Flag on a request from a private, loopback, link-local or CGNAT address. */
@@ -70,6 +71,14 @@ export async function trustedSources(
   const counters = { verified: 0, fake: 0, unknown: 0 };
 
   const anyCrawler = literalPattern(crawlers.map((c) => c.ua));
+  /** The crawlers.txt line a User-Agent claims (first match wins), or -1. */
+  const claimOf = memo((userAgent: string): number => {
+    // One case-insensitive pass over the UA first: most requests claim no crawler at all.
+    if (anyCrawler === undefined || !anyCrawler.test(userAgent)) return -1;
+    const ua = userAgent.toLowerCase();
+    for (let i = 0; i < crawlers.length; i++) if (ua.includes(crawlers[i]!.ua)) return i;
+    return -1;
+  });
   return {
     name: "trusted_sources",
     run: function trustedSources(record: HttpRecord, ctx: RequestContext): void {
@@ -79,16 +88,7 @@ export async function trustedSources(
       const key = ipKey(ctx.ip);
       const isPrivate = key !== undefined && isPrivateAddress(key);
       if (privateRanges && isPrivate) ctx.flags.set(PRIVATE_SOURCE_FLAG, true);
-      // One case-insensitive pass over the UA first: most requests claim no crawler at all.
-      if (anyCrawler === undefined || !anyCrawler.test(record.http_user_agent)) return;
-      const ua = record.http_user_agent.toLowerCase();
-      let lineId = -1;
-      for (let i = 0; i < crawlers.length; i++) {
-        if (ua.includes(crawlers[i]!.ua)) {
-          lineId = i;
-          break;
-        }
-      }
+      const lineId = claimOf(record.http_user_agent);
       if (lineId < 0) return;
       ctx.flags.set(CRAWLER_CLAIMED_FLAG, true);
       // The PTR of a private address is whatever the local resolver says and proves nothing

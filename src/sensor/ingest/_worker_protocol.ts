@@ -3,7 +3,7 @@ import type { Settings } from "../../shared/config/settings.ts";
 import type { StepName } from "../filters/domain_chain.ts";
 import type { StatsSnapshot } from "../filters/statstore_http_stats.ts";
 import type { LogLevel } from "../../shared/log/logger.ts";
-import type { Decision } from "./chain_runner.ts";
+import type { Decision, RunnerDropReason } from "./chain_runner.ts";
 
 /** Messages from the ingest thread to a chain worker. */
 export type ToWorker =
@@ -14,16 +14,32 @@ export type ToWorker =
   | {
     t: "batch";
     seq: number;
-    /** Per record: ingest sequence number, domain id, event time (ms), end of its body. */
-    seqs: Float64Array;
-    domains: Uint32Array;
-    nows: Float64Array;
-    ends: Uint32Array;
-    bytes: Uint8Array;
+    count: number;
+    /**
+     * Per record: ingest sequence number, domain id, event time (ms), end of its body in
+     * `bytes`, where the wire bodies lie one after another, not yet decoded.
+     */
+    buffers: BatchBuffers;
   }
   | { t: "sweep"; now: number }
   | { t: "stats"; id: number }
   | { t: "close"; id: number };
+
+/** The typed arrays of one batch (whole buffers, each record's bytes within `bytes`). */
+export interface BatchBuffers {
+  seqs: Float64Array<ArrayBuffer>;
+  domains: Uint32Array<ArrayBuffer>;
+  nows: Float64Array<ArrayBuffer>;
+  ends: Uint32Array<ArrayBuffer>;
+  bytes: Uint8Array<ArrayBuffer>;
+}
+
+/** A record a worker did not filter: a duplicate request id, or a body it could not decode. */
+export interface WorkerDrop {
+  reason: RunnerDropReason;
+  domainId: number;
+  detail?: string;
+}
 
 /** Messages from a chain worker to the ingest thread. */
 export type FromWorker =
@@ -33,7 +49,17 @@ export type FromWorker =
     seq: number;
     /** Decisions with the ingest sequence number of their record. */
     decisions: (Decision & { seq: number })[];
-    duplicates: number[];
+    drops: WorkerDrop[];
+    /** Records of the batch whose processing raised (counted as pipeline errors). */
+    errors: number;
     telemetry: string[];
+    /** The batch's buffers, transferred back for the ingest thread to fill again. */
+    buffers: BatchBuffers;
   }
-  | { t: "stats"; id: number; snapshot: StatsSnapshot };
+  | {
+    t: "stats";
+    id: number;
+    snapshot: StatsSnapshot;
+    /** CPU seconds (user + system) this worker's thread has used. */
+    cpu: number;
+  };

@@ -2,6 +2,7 @@ import type { ComponentName, DomainConfig } from "../../shared/config/components
 import type { ComponentBuilder, ObserverBuilder, StepName } from "../filters/domain_chain.ts";
 import type { StatsSnapshot } from "../filters/statstore_http_stats.ts";
 import type { HttpRecord } from "../wire/record.ts";
+import type { RejectReason } from "../wire/decode_record.ts";
 
 /** The request behind a decision, kept as ban evidence (what the person on call reads). */
 export interface RequestSample {
@@ -35,6 +36,12 @@ export interface ChainRunner {
   /** Filters one decoded record; `body` is its wire bytes (workers decode their own copy). */
   submit(domainId: number, record: HttpRecord, body: Uint8Array, now: number): void | Promise<void>;
   /**
+   * Filters one record from its undecoded wire bytes, when the runner decodes where the chain
+   * runs (workers): the ingest thread then only routes. A body that does not decode comes back
+   * through {@linkcode RunnerSinks.drop} with the decoder's reason.
+   */
+  submitBody?(domainId: number, body: Uint8Array, now: number): void | Promise<void>;
+  /**
    * Builds or rebuilds a domain's chain; throws (keeping the previous chain) when it cannot.
    * A domain's first chain is built leniently: components that fail are left out and their
    * errors returned, so a broken script does not stop a domain's traffic from being filtered.
@@ -61,10 +68,21 @@ export interface ChainFactories {
   observers: Partial<Record<ComponentName, ObserverBuilder>>;
 }
 
-/** Records whose chain waits (on memcached) that may run at once in one runner. */
+/** Why a runner dropped a record after routing (`qts_input_dropped_total{reason}`). */
+export type RunnerDropReason = "duplicate" | "worker_failed" | RejectReason;
+
 /** Callbacks of a runner into the main thread. */
 export interface RunnerSinks {
   decide(decision: Decision): void;
-  /** A record dropped after routing (duplicate request id). */
-  drop(reason: "duplicate", domainId: number): void;
+  /**
+   * A record dropped after routing: a duplicate request id, a body that did not decode in a
+   * worker (submitBody), with the decoder's detail, or a record lost with a worker that died.
+   */
+  drop(
+    reason: "duplicate" | "worker_failed" | RejectReason,
+    domainId: number,
+    detail?: string,
+  ): void;
+  /** Records whose processing raised in a worker (qts_pipeline_errors_total). */
+  failed?(count: number): void;
 }

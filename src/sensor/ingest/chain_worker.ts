@@ -10,16 +10,28 @@ import { createLogger } from "../../shared/log/logger.ts";
 import { decodeRecord } from "../wire/decode_record.ts";
 import type { Decision } from "./chain_runner.ts";
 import { LocalRunner } from "./local_runner.ts";
-import type { FromWorker, ToWorker } from "./_worker_protocol.ts";
+import type { FromWorker, ToWorker, WorkerDrop } from "./_worker_protocol.ts";
+import process from "node:process";
+
+/** CPU seconds this thread has used (getrusage of the thread): /metrics per worker. */
+function threadCpuSeconds(): number {
+  const { user, system } = process.threadCpuUsage();
+  return (user + system) / 1e6;
+}
+
+/** Records per DomainChain.runBatch call. */
+const CHAIN_BATCH = 64;
 
 let runner: LocalRunner | undefined;
 let global: DomainConfig;
+/** Largest body accepted (settings max_body), as the ingest thread's decoder had it. */
+let maxBytes = 1 << 20;
 let decisions: (Decision & { seq: number })[] = [];
-let duplicates: number[] = [];
+let drops: WorkerDrop[] = [];
 let telemetry: string[] = [];
 
-function post(message: FromWorker): void {
-  self.postMessage(message);
+function post(message: FromWorker, transfer: Transferable[] = []): void {
+  self.postMessage(message, transfer);
 }
 
 // Messages are handled strictly in order, including the async ones (configure, batches whose
@@ -39,6 +51,7 @@ async function handle(message: ToWorker): Promise<void> {
   switch (message.t) {
     case "init": {
       global = message.global;
+      maxBytes = message.settings.max_body;
       const stats = new HttpStats();
       runner = new LocalRunner(
         {
@@ -50,10 +63,12 @@ async function handle(message: ToWorker): Promise<void> {
         },
         {
           decide: ({ tag, ...d }) => void decisions.push({ ...d, seq: tag ?? 0 }),
-          drop: (_reason, domainId) => void duplicates.push(domainId),
+          drop: (reason, domainId) => void drops.push({ reason, domainId }),
         },
         message.worker,
       );
+      // A batch from the ingest thread holds hundreds of records: Lua is entered per 64.
+      runner.batch(CHAIN_BATCH);
       return;
     }
     case "configure":
@@ -73,33 +88,51 @@ async function handle(message: ToWorker): Promise<void> {
       post({ t: "ack", id: message.id });
       return;
     case "batch": {
+      const { count, buffers } = message;
+      const { seqs, domains, nows, ends, bytes } = buffers;
+      let errors = 0;
       let start = 0;
-      for (let i = 0; i < message.domains.length; i++) {
-        const end = message.ends[i]!;
-        const result = decodeRecord(message.bytes.subarray(start, end), { maxBytes: Infinity });
+      for (let i = 0; i < count; i++) {
+        const end = ends[i]!;
+        const body = bytes.subarray(start, end);
         start = end;
-        if (!result.ok) continue; // validated by the ingest thread already
-        const pending = runner!.submit(
-          message.domains[i]!,
-          result.record,
-          message.bytes,
-          message.nows[i]!,
-          message.seqs[i]!,
-        );
-        if (pending) await pending;
+        try {
+          const result = decodeRecord(body, { maxBytes });
+          if (!result.ok) {
+            drops.push({ reason: result.reason, domainId: domains[i]!, detail: result.detail });
+            continue;
+          }
+          const pending = runner!.submit(domains[i]!, result.record, body, nows[i]!, seqs[i]!);
+          if (pending) await pending;
+        } catch {
+          // A record that raises must not lose the batch's answer (the ingest thread waits
+          // for it): it is counted, and the next record goes on.
+          errors++;
+        }
       }
-      await runner!.settled();
-      post({ t: "done", seq: message.seq, decisions, duplicates, telemetry });
-      decisions = [];
-      duplicates = [];
-      telemetry = [];
+      try {
+        // Every record of the batch decided: nothing reads its bytes any more (a decision
+        // keeps a sample of copied strings, never the record), so they may go back.
+        await runner!.settled();
+      } finally {
+        post({ t: "done", seq: message.seq, decisions, drops, errors, telemetry, buffers }, [
+          seqs.buffer,
+          domains.buffer,
+          nows.buffer,
+          ends.buffer,
+          bytes.buffer,
+        ]);
+        decisions = [];
+        drops = [];
+        telemetry = [];
+      }
       return;
     }
     case "sweep":
       runner?.sweep(message.now);
       return;
     case "stats":
-      post({ t: "stats", id: message.id, snapshot: runner!.stats() });
+      post({ t: "stats", id: message.id, snapshot: runner!.stats(), cpu: threadCpuSeconds() });
       return;
     case "close":
       await runner?.close();

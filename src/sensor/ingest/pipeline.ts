@@ -10,7 +10,7 @@ import type { HttpRecord } from "../wire/record.ts";
 import { decodeRecord } from "../wire/decode_record.ts";
 import { decodeHeader } from "../wire/header.ts";
 import { clientIp } from "../wire/client_ip.ts";
-import type { ChainFactories, ChainRunner, Decision } from "./chain_runner.ts";
+import type { ChainFactories, ChainRunner, Decision, RunnerDropReason } from "./chain_runner.ts";
 import { LocalRunner } from "./local_runner.ts";
 import type { ComponentName } from "../../shared/config/components.ts";
 import {
@@ -34,7 +34,8 @@ export type DropReason =
   | "duplicate"
   | "config_error"
   | "bad_remote_addr"
-  | "domain_cap";
+  | "domain_cap"
+  | "worker_failed";
 
 /** Options of {@linkcode Pipeline}. */
 export interface PipelineOptions {
@@ -186,9 +187,9 @@ export class Pipeline {
     else apply();
   }
 
-  /** Counts a record the runner dropped after routing. */
-  dropped(reason: "duplicate", domainId: number): void {
-    this.#drop(reason, "request id seen twice", domainId);
+  /** Counts a record the runner dropped after routing (or could not decode, in a worker). */
+  dropped(reason: RunnerDropReason, domainId: number, detail?: string): void {
+    this.#drop(reason, detail ?? "request id seen twice", domainId);
   }
 
   /** Builds chains and projections for every configured domain. */
@@ -207,6 +208,12 @@ export class Pipeline {
       return this.#drop("unknown_domain", `domain ${domainId} is not in force_domains`);
     }
     const body = frames[1]!;
+    const runner = this.#runner;
+    if (runner.submitBody !== undefined && this.#o.clock.observe === undefined) {
+      // Workers decode (and report what they reject): the ingest thread only routes, so its
+      // cost per record stays well below the chain's and the workers can pay for themselves.
+      return this.#route(domainId, (now) => runner.submitBody!(domainId, body, now));
+    }
     const result = decodeRecord(body, { maxBytes: this.#o.maxBody ?? 1 << 20 });
     if (!result.ok) return this.#drop(result.reason, result.detail, domainId);
     return this.#submit(domainId, result.record, body);
@@ -230,13 +237,21 @@ export class Pipeline {
 
   #submit(domainId: number, record: HttpRecord, body: Uint8Array): void | Promise<void> {
     this.#o.clock.observe?.(record);
+    return this.#route(domainId, (now) => this.#runner.submit(domainId, record, body, now));
+  }
+
+  /** Routes a record of a domain to `run` (the runner's submit), at the clock's time. */
+  #route(
+    domainId: number,
+    run: (now: number) => void | Promise<void>,
+  ): void | Promise<void> {
     const now = this.#o.clock.now();
     if (now - this.#lastSweep >= 30_000) this.#sweep(now);
     const seen = this.#seen.get(domainId);
     if (seen !== undefined && this.#runner.has(domainId)) {
       seen.records.value++;
       seen.at = now;
-      return this.#runner.submit(domainId, record, body, now);
+      return run(now);
     }
     if (seen === undefined && !this.#admit(domainId)) {
       return this.#drop(
@@ -248,10 +263,10 @@ export class Pipeline {
     const entry = this.#seenEntry(domainId);
     entry.records.value++;
     entry.at = now;
-    if (this.#runner.has(domainId)) return this.#runner.submit(domainId, record, body, now);
+    if (this.#runner.has(domainId)) return run(now);
     return this.#firstSight(domainId).then((ok) => {
       if (!ok) return this.#drop("config_error", "domain configuration failed to build", domainId);
-      return this.#runner.submit(domainId, record, body, now);
+      return run(now);
     });
   }
 

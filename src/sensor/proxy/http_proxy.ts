@@ -22,20 +22,7 @@ import type { PickedUpstream } from "./upstream_picker.ts";
 
 const ascii = new TextEncoder();
 
-// Hop-by-hop headers (RFC 9110 §7.6.1, and the ones nginx drops), and the forwarding headers
-// the proxy writes itself: a client must not choose what the upstream reads as its address.
-const REQUEST_DROP = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "te",
-  "trailer",
-  "upgrade",
-  "x-forwarded-for",
-  "forwarded",
-  "x-real-ip",
-  "x-forwarded-proto",
-]);
+// Hop-by-hop headers (RFC 9110 §7.6.1, and the ones nginx drops).
 const RESPONSE_DROP = new Set([
   "connection",
   "keep-alive",
@@ -43,6 +30,15 @@ const RESPONSE_DROP = new Set([
   "te",
   "trailer",
   "upgrade",
+]);
+// And the forwarding headers the proxy writes itself: a client must not choose what the
+// upstream reads as its address.
+const REQUEST_DROP = new Set([
+  ...RESPONSE_DROP,
+  "x-forwarded-for",
+  "forwarded",
+  "x-real-ip",
+  "x-forwarded-proto",
 ]);
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
 // Idle upstream connections kept per upstream for reuse.

@@ -26,6 +26,8 @@ export interface FixtureResult {
 export interface RunFixtureOptions {
   /** Write the actual commands as the fixture's `expect.commands` instead of comparing. */
   update?: boolean;
+  /** How records reach the sensor (see ReplaySessionOptions.input); default `socket`. */
+  input?: "socket" | "direct";
 }
 
 async function collect(fixture: Fixture): Promise<{ records: TimedRecord[]; bad: string[] }> {
@@ -110,7 +112,7 @@ export async function runFixture(
   const start = fixture.requests.length > 0 || records.length === 0
     ? fixture.start
     : Math.floor(records[0]!.t);
-  const session = await ReplaySession.start({ config: fixture.config });
+  const session = await ReplaySession.start({ config: fixture.config, input: options.input });
   let actual: ActualCommand[];
   try {
     for (const { domain, record } of records) await session.send(domain, record);

@@ -34,6 +34,18 @@ const REMOTE_ADDR = STRING_FIELDS.length - 1;
 /** The char[N] fields come first in STRING_FIELDS. */
 const CHAR_FIELDS = FIXED_FIELDS.filter(([, kind]) => kind === "char").length;
 const CHAR_WIDTHS = FIXED_FIELDS.filter(([, kind]) => kind === "char").map(([, , size]) => size);
+/** Byte offset of each char[N] field in the fixed part. */
+const CHAR_OFFSETS: readonly number[] = (() => {
+  const out: number[] = [];
+  let offset = 0;
+  for (const [, kind, size] of FIXED_FIELDS) {
+    if (kind === "char") out.push(offset);
+    offset += size;
+  }
+  return out;
+})();
+const TAIL_IS_U32: readonly boolean[] = TAIL_FIELDS.map(([, kind]) => kind === "u32");
+const TAIL_NAMES: readonly string[] = TAIL_FIELDS.map(([name]) => name);
 
 function validUtf8(bytes: Uint8Array, start: number, end: number): boolean {
   try {
@@ -67,18 +79,27 @@ const TAIL_U32 = TAIL_FIELDS.filter(([, kind]) => kind === "u32").map(([name]) =
  */
 class WireRecord {
   _bytes: Uint8Array;
-  _view: DataView;
-  /** start,end of each string field (STRING_FIELDS order); -1 for an absent remote_addr. */
-  _spans: Int32Array;
+  /** Made on the first read of a fixed number field (most records never need one). */
+  _dataView: DataView | undefined;
+  /**
+   * start,end of each string field (STRING_FIELDS order); -1 for an absent remote_addr. A plain
+   * array: a typed array this size would get its own off-heap buffer for every record.
+   */
+  _spans: number[];
   _strings: (string | undefined)[];
   _u32: number[];
 
-  constructor(bytes: Uint8Array, view: DataView, spans: Int32Array, u32: number[]) {
+  constructor(bytes: Uint8Array, spans: number[], u32: number[]) {
     this._bytes = bytes;
-    this._view = view;
+    this._dataView = undefined;
     this._spans = spans;
     this._strings = new Array(STRING_FIELDS.length);
     this._u32 = u32;
+  }
+
+  get _view(): DataView {
+    const bytes = this._bytes;
+    return this._dataView ??= new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   }
 
   _string(index: number): string {
@@ -200,6 +221,11 @@ function describe(text: string): string {
   return JSON.stringify(text.length > 64 ? `${text.slice(0, 64)}…` : text);
 }
 
+/** A little-endian u32 at `at` (the caller checked that 4 bytes remain). */
+function readU32(bytes: Uint8Array, at: number): number {
+  return (bytes[at]! | bytes[at + 1]! << 8 | bytes[at + 2]! << 16 | bytes[at + 3]! << 24) >>> 0;
+}
+
 function reject(reason: RejectReason, detail: string): DecodeResult {
   return { ok: false, reason, detail };
 }
@@ -221,35 +247,32 @@ export function decodeRecord(bytes: Uint8Array, options: DecodeOptions = {}): De
       `body of ${length} bytes is shorter than the fixed part (${FIXED_SIZE})`,
     );
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, length);
-  const spans = new Int32Array(STRING_FIELDS.length * 2);
+  const spans: number[] = new Array(STRING_FIELDS.length * 2);
   let field = 0;
-  let pos = 0;
-  for (const [, kind, size] of FIXED_FIELDS) {
-    if (kind === "char") {
-      const limit = pos + size;
-      let end = pos;
-      while (end < limit && bytes[end] !== 0) end++;
-      spans[field * 2] = pos;
-      spans[field * 2 + 1] = end;
-      field++;
-    }
-    pos += size;
+  for (; field < CHAR_FIELDS; field++) {
+    const start = CHAR_OFFSETS[field]!;
+    const limit = start + CHAR_WIDTHS[field]!;
+    let end = start;
+    while (end < limit && bytes[end] !== 0) end++;
+    spans[field * 2] = start;
+    spans[field * 2 + 1] = end;
   }
+  let pos = FIXED_SIZE;
   const u32: number[] = [];
-  for (const [name, kind] of TAIL_FIELDS) {
+  for (let t = 0; t < TAIL_NAMES.length; t++) {
     if (pos + 4 > length) {
       return reject(
         "short_body",
-        `body ends at byte ${length} before field "${name}" at byte ${pos}`,
+        `body ends at byte ${length} before field "${TAIL_NAMES[t]}" at byte ${pos}`,
       );
     }
-    const value = view.getUint32(pos, true);
+    const value = readU32(bytes, pos);
     pos += 4;
-    if (kind === "u32") {
+    if (TAIL_IS_U32[t]) {
       u32.push(value);
       continue;
     }
+    const name = TAIL_NAMES[t];
     if (value > length - pos) {
       return reject(
         "bad_length",
@@ -266,7 +289,7 @@ export function decodeRecord(bytes: Uint8Array, options: DecodeOptions = {}): De
     if (length - pos < 4) {
       return reject("trailing_bytes", `${length - pos} bytes after the last field at byte ${pos}`);
     }
-    const value = view.getUint32(pos, true);
+    const value = readU32(bytes, pos);
     pos += 4;
     if (value > length - pos) {
       return reject(
@@ -308,7 +331,7 @@ export function decodeRecord(bytes: Uint8Array, options: DecodeOptions = {}): De
     }
     return reject("bad_utf8", `field "${STRING_FIELDS[f]}" at byte ${start} is not valid UTF-8`);
   }
-  const wire = new WireRecord(bytes, view, spans, u32);
+  const wire = new WireRecord(bytes, spans, u32);
   if (spans[REMOTE_ADDR * 2]! >= 0) {
     // The client address becomes ban keys and nft set elements: it must be an address, in
     // its one canonical spelling (the lazy read then returns the normalised text).

@@ -45,7 +45,7 @@ Deno.test("bouncerCommand() refuses CURVE options that are incomplete or not key
         /--curve-secret-key-file needs --curve-server-key or --curve-server-key-file/,
       ],
       [
-        ["--curve-server-key", sensor.publicKey],
+        [`--curve-server-key=${sensor.publicKey}`],
         /--curve-server-key needs --curve-secret-key-file/,
       ],
       [
@@ -56,8 +56,7 @@ Deno.test("bouncerCommand() refuses CURVE options that are incomplete or not key
         [
           "--curve-secret-key-file",
           secret,
-          "--curve-server-key",
-          sensor.publicKey,
+          `--curve-server-key=${sensor.publicKey}`,
           "--curve-server-key-file",
           server,
         ],
@@ -68,7 +67,7 @@ Deno.test("bouncerCommand() refuses CURVE options that are incomplete or not key
         /cannot read --curve-secret-key-file ".*missing\.key"/,
       ],
       [
-        ["--curve-secret-key-file", bad, "--curve-server-key", sensor.publicKey],
+        ["--curve-secret-key-file", bad, `--curve-server-key=${sensor.publicKey}`],
         /--curve-secret-key-file ".*bad\.key" does not hold a CURVE secret key/,
       ],
       [
@@ -90,7 +89,7 @@ Deno.test("bouncerCommand() refuses CURVE options that are incomplete or not key
         /--curve-server-key-file ".*bad\.key" is not a CURVE public key/,
       ],
       [
-        ["--curve-secret-key-file", secret, "--curve-server-key", bouncer.publicKey],
+        ["--curve-secret-key-file", secret, `--curve-server-key=${bouncer.publicKey}`],
         /is this bouncer's own public key/,
       ],
     ];

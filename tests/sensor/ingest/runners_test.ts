@@ -12,7 +12,12 @@ import type { Decision } from "../../../src/sensor/ingest/chain_runner.ts";
 import { LocalRunner } from "../../../src/sensor/ingest/local_runner.ts";
 import { WorkerRunner } from "../../../src/sensor/ingest/worker_runner.ts";
 import { silentLogger } from "../../../src/shared/log/logger.ts";
-import { decodeRecord, emptyRecord, encodeRecord } from "../../../src/sensor/wire/mod.ts";
+import {
+  decodeRecord,
+  emptyRecord,
+  encodeRecord,
+  toPlainRecord,
+} from "../../../src/sensor/wire/mod.ts";
 
 const settings = loadSettings("[tsng]\ncomponents_config_dir =\nstate_dir =\n", "t.ini");
 const global = parseDefaultConf(EMBEDDED_DEFAULT_CONF, "default.conf");
@@ -146,4 +151,57 @@ Deno.test("LocalRunner keeps up to 64 waiting chains in flight and decides in re
   await runner.settled();
   assert.deepEqual(decisions.map((d) => d.tag), Array.from({ length: 64 }, (_, i) => i));
   await runner.close();
+});
+
+/** The body with another method (decoded, changed, encoded again). */
+function withMethod(body: Uint8Array, method: string): Uint8Array {
+  const result = decodeRecord(body);
+  assert.ok(result.ok);
+  return encodeRecord({ ...toPlainRecord(result.record), method });
+}
+
+Deno.test("LocalRunner.batch() decides exactly as one record at a time, Lua included", async () => {
+  const withLua = completeComponents(
+    componentsFromObject({
+      fixed_lists: { lists: [{ name: "bad", type: "black", entries: ["203.0.113.0/24"] }] },
+      limit_req_mc: {
+        enabled: true,
+        configurations: [{ name: "z", rate: "6r/m", burst: 2, nodelay: true }],
+      },
+    }, "test"),
+    global,
+  );
+  const run = async (batch: number) => {
+    const decisions: Decision[] = [];
+    const runner = new LocalRunner(
+      { settings, global: () => global, log: silentLogger, stats: new HttpStats() },
+      { decide: (d) => void decisions.push(d), drop: () => {} },
+    );
+    runner.batch(batch);
+    try {
+      await runner.configure(8984, withLua);
+      await runner.configure(8985, withLua);
+      let now = 1_700_000_000_000;
+      let i = 0;
+      for (const plain of bodies()) {
+        // TRACE trips default.lua's deny_bad_method; two domains interleave in runs.
+        const body = i % 11 === 0 ? withMethod(plain, "TRACE") : plain;
+        const result = decodeRecord(body);
+        assert.ok(result.ok);
+        const pending = runner.submit(i++ % 9 < 6 ? 8984 : 8985, result.record, body, now += 100);
+        if (pending) await pending;
+        // A sweep mid-batch runs the waiting records first.
+        if (i === 250) runner.sweep(now);
+      }
+      await runner.settled();
+      return decisions;
+    } finally {
+      await runner.close();
+    }
+  };
+  const single = await run(1);
+  const events = new Set(single.flatMap((d) => d.events));
+  assert.ok(events.has("lua_bad_method") && events.has("fixed_bad"), [...events].join());
+  assert.deepEqual(await run(64), single);
+  assert.deepEqual(await run(7), single);
 });

@@ -39,27 +39,33 @@ Deno.test({
         line("192.0.2.1", 3, "/about"),
       ];
       await Deno.writeTextFile(join(dir, "access.log"), lines.join("\n") + "\n");
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "--config",
-          CONFIG,
-          "--allow-net=127.0.0.1",
-          "--allow-read",
-          "--allow-write=/tmp",
-          "--allow-env",
-          "--allow-sys=hostname",
-          ENTRY,
-          "--log",
-          join(dir, "access.log"),
-          "--config",
-          join(dir, "qts.ini"),
-        ],
-        env: { TMPDIR: "/tmp" },
-      }).output();
-      const stdout = new TextDecoder().decode(out.stdout);
-      const stderr = new TextDecoder().decode(out.stderr);
-      assert.equal(out.code, 0, stderr);
+      const run = async (via: string) => {
+        const out = await new Deno.Command(Deno.execPath(), {
+          args: [
+            "run",
+            "--config",
+            CONFIG,
+            "--allow-net=127.0.0.1",
+            "--allow-read",
+            "--allow-write=/tmp",
+            "--allow-env",
+            "--allow-sys=hostname",
+            ENTRY,
+            "--log",
+            join(dir, "access.log"),
+            "--config",
+            join(dir, "qts.ini"),
+            "--via",
+            via,
+          ],
+          env: { TMPDIR: "/tmp" },
+        }).output();
+        const stdout = new TextDecoder().decode(out.stdout);
+        const stderr = new TextDecoder().decode(out.stderr);
+        assert.equal(out.code, 0, stderr);
+        return { stdout, stderr };
+      };
+      const { stdout, stderr } = await run("direct");
       const commands = stdout.trim().split("\n").map((l) => JSON.parse(l));
       assert.deepEqual(
         commands.map((c) => [c.method, c.ip_addr, c.comment, c.rule_name, c.timestamp]),
@@ -69,6 +75,9 @@ Deno.test({
       assert.match(stderr, /lines: 5 \(1 unreadable\), records: 4, 3\.0 s of traffic in/);
       assert.match(stderr, /records\/s/);
       assert.match(stderr, /tsng\.fixed_lists: 1 add, 0 del/);
+      // Through loopback ZeroMQ, as a proxy sends: the same commands, byte for byte.
+      const socket = await run("socket");
+      assert.equal(socket.stdout, stdout);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

@@ -6,6 +6,7 @@ import {
   emptyRecord,
   encodeHeader,
   encodeRecord,
+  encodeRecordInto,
   FIXED_FIELDS,
   FIXED_SIZE,
   type HttpRecord,
@@ -248,8 +249,23 @@ Deno.test("decodeHeader() accepts http:<id>: with or without the trailing colon"
   assert.equal(decodeHeader(enc.encode("http:8984:")), 8984);
   assert.equal(decodeHeader(enc.encode("http:8984")), 8984);
   assert.equal(decodeHeader(encodeHeader(42)), 42);
+  assert.equal(decodeHeader(enc.encode("http:4294967295:")), 4294967295);
+  assert.equal(decodeHeader(enc.encode("http:0007")), 7);
   for (
-    const bad of ["", "http:", "http::", "https:1:", "http:-1:", "http:1:2", "http:99999999999:"]
+    const bad of [
+      "",
+      "http:",
+      "http::",
+      "https:1:",
+      "http:-1:",
+      "http:1:2",
+      "http:99999999999:",
+      "http:4294967296:",
+      "http:1::",
+      "http:12\n",
+      "HTTP:1:",
+      "http: 1:",
+    ]
   ) {
     assert.equal(decodeHeader(enc.encode(bad)), undefined, bad);
   }
@@ -332,4 +348,31 @@ Deno.test("decodeRecord() never throws on 100k random byte strings (seed 2)", ()
   for (const reason of ["short_body", "bad_length", "ok"]) {
     assert.ok((reasons.get(reason) ?? 0) > 0, `no input ended as ${reason}`);
   }
+});
+
+Deno.test("encodeRecordInto() writes encodeRecord()'s bytes at an offset of a reused buffer", () => {
+  const records = [
+    sample(),
+    { ...emptyRecord(), url: "/é".repeat(100), remote_addr: "2001:db8::1", responded_server: -1 },
+    emptyRecord(),
+  ];
+  const buffer = new Uint8Array(8192).fill(0xaa); // dirty: a reused batch buffer
+  let at = 5;
+  for (const record of records) {
+    const want = encodeRecord(record);
+    const end = encodeRecordInto(record, buffer, at);
+    assert.equal(end, at + want.length);
+    assert.deepEqual(buffer.subarray(at, end), want);
+    at = end;
+  }
+  assert.equal(buffer[at], 0xaa, "nothing written past the last body");
+});
+
+Deno.test("encodeRecordInto() returns -1 and writes nothing when the body does not fit", () => {
+  const record = sample();
+  const size = encodeRecord(record).length;
+  const buffer = new Uint8Array(size + 9).fill(7);
+  assert.equal(encodeRecordInto(record, buffer, 10), -1);
+  assert.ok(buffer.every((b) => b === 7));
+  assert.equal(encodeRecordInto(record, buffer, 9), size + 9);
 });

@@ -1,0 +1,28 @@
+import assert from "node:assert/strict";
+import { memo } from "../../../src/sensor/filters/_memo.ts";
+
+Deno.test("memo() computes a key once while remembered, and empties itself at its limit", () => {
+  const calls: string[] = [];
+  const upper = memo((key: string) => {
+    calls.push(key);
+    return key.toUpperCase();
+  }, 2);
+  assert.equal(upper("a"), "A");
+  assert.equal(upper("a"), "A");
+  assert.equal(upper("b"), "B");
+  assert.deepEqual(calls, ["a", "b"]);
+  // Full at 2: a third key empties it, so "a" is computed again (same answer).
+  assert.equal(upper("c"), "C");
+  assert.equal(upper("a"), "A");
+  assert.deepEqual(calls, ["a", "b", "c", "a"]);
+});
+
+Deno.test("memo() remembers falsy answers too", () => {
+  let n = 0;
+  const isBot = memo((ua: string) => {
+    n++;
+    return ua.includes("bot") ? 1 : 0;
+  });
+  for (let i = 0; i < 5; i++) assert.equal(isBot("curl/8"), 0);
+  assert.equal(n, 1);
+});
