@@ -2,6 +2,7 @@ import { ConfigStore } from "../../src/shared/config/config_store.ts";
 import { loadSettings } from "../../src/shared/config/settings.ts";
 import { HttpStats } from "../../src/sensor/filters/statstore_http_stats.ts";
 import type { ChainRunner, RunnerSinks } from "../../src/sensor/ingest/chain_runner.ts";
+import { InputDrain } from "../../src/sensor/ingest/input_drain.ts";
 import { LocalRunner } from "../../src/sensor/ingest/local_runner.ts";
 import { Pipeline } from "../../src/sensor/ingest/pipeline.ts";
 import { WorkerRunner } from "../../src/sensor/ingest/worker_runner.ts";
@@ -79,17 +80,28 @@ function messages(count: number, ips: number): Uint8Array[][] {
   });
 }
 
-/** Feeds `total` messages through a pipeline as the sensor's ingest loop does, then drains. */
+/**
+ * Feeds `total` messages through a pipeline as the sensor's ingest loop does under load, then
+ * drains: with `batched`, through the InputDrain of `qts serve` (the input always has more
+ * queued, so batches of 64 on a LocalRunner), else one at a time.
+ */
 async function feed(
   pipeline: Pipeline,
   runner: ChainRunner,
   msgs: Uint8Array[][],
   total: number,
+  batched = true,
 ): Promise<void> {
-  for (let i = 0; i < total; i++) {
-    const pending = pipeline.handleFrames(msgs[i & 8191]!);
-    if (pending) await pending;
-  }
+  const drain = new InputDrain({
+    ingest: (frames) => pipeline.handleFrames(frames),
+    runner: batched && runner instanceof LocalRunner ? runner : undefined,
+    failed: (error) => {
+      throw error;
+    },
+  });
+  let i = 0;
+  const next = () => i < total ? msgs[i++ & 8191]! : undefined;
+  for (let first = next(); first; first = next()) await drain.drain(first, next);
   await runner.settled();
 }
 
@@ -116,9 +128,15 @@ async function scaling(msgs: Uint8Array[][]): Promise<void> {
   );
   let base = 0;
   let baseBound = 0;
-  for (const workers of [0, 1, 2, 4]) {
+  // "0": input batches of 64, as qts serve under load; "0 alone": the ingest thread deciding
+  // each record as it comes (qts serve before input batches).
+  for (
+    const [label, workers] of [["0", 0], ["0 alone", 0], ["1", 1], ["2", 2], ["4", 4]] as const
+  ) {
+    const batched = label !== "0 alone";
     const run = await pipelineWith({}, workers);
-    await feed(run.pipeline, run.runner, msgs, 20_000); // warm-up: JIT, caches, per-IP state
+    // warm-up: JIT, caches, per-IP state
+    await feed(run.pipeline, run.runner, msgs, 20_000, batched);
     const workersCpu = async () => {
       if (!(run.runner instanceof WorkerRunner)) return 0;
       await run.runner.refreshStats();
@@ -128,7 +146,7 @@ async function scaling(msgs: Uint8Array[][]): Promise<void> {
     const main0 = threadCpuSeconds();
     const proc0 = processCpuSeconds();
     const start = performance.now();
-    await feed(run.pipeline, run.runner, msgs, total);
+    await feed(run.pipeline, run.runner, msgs, total, batched);
     const seconds = (performance.now() - start) / 1000;
     const main = threadCpuSeconds() - main0;
     const proc = processCpuSeconds() - proc0;
@@ -139,10 +157,10 @@ async function scaling(msgs: Uint8Array[][]): Promise<void> {
     const sum = ingest + chain + other;
     const bound = 1e6 / Math.max(ingest, workers > 0 ? chain / workers : 0, sum / cores);
     const rate = total / seconds;
-    if (workers === 0) [base, baseBound] = [rate, bound];
+    if (label === "0") [base, baseBound] = [rate, bound];
     const f2 = (n: number, w: number) => n.toFixed(2).padStart(w);
     console.log(
-      `${String(workers).padEnd(8)} ${fmt(rate).padStart(10)} ${f2(rate / base, 5)}×  ` +
+      `${label.padEnd(8)} ${fmt(rate).padStart(10)} ${f2(rate / base, 5)}×  ` +
         `${f2(ingest, 22)} ${f2(chain, 8)} ${f2(other, 6)} ${f2(sum, 6)}  ` +
         `${fmt(bound).padStart(15)} ${f2(bound / baseBound, 5)}×`,
     );

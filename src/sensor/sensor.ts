@@ -8,6 +8,7 @@ import { isLoopback, type Settings } from "../shared/config/settings.ts";
 import type { FilterEnv } from "./ingest/chain_builders.ts";
 import { HttpStats, renderPrometheus } from "./filters/statstore_http_stats.ts";
 import type { ChainRunner, RunnerSinks } from "./ingest/chain_runner.ts";
+import { InputDrain } from "./ingest/input_drain.ts";
 import { LocalRunner } from "./ingest/local_runner.ts";
 import { Pipeline } from "./ingest/pipeline.ts";
 import { DecisionClock } from "./ingest/record_clock.ts";
@@ -54,6 +55,12 @@ export interface SensorOptions {
    * whose records are all at hand; a live sensor decides each record as it arrives.
    */
   chainBatch?: number;
+  /**
+   * With workers = 0 (default true): the records an input has already received when the chain
+   * gets to them (what the ZeroMQ socket queued, up to 64) run as one batch, decided as soon as
+   * that backlog is through; false runs each alone (for the test that both decide alike).
+   */
+  batchInput?: boolean;
   /** The `[proxy]` settings: with `enabled`, the proxy runs in this process (SPEC: issue 22). */
   proxy?: ProxySettings | undefined;
 }
@@ -71,6 +78,8 @@ export class Sensor {
   readonly lm: ListManager;
   readonly pipeline: Pipeline;
   readonly runner: ChainRunner;
+  /** Runs what an input has at hand as one chain batch (workers = 0). */
+  readonly #drain: InputDrain;
   readonly #log: Logger;
   #telemetry: PubSocket | undefined;
   readonly #clock: { now(): number; observe?(record: HttpRecord): void };
@@ -152,6 +161,13 @@ export class Sensor {
     if (options.chainBatch !== undefined && this.runner instanceof LocalRunner) {
       this.runner.batch(options.chainBatch);
     }
+    this.#drain = new InputDrain({
+      ingest: (frames) => this.ingest(frames),
+      runner: this.runner instanceof LocalRunner && options.batchInput !== false
+        ? this.runner
+        : undefined,
+      failed: (error) => this.#failed(error),
+    });
     this.pipeline = new Pipeline({
       store: this.store,
       lm: this.lm,
@@ -208,6 +224,17 @@ export class Sensor {
       "qts_regex_re2_oom_flushes_total",
       "Times RE2's WebAssembly heap filled and every cached pattern was freed to compile a new one",
     ).value = re2Stats.oom_flushes;
+    if (this.runner instanceof LocalRunner) {
+      const { batches, records } = this.runner.batches;
+      m.counter(
+        "qts_chain_batches_total",
+        "Chain runs on the ingest thread (one record, or a batch that enters Lua once)",
+      ).value = batches;
+      m.counter(
+        "qts_chain_batch_records_total",
+        "Records those chain runs carried (divided by qts_chain_batches_total: records per batch)",
+      ).value = records;
+    }
     if (this.runner instanceof WorkerRunner) {
       this.runner.cpu().forEach((seconds, i) => {
         m.counter(
@@ -429,18 +456,21 @@ export class Sensor {
 
   #proxyRecord(domain: number, record: HttpRecord): void {
     const run = () => {
+      // Records other proxy connections hand over in this event-loop turn join its batch.
+      this.#drain.gather(wait);
       try {
         // The encoded body too: worker runners take records as wire bytes.
         return this.pipeline.handleRecord(domain, record, encodeRecord(record));
       } catch (error) {
-        this.metrics.inc("qts_pipeline_errors_total", "Records that raised inside the pipeline");
-        this.#log.limited("pipeline-error", "error", "record processing failed", { error });
+        this.#failed(error);
       }
     };
     const wait = (pending: Promise<void>) => {
-      const tail: Promise<void> = pending.catch(() => {}).finally(() => {
-        if (this.#proxyPending === tail) this.#proxyPending = undefined;
-      });
+      const before = this.#proxyPending;
+      const tail: Promise<void> = (before ? Promise.all([before, pending]) : pending)
+        .catch(() => {}).then(() => {
+          if (this.#proxyPending === tail) this.#proxyPending = undefined;
+        });
       this.#proxyPending = tail;
     };
     if (this.#proxyPending) return wait(this.#proxyPending.then(run));
@@ -450,9 +480,8 @@ export class Sensor {
 
   async #ingest(): Promise<void> {
     const input = this.#input!;
-    for await (const frames of input) {
-      const pending = this.ingest(frames);
-      if (pending) await pending;
+    for (let frames = await input.receive(); frames; frames = await input.receive()) {
+      await this.#drain.drain(frames, () => input.tryReceive());
     }
   }
 

@@ -14,6 +14,8 @@ import { RequestJoin } from "./request_join.ts";
 import type { ChainFactories, ChainRunner, RequestSample, RunnerSinks } from "./chain_runner.ts";
 
 const MAX_IN_FLIGHT = 64;
+/** Most records a held batch gathers before it runs (see LocalRunner.hold). */
+export const HELD_BATCH = 64;
 
 /** A record waiting in the batch with what its decision needs. */
 interface Queued {
@@ -31,6 +33,8 @@ interface Done {
   /** Until the chain finished; then its sample (a decoded record may view reused buffers). */
   record: HttpRecord | undefined;
   sample?: RequestSample;
+  /** Its chain raised: no decision (the caller counts the error). */
+  failed?: boolean;
 }
 
 // Evidence fields are cut here: a hostile URL or User-Agent must not bloat bans and logs.
@@ -74,6 +78,13 @@ export class LocalRunner implements ChainRunner {
   /** Records per DomainChain.runBatch call; 1 runs each record as it comes. */
   #batchSize = 1;
   #queue: Queued[] = [];
+  /** Open hold() calls: while any is, records wait for release() (or a full batch). */
+  #holds = 0;
+  /**
+   * Chain calls (one record or a batch) and the records they ran: records / batches is the
+   * batch size the chains really got (`qts_chain_batches_total`, `qts_chain_batch_records_total`).
+   */
+  readonly batches = { batches: 0, records: 0 };
 
   constructor(env: FilterEnv, sinks: RunnerSinks, worker = 1, factories?: ChainFactories) {
     this.#env = { ...env, global: () => this.#global };
@@ -121,11 +132,43 @@ export class LocalRunner implements ChainRunner {
     };
     const done: Done = { ctx, tag, record };
     const seq = this.#submitted++;
-    if (this.#batchSize > 1) {
+    if (this.#batchSize > 1 || this.#holds > 0) {
       this.#queue.push({ chain, record, ctx, seq, done });
-      return this.#queue.length >= this.#batchSize ? this.flush() : undefined;
+      const size = this.#holds > 0 ? Math.max(this.#batchSize, HELD_BATCH) : this.#batchSize;
+      return this.#queue.length >= size ? this.flush() : undefined;
     }
-    return this.#started(seq, done, chain.run(record, ctx));
+    this.batches.batches++;
+    this.batches.records++;
+    let pending: void | Promise<void>;
+    try {
+      pending = chain.run(record, ctx);
+    } catch (error) {
+      this.#fail(seq, done);
+      throw error;
+    }
+    return this.#started(seq, done, pending);
+  }
+
+  /**
+   * Records submitted from now until the matching release() wait and run together, up to
+   * HELD_BATCH a batch: for a caller with several records at hand (what an input socket has
+   * already queued), so Lua is entered once for them. Holds nest; the caller releases before
+   * it awaits anything, so a record waits only for records already at hand, never for traffic.
+   */
+  hold(): void {
+    this.#holds++;
+  }
+
+  /** Ends a hold(); the last one runs the waiting records (see flush()). */
+  release(): void | Promise<void> {
+    if (this.#holds > 0) this.#holds--;
+    if (this.#holds === 0 && this.#batchSize === 1) return this.flush();
+  }
+
+  /** A record whose chain raised: its turn passes without a decision, later ones go on. */
+  #fail(seq: number, done: Done): void {
+    done.failed = true;
+    this.#finished(seq, done);
   }
 
   /**
@@ -145,19 +188,32 @@ export class LocalRunner implements ChainRunner {
     if (queue.length === 0) return;
     this.#queue = [];
     let wait: void | Promise<void> = undefined;
+    let raised: { error: unknown } | undefined;
     for (let start = 0; start < queue.length;) {
       const chain = queue[start]!.chain;
       let end = start + 1;
       while (end < queue.length && queue[end]!.chain === chain) end++;
       const run = queue.slice(start, end);
-      const results = run.length === 1
-        ? [chain.run(run[0]!.record, run[0]!.ctx)]
-        : chain.runBatch(run.map((q) => q.record), run.map((q) => q.ctx));
+      this.batches.batches++;
+      this.batches.records += run.length;
+      let results: (void | Promise<void>)[];
+      try {
+        results = run.length === 1
+          ? [chain.run(run[0]!.record, run[0]!.ctx)]
+          : chain.runBatch(run.map((q) => q.record), run.map((q) => q.ctx));
+      } catch (error) {
+        // A filter bug fails this run's records; the other runs and later records go on.
+        raised ??= { error };
+        for (const q of run) this.#fail(q.seq, q.done);
+        start = end;
+        continue;
+      }
       run.forEach((q, i) => {
         wait = this.#started(q.seq, q.done, results[i]) ?? wait;
       });
       start = end;
     }
+    if (raised) throw raised.error;
     return wait;
   }
 
@@ -213,8 +269,8 @@ export class LocalRunner implements ChainRunner {
     }
   }
 
-  #decide({ ctx, tag, sample }: Done): void {
-    if (ctx.events.length === 0) return;
+  #decide({ ctx, tag, sample, failed }: Done): void {
+    if (failed || ctx.events.length === 0) return;
     const flags: string[] = [];
     for (const [flag, value] of ctx.flags) if (value) flags.push(flag);
     this.#sinks.decide({

@@ -76,13 +76,13 @@ interface Exchange {
 let sequence = 0;
 const RUN = crypto.randomUUID().slice(0, 8);
 
-/** A status page the proxy answers itself; the connection closes after it. */
-function errorResponse(status: number): Uint8Array {
+/** A status page the proxy answers itself; the connection closes after it unless kept. */
+function errorResponse(status: number, keepAlive = false): Uint8Array {
   const reason = REASONS[status] ?? "Error";
   const body = `${status} ${reason}\n`;
   return ascii.encode(
     `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}` +
-      `\r\nConnection: close\r\n\r\n${body}`,
+      `\r\nConnection: ${keepAlive ? "keep-alive" : "close"}\r\n\r\n${body}`,
   );
 }
 
@@ -220,7 +220,7 @@ export class HttpProxy extends ProxyListener {
         if (addr.ip !== a.client && addr.ip !== extra) {
           if (extra !== undefined) ctx.registry.release(extra, io);
           extra = addr.ip;
-          if (!ctx.registry.admit(extra, io)) {
+          if (!ctx.registry.admit(extra, io, true)) {
             extra = undefined;
             ctx.metrics.refused(name, "per_ip_limit");
             await this.#answer(io, 429);
@@ -229,7 +229,11 @@ export class HttpProxy extends ProxyListener {
         }
         if (ctx.bans.banned(addr.ip)) {
           ctx.metrics.refused(name, "banned");
-          await this.#answer(io, ctx.banStatus);
+          // A trusted proxy's connection carries other clients too: keep it when nothing of
+          // the refused request is left to read.
+          const keep = addr.ip !== a.client && head.keepAlive && head.framing.kind === "none";
+          await this.#answer(io, ctx.banStatus, keep);
+          if (keep) continue;
           return;
         }
         const keep = await this.#exchange({
@@ -259,9 +263,9 @@ export class HttpProxy extends ProxyListener {
     }
   }
 
-  async #answer(io: ConnIo, status: number): Promise<void> {
+  async #answer(io: ConnIo, status: number, keepAlive = false): Promise<void> {
     this.ctx.metrics.request(this.config.name, status);
-    await io.write(errorResponse(status));
+    await io.write(errorResponse(status, keepAlive));
     await io.flush();
   }
 

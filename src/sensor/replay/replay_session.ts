@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { loadSettings, type Settings } from "../../shared/config/settings.ts";
+import { LocalRunner } from "../ingest/local_runner.ts";
 import { RecordClock } from "../ingest/record_clock.ts";
 import type { BanCommand } from "../lm/command.ts";
 import type { Logger, LogLevel } from "../../shared/log/logger.ts";
@@ -37,6 +38,11 @@ export interface ReplaySessionOptions {
    * saves the socket hop, which costs more than the chain for long access logs.
    */
   input?: "socket" | "direct" | undefined;
+  /**
+   * Socket input: run the records the socket has queued as one chain batch (default true, as
+   * `qts serve` does), or false, each alone (to show both decide alike).
+   */
+  batchInput?: boolean | undefined;
 }
 
 const decoder = new TextDecoder();
@@ -169,6 +175,7 @@ export class ReplaySession {
         // Handed over directly, records come faster than the chain decides them: in batches,
         // Lua is entered once per 64 (the same decisions: the test of both inputs shows it).
         ...(options.input === "direct" ? { chainBatch: 64 } : {}),
+        ...(options.batchInput === false ? { batchInput: false } : {}),
       });
       const session = new ReplaySession(
         sensor,
@@ -274,6 +281,12 @@ export class ReplaySession {
     );
     this.#commandWaiter = undefined;
     return this.commands;
+  }
+
+  /** Chain runs on the sensor's ingest thread so far, and the records they carried. */
+  chainRuns(): { batches: number; records: number } {
+    const runner = this.sensor.runner;
+    return runner instanceof LocalRunner ? { ...runner.batches } : { batches: 0, records: 0 };
   }
 
   /** Stops the sensor and the sockets and removes the temporary state. */

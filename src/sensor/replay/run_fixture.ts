@@ -12,6 +12,11 @@ export interface FixtureResult {
   ok: boolean;
   /** Records sent to the sensor. */
   records: number;
+  /**
+   * Chain runs on the sensor's ingest thread and the records they carried (records / runs:
+   * the batch size the socket input's drains gave the chain).
+   */
+  chainRuns: { batches: number; records: number };
   /** Seconds of event time the fixture spans. */
   virtualSeconds: number;
   wallMs: number;
@@ -28,6 +33,8 @@ export interface RunFixtureOptions {
   update?: boolean;
   /** How records reach the sensor (see ReplaySessionOptions.input); default `socket`. */
   input?: "socket" | "direct";
+  /** See ReplaySessionOptions.batchInput; default true. */
+  batchInput?: boolean;
 }
 
 async function collect(fixture: Fixture): Promise<{ records: TimedRecord[]; bad: string[] }> {
@@ -112,11 +119,17 @@ export async function runFixture(
   const start = fixture.requests.length > 0 || records.length === 0
     ? fixture.start
     : Math.floor(records[0]!.t);
-  const session = await ReplaySession.start({ config: fixture.config, input: options.input });
+  const session = await ReplaySession.start({
+    config: fixture.config,
+    input: options.input,
+    batchInput: options.batchInput,
+  });
   let actual: ActualCommand[];
+  let chainRuns = { batches: 0, records: 0 };
   try {
     for (const { domain, record } of records) await session.send(domain, record);
     const commands = await session.drain();
+    chainRuns = session.chainRuns();
     actual = commands.map((cmd) => ({
       ...cmd,
       at: Math.round((cmd.timestamp - start) * 1000) / 1000,
@@ -132,6 +145,7 @@ export async function runFixture(
     file,
     ok: false,
     records: records.length,
+    chainRuns,
     virtualSeconds: last,
     wallMs: 0,
     commands: actual,

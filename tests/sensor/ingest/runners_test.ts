@@ -205,3 +205,58 @@ Deno.test("LocalRunner.batch() decides exactly as one record at a time, Lua incl
   assert.deepEqual(await run(64), single);
   assert.deepEqual(await run(7), single);
 });
+
+Deno.test("LocalRunner: a chain that raises fails its own records; later ones are still decided", async () => {
+  for (const held of [false, true]) {
+    const decisions: Decision[] = [];
+    const boom = {
+      name: "boom",
+      run: (record: { url: string }, ctx: { events: string[] }) => {
+        if (record.url === "/boom") throw new Error("filter bug");
+        ctx.events.push("seen");
+      },
+    };
+    const runner = new LocalRunner(
+      { settings, global: () => global, log: silentLogger, stats: new HttpStats() },
+      { decide: (d) => void decisions.push(d), drop: () => {} },
+      1,
+      {
+        builders: { many_uas: () => Promise.resolve({ many_uas: boom as never }) },
+        observers: {},
+      },
+    );
+    await runner.configure(1, global);
+    const errors: string[] = [];
+    if (held) runner.hold();
+    for (const [i, url] of ["/a", "/boom", "/b"].entries()) {
+      const body = encodeRecord({ ...emptyRecord(), remote_ip: 1, url });
+      const record = decodeRecord(body);
+      assert.ok(record.ok);
+      try {
+        runner.submit(1, record.record, body, i, i);
+      } catch (error) {
+        errors.push((error as Error).message);
+      }
+    }
+    if (held) {
+      // Nothing runs while held; release runs the three as one batch.
+      assert.equal(decisions.length, 0);
+      assert.throws(() => runner.release(), /filter bug/);
+    } else assert.deepEqual(errors, ["filter bug"]);
+    await runner.settled();
+    // A batch that raises fails as a whole; alone, only the record that raised is lost.
+    assert.deepEqual(decisions.map((d) => d.tag), held ? [] : [0, 2]);
+    assert.deepEqual(
+      runner.batches,
+      held ? { batches: 1, records: 3 } : { batches: 3, records: 3 },
+    );
+    // The runner is not stuck: the next record is decided.
+    const body = encodeRecord({ ...emptyRecord(), remote_ip: 1, url: "/c" });
+    const record = decodeRecord(body);
+    assert.ok(record.ok);
+    runner.submit(1, record.record, body, 9, 9);
+    await runner.settled();
+    assert.equal(decisions.at(-1)?.tag, 9);
+    await runner.close();
+  }
+});

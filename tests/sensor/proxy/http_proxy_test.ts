@@ -154,51 +154,96 @@ Deno.test("HttpProxy refuses smuggling vectors and oversized heads before the up
   }
 });
 
+/** Reads from `conn` until `text` holds `count` full responses of `pattern`'s status line. */
+async function readResponses(conn: Deno.Conn, count: number): Promise<string> {
+  const buf = new Uint8Array(65536);
+  let text = "";
+  while ((text.match(/\r\n\r\n\d+ [A-Za-z ]+\n|\r\n\r\n\{[^\n]*\}/g) ?? []).length < count) {
+    const n = await conn.read(buf);
+    if (n === null) break;
+    text += new TextDecoder().decode(buf.subarray(0, n));
+  }
+  return text;
+}
+
+const ban = (ip: string) => ({
+  method: "add",
+  ip_addr: ip,
+  rule_name: "tsng.test",
+  domain_id: 8984,
+  timeout: 60,
+});
+
 Deno.test("HttpProxy answers a banned client with ban_status and closes its open connections", async () => {
   const a = upstream("a");
-  const proxy = await startProxy(ini([a.address], "ban_status = 451"));
+  // No trusted proxy: the TCP peer (127.0.0.1) is the client.
+  const proxy = await startProxy(
+    ini([a.address], "ban_status = 451").replace("trusted_proxies = 127.0.0.1", ""),
+  );
   try {
     const port = proxy.port("web");
-    // 127.0.0.1 is a trusted proxy: X-Forwarded-For names the client.
-    const as = (ip: string) =>
-      rawExchange(
-        port,
-        `GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: ${ip}\r\nConnection: close\r\n\r\n`,
-      );
-    assert.match(await as("192.0.2.7"), /^HTTP\/1\.1 200/);
+    const get = () => rawExchange(port, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert.match(await get(), /^HTTP\/1\.1 200/);
     // An open keep-alive connection of the client that gets banned.
     const open = await Deno.connect({ hostname: "127.0.0.1", port });
-    await open.write(
-      new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 192.0.2.7\r\n\r\n"),
-    );
+    await open.write(new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
     const buf = new Uint8Array(4096);
     assert.ok((await open.read(buf))! > 0);
-    proxy.server.bans.apply({
-      method: "add",
-      ip_addr: "192.0.2.7",
-      rule_name: "tsng.test",
-      domain_id: 8984,
-      timeout: 60,
-    });
+    proxy.server.bans.apply(ban("127.0.0.1"));
     // The open connection is closed by the ban.
     assert.equal(await open.read(buf).catch(() => null), null);
     open.close();
-    assert.match(await as("192.0.2.7"), /^HTTP\/1\.1 451/);
-    const other = await as("192.0.2.8");
-    assert.match(other, /^HTTP\/1\.1 200/);
-    assert.match(other, /"xff":"192\.0\.2\.8, 127\.0\.0\.1"/);
+    assert.match(await get(), /^HTTP\/1\.1 451/);
     // A del lifts it.
-    proxy.server.bans.apply({
-      method: "del",
-      ip_addr: "192.0.2.7",
-      rule_name: "tsng.test",
-      domain_id: 8984,
-    });
-    assert.match(await as("192.0.2.7"), /^HTTP\/1\.1 200/);
+    proxy.server.bans.apply({ ...ban("127.0.0.1"), method: "del" });
+    assert.match(await get(), /^HTTP\/1\.1 200/);
     assert.equal(
       proxy.metrics.get("qts_proxy_refused_total", { listener: "web", reason: "banned" }),
       1,
     );
+    proxy.metrics.render(); // runs the collectors that copy the registry's counts
+    assert.equal(proxy.metrics.get("qts_proxy_closed_by_ban_total", {}), 1);
+  } finally {
+    await proxy.close();
+    await a.server.shutdown();
+  }
+});
+
+Deno.test("HttpProxy keeps a trusted proxy's connection open when one client it carries is banned", async () => {
+  const a = upstream("a");
+  const proxy = await startProxy(ini([a.address], "ban_status = 451"));
+  try {
+    const port = proxy.port("web");
+    // 127.0.0.1 is a trusted proxy (a CDN, a load balancer): one connection, many clients.
+    const req = (ip: string) =>
+      new TextEncoder().encode(`GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: ${ip}\r\n\r\n`);
+    const shared = await Deno.connect({ hostname: "127.0.0.1", port });
+    await shared.write(req("192.0.2.7"));
+    assert.match(await readResponses(shared, 1), /^HTTP\/1\.1 200/);
+    proxy.server.bans.apply(ban("192.0.2.7"));
+    // The ban closes nothing: the connection carries 192.0.2.8's requests as well.
+    await shared.write(req("192.0.2.7"));
+    const refused = await readResponses(shared, 1);
+    assert.match(refused, /^HTTP\/1\.1 451/);
+    assert.match(refused, /Connection: keep-alive/);
+    await shared.write(req("192.0.2.8"));
+    const other = await readResponses(shared, 1);
+    assert.match(other, /^HTTP\/1\.1 200/);
+    assert.match(other, /"xff":"192\.0\.2\.8, 127\.0\.0\.1"/);
+    shared.close();
+    // A refused request with a body is answered and the connection closed (its body unread).
+    const post = await rawExchange(
+      port,
+      "POST / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 192.0.2.7\r\nContent-Length: 3\r\n\r\nabc",
+    );
+    assert.match(post, /^HTTP\/1\.1 451/);
+    assert.match(post, /Connection: close/);
+    assert.equal(
+      proxy.metrics.get("qts_proxy_refused_total", { listener: "web", reason: "banned" }),
+      2,
+    );
+    proxy.metrics.render();
+    assert.equal(proxy.metrics.get("qts_proxy_closed_by_ban_total", {}), 0);
   } finally {
     await proxy.close();
     await a.server.shutdown();

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { freePort, startSensor, waitFor } from "../../_support/sensor_process.ts";
+import { freePort, metricValue, startSensor, waitFor } from "../../_support/sensor_process.ts";
 import { FLOOD_DOMAIN, startQtsProxy, startUpstream } from "./_processes.ts";
 
 async function get(url: string, headers: Record<string, string> = {}) {
@@ -159,40 +159,30 @@ health_interval = 1s
   },
 });
 
-Deno.test({
-  name:
-    "qts serve with [proxy]: a flood through the proxy is banned by the sensor, then refused while others pass",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "qts-proxy-serve-" });
-    const state = join(dir, "state");
-    await Deno.mkdir(join(state, "filters"), { recursive: true });
-    await Deno.writeTextFile(
-      join(state, "filters", "8984.json"),
-      JSON.stringify(FLOOD_DOMAIN),
-    );
-    const p = {
-      up: freePort(),
-      web: freePort(),
-      api: freePort(),
-      input: freePort(),
-      out: freePort(),
-    };
-    const ini = join(dir, "qts.ini");
-    // No input but the proxy: the ZeroMQ input binds (it always does) and nothing feeds it.
-    await Deno.writeTextFile(
-      ini,
-      `[tsng]
+/**
+ * `qts serve` with the proxy in process (one HTTP listener `web` before an upstream) on a temp
+ * directory, with `domain` as the configuration of domain 8984. No input but the proxy: the
+ * ZeroMQ input binds (it always does) and nothing feeds it.
+ */
+async function serveWithProxy(domain: unknown, workers: number) {
+  const dir = await Deno.makeTempDir({ prefix: "qts-proxy-serve-" });
+  const state = join(dir, "state");
+  await Deno.mkdir(join(state, "filters"), { recursive: true });
+  await Deno.writeTextFile(join(state, "filters", "8984.json"), JSON.stringify(domain));
+  const p = { up: freePort(), web: freePort(), api: freePort(), input: freePort() };
+  const ini = join(dir, "qts.ini");
+  await Deno.writeTextFile(
+    ini,
+    `[tsng]
 input = tcp://127.0.0.1:${p.input}
 api_server_port = ${p.api}
 state_dir = ${state}
 filters_config_dir = ${join(state, "filters")}
 components_config_dir = ${join(state, "components")}
 force_domains = 8984
-workers = 1
+workers = ${workers}
 [tsng:qpc]
-outbound = tcp://127.0.0.1:${p.out}
+outbound = tcp://127.0.0.1:${freePort()}
 [proxy]
 enabled = true
 trusted_proxies = 127.0.0.1
@@ -202,11 +192,28 @@ pool = web
 [proxy:pool:web]
 servers = 127.0.0.1:${p.up}
 `,
-    );
-    const up = await startUpstream("http", p.up, "site");
-    const sensor = await startSensor(ini);
+  );
+  const up = await startUpstream("http", p.up, "site");
+  const sensor = await startSensor(ini);
+  return {
+    sensor,
+    base: `http://127.0.0.1:${p.web}`,
+    async stop() {
+      await sensor.stop();
+      await up.stop();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+Deno.test({
+  name:
+    "qts serve with [proxy]: a flood through the proxy is banned by the sensor, then refused while others pass",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const { sensor, base, stop } = await serveWithProxy(FLOOD_DOMAIN, 1);
     try {
-      const base = `http://127.0.0.1:${p.web}`;
       const as = (ip: string) => get(`${base}/`, { "x-forwarded-for": ip });
       assert.equal((await as("192.0.2.50")).status, 200);
       // The flood: 40 requests at once from one address.
@@ -232,9 +239,43 @@ servers = 127.0.0.1:${p.up}
       assert.match(metrics, /qts_proxy_refused_total\{listener="web",reason="banned"\} [1-9]/);
       assert.match(metrics, /qts_proxy_records_total\{listener="web",result="ok"\} [1-9]/);
     } finally {
-      await sensor.stop();
-      await up.stop();
-      await Deno.remove(dir, { recursive: true });
+      await stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "qts serve with [proxy], workers 0: records of concurrent requests reach the chain in batches, each decided",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // Every request from 192.0.2.0/24 is an event (no projection bans it: a ban mid-flight would
+    // close the pooled connections that carry other sources).
+    const { sensor, base, stop } = await serveWithProxy({
+      fixed_lists: { lists: [{ name: "bad", type: "black", entries: ["192.0.2.0/24"] }] },
+      limit_req_mc: { enabled: false },
+      lm: { use_component_projections: false, projections: [] },
+    }, 0);
+    try {
+      const sources = Array.from({ length: 100 }, (_, i) => `192.0.2.${i + 1}`);
+      const statuses = await Promise.all(
+        sources.map(async (ip) => (await get(`${base}/`, { "x-forwarded-for": ip })).status),
+      );
+      assert.deepEqual(statuses, sources.map(() => 200));
+      // One fixed_bad event per request: each record was decided.
+      const metrics = await waitFor("an event for each request", async () => {
+        const text = await (await fetch(`${sensor.api}/metrics`)).text();
+        const events = metricValue(text, `qts_events_total{domain="8984"}`) ?? 0;
+        return events >= sources.length ? text : undefined;
+      });
+      assert.equal(metricValue(metrics, `qts_events_total{domain="8984"}`), sources.length);
+      const records = metricValue(metrics, "qts_chain_batch_records_total") ?? 0;
+      const batches = metricValue(metrics, "qts_chain_batches_total") ?? 0;
+      assert.ok(records >= sources.length, `${records} records`);
+      assert.ok(records > batches, `${records} records in ${batches} chain runs`);
+    } finally {
+      await stop();
     }
   },
 });
