@@ -1,9 +1,11 @@
 /**
- * Headless Chromium for the page tests: where it is, a one-shot run (DOM dump or screenshot), and
- * a PNG decoder to check a screenshot is not blank.
+ * Headless Chromium for the page tests: where it is, a one-shot run (DOM dump or screenshot), a
+ * DevTools session to click and read a live page, and a PNG decoder to check a screenshot is not
+ * blank.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { waitFor } from "./sensor_process.ts";
 
 /** The Chromium binary (/usr/bin first, then PATH), or undefined when none is installed. */
 export function findChromium(): string | undefined {
@@ -67,6 +69,132 @@ export async function runChromium(
     throw new Error(`chromium failed (${out.code}): ${new TextDecoder().decode(out.stderr)}`);
   }
   return new TextDecoder().decode(out.stdout);
+}
+
+/** A minimal Chrome DevTools Protocol client over one page target's WebSocket. */
+export class DevTools {
+  #id = 0;
+  readonly #pending = new Map<
+    number,
+    { resolve(v: Record<string, unknown>): void; reject(e: Error): void }
+  >();
+  private constructor(readonly socket: WebSocket) {
+    socket.onmessage = (event) => {
+      const message = JSON.parse(String(event.data));
+      const waiter = this.#pending.get(message.id);
+      if (!waiter) return;
+      this.#pending.delete(message.id);
+      if (message.error) waiter.reject(new Error(JSON.stringify(message.error)));
+      else waiter.resolve(message.result);
+    };
+  }
+
+  static async open(url: string): Promise<DevTools> {
+    const socket = new WebSocket(url);
+    await new Promise((resolve, reject) => {
+      socket.onopen = resolve;
+      socket.onerror = () => reject(new Error(`cannot connect to ${url}`));
+    });
+    return new DevTools(socket);
+  }
+
+  send(method: string, params: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+    const id = ++this.#id;
+    const { promise, resolve, reject } = Promise.withResolvers<Record<string, unknown>>();
+    this.#pending.set(id, { resolve, reject });
+    this.socket.send(JSON.stringify({ id, method, params }));
+    const timer = setTimeout(() => {
+      if (this.#pending.delete(id)) reject(new Error(`${method}: no answer within 30 s`));
+    }, 30_000);
+    return promise.finally(() => clearTimeout(timer));
+  }
+
+  /** Evaluates an expression in the page and returns its value. */
+  async eval<T>(expression: string): Promise<T> {
+    const result = await this.send("Runtime.evaluate", { expression, returnByValue: true });
+    if (result.exceptionDetails) throw new Error(JSON.stringify(result.exceptionDetails));
+    return (result.result as { value: T }).value;
+  }
+
+  async close(): Promise<void> {
+    const closed = new Promise((resolve) => this.socket.onclose = resolve);
+    this.socket.close();
+    await closed;
+  }
+}
+
+/**
+ * Starts headless Chromium with remote debugging and a fresh `profile` dir (window and viewport
+ * 1400×1000 unless given); resolves with its DevTools page socket, for tests that click and read
+ * the page.
+ */
+export async function startDevTools(
+  chromium: string,
+  profile: string,
+  options: RunChromiumOptions = {},
+): Promise<{ page: DevTools; stop(): Promise<void> }> {
+  const child = new Deno.Command(chromium, {
+    args: [
+      ...HEADLESS_FLAGS,
+      "--hide-scrollbars",
+      `--user-data-dir=${profile}`,
+      "--remote-debugging-address=127.0.0.1",
+      "--remote-debugging-port=0",
+      `--window-size=${options.width ?? 1400},${options.height ?? 1000}`,
+      "about:blank",
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const listening = Promise.withResolvers<string>();
+  const stderr: string[] = [];
+  const reader = (async () => {
+    let buffer = "";
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+      buffer += chunk;
+      const match = /DevTools listening on (ws:\/\/\S+)/.exec(buffer);
+      if (match) listening.resolve(match[1]!);
+      if (stderr.length < 200) stderr.push(chunk);
+    }
+    listening.reject(new Error(`chromium exited: ${stderr.join("")}`));
+  })();
+  const stop = async () => {
+    try {
+      child.kill("SIGTERM");
+    } catch { /* gone */ }
+    await child.status;
+    await reader;
+  };
+  try {
+    const timer = setTimeout(() => listening.reject(new Error("chromium did not start")), 30_000);
+    const browser = await listening.promise.finally(() => clearTimeout(timer));
+    const port = new URL(browser).port;
+    const targets = await waitFor("chromium's page target", async () => {
+      const list = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
+      return (list as { type: string; webSocketDebuggerUrl: string }[]).find((t) =>
+        t.type === "page"
+      );
+    });
+    const page = await DevTools.open(targets.webSocketDebuggerUrl);
+    // The viewport is exactly the window size (layout assertions depend on it).
+    await page.send("Emulation.setDeviceMetricsOverride", {
+      width: options.width ?? 1400,
+      height: options.height ?? 1000,
+      deviceScaleFactor: 1,
+      mobile: false,
+    });
+    return {
+      page,
+      async stop() {
+        await page.close();
+        await stop();
+      },
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
 }
 
 /** A decoded 8-bit PNG: size, bytes per pixel and the RGB(A) rows. */

@@ -63,6 +63,8 @@ export interface AnalyzeSummary {
   /** Frames not usable for flows, total and by reason (not_ip, truncated, fragment …). */
   skipped: number;
   skippedByReason: Record<string, number>;
+  /** pcapng blocks of a type the reader does not use (statistics, name resolution …). */
+  skippedBlocks: number;
   /** IP fragments seen (first fragments also go into flows; later ones are skipped). */
   fragments: number;
   flows: number;
@@ -215,6 +217,7 @@ export async function analyzeCapture(
     flowPackets: s.packets,
     skipped,
     skippedByReason,
+    skippedBlocks: reader.skippedBlocks,
     fragments,
     flows: s.flowsEmitted,
     maxOpenFlows: s.maxOpen,
@@ -229,6 +232,7 @@ export async function analyzeCapture(
       ? new CaptureError(
         `Corrupt gzip capture: ${gzip.error.message} after ${reader.bytesConsumed} decompressed bytes`,
         reader.bytesConsumed,
+        "gzip",
       )
       : reader.error,
   };

@@ -5,7 +5,10 @@
  */
 /// <reference lib="deno.worker" />
 import { processCapture } from "./process_capture.ts";
-import { type JobClaim, TractorStore } from "./tractor_store.ts";
+import { type JobClaim, LostClaimError, TractorStore } from "./tractor_store.ts";
+import { JobTally, type JobTallyData } from "./job_tally.ts";
+import type { JobOutcome } from "./tractor_metrics.ts";
+import { CaptureError } from "../../shared/capture/capture_error.ts";
 
 /** Runner → worker. */
 export interface RunJobMessage {
@@ -28,12 +31,24 @@ export interface StopMessage {
 /** Worker → runner. */
 export type JobWorkerMessage =
   | { type: "progress"; jobId: number; bytesRead: number }
-  | { type: "done"; jobId: number; flows: number }
-  | { type: "failed"; jobId: number; message: string }
+  | { type: "done"; jobId: number; flows: number; tally: JobTallyData }
+  | { type: "failed"; jobId: number; message: string; outcome: JobOutcome; tally: JobTallyData }
   | { type: "stopped" };
 
 let store: TractorStore | undefined;
 let running: { abort: AbortController; finished: Promise<void> } | undefined;
+/** The running job's counts; the store's errors land in it. */
+let tally = new JobTally();
+/** Errors the store reported, to tell a store failure from others. */
+const storeErrors = new WeakSet<object>();
+
+function failure(error: unknown): JobOutcome {
+  if (error instanceof CaptureError) return "unreadable";
+  if (error instanceof LostClaimError) return "lost";
+  if (error instanceof Deno.errors.NotFound) return "missing";
+  if (typeof error === "object" && error !== null && storeErrors.has(error)) return "store";
+  return "error";
+}
 
 function post(message: JobWorkerMessage): void {
   self.postMessage(message);
@@ -53,11 +68,23 @@ async function stop(): Promise<void> {
 
 async function run(m: RunJobMessage, signal: AbortSignal): Promise<void> {
   const jobId = m.claim.jobId;
+  const counts = tally = new JobTally();
   try {
-    store ??= await TractorStore.open(m.store, { connections: 2 });
+    store ??= await TractorStore.open(m.store, {
+      connections: 2,
+      onError: (operation, kind, error) => {
+        tally.storeError(operation, kind);
+        if (typeof error === "object" && error !== null) storeErrors.add(error);
+      },
+    }).catch((error) => {
+      // Cannot even connect: a store failure too.
+      if (typeof error === "object" && error !== null) storeErrors.add(error);
+      throw error;
+    });
     let lastPost = 0;
     const { flows } = await processCapture(store, m.claim, m.path, {
       signal,
+      tally: counts,
       flowTimeoutSeconds: m.flowTimeoutSeconds,
       ...(m.labels ? { labels: m.labels } : {}),
       onProgress: (bytesRead) => {
@@ -68,13 +95,15 @@ async function run(m: RunJobMessage, signal: AbortSignal): Promise<void> {
         post({ type: "progress", jobId, bytesRead });
       },
     });
-    post({ type: "done", jobId, flows });
+    post({ type: "done", jobId, flows, tally: counts.data() });
   } catch (error) {
     if (signal.aborted) return; // the runner requeues it
     post({
       type: "failed",
       jobId,
       message: error instanceof Error ? error.message : String(error),
+      outcome: failure(error),
+      tally: counts.data(),
     });
   }
 }

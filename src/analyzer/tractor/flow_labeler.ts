@@ -11,6 +11,20 @@ import type { LabelConfig } from "../classify/signatures/label_config.ts";
 import type { Flow } from "../flows/flow.ts";
 import type { HttpSummary } from "../classify/sessions/http_exchanges.ts";
 import type { HttpCount } from "./store_rows.ts";
+import { UNKNOWN_LABEL, type UnknownReason } from "../classify/model/unknown_guard.ts";
+
+/**
+ * Where a flow's label came from, as TrActor counts it: the labeler's source, with the
+ * classifier split into `model` (it named a class) and `unknown` (it would not).
+ */
+export type FlowSource =
+  | "signature"
+  | "session"
+  | "dns"
+  | "endpoint"
+  | "model"
+  | "unknown"
+  | "none";
 
 /** The label of one flow and what the per-IP details need from it. */
 export interface FlowVerdict {
@@ -21,6 +35,9 @@ export interface FlowVerdict {
   /** HTTP requests the flow carried and their values with counts. */
   requests: number;
   http: HttpCount[];
+  source: FlowSource;
+  /** Why the classifier said `unknown` (source `unknown` only). */
+  unknownReason?: UnknownReason;
 }
 
 /** An HTTP summary as count rows (status codes as text). */
@@ -106,16 +123,25 @@ export function flowLabeler(options: FlowLabelerOptions = {}): FlowLabeler {
           domainName: undefined,
           requests: 0,
           http: [],
+          source: "none",
         };
       }
-      return {
-        label: info.label === "" ? "unknown" : info.label,
+      const label = info.label === "" ? UNKNOWN_LABEL : info.label;
+      const verdict: FlowVerdict = {
+        label,
         comment: comment(info),
         userAgent: info.userAgent,
         domainName: info.domain,
         requests: info.http?.requests ?? 0,
         http: httpCounts(info.http),
+        source: info.detectedSource !== "classifier"
+          ? info.detectedSource
+          : label === UNKNOWN_LABEL
+          ? "unknown"
+          : "model",
       };
+      if (info.unknownReason !== undefined) verdict.unknownReason = info.unknownReason;
+      return verdict;
     },
   };
 }

@@ -11,6 +11,7 @@ import { hostname } from "node:os";
 import type { CaptureFile, CaptureRepository } from "./capture_repository.ts";
 import type { JobWorkerMessage, RunJobMessage, StopMessage } from "./_job_worker.ts";
 import type { JobClaim, JobRow, TractorStore } from "./tractor_store.ts";
+import { type JobOutcome, TractorMetrics } from "./tractor_metrics.ts";
 
 /** Options of {@linkcode JobRunner}. */
 export interface JobRunnerOptions {
@@ -34,6 +35,8 @@ export interface JobRunnerOptions {
   now?: () => number;
   /** One line per job event. */
   log?: (line: string) => void;
+  /** Where jobs, claims and leases are counted (default: a registry of its own). */
+  metrics?: TractorMetrics;
 }
 
 interface Slot {
@@ -42,6 +45,8 @@ interface Slot {
   /** Size of the running job's capture, and the last progress tenth logged. */
   sizeBytes: number;
   loggedTenth: number;
+  /** `performance.now()` at the claim, for the job's duration. */
+  claimedAt: number;
 }
 
 /** `host:pid` of this process (`--allow-sys=hostname` may be withheld: then "localhost"). */
@@ -74,6 +79,8 @@ export class JobRunner {
   #closed = false;
   /** This process in `claimed_by`. */
   readonly claimant: string;
+  /** Jobs, claims, leases and what the job workers counted. */
+  readonly metrics: TractorMetrics;
 
   constructor(options: JobRunnerOptions) {
     this.#store = options.store;
@@ -87,6 +94,7 @@ export class JobRunner {
       claim: undefined,
       sizeBytes: 0,
       loggedTenth: 0,
+      claimedAt: 0,
     }));
     this.#timeout = options.flowTimeoutSeconds ?? 120;
     this.#labels = options.labels;
@@ -99,6 +107,7 @@ export class JobRunner {
     this.claimant = options.claimant ?? defaultClaimant();
     this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
     this.#log = options.log ?? (() => {});
+    this.metrics = options.metrics ?? new TractorMetrics();
   }
 
   /** Recovers interrupted jobs (unshared store), starts queued ones, and keeps leases alive. */
@@ -109,7 +118,10 @@ export class JobRunner {
         this.#maxAttempts,
       );
       for (const id of resumed) this.#log(`job ${id} resumed after a restart`);
-      for (const id of failed) this.#log(`job ${id} failed: interrupted too often`);
+      for (const id of failed) {
+        this.#log(`job ${id} failed: interrupted too often`);
+        this.metrics.jobEnded("interrupted");
+      }
     }
     this.#every(this.#leaseSeconds * 1000 / 3, () => this.#renewLeases());
     if (this.#store.shared) this.#every(this.#pollMs, () => this.#poll());
@@ -135,14 +147,16 @@ export class JobRunner {
   async submit(file: CaptureFile, force = false): Promise<JobRow> {
     if (this.#closed) throw new Error("Cannot submit a TrActor job: the runner is closed");
     const latest = await this.#store.latestJob(file.name);
-    if (latest && (latest.state === "new" || latest.state === "in_progress")) return latest;
     if (
-      latest && latest.state === "finished" && !force && latest.sizeBytes === file.sizeBytes &&
-      latest.mtimeMs === Math.round(file.mtimeMs)
+      latest && (latest.state === "new" || latest.state === "in_progress" ||
+        latest.state === "finished" && !force && latest.sizeBytes === file.sizeBytes &&
+          latest.mtimeMs === Math.round(file.mtimeMs))
     ) {
+      this.metrics.submitted("reused");
       return latest;
     }
     const job = await this.#store.createJob(file, this.#now());
+    this.metrics.submitted("queued");
     this.#log(`job ${job.id} queued for "${file.name}"`);
     await this.#pump();
     return await this.#store.job(job.id) ?? job;
@@ -213,18 +227,31 @@ export class JobRunner {
           const r = await this.#store.claimJob(this.claimant, this.#now(), {
             leaseSeconds: this.#leaseSeconds,
             maxAttempts: this.#maxAttempts,
+          }).catch((error) => {
+            this.metrics.claim("error");
+            throw error;
           });
           for (const id of r.failed) {
             this.#log(`job ${id} failed: abandoned too often`);
+            this.metrics.leaseExpired("given_up");
+            this.metrics.jobEnded("abandoned");
             await this.#settle(id);
           }
-          if (!r.job || !r.claim) break;
+          if (!r.job || !r.claim) {
+            this.metrics.claim("none");
+            break;
+          }
           if (r.takenOverFrom !== undefined) {
             this.#log(`job ${r.job.id} resumed: the lease of ${r.takenOverFrom} expired`);
+            this.metrics.claim("taken_over");
+            this.metrics.leaseExpired("taken_over");
+          } else {
+            this.metrics.claim("queued");
           }
           slot.claim = r.claim;
           slot.sizeBytes = r.job.sizeBytes;
           slot.loggedTenth = 0;
+          slot.claimedAt = performance.now();
           this.#log(`job ${r.job.id} started on "${r.job.fileName}" by ${this.claimant}`);
           void this.#dispatch(slot, r.claim, r.job.fileName);
         }
@@ -249,9 +276,29 @@ export class JobRunner {
     for (const slot of this.#slots) {
       const claim = slot.claim;
       if (claim === undefined) continue;
-      if (await this.#store.renewLease(claim, this.#now(), this.#leaseSeconds)) continue;
+      const renewed = await this.#store.renewLease(claim, this.#now(), this.#leaseSeconds)
+        .catch((error) => {
+          this.metrics.leaseRenewal("error");
+          throw error;
+        });
+      if (renewed) {
+        this.metrics.leaseRenewal("renewed");
+        continue;
+      }
       if (slot.claim !== claim) continue; // it ended meanwhile
+      // The worker may have just finished (or failed) the job under this very claim, its message
+      // still on the way: the job ended here, it was not lost.
+      const row = await this.#store.job(claim.jobId).catch(() => undefined);
+      if (
+        row !== undefined && (row.state === "finished" || row.state === "failed") &&
+        row.claimedBy === claim.by && row.attempts === claim.attempt
+      ) {
+        continue;
+      }
+      if (slot.claim !== claim) continue;
       this.#log(`job ${claim.jobId}: lease lost to another host; abandoned here`);
+      this.metrics.leaseRenewal("lost");
+      this.metrics.jobEnded("lost", (performance.now() - slot.claimedAt) / 1000);
       slot.claim = undefined;
       await this.#stopWorker(slot, 5_000);
       void this.#pump();
@@ -262,7 +309,10 @@ export class JobRunner {
     const file = await this.#repository.resolve(fileName);
     if (this.#closed || slot.claim !== claim) return;
     if (!file) {
-      await this.#end(slot, claim, `capture "${fileName}" is no longer in the repository`);
+      await this.#end(slot, claim, {
+        message: `capture "${fileName}" is no longer in the repository`,
+        outcome: "missing",
+      });
       return;
     }
     if (!slot.worker) slot.worker = this.#spawn(slot);
@@ -291,23 +341,40 @@ export class JobRunner {
         }
         return;
       }
-      void this.#end(slot, claim, m.type === "failed" ? m.message : undefined);
+      this.metrics.tally(m.tally);
+      void this.#end(
+        slot,
+        claim,
+        m.type === "failed"
+          ? { message: m.message, outcome: m.outcome }
+          : { outcome: m.tally.captureError !== null ? "partial" : "finished" },
+      );
     };
     worker.onerror = (event: ErrorEvent) => {
       event.preventDefault();
       worker.terminate();
       if (slot.worker === worker) slot.worker = undefined;
       if (slot.claim !== undefined) {
-        void this.#end(slot, slot.claim, `worker crashed: ${event.message}`);
+        void this.#end(slot, slot.claim, {
+          message: `worker crashed: ${event.message}`,
+          outcome: "crashed",
+        });
       }
     };
     return worker;
   }
 
-  async #end(slot: Slot, claim: JobClaim, failure: string | undefined): Promise<void> {
+  /** Ends a job held here: finished by its worker, or failed with `end.message`. */
+  async #end(
+    slot: Slot,
+    claim: JobClaim,
+    end: { message?: string; outcome: JobOutcome },
+  ): Promise<void> {
     if (slot.claim !== claim) return;
     slot.claim = undefined;
+    this.metrics.jobEnded(end.outcome, (performance.now() - slot.claimedAt) / 1000);
     const jobId = claim.jobId;
+    const failure = end.message;
     if (failure !== undefined) {
       try {
         await this.#store.failJob(jobId, this.#now(), failure, claim);

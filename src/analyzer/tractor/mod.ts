@@ -2,7 +2,7 @@
 export { captureExtension, CaptureRepository, isCaptureName } from "./capture_repository.ts";
 export type { CaptureFile } from "./capture_repository.ts";
 export { flowLabeler, loadLabelConfig } from "./flow_labeler.ts";
-export type { FlowLabeler, FlowLabelerOptions, FlowVerdict } from "./flow_labeler.ts";
+export type { FlowLabeler, FlowLabelerOptions, FlowSource, FlowVerdict } from "./flow_labeler.ts";
 export { defaultClaimant, JobRunner } from "./job_runner.ts";
 export type { JobRunnerOptions } from "./job_runner.ts";
 export { processCapture } from "./process_capture.ts";
@@ -19,9 +19,15 @@ export type {
   JobRow,
   JobState,
   JobSummary,
+  StoreErrorKind,
+  StoreOperation,
   TractorStoreOptions,
 } from "./tractor_store.ts";
 export { isPostgresUrl, portableSql, redactUrl } from "./sql_driver.ts";
 export type { SqlDriver, SqlExecutor, SqlRow, SqlValue } from "./sql_driver.ts";
 export { startTractor } from "./start_tractor.ts";
+export { TractorMetrics } from "./tractor_metrics.ts";
+export type { JobOutcome } from "./tractor_metrics.ts";
+export { JobTally } from "./job_tally.ts";
+export type { JobTallyData } from "./job_tally.ts";
 export type { StartTractorOptions, Tractor } from "./start_tractor.ts";

@@ -8,6 +8,8 @@ import { analyzeCapture } from "../analyze/analyze_capture.ts";
 import type { Flow } from "../flows/flow.ts";
 import { flowLabeler } from "./flow_labeler.ts";
 import type { FlowRow, JobClaim, TractorStore } from "./tractor_store.ts";
+import type { JobTally } from "./job_tally.ts";
+import { CaptureError } from "../../shared/capture/capture_error.ts";
 
 /** Options of {@linkcode processCapture}. */
 export interface ProcessCaptureOptions {
@@ -23,6 +25,8 @@ export interface ProcessCaptureOptions {
   onProgress?: (bytesRead: number) => void;
   /** Unix seconds (default: the wall clock). */
   now?: () => number;
+  /** Counts the job's flows and the capture reader's problems (also when the job fails). */
+  tally?: JobTally;
 }
 
 const protocolNames: Record<number, string> = { 1: "icmp", 6: "tcp", 17: "udp", 58: "icmpv6" };
@@ -68,6 +72,7 @@ export async function processCapture(
   };
   const onFlow = (flow: Flow) => {
     const v = labeling.verdict(flow);
+    options.tally?.flow(v);
     batch.push({
       flowId: flow.id,
       clientIp: flow.srcAddress,
@@ -103,12 +108,17 @@ export async function processCapture(
       : stopOnError.signal,
   }, onFlow);
   bytesRead = summary.bytesRead;
+  options.tally?.capture(summary);
   flush();
   await writing;
   if (writeError !== undefined) throw writeError;
   if (summary.aborted) throw new Error("processing was aborted");
   if (summary.error && summary.packets === 0) {
-    throw new SyntaxError(`not a readable capture: ${summary.error.message}`);
+    throw new CaptureError(
+      `not a readable capture: ${summary.error.message}`,
+      summary.error.offset,
+      summary.error.kind,
+    );
   }
   await store.finishJob(claim, {
     firstUs: summary.firstUs,

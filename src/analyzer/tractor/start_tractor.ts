@@ -13,6 +13,7 @@ import { peekFirstPacket } from "./_peek_first_packet.ts";
 import { createTractorApi } from "./tractor_api.ts";
 import { isLoopback } from "../../shared/config/settings.ts";
 import { TractorStore } from "./tractor_store.ts";
+import { TractorMetrics } from "./tractor_metrics.ts";
 import { isPostgresUrl, redactUrl } from "./sql_driver.ts";
 
 /** Options of {@linkcode startTractor}. */
@@ -54,6 +55,8 @@ export interface Tractor {
   app: Hono;
   store: TractorStore;
   runner: JobRunner;
+  /** What `GET /metrics` renders. */
+  metrics: TractorMetrics;
   /** Base URL when listening, e.g. `http://127.0.0.1:4280/`. */
   url: string | undefined;
   /** Stops serving and the workers (a running job resumes at the next start). */
@@ -170,7 +173,11 @@ async function startOn(
     location = join(options.stateDir!, DATABASE_FILE);
     await prepareDatabase(location);
   }
-  const store = await TractorStore.open(location, { connections: 8 }).catch((error) => {
+  const metrics = new TractorMetrics();
+  const store = await TractorStore.open(location, {
+    connections: 8,
+    onError: (operation, kind) => metrics.storeError(operation, kind),
+  }).catch((error) => {
     geo.close();
     throw error;
   });
@@ -179,6 +186,7 @@ async function startOn(
     store,
     repository,
     log,
+    metrics,
     ...(labels ? { labels } : {}),
     ...(options.workers !== undefined ? { workers: options.workers } : {}),
     ...(options.flowTimeoutSeconds !== undefined
@@ -200,6 +208,7 @@ async function startOn(
     token: options.token ?? "",
     listen: () => bound,
     allowedHosts: options.allowedHosts ?? [],
+    metrics,
   });
   let server: Deno.HttpServer<Deno.NetAddr> | undefined;
   let url: string | undefined;
@@ -229,6 +238,7 @@ async function startOn(
     app,
     store,
     runner,
+    metrics,
     url,
     async close() {
       await runner.close();

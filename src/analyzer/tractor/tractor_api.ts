@@ -5,10 +5,12 @@
  * errors `{"status":404,"code":404,"message":"Not found"}` (also 400, 413, 500 in that shape).
  * What we add carries its unit in its name (`size_bytes`, `duration_ms`, `start_unix_ms`; counts
  * are named by what they count: `flows`, `packets`, `bytes`, `requests`, `responses`): per-client
- * totals with their HTTP values (`/clients`), flows by client (`/flows`), and a timeline.
+ * totals with their HTTP values (`/clients`), flows by client (`/flows`), a timeline, and
+ * `GET /metrics` (Prometheus text; behind the same token as the rest).
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
+import { matchedRoutes } from "hono/route";
 import type { GeoIp } from "../../shared/geo/geoip.ts";
 import type { CaptureFile, CaptureRepository } from "./capture_repository.ts";
 import type { LabelGroup } from "../classify/signatures/label_config.ts";
@@ -24,6 +26,7 @@ import {
 import { tractorPage } from "./tractor_page.ts";
 import { normalizeIp } from "../../shared/net/ip.ts";
 import { requestGuard } from "./_request_guard.ts";
+import { TractorMetrics } from "./tractor_metrics.ts";
 
 /** What the API reads and drives. */
 export interface TractorApiDeps {
@@ -46,6 +49,8 @@ export interface TractorApiDeps {
   listen?(): { hostname: string; port: number } | undefined;
   /** More `Host` names it answers to (`name` any port, `name:port`). */
   allowedHosts?: readonly string[];
+  /** The counters `GET /metrics` renders (the runner's and the store's); default: its own. */
+  metrics?: TractorMetrics;
 }
 
 /** The seed's FileStatus. */
@@ -202,7 +207,15 @@ function optionalInt(c: Context, name: string, fallback: number, max: number): n
 export function createTractorApi(deps: TractorApiDeps): Hono {
   const { store, repository, geo } = deps;
   const maxBody = deps.maxBody ?? 64 * 1024;
+  const metrics = deps.metrics ?? new TractorMetrics();
   const app = new Hono();
+  // Counted first, so refused requests are counted too; by the route that matched (as
+  // registered, e.g. `/v1/file/:job_id/status`), never the raw path.
+  app.use("*", async function countRequests(c, next) {
+    await next();
+    const route = matchedRoutes(c).findLast((r) => r.path !== "*" && r.path !== "/*")?.path;
+    metrics.request(route ?? "(unmatched)", c.req.method, c.res.status);
+  });
   app.use(
     "*",
     requestGuard({
@@ -490,6 +503,15 @@ export function createTractorApi(deps: TractorApiDeps): Hono {
   app.notFound((c) => c.json(errorBody(404, "Not found"), 404));
 
   app.get("/", (c) => c.html(tractorPage));
+  app.get("/metrics", async (c) => {
+    try {
+      metrics.jobStates(await store.jobCounts());
+    } catch (error) {
+      // Counted as a store error; the rest still renders.
+      deps.log?.(`tractor API: /metrics: cannot count jobs: ${(error as Error).message}`);
+    }
+    return c.text(metrics.render(), 200, { "content-type": "text/plain; version=0.0.4" });
+  });
   app.route("/v1", api);
   app.route("/", api);
   return app;

@@ -58,6 +58,13 @@ svg .axis { stroke: var(--line); }
 #clientinfo dt { color:var(--muted); }
 .cols { display:grid; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr)); gap:12px; }
 a.ip { color:var(--accent); cursor:pointer; text-decoration:underline; }
+/* The client table fits its section (at 1400 px every column is in view): fixed column shares,
+   headers and cells wrap; below its minimum width the section scrolls. */
+#clienttable { table-layout:fixed; min-width:1000px; }
+#clienttable th, #clienttable td { padding:4px 6px; white-space:normal; overflow-wrap:anywhere; }
+#clienttable th { vertical-align:bottom; }
+#clienttable td.list, #clienttable td.list div { max-width:none; white-space:normal; overflow:visible; }
+#clienttable td.list div + div { margin-top:2px; }
 `;
 
 const js = `
@@ -276,25 +283,48 @@ function drawTimeline() {
 }
 
 const COLUMNS = [
-  // key, header, numeric (sort and alignment)?, server sort key, cell
-  ["ip", "Client", false, "ip", (c) => el("a", { class: "ip", onclick: () => selectClient(c.ip) }, c.ip)],
-  ["country", "Country", false, null, (c) => [c.country, c.city].filter(Boolean).join(", ") || "—"],
-  ["flows", "Flows", true, "flows", (c) => grouped(c.flows)],
-  ["packets", "Packets", true, "packets", (c) => grouped(c.packets)],
-  ["bytes", "Bytes", true, "bytes", (c) => bytes(c.bytes)],
-  ["duration_ms", "Duration", true, "duration_ms", (c) => duration(c.duration_ms)],
-  ["requests", "HTTP requests", true, "requests", (c) => grouped(c.requests)],
-  ["user_agents_distinct", "User-Agents", false, "user_agents", (c) => listCell(c.user_agents, "user_agent", "requests", c.user_agents_distinct)],
-  ["hosts", "Hosts", false, null, (c) => listCell(c.hosts, "host", "requests")],
-  ["urls", "Top URLs", false, null, (c) => listCell(c.urls, "url", "requests")],
-  ["status_codes", "Status codes", false, null, (c) => c.status_codes.map((s) => (s.status || "other") + " × " + s.responses).join(", ") || "—"],
-  ["labels", "Labels", false, null, (c) => c.labels.map((l) => l.label + " (" + l.flows + ")").join(", ")],
+  // key, header, numeric (sort and alignment)?, server sort key, cell, share of the table's width (%)
+  ["ip", "Client", false, "ip", (c) => el("a", { class: "ip", onclick: () => selectClient(c.ip) }, c.ip), 8.5],
+  ["country", "Country", false, null, (c) => [c.country, c.city].filter(Boolean).join(", ") || "—", 6.5],
+  ["flows", "Flows", true, "flows", (c) => grouped(c.flows), 4.5],
+  ["packets", "Packets", true, "packets", (c) => grouped(c.packets), 5.5],
+  ["bytes", "Bytes", true, "bytes", (c) => bytes(c.bytes), 5.5],
+  ["duration_ms", "Duration", true, "duration_ms", (c) => duration(c.duration_ms), 6],
+  ["requests", "HTTP requests", true, "requests", (c) => grouped(c.requests), 7],
+  ["user_agents_distinct", "User-Agents", false, "user_agents", (c) => listCell(c.user_agents, "user_agent", "requests", c.user_agents_distinct, agentTexts), 19],
+  ["hosts", "Hosts", false, null, (c) => listCell(c.hosts, "host", "requests"), 9],
+  ["urls", "Top URLs", false, null, (c) => listCell(c.urls, "url", "requests"), 15],
+  ["status_codes", "Status codes", false, null, (c) => c.status_codes.map((s) => (s.status || "other") + " × " + s.responses).join(", ") || "—", 7.5],
+  ["labels", "Labels", false, null, (c) => c.labels.map((l) => l.label + " (" + l.flows + ")").join(", "), 6],
 ];
 
-function listCell(items, key, unit, distinct) {
+// A long text keeps its start and, longer, its end (where versions and names differ) around "…".
+function middle(s, max) {
+  if (s.length <= max) return s;
+  const tail = Math.ceil((max - 1) * 0.6);
+  return s.slice(0, max - 1 - tail) + "…" + s.slice(s.length - tail);
+}
+
+// User-Agents of one client as shown: the first whole (or cut in the middle); the next ones
+// without the start they share with it, so what tells a rotator's agents apart is in view.
+function agentTexts(agents) {
+  const first = agents[0] || "";
+  return agents.map((ua, i) => {
+    if (i === 0) return middle(ua, 60);
+    let n = 0;
+    while (n < ua.length && n < first.length && ua[n] === first[n]) n++;
+    // Back to a word boundary, and only when the shared start is long enough to hide.
+    while (n > 0 && !" ;(".includes(ua[n - 1])) n--;
+    return middle(n >= 12 ? "…" + ua.slice(n) : ua, 60);
+  });
+}
+
+function listCell(items, key, unit, distinct, texts) {
   if (!items || items.length === 0) return "—";
   const box = el("div", {});
-  for (const it of items.slice(0, 3)) box.append(el("div", { title: it[key] }, it[key] + " ", el("span", { class: "count" }, "× " + grouped(it[unit]))));
+  const shown = items.slice(0, 3);
+  const words = texts ? texts(shown.map((it) => it[key])) : shown.map((it) => it[key]);
+  shown.forEach((it, i) => box.append(el("div", { title: it[key] }, words[i] + " ", el("span", { class: "count" }, "× " + grouped(it[unit])))));
   const more = (distinct ?? items.length) - Math.min(3, items.length);
   if (more > 0) box.append(el("div", { class: "muted" }, "+ " + more + " more"));
   return box;
@@ -335,13 +365,14 @@ function renderClients() {
     const c = typeof x === "number" ? x - y : String(x).localeCompare(String(y));
     return (desc ? -c : c) || b.bytes - a.bytes;
   });
+  const cols = el("colgroup", {}, ...COLUMNS.map((c) => el("col", { style: "width:" + c[5] + "%" })));
   const head = el("tr", {}, ...COLUMNS.map(([k, h, num, server]) =>
     el("th", { class: "sortable" + (num ? " num" : "") + (k === key ? " sorted" : ""), "data-key": k, onclick: () => sortClients(k, server) },
       h + (k === key ? (desc ? " ▼" : " ▲") : ""))));
   const body = rows.map((c) => el("tr", { class: c.ip === state.client ? "sel" : "", "data-ip": c.ip },
     ...COLUMNS.map(([k, , num, , cell]) => el("td", { class: num ? "num" : (k === "urls" || k === "hosts" || k === "user_agents_distinct" ? "list" : ""), "data-key": k }, cell(c)))));
   $("clientcount").textContent = state.clientsTotal > state.clients.length ? " (" + state.clients.length + " of " + grouped(state.clientsTotal) + ")" : " (" + state.clients.length + ")";
-  $("clients").replaceChildren(rows.length === 0 ? el("p", { class: "muted" }, "No clients") : el("table", { id: "clienttable" }, head, ...body));
+  $("clients").replaceChildren(rows.length === 0 ? el("p", { class: "muted" }, "No clients") : el("table", { id: "clienttable" }, cols, head, ...body));
 }
 
 async function selectClient(ip) {

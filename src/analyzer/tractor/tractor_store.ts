@@ -14,6 +14,7 @@ import { AGGREGATE_TABLES, migrate, RESULT_TABLES } from "./_store_schema.ts";
 import { sqliteDriver } from "./_sqlite_driver.ts";
 import { postgresDriver } from "./_postgres_driver.ts";
 import { isPostgresUrl, redactUrl, type SqlDriver, type SqlExecutor } from "./sql_driver.ts";
+import { observedDriver, type StoreOperation } from "./_observed_driver.ts";
 import {
   type ClientDetails,
   type ClientRow,
@@ -25,6 +26,7 @@ import {
   type HttpKind,
   type JobRow,
   jobRow,
+  type JobState,
   type JobSummary,
   type TimelineRow,
 } from "./store_rows.ts";
@@ -137,10 +139,17 @@ export interface ClaimResult {
   failed: number[];
 }
 
+export type { StoreOperation } from "./_observed_driver.ts";
+
+/** A store error as counted: the claim was lost (another host holds the job), or anything else. */
+export type StoreErrorKind = "lost_claim" | "database";
+
 /** Options of {@linkcode TractorStore.open}. */
 export interface TractorStoreOptions {
   /** PostgreSQL pool size (default 4). */
   connections?: number;
+  /** Sees every failed call of the store once (for `/metrics`); the caller still gets it. */
+  onError?: (operation: StoreOperation, kind: StoreErrorKind, error: unknown) => void;
 }
 
 const CLAIMED = "id = ? AND state = 'in_progress' AND claimed_by = ? AND attempts = ?";
@@ -176,9 +185,17 @@ export class TractorStore {
    * `postgres://user[:password]@host:port/db` URL.
    */
   static async open(location: string, options: TractorStoreOptions = {}): Promise<TractorStore> {
-    const sql = isPostgresUrl(location)
+    const raw = isPostgresUrl(location)
       ? await postgresDriver(location, { max: options.connections ?? 4 })
       : sqliteDriver(location);
+    const onError = options.onError;
+    const sql = onError
+      ? observedDriver(
+        raw,
+        (operation, error) =>
+          onError(operation, error instanceof LostClaimError ? "lost_claim" : "database", error),
+      )
+      : raw;
     let store: TractorStore;
     try {
       const from = await migrate(sql, redactUrl(location));
@@ -245,6 +262,15 @@ export class TractorStore {
       [fileName],
     );
     return r ? jobRow(r) : undefined;
+  }
+
+  /** How many jobs are in each state (every state present, 0 when none). */
+  async jobCounts(): Promise<Record<JobState, number>> {
+    const out: Record<JobState, number> = { new: 0, in_progress: 0, finished: 0, failed: 0 };
+    for (const r of await this.sql.all("SELECT state, count(*) AS n FROM jobs GROUP BY state")) {
+      if (String(r.state) in out) out[r.state as JobState] = Number(r.n);
+    }
+    return out;
   }
 
   /** Ids of jobs waiting to run, oldest first. */

@@ -1,4 +1,4 @@
-import { CaptureError } from "./capture_error.ts";
+import { CaptureError, type CaptureErrorKind } from "./capture_error.ts";
 import { PacketView } from "./packet_view.ts";
 
 /** Anything with a `read()` like `Deno.FsFile`: fills `p`, resolves bytes read or null at EOF. */
@@ -196,11 +196,13 @@ export class CaptureReader {
     const what = this.#needWhat.replace(/^next /, "");
     this.#fail(
       `Truncated ${this.format} capture: ${what} at byte ${this.bytesConsumed} needs ${this.#need} bytes, only ${have} present`,
+      this.bytesConsumed,
+      "truncated",
     );
   }
 
-  #fail(message: string, at = this.bytesConsumed): number {
-    this.error = new CaptureError(message, at);
+  #fail(message: string, at = this.bytesConsumed, kind: CaptureErrorKind = "corrupt"): number {
+    this.error = new CaptureError(message, at, kind);
     this.#done = true;
     return ERROR;
   }
@@ -334,7 +336,7 @@ export class CaptureReader {
     const avail = this.#end - this.#pos;
     if (avail < 4) {
       if (this.#eof && avail === 0 && this.#base === 0) {
-        return this.#fail("Cannot read capture: the file is empty", 0);
+        return this.#fail("Cannot read capture: the file is empty", 0, "empty");
       }
       return this.#needs(4, "file magic");
     }
@@ -363,6 +365,7 @@ export class CaptureReader {
           magic.toString(16).padStart(8, "0")
         } at byte 0 (expected pcap or pcapng)`,
         0,
+        "format",
       );
     }
     this.format = "pcap";

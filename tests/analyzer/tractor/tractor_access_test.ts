@@ -25,7 +25,9 @@ Deno.test("TrActor with a token: 401 without it on every path, the page takes ?t
       const text = await response.text();
       return { status: response.status, text, headers: response.headers };
     };
-    for (const path of ["/", "/files/list", "/v1/files/list", "/labels/list", "/nope"]) {
+    for (
+      const path of ["/", "/files/list", "/v1/files/list", "/labels/list", "/metrics", "/nope"]
+    ) {
       const r = await call(path);
       assert.equal(r.status, 401, path);
       assert.deepEqual(JSON.parse(r.text), {
@@ -45,6 +47,14 @@ Deno.test("TrActor with a token: 401 without it on every path, the page takes ?t
     assert.equal((await tractor.store.latestJobs()).size, 0);
     const bearer = { authorization: "Bearer s3cret" };
     assert.equal((await call("/files/list", { headers: bearer })).status, 200);
+    const metrics = await call("/metrics", { headers: bearer });
+    assert.equal(metrics.status, 200);
+    // The refused requests are counted too, by route.
+    assert.match(
+      metrics.text,
+      /^qts_tractor_api_requests_total\{route="\/metrics",method="GET",status="401"\} 2$/m,
+    );
+    assert.equal((await call("/metrics?token=s3cret")).status, 401);
     assert.equal((await call("/?token=s3cret")).status, 200);
     assert.equal(
       (await call("/files/list?token=s3cret")).status,

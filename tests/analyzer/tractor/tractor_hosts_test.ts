@@ -216,6 +216,20 @@ hostsTest(
       60_000,
     );
     await b.out.waitFor(new RegExp(`job ${id} finished: ${copies * 12} flows`), 180_000);
+    // B counted what it did in /metrics: the expired lease it took over, the job it finished.
+    const metrics = await (await fetch(new URL("metrics", b.url))).text();
+    for (
+      const series of [
+        'qts_tractor_claims_total{result="taken_over"} 1',
+        'qts_tractor_lease_expiries_total{outcome="taken_over"} 1',
+        'qts_tractor_jobs_ended_total{outcome="finished"} 1',
+      ]
+    ) {
+      assert.ok(metrics.split("\n").includes(series), `B's /metrics has ${series}`);
+    }
+    const flows = metrics.split("\n").filter((l) => l.startsWith("qts_tractor_flows_total{"))
+      .reduce((a, l) => a + Number(l.split(" ").at(-1)), 0);
+    assert.equal(flows, copies * 12, "B counted the flows of its run only");
     const store = await TractorStore.open(pg.url, { connections: 1 });
     try {
       const row = await store.sql.get(

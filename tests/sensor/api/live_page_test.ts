@@ -6,7 +6,7 @@ import { pyzmqAvailable } from "../../_support/pyzmq_available.ts";
 import { pyzmqPeer } from "../../_support/pyzmq_peer.ts";
 import { freePort, startSensor, waitFor } from "../../_support/sensor_process.ts";
 import { apiFixture } from "./_api_fixture.ts";
-import { findChromium, HEADLESS_FLAGS } from "../../_support/chromium.ts";
+import { findChromium, startDevTools } from "../../_support/chromium.ts";
 
 const chromium = findChromium();
 const pyzmq = pyzmqAvailable();
@@ -68,117 +68,6 @@ Deno.test("GET /ui with api_token needs the token, in the query or as a bearer h
 });
 
 // --- The page in headless Chromium against a running `qts serve` ---------------------------
-
-/** A minimal Chrome DevTools Protocol client over one page target's WebSocket. */
-class DevTools {
-  #id = 0;
-  readonly #pending = new Map<
-    number,
-    { resolve(v: Record<string, unknown>): void; reject(e: Error): void }
-  >();
-  private constructor(readonly socket: WebSocket) {
-    socket.onmessage = (event) => {
-      const message = JSON.parse(String(event.data));
-      const waiter = this.#pending.get(message.id);
-      if (!waiter) return;
-      this.#pending.delete(message.id);
-      if (message.error) waiter.reject(new Error(JSON.stringify(message.error)));
-      else waiter.resolve(message.result);
-    };
-  }
-
-  static async open(url: string): Promise<DevTools> {
-    const socket = new WebSocket(url);
-    await new Promise((resolve, reject) => {
-      socket.onopen = resolve;
-      socket.onerror = () => reject(new Error(`cannot connect to ${url}`));
-    });
-    return new DevTools(socket);
-  }
-
-  send(method: string, params: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
-    const id = ++this.#id;
-    const { promise, resolve, reject } = Promise.withResolvers<Record<string, unknown>>();
-    this.#pending.set(id, { resolve, reject });
-    this.socket.send(JSON.stringify({ id, method, params }));
-    const timer = setTimeout(() => {
-      if (this.#pending.delete(id)) reject(new Error(`${method}: no answer within 30 s`));
-    }, 30_000);
-    return promise.finally(() => clearTimeout(timer));
-  }
-
-  /** Evaluates an expression in the page and returns its value. */
-  async eval<T>(expression: string): Promise<T> {
-    const result = await this.send("Runtime.evaluate", { expression, returnByValue: true });
-    if (result.exceptionDetails) throw new Error(JSON.stringify(result.exceptionDetails));
-    return (result.result as { value: T }).value;
-  }
-
-  async close(): Promise<void> {
-    const closed = new Promise((resolve) => this.socket.onclose = resolve);
-    this.socket.close();
-    await closed;
-  }
-}
-
-/** Starts headless Chromium with remote debugging; resolves with its DevTools page socket. */
-async function startChromium(profile: string): Promise<{ page: DevTools; stop(): Promise<void> }> {
-  const child = new Deno.Command(chromium!, {
-    args: [
-      ...HEADLESS_FLAGS,
-      "--hide-scrollbars",
-      `--user-data-dir=${profile}`,
-      "--remote-debugging-address=127.0.0.1",
-      "--remote-debugging-port=0",
-      "--window-size=1400,1000",
-      "about:blank",
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const listening = Promise.withResolvers<string>();
-  const stderr: string[] = [];
-  const reader = (async () => {
-    let buffer = "";
-    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
-      buffer += chunk;
-      const match = /DevTools listening on (ws:\/\/\S+)/.exec(buffer);
-      if (match) listening.resolve(match[1]!);
-      if (stderr.length < 200) stderr.push(chunk);
-    }
-    listening.reject(new Error(`chromium exited: ${stderr.join("")}`));
-  })();
-  const stop = async () => {
-    try {
-      child.kill("SIGTERM");
-    } catch { /* gone */ }
-    await child.status;
-    await reader;
-  };
-  try {
-    const timer = setTimeout(() => listening.reject(new Error("chromium did not start")), 30_000);
-    const browser = await listening.promise.finally(() => clearTimeout(timer));
-    const port = new URL(browser).port;
-    const targets = await waitFor("chromium's page target", async () => {
-      const list = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
-      return (list as { type: string; webSocketDebuggerUrl: string }[]).find((t) =>
-        t.type === "page"
-      );
-    });
-    const page = await DevTools.open(targets.webSocketDebuggerUrl);
-    return {
-      page,
-      async stop() {
-        await page.close();
-        await stop();
-      },
-    };
-  } catch (error) {
-    await stop();
-    throw error;
-  }
-}
 
 const TOKEN = "live-page-token";
 const BLACK_IP = "198.51.100.9";
@@ -257,7 +146,7 @@ Deno.test({
       mode: "connect",
       endpoint: `tcp://127.0.0.1:${input}`,
     });
-    let browser: Awaited<ReturnType<typeof startChromium>> | undefined;
+    let browser: Awaited<ReturnType<typeof startDevTools>> | undefined;
     try {
       await push.sendMany([
         ...visitors(0),
@@ -279,14 +168,8 @@ Deno.test({
         [`${BLACK_IP} fixed`, `${PROBE_IP} probe`, `${PROBE_IP} scanner`],
       );
 
-      browser = await startChromium(join(dir, "chromium"));
+      browser = await startDevTools(chromium!, join(dir, "chromium"));
       const { page } = browser;
-      await page.send("Emulation.setDeviceMetricsOverride", {
-        width: 1400,
-        height: 1000,
-        deviceScaleFactor: 1,
-        mobile: false,
-      });
       await page.send("Page.navigate", { url: `${sensor.api}/ui?token=${TOKEN}&every=0.5` });
       const polls = () => page.eval<number>("Number(document.body?.dataset.polls ?? 0)");
       await waitFor("the page's first poll", async () => (await polls()) >= 1 ? true : undefined);
