@@ -8,13 +8,25 @@ import { fileURLToPath } from "node:url";
 
 const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
 
-/** A free TCP port on loopback (bound and released; fine for tests on one machine). */
+/** A free TCP port on loopback (bound and released) for a child process to listen on. */
 export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
+  // Below Linux's ephemeral range (32768-60999): a port the kernel hands out for port 0 or an
+  // outgoing connection (a sensor's memcached client) could be taken between this check and
+  // the process that binds it. Never the same port twice in one test process.
+  for (let tries = 0; tries < 200; tries++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (handedOut.has(port)) continue;
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+    } catch {
+      continue;
+    }
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error("no free port in 20000-31999 on 127.0.0.1");
 }
+const handedOut = new Set<number>();
 
 /** `deno run` arguments for `qts serve --config <ini>` with the permissions an operator grants. */
 export function serveArgs(ini: string, args: string[] = []): string[] {
