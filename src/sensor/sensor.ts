@@ -441,7 +441,8 @@ export class Sensor {
         previous?.(cmd, json);
         bans.apply(cmd);
       };
-    } else void bans.follow(settings.bansFrom, settings.bansApi);
+    }
+    // With `bans_from`, the proxy's start follows the remote sensor and waits for its bans.
     this.#proxy = new ProxyServer({
       settings,
       metrics: this.metrics,

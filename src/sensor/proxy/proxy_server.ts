@@ -110,7 +110,7 @@ export class ProxyServer {
   async start(): Promise<void> {
     const s = this.#o.settings;
     for (const pool of this.pools.values()) pool.start();
-    if (s.bansFrom !== "" && !this.#o.bans) await this.#firstBans(s.bansFrom, s.bansApi);
+    if (s.bansFrom !== "") await this.#firstBans(s.bansFrom, s.bansApi);
     try {
       for (const l of this.listeners) await l.start();
     } catch (error) {

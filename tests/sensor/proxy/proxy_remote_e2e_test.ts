@@ -91,6 +91,45 @@ servers = 127.0.0.1:${p.up}
         "one resync from GET /bans at start",
       );
 
+      // `qts serve` with an in-process proxy that follows the remote sensor (`bans_from`)
+      // loads its bans before listening, too.
+      const edgePorts = await sensorIni(dir, "edge", FLOOD_DOMAIN);
+      const edgeWeb = freePort();
+      await Deno.writeTextFile(
+        edgePorts.ini,
+        (await Deno.readTextFile(edgePorts.ini)) +
+          `[proxy]
+enabled = true
+trusted_proxies = 127.0.0.1
+bans_from = tcp://127.0.0.1:${sensorPorts.outbound}
+bans_api = http://127.0.0.1:${sensorPorts.api}
+[proxy:http:web]
+listen = 127.0.0.1:${edgeWeb}
+pool = web
+[proxy:pool:web]
+servers = 127.0.0.1:${p.up}
+`,
+      );
+      const edge = await startSensor(edgePorts.ini);
+      try {
+        const first = await fetch(`http://127.0.0.1:${edgeWeb}/`, {
+          headers: { "x-forwarded-for": "192.0.2.66" },
+        });
+        await first.body?.cancel();
+        assert.equal(first.status, 403, "the in-process proxy refuses from its first request");
+        const edgeMetrics = await (await fetch(`${edge.api}/metrics`)).text();
+        assert.equal(metricValue(edgeMetrics, 'qts_proxy_ban_resyncs_total{result="ok"}'), 1);
+        // Loaded before it listened, not raced by the first client.
+        const order = edge.logs.map((l) => l.msg);
+        const loaded = order.indexOf("bans loaded from the sensor");
+        assert.ok(
+          loaded >= 0 && loaded < order.indexOf("qts proxy listening"),
+          JSON.stringify(order),
+        );
+      } finally {
+        await edge.stop();
+      }
+
       // Lifting the ban at the sensor (DELETE /bans/...) reaches the proxy as a `del`.
       await outboundSubscribed(sensor.api);
       const del = await fetch(`${sensor.api}/bans/8984/192.0.2.66`, { method: "DELETE" });
