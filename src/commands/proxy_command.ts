@@ -37,7 +37,7 @@ export async function proxyCommand(args: string[]): Promise<number> {
   const settings = await readSettings(parsed.values.config, startLog);
   if (settings === undefined) return 2;
   const log = createLogger({ level: settings.log_level });
-  const { parseProxySettings } = await import("../sensor/proxy/proxy_settings.ts");
+  const { parseHostPort, parseProxySettings } = await import("../sensor/proxy/proxy_settings.ts");
   const { settings: proxy, problems } = parseProxySettings(settings, parsed.values.config);
   for (const p of problems) {
     log.log(p.severity === "error" ? "error" : "warn", `invalid settings: ${formatProblem(p)}`, {
@@ -90,10 +90,8 @@ export async function proxyCommand(args: string[]): Promise<number> {
     });
     await server.start();
     if (proxy.api !== "") {
-      const [hostname, port] = [
-        proxy.api.slice(0, proxy.api.lastIndexOf(":")).replace(/^\[|\]$/g, ""),
-        Number(proxy.api.slice(proxy.api.lastIndexOf(":") + 1)),
-      ];
+      // Checked by the settings parser: always host:port here.
+      const { hostname, port } = parseHostPort(proxy.api)!;
       const s = server;
       const ready = Promise.withResolvers<void>();
       api = Deno.serve({ hostname, port, onListen: () => ready.resolve() }, (req) => {
