@@ -12,14 +12,18 @@ export class IoTimeout extends Error {
 export type Socket = Pick<Deno.Conn, "read" | "write" | "close">;
 
 const BUFFER = 64 * 1024;
-// Time limits are checked by one sweep for every socket, not a timer per read: arming one is
-// then a field write on the hot path. A limit fires up to SWEEP_MS late.
+// Time limits are checked by one sweep for every socket, not a timer per read, and armed
+// against the sweep's clock, not a clock read: arming one is a field write on the hot path.
+// That clock is up to SWEEP_MS old, so a limit is due SWEEP_MS after the time asked: it never
+// fires early, and up to 2 × SWEEP_MS late.
 const SWEEP_MS = 100;
 const armed = new Set<ConnIo>();
 let sweeper: ReturnType<typeof setInterval> | undefined;
+/** Date.now() at the last sweep (or when the sweeper started). */
+let clock = 0;
 
 function sweep(): void {
-  const now = Date.now();
+  const now = clock = Date.now();
   for (const io of armed) io.expire(now);
   if (armed.size === 0 && sweeper !== undefined) {
     clearInterval(sweeper);
@@ -27,9 +31,14 @@ function sweep(): void {
   }
 }
 
-function watch(io: ConnIo): void {
+/** Watches `io` and returns when a limit of `ms` armed now is due. */
+function watch(io: ConnIo, ms: number): number {
   armed.add(io);
-  sweeper ??= setInterval(sweep, SWEEP_MS);
+  if (sweeper === undefined) {
+    clock = Date.now();
+    sweeper = setInterval(sweep, SWEEP_MS);
+  }
+  return clock + ms + SWEEP_MS;
 }
 
 /**
@@ -53,6 +62,8 @@ export class ConnIo {
   writeTimeout = 0;
   #out = new Uint8Array(BUFFER);
   #outLen = 0;
+  /** The last head read, copied out of `buf` so it outlives the reads after it. */
+  #head = new Uint8Array(1024);
   /** When the current read or write must end (ms), and its limit's name; 0 = none. */
   #opAt = 0;
   #opKind = "";
@@ -91,9 +102,8 @@ export class ConnIo {
 
   #arm(ms: number, kind: string): void {
     if (ms <= 0) return;
-    this.#opAt = Date.now() + ms;
+    this.#opAt = watch(this, ms);
     this.#opKind = kind;
-    watch(this);
   }
 
   /** Closes the socket when a limit has passed at `now` (the sweep calls it). */
@@ -113,9 +123,8 @@ export class ConnIo {
 
   /** Closes the socket unless {@linkcode ConnIo.clearDeadline} comes within `ms` (0 = none). */
   setDeadline(ms: number, kind: string): void {
-    this.#deadlineAt = ms > 0 ? Date.now() + ms : 0;
+    this.#deadlineAt = ms > 0 ? watch(this, ms) : 0;
     this.#deadlineKind = kind;
-    if (ms > 0) watch(this);
   }
 
   clearDeadline(): void {
@@ -166,32 +175,41 @@ export class ConnIo {
 
   /**
    * The next head (through CRLFCRLF), consumed from the buffer; null at a clean end of stream
-   * before any byte of it. Throws HeadError 431 past `max` bytes and 400 on a stream that ends
+   * before any byte of it. The bytes stay valid until the next `readHead` on this connection
+   * (one buffer, reused: a head costs no allocation). Throws HeadError 431 past `max` bytes and 400 on a stream that ends
    * inside a head.
    */
   async readHead(max: number): Promise<Uint8Array | null> {
     // Bytes after `start` already scanned (headEnd looks back across the boundary itself).
     let scanned = 0;
     for (;;) {
-      const at = headEnd(this.buf, this.end, this.start + scanned, this.start);
-      if (at >= 0) {
-        if (at - this.start > max) {
-          throw new HeadError(`head is larger than ${max} bytes`, 431, "header_too_large");
-        }
-        const head = this.buf.slice(this.start, at);
-        this.start = at;
-        return head;
-      }
-      const have = this.end - this.start;
-      if (have > max) {
-        throw new HeadError(`head is larger than ${max} bytes`, 431, "header_too_large");
-      }
-      scanned = have;
+      const head = this.#headAt(headEnd(this.buf, this.end, this.start + scanned, this.start), max);
+      if (head) return head;
+      scanned = this.end - this.start;
       if (!(await this.fill())) {
-        if (have === 0) return null;
+        if (scanned === 0) return null;
         throw new HeadError("stream ended inside a head", 400, "truncated_head");
       }
     }
+  }
+
+  /**
+   * {@linkcode ConnIo.readHead} when the head is buffered already (no promise), else
+   * undefined.
+   */
+  takeHead(max: number): Uint8Array | undefined {
+    return this.#headAt(headEnd(this.buf, this.end, this.start, this.start), max);
+  }
+
+  /** The head ending at `at` (-1: not buffered yet), consumed; 431 when it passes `max`. */
+  #headAt(at: number, max: number): Uint8Array | undefined {
+    const n = at < 0 ? this.end - this.start : at - this.start;
+    if (n > max) throw new HeadError(`head is larger than ${max} bytes`, 431, "header_too_large");
+    if (at < 0) return undefined;
+    if (n > this.#head.length) this.#head = new Uint8Array(Math.max(n, this.#head.length * 2));
+    this.#head.set(this.buf.subarray(this.start, at));
+    this.start = at;
+    return this.#head.subarray(0, n);
   }
 
   /** Takes up to `n` buffered bytes (a view valid until the next read). */
@@ -202,17 +220,58 @@ export class ConnIo {
     return out;
   }
 
-  /** Queues bytes for the peer (copied: the caller may reuse its buffer). */
-  async write(bytes: Uint8Array): Promise<void> {
-    if (this.#outLen + bytes.length > this.#out.length) {
-      await this.flush();
-      if (bytes.length > this.#out.length) {
-        await this.#send(bytes);
-        return;
-      }
+  /**
+   * Queues bytes for the peer (copied: the caller may reuse its buffer). Returns a promise only
+   * when the queue had to be sent first, so the common case costs no promise.
+   */
+  write(bytes: Uint8Array): Promise<void> | undefined {
+    if (this.#outLen + bytes.length <= this.#out.length) {
+      this.#out.set(bytes, this.#outLen);
+      this.#outLen += bytes.length;
+      return;
     }
+    return this.#writeLater(bytes);
+  }
+
+  async #writeLater(bytes: Uint8Array): Promise<void> {
+    await this.flush();
+    if (bytes.length > this.#out.length) await this.#send(bytes);
+    else {
+      this.#out.set(bytes, 0);
+      this.#outLen = bytes.length;
+    }
+  }
+
+  /**
+   * Makes room in the queue for `n` bytes that {@linkcode ConnIo.put} and
+   * {@linkcode ConnIo.putText} then add (a head being built); a promise only when the queue
+   * had to be sent first. The queue grows for a head larger than it.
+   */
+  reserve(n: number): Promise<void> | undefined {
+    if (this.#outLen + n <= this.#out.length) return;
+    return this.#reserveLater(n);
+  }
+
+  async #reserveLater(n: number): Promise<void> {
+    await this.flush();
+    if (n > this.#out.length) this.#out = new Uint8Array(Math.max(n, this.#out.length * 2));
+  }
+
+  /** Adds bytes to the queue, in room made by {@linkcode ConnIo.reserve}. */
+  put(bytes: Uint8Array): void {
     this.#out.set(bytes, this.#outLen);
     this.#outLen += bytes.length;
+  }
+
+  /**
+   * Adds text to the queue, one byte a character (ISO-8859-1: heads are parsed that way), in
+   * room made by {@linkcode ConnIo.reserve}.
+   */
+  putText(text: string): void {
+    const out = this.#out;
+    let at = this.#outLen;
+    for (let i = 0; i < text.length; i++) out[at++] = text.charCodeAt(i);
+    this.#outLen = at;
   }
 
   /**

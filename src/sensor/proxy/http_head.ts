@@ -15,6 +15,9 @@ export interface HeaderField {
   /** Lower-cased name, for lookups. */
   lower: string;
   value: string;
+  /** Byte offsets in the head: where the line starts and where its trimmed value ends. */
+  from: number;
+  to: number;
 }
 
 /** How a message body is delimited. */
@@ -37,8 +40,12 @@ export interface RequestHead {
   keepAlive: boolean;
   /** `Upgrade: websocket` with `Connection: upgrade` on a GET. */
   websocket: boolean;
+  /** The Connection header's tokens, lower-cased (the hop-by-hop headers it names). */
+  connection: string[];
   /** Bytes of the head, CRLFCRLF included. */
   length: number;
+  /** The head's bytes, which {@linkcode HeaderField} offsets point into. */
+  raw: Uint8Array;
 }
 
 /** A parsed response head. */
@@ -49,7 +56,9 @@ export interface ResponseHead {
   headers: HeaderField[];
   framing: BodyFraming;
   keepAlive: boolean;
+  connection: string[];
   length: number;
+  raw: Uint8Array;
 }
 
 /** Why a head was refused; the status a client gets for it. */
@@ -64,12 +73,14 @@ export class HeadError extends SyntaxError {
   }
 }
 
-const latin1 = new TextDecoder("latin1");
-
-// RFC 9110 token characters.
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-// Field values: visible ASCII, obs-text, space and tab; no other control characters.
-const VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+// Byte classes (RFC 9110): token characters, and what a field value may hold (visible ASCII,
+// obs-text, space and tab; no other control character).
+const TOKEN_BYTE = new Uint8Array(256);
+const VALUE_BYTE = new Uint8Array(256);
+for (let c = 0; c < 256; c++) {
+  TOKEN_BYTE[c] = /[!#$%&'*+\-.^_`|~0-9A-Za-z]/.test(String.fromCharCode(c)) ? 1 : 0;
+  VALUE_BYTE[c] = c === 9 || (c >= 0x20 && c !== 0x7f) ? 1 : 0;
+}
 // Request targets: origin-form, absolute-form, authority-form or "*"; no spaces or controls.
 const TARGET = /^[\x21-\x7e\x80-\xff]+$/;
 // Request methods as nginx takes them (it refuses lower case and digits, which RFC tokens allow).
@@ -91,26 +102,63 @@ export function headEnd(buf: Uint8Array, end: number, from = 0, start = 0): numb
   return -1;
 }
 
-function lines(head: Uint8Array, kind: string): string[] {
-  const text = latin1.decode(head);
-  // The head ends in an empty line (headEnd found it); lines end in CRLF or LF, never CR alone.
-  const parts = text.replace(/\r?\n\r?\n$/, "").split(/\r?\n/);
-  for (let i = 0; i < parts.length; i++) {
-    const line = parts[i]!;
-    if (line.includes("\r")) {
+/**
+ * The head as text, one character per byte (ISO-8859-1), so a byte offset is a string offset
+ * and a value written back byte by byte is the value received.
+ */
+function latin1(head: Uint8Array): string {
+  const step = 8192;
+  if (head.length <= step) return String.fromCharCode.apply(null, head as unknown as number[]);
+  let out = "";
+  for (let i = 0; i < head.length; i += step) {
+    out += String.fromCharCode.apply(null, head.subarray(i, i + step) as unknown as number[]);
+  }
+  return out;
+}
+
+/**
+ * The head's lines as [start, end) byte pairs, line ends and the closing empty line left out.
+ * Lines end in CRLF or LF, never CR alone.
+ */
+function lines(head: Uint8Array, kind: string): number[] {
+  // Drop the empty line that closes the head (headEnd found it): \r?\n\r?\n at the end.
+  let stop = head.length;
+  if (stop > 0 && head[stop - 1] === 10) {
+    stop--;
+    if (stop > 0 && head[stop - 1] === 13) stop--;
+    if (stop > 0 && head[stop - 1] === 10) {
+      stop--;
+      if (stop > 0 && head[stop - 1] === 13) stop--;
+    }
+  }
+  const out: number[] = [];
+  let start = 0;
+  for (;;) {
+    // One pass a line: where it ends, and any CR inside it (a CR is only allowed before LF).
+    let i = start;
+    let cr = -1;
+    while (i < stop && head[i] !== 10) {
+      if (head[i] === 13 && cr < 0) cr = i;
+      i++;
+    }
+    let end = i;
+    if (i < stop && end > start && head[end - 1] === 13) end--;
+    if (cr >= 0 && cr < end) {
       throw new HeadError(`${kind} head has a bare CR`, 400, "bad_line_ending");
     }
-    if (line.length + 2 > MAX_LINE) {
-      throw i === 0
+    if (end - start + 2 > MAX_LINE) {
+      throw out.length === 0
         ? new HeadError(`${kind} line is longer than ${MAX_LINE} bytes`, 414, "line_too_long")
         : new HeadError(
-          `${kind} header line ${i} is longer than ${MAX_LINE} bytes`,
+          `${kind} header line ${out.length / 2} is longer than ${MAX_LINE} bytes`,
           431,
           "line_too_long",
         );
     }
+    out.push(start, end);
+    if (i >= stop) return out;
+    start = i + 1;
   }
-  return parts;
 }
 
 /**
@@ -145,30 +193,43 @@ function validHost(host: string): boolean {
   return end > 0;
 }
 
-function parseFields(parts: string[], kind: string): HeaderField[] {
+function parseFields(
+  head: Uint8Array,
+  text: string,
+  at: number[],
+  kind: string,
+): HeaderField[] {
   const headers: HeaderField[] = [];
-  for (let i = 1; i < parts.length; i++) {
-    const line = parts[i]!;
-    if (line === "") {
+  for (let k = 2; k < at.length; k += 2) {
+    const i = k / 2;
+    const from = at[k]!;
+    const end = at[k + 1]!;
+    if (from === end) {
       throw new HeadError(`${kind} head has an empty line before its end`, 400, "bad_header");
     }
-    if (line[0] === " " || line[0] === "\t") {
+    if (head[from] === 32 || head[from] === 9) {
       throw new HeadError(`${kind} header line ${i} is folded (obs-fold)`, 400, "obs_fold");
     }
-    const colon = line.indexOf(":");
-    const name = colon > 0 ? line.slice(0, colon) : "";
-    if (!TOKEN.test(name)) {
+    let colon = from;
+    while (colon < end && TOKEN_BYTE[head[colon]!] === 1) colon++;
+    if (colon === from || colon === end || head[colon] !== 58) {
       throw new HeadError(
         `${kind} header line ${i} has no valid name before ":"`,
         400,
         "bad_header",
       );
     }
-    const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, "");
-    if (!VALUE.test(value)) {
-      throw new HeadError(`${kind} header "${name}" has a control character`, 400, "bad_header");
+    let vs = colon + 1;
+    let ve = end;
+    while (vs < ve && (head[vs] === 32 || head[vs] === 9)) vs++;
+    while (ve > vs && (head[ve - 1] === 32 || head[ve - 1] === 9)) ve--;
+    const name = text.slice(from, colon);
+    for (let j = vs; j < ve; j++) {
+      if (VALUE_BYTE[head[j]!] === 0) {
+        throw new HeadError(`${kind} header "${name}" has a control character`, 400, "bad_header");
+      }
     }
-    headers.push({ name, lower: name.toLowerCase(), value });
+    headers.push({ name, lower: name.toLowerCase(), value: text.slice(vs, ve), from, to: ve });
   }
   return headers;
 }
@@ -259,17 +320,17 @@ function version(text: string, kind: string): 0 | 1 {
   );
 }
 
-function keepAliveOf(headers: HeaderField[], minor: 0 | 1): boolean {
-  const connection = headerTokens(headers, "connection");
+function keepAliveOf(connection: string[], minor: 0 | 1): boolean {
   if (connection.includes("close")) return false;
   return minor === 1 || connection.includes("keep-alive");
 }
 
 /** Parses a request head (`head` ends with CRLFCRLF). Throws {@linkcode HeadError}. */
 export function parseRequestHead(head: Uint8Array): RequestHead {
-  const parts = lines(head, "request");
+  const at = lines(head, "request");
+  const text = latin1(head);
   // Spaces between the parts may repeat and trail (nginx takes them; the line is rewritten).
-  const first = parts[0]!.replace(/ +$/, "").split(/ +/);
+  const first = text.slice(at[0], at[1]).replace(/ +$/, "").split(/ +/);
   if (first.length !== 3) {
     throw new HeadError("request line is not METHOD SP target SP version", 400, "bad_request_line");
   }
@@ -281,31 +342,36 @@ export function parseRequestHead(head: Uint8Array): RequestHead {
     throw new HeadError("request target is empty or has a control character", 400, "bad_target");
   }
   const minor = version(ver, "request");
-  const headers = parseFields(parts, "request");
-  const hosts = headers.filter((h) => h.lower === "host");
-  if (hosts.length > 1 || (minor === 1 && hosts.length === 0)) {
-    throw new HeadError(`request has ${hosts.length} Host headers`, 400, "bad_host");
+  const headers = parseFields(head, text, at, "request");
+  let hosts = 0;
+  let host = "";
+  for (const h of headers) {
+    if (h.lower === "host") {
+      hosts++;
+      host = h.value;
+    }
   }
-  if (hosts.length === 1 && !validHost(hosts[0]!.value)) {
-    throw new HeadError(
-      `request Host "${hosts[0]!.value.slice(0, 40)}" is invalid`,
-      400,
-      "bad_host",
-    );
+  if (hosts > 1 || (minor === 1 && hosts === 0)) {
+    throw new HeadError(`request has ${hosts} Host headers`, 400, "bad_host");
+  }
+  if (hosts === 1 && !validHost(host)) {
+    throw new HeadError(`request Host "${host.slice(0, 40)}" is invalid`, 400, "bad_host");
   }
   const framing = framingOf(headers, minor, "request") ?? { kind: "none" };
-  const upgrade = headerTokens(headers, "upgrade");
-  const websocket = method === "GET" && minor === 1 && upgrade.includes("websocket") &&
-    headerTokens(headers, "connection").includes("upgrade");
+  const connection = headerTokens(headers, "connection");
+  const websocket = method === "GET" && minor === 1 && connection.includes("upgrade") &&
+    headerTokens(headers, "upgrade").includes("websocket");
   return {
     method,
     target,
     minor,
     headers,
     framing,
-    keepAlive: keepAliveOf(headers, minor),
+    keepAlive: keepAliveOf(connection, minor),
     websocket,
+    connection,
     length: head.length,
+    raw: head,
   };
 }
 
@@ -314,26 +380,29 @@ export function parseRequestHead(head: Uint8Array): RequestHead {
  * until the connection closes, except where it has no body at all (HEAD, 1xx, 204, 304).
  */
 export function parseResponseHead(head: Uint8Array, method: string): ResponseHead {
-  const parts = lines(head, "response");
-  const line = parts[0]!;
-  const m = /^(HTTP\/1\.[01]) ([1-9]\d\d)(?: (.*))?$/.exec(line);
+  const at = lines(head, "response");
+  const text = latin1(head);
+  const m = /^(HTTP\/1\.[01]) ([1-9]\d\d)(?: (.*))?$/.exec(text.slice(at[0], at[1]));
   // A status under 100 would pass as an interim response and be sent on to the client.
   if (!m) throw new HeadError("upstream status line is malformed", 502, "bad_status_line");
   const minor = version(m[1]!, "upstream");
   const status = Number(m[2]);
-  const headers = parseFields(parts, "upstream");
+  const headers = parseFields(head, text, at, "upstream");
   let framing = framingOf(headers, minor, "upstream");
   if (method === "HEAD" || status < 200 || status === 204 || status === 304) {
     framing = { kind: "none" };
   }
   framing ??= { kind: "close" };
+  const connection = headerTokens(headers, "connection");
   return {
     minor,
     status,
     reason: m[3] ?? "",
     headers,
     framing,
-    keepAlive: framing.kind !== "close" && keepAliveOf(headers, minor),
+    keepAlive: framing.kind !== "close" && keepAliveOf(connection, minor),
+    connection,
     length: head.length,
+    raw: head,
   };
 }

@@ -4,7 +4,6 @@ import { connectUpstream } from "./connect_upstream.ts";
 import {
   type HeaderField,
   HeadError,
-  headerTokens,
   headerValue,
   parseRequestHead,
   parseResponseHead,
@@ -86,34 +85,52 @@ function errorResponse(status: number, keepAlive = false): Uint8Array {
   );
 }
 
-function dropped(headers: readonly HeaderField[], base: Set<string>): Set<string> {
-  const out = new Set(base);
-  for (const token of headerTokens(headers, "connection")) out.add(token);
-  return out;
+const CRLF = ascii.encode("\r\n");
+const CONTINUE = ascii.encode("HTTP/1.1 100 Continue\r\n\r\n");
+
+/**
+ * Room to reserve for a head rewritten from `raw`: its bytes, a CR for each line that ended in
+ * a bare LF, and the lines added (`extra` bytes of values, 256 of names and fixed text).
+ */
+function headRoom(raw: Uint8Array, fields: number, extra: number): number {
+  return raw.length + 2 * fields + extra + 256;
 }
 
-/** The request head as the upstream gets it. */
-function upstreamRequest(
+/**
+ * Queues the request head as the upstream gets it: the client's header lines copied byte for
+ * byte, less the hop-by-hop and forwarding ones, then the proxy's own.
+ */
+async function writeUpstreamRequest(
+  up: ConnIo,
   head: RequestHead,
   upstream: PickedUpstream,
   forwardedFor: string,
   client: string,
   tls: boolean,
-): Uint8Array {
-  const drop = dropped(head.headers, REQUEST_DROP);
-  let out = `${head.method} ${head.target} HTTP/1.${head.minor}\r\n`;
+): Promise<void> {
+  const raw = head.raw;
+  const room = up.reserve(
+    headRoom(
+      raw,
+      head.headers.length,
+      upstream.address.length + forwardedFor.length + client.length,
+    ),
+  );
+  if (room) await room;
+  up.putText(`${head.method} ${head.target} HTTP/1.${head.minor}\r\n`);
   let via = "";
   let host = false;
   for (const h of head.headers) {
-    if (drop.has(h.lower)) continue;
+    if (REQUEST_DROP.has(h.lower) || head.connection.includes(h.lower)) continue;
     if (h.lower === "via") {
       via = via === "" ? h.value : `${via}, ${h.value}`;
       continue;
     }
     if (h.lower === "host") host = true;
-    out += `${h.name}: ${h.value}\r\n`;
+    up.put(raw.subarray(h.from, h.to));
+    up.put(CRLF);
   }
-  if (!host) out += `Host: ${upstream.address}\r\n`;
+  let out = host ? "" : `Host: ${upstream.address}\r\n`;
   out += `X-Forwarded-For: ${forwardedFor}\r\nX-Real-IP: ${client}\r\n` +
     `X-Forwarded-Proto: ${tls ? "https" : "http"}\r\n` +
     `Via: ${via === "" ? "" : `${via}, `}1.${head.minor} qts\r\n`;
@@ -122,42 +139,57 @@ function upstreamRequest(
   else if (head.minor === 0) {
     out += head.keepAlive ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
   }
-  return ascii.encode(`${out}\r\n`);
+  up.putText(`${out}\r\n`);
 }
 
 /**
- * The response head as the client gets it. An HTTP/1.0 client assumes the connection closes
- * unless told `keep-alive` (`minor` 0 and not `close`), as nginx tells it.
+ * Queues the response head as the client gets it. An HTTP/1.0 client assumes the connection
+ * closes unless told `keep-alive` (`minor` 0 and not `close`), as nginx tells it.
  */
-function clientResponse(
+async function writeClientResponse(
+  io: ConnIo,
   res: ResponseHead,
   close: boolean,
   upgrade: boolean,
   minor: 0 | 1 = 1,
-): Uint8Array {
-  const drop = dropped(res.headers, RESPONSE_DROP);
-  let out = `HTTP/1.1 ${res.status} ${res.reason}\r\n`;
+): Promise<void> {
+  const raw = res.raw;
+  const upgradeTo = upgrade ? headerValue(res.headers, "upgrade") ?? "" : "";
+  const room = io.reserve(headRoom(raw, res.headers.length, res.reason.length + upgradeTo.length));
+  if (room) await room;
+  io.putText(`HTTP/1.1 ${res.status} ${res.reason}\r\n`);
   for (const h of res.headers) {
-    if (drop.has(h.lower)) continue;
-    out += `${h.name}: ${h.value}\r\n`;
+    if (RESPONSE_DROP.has(h.lower) || res.connection.includes(h.lower)) continue;
+    io.put(raw.subarray(h.from, h.to));
+    io.put(CRLF);
   }
-  if (upgrade) out += `Connection: upgrade\r\nUpgrade: ${headerValue(res.headers, "upgrade")}\r\n`;
-  else if (close) out += "Connection: close\r\n";
-  else if (minor === 0) out += "Connection: keep-alive\r\n";
-  return ascii.encode(`${out}\r\n`);
+  io.putText(
+    upgrade
+      ? `Connection: upgrade\r\nUpgrade: ${upgradeTo}\r\n\r\n`
+      : close
+      ? "Connection: close\r\n\r\n"
+      : minor === 0
+      ? "Connection: keep-alive\r\n\r\n"
+      : "\r\n",
+  );
 }
 
 /**
  * Drops CR and LF bytes before a request line (RFC 9112 §2.2; nginx does the same), e.g. the
- * CRLF an old client sends after a POST body; false when the stream ends first. Runs under the
+ * CRLF an old client sends after a POST body; true when another byte is buffered.
+ */
+function skipLineEnds(io: ConnIo): boolean {
+  while (io.start < io.end && (io.buf[io.start] === 13 || io.buf[io.start] === 10)) io.start++;
+  return io.start < io.end;
+}
+
+/**
+ * {@linkcode skipLineEnds} across reads; false when the stream ends first. Runs under the
  * header deadline, so a client cannot stay connected by sending only line ends.
  */
 async function skipEmptyLines(io: ConnIo): Promise<boolean> {
-  for (;;) {
-    while (io.start < io.end && (io.buf[io.start] === 13 || io.buf[io.start] === 10)) io.start++;
-    if (io.start < io.end) return true;
-    if (!(await io.fill())) return false;
-  }
+  while (!skipLineEnds(io)) if (!(await io.fill())) return false;
+  return true;
 }
 
 /** Reads a response head, forwarding interim 1xx ones (except 101) to the client. */
@@ -172,7 +204,7 @@ async function readResponse(
     const res = parseResponseHead(raw, method);
     if (res.status >= 200 || res.status === 101) return res;
     // 100 Continue was answered by us already; other interim responses go through.
-    if (res.status !== 100) await client.write(clientResponse(res, false, false));
+    if (res.status !== 100) await writeClientResponse(client, res, false, false);
   }
 }
 
@@ -210,8 +242,9 @@ export class HttpProxy extends ProxyListener {
         }
         io.readTimeout = 0;
         io.setDeadline(ctx.limits.headerTimeoutMs, "header");
-        if (!(await skipEmptyLines(io))) return;
-        const raw = await io.readHead(ctx.limits.maxHeaderBytes);
+        if (!skipLineEnds(io) && !(await skipEmptyLines(io))) return;
+        const raw = io.takeHead(ctx.limits.maxHeaderBytes) ??
+          await io.readHead(ctx.limits.maxHeaderBytes);
         io.clearDeadline();
         if (raw === null) return;
         const head = parseRequestHead(raw);
@@ -386,10 +419,9 @@ export class HttpProxy extends ProxyListener {
     };
     try {
       const expect = headerValue(head.headers, "expect")?.toLowerCase() === "100-continue";
-      const headBytes = upstreamRequest(head, upstream!, forwardedFor, client, a.cipher !== "");
-      await up.write(headBytes);
+      await writeUpstreamRequest(up, head, upstream!, forwardedFor, client, a.cipher !== "");
       if (expect && hasBody) {
-        await io.write(ascii.encode("HTTP/1.1 100 Continue\r\n\r\n"));
+        await io.write(CONTINUE);
         await io.flush();
       }
       io.readTimeout = ctx.limits.bodyTimeoutMs;
@@ -443,7 +475,7 @@ export class HttpProxy extends ProxyListener {
           up.close();
           return false;
         }
-        await io.write(clientResponse(res, false, true));
+        await writeClientResponse(io, res, false, true);
         await io.flush();
         const end = await tunnel(io, up, ctx.limits.tunnelIdleMs);
         ctx.metrics.tunnel(name, end);
@@ -453,7 +485,7 @@ export class HttpProxy extends ProxyListener {
       // whose end they can tell (no chunked in 1.0; an upstream asked in 1.0 sends none).
       const close = !head.keepAlive || res.framing.kind === "close" ||
         (head.minor === 0 && res.framing.kind === "chunked");
-      await io.write(clientResponse(res, close, false, head.minor));
+      await writeClientResponse(io, res, close, false, head.minor);
       try {
         await pipeBody(up, io, res.framing);
         await io.flush();

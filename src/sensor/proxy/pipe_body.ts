@@ -79,10 +79,25 @@ async function pipeChunked(from: ConnIo, to: ConnIo): Promise<number> {
 
 /**
  * Copies one message body from `from` to `to` as its framing says, streaming (never more than
- * a buffer held). Returns the payload bytes copied. Throws {@linkcode BodyError}, or the
- * sockets' errors and timeouts.
+ * a buffer held). Returns the payload bytes copied; a plain number when the body was buffered
+ * whole (a small response costs no promise). Throws {@linkcode BodyError}, or the sockets'
+ * errors and timeouts.
  */
-export async function pipeBody(from: ConnIo, to: ConnIo, framing: BodyFraming): Promise<number> {
+export function pipeBody(
+  from: ConnIo,
+  to: ConnIo,
+  framing: BodyFraming,
+): Promise<number> | number {
+  if (framing.kind === "none") return 0;
+  if (framing.kind === "length" && from.buffered >= framing.length) {
+    const n = framing.length;
+    const queued = to.write(from.take(n));
+    return queued ? queued.then(() => n) : n;
+  }
+  return pipeStreaming(from, to, framing);
+}
+
+async function pipeStreaming(from: ConnIo, to: ConnIo, framing: BodyFraming): Promise<number> {
   switch (framing.kind) {
     case "none":
       return 0;

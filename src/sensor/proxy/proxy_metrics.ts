@@ -11,6 +11,8 @@ type Counter = { value: number };
 export class ProxyMetrics {
   readonly metrics: Metrics;
   readonly #cache = new Map<string, Counter>();
+  /** Per listener, its request counters by status class (the per-request path). */
+  readonly #requests = new Map<string, Counter[]>();
 
   constructor(metrics: Metrics) {
     this.metrics = metrics;
@@ -34,10 +36,17 @@ export class ProxyMetrics {
 
   /** A proxied HTTP request answered, by status class. */
   request(listener: string, status: number): void {
-    this.#counter("qts_proxy_requests_total", "HTTP requests answered, by status class", {
-      listener,
-      class: `${Math.floor(status / 100)}xx`,
-    }).value++;
+    let byClass = this.#requests.get(listener);
+    if (!byClass) {
+      byClass = [];
+      this.#requests.set(listener, byClass);
+    }
+    const c = Math.min(9, Math.max(0, Math.floor(status / 100)));
+    (byClass[c] ??= this.#counter(
+      "qts_proxy_requests_total",
+      "HTTP requests answered, by status class",
+      { listener, class: `${c}xx` },
+    )).value++;
   }
 
   /** A client refused: `banned`, `per_ip_limit`, `proxy_protocol`, `no_upstream`. */
