@@ -2,7 +2,6 @@ import { clientAddress } from "./client_address.ts";
 import { type ConnIo, IoTimeout } from "./conn_io.ts";
 import { connectUpstream } from "./connect_upstream.ts";
 import {
-  type HeaderField,
   HeadError,
   headerValue,
   parseRequestHead,
