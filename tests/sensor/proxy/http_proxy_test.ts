@@ -594,3 +594,62 @@ Deno.test("HttpProxy keeps an HTTP/1.0 client's connection alive when it asks, a
     await a.server.shutdown();
   }
 });
+
+Deno.test("HttpProxy passes header bytes through as sent (obs-text, bare-LF lines) and drops what Connection names", async () => {
+  const latin1 = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
+  const text = (b: Uint8Array) => String.fromCharCode(...b);
+  // A raw upstream: keeps the head it got, answers with obs-text and a hop-by-hop header.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const got = Promise.withResolvers<string>();
+  (async () => {
+    const conn = await listener.accept();
+    const buf = new Uint8Array(4096);
+    let head = "";
+    while (!head.includes("\r\n\r\n")) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      head += text(buf.subarray(0, n));
+    }
+    got.resolve(head);
+    await conn.write(latin1(
+      "HTTP/1.1 200 OK\r\nX-Reply: caf\xe9 \x80\x9f\r\nConnection: keep-alive, X-Hop\r\n" +
+        "X-Hop: 1\r\nContent-Length: 2\r\n\r\nok",
+    ));
+    conn.close();
+  })();
+  const proxy = await startProxy(ini([`127.0.0.1:${(listener.addr as Deno.NetAddr).port}`]));
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: proxy.port("web") });
+    // A proxy that mangles the head can leave both sides waiting: fail instead of hanging.
+    const stuck = setTimeout(() => {
+      conn.close();
+      got.resolve("(no head within 5 s)");
+    }, 5000);
+    await conn.write(latin1(
+      "GET /caf\xe9 HTTP/1.1\nHost: x\nX-Name: caf\xe9 \x80\x9f  \nConnection: close, X-Drop\n" +
+        "X-Drop: 1\n\n",
+    ));
+    let reply = "";
+    const buf = new Uint8Array(4096);
+    try {
+      for (;;) {
+        const n = await conn.read(buf);
+        if (n === null) break;
+        reply += text(buf.subarray(0, n));
+      }
+      conn.close();
+    } catch { /* closed by the timer */ }
+    const head = await got.promise;
+    clearTimeout(stuck);
+    assert.match(head, /^GET \/caf\xe9 HTTP\/1\.1\r\n/);
+    assert.ok(head.includes("\r\nX-Name: caf\xe9 \x80\x9f\r\n"), JSON.stringify(head));
+    assert.ok(!/x-drop/i.test(head), "a header the client's Connection names is hop-by-hop");
+    assert.ok(head.includes("\r\nHost: x\r\n"));
+    assert.ok(reply.includes("\r\nX-Reply: caf\xe9 \x80\x9f\r\n"), JSON.stringify(reply));
+    assert.ok(!/x-hop/i.test(reply), "a header the upstream's Connection names is hop-by-hop");
+    assert.ok(reply.endsWith("\r\n\r\nok"));
+  } finally {
+    await proxy.close();
+    listener.close();
+  }
+});
