@@ -283,18 +283,18 @@ export class ConnIo {
     await this.#send(bytes);
   }
 
-  /** Sends every queued byte. */
-  async flush(): Promise<void> {
+  /** Sends every queued byte (a promise only when there were some). */
+  flush(): Promise<void> | undefined {
     if (this.#outLen === 0) return;
     const n = this.#outLen;
     this.#outLen = 0;
-    await this.#send(this.#out.subarray(0, n));
+    return this.#send(this.#out.subarray(0, n));
   }
 
   async #send(bytes: Uint8Array): Promise<void> {
     this.#arm(this.writeTimeout, "send");
     try {
-      let off = 0;
+      let off = await this.socket.write(bytes);
       while (off < bytes.length) off += await this.socket.write(bytes.subarray(off));
       this.bytesOut += bytes.length;
     } catch (error) {

@@ -28,6 +28,11 @@ export type BodyFraming =
   /** Response only: the body runs until the upstream closes. */
   | { kind: "close" };
 
+// The framings without a length, shared (read only) rather than made per message.
+const NO_BODY: BodyFraming = Object.freeze({ kind: "none" });
+const CHUNKED: BodyFraming = Object.freeze({ kind: "chunked" });
+const TO_CLOSE: BodyFraming = Object.freeze({ kind: "close" });
+
 /** A parsed request head. */
 export interface RequestHead {
   method: string;
@@ -301,7 +306,7 @@ function framingOf(headers: HeaderField[], minor: 0 | 1, kind: string): BodyFram
         "bad_transfer_encoding",
       );
     }
-    return { kind: "chunked" };
+    return CHUNKED;
   }
   if (length !== undefined) return { kind: "length", length: Number(length) };
   return undefined;
@@ -357,7 +362,7 @@ export function parseRequestHead(head: Uint8Array): RequestHead {
   if (hosts === 1 && !validHost(host)) {
     throw new HeadError(`request Host "${host.slice(0, 40)}" is invalid`, 400, "bad_host");
   }
-  const framing = framingOf(headers, minor, "request") ?? { kind: "none" };
+  const framing = framingOf(headers, minor, "request") ?? NO_BODY;
   const connection = headerTokens(headers, "connection");
   const websocket = method === "GET" && minor === 1 && connection.includes("upgrade") &&
     headerTokens(headers, "upgrade").includes("websocket");
@@ -390,9 +395,9 @@ export function parseResponseHead(head: Uint8Array, method: string): ResponseHea
   const headers = parseFields(head, text, at, "upstream");
   let framing = framingOf(headers, minor, "upstream");
   if (method === "HEAD" || status < 200 || status === 204 || status === 304) {
-    framing = { kind: "none" };
+    framing = NO_BODY;
   }
-  framing ??= { kind: "close" };
+  framing ??= TO_CLOSE;
   const connection = headerTokens(headers, "connection");
   return {
     minor,
