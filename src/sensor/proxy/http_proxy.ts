@@ -61,14 +61,27 @@ interface Exchange {
   head: RequestHead;
   /** The client's address (a trusted proxy's word for it, or the peer). */
   client: string;
-  /** The X-Forwarded-For the upstream gets. */
-  forwardedFor: string;
+  /** The forwarding lines the upstream gets (X-Forwarded-For, X-Real-IP, -Proto). */
+  forward: ForwardLines;
   /** The X-Forwarded-For the client sent, for the record. */
   claimed: string;
   /** Requests on this client connection so far, this one included. */
   requests: number;
   /** Set on the retry after a stale upstream connection: the first attempt's record. */
   retry?: { before: HttpRecord | undefined };
+}
+
+/** A connection's forwarding lines, encoded once for as long as its client address holds. */
+interface ForwardLines {
+  forwardedFor: string;
+  client: string;
+  bytes: Uint8Array;
+}
+
+function forwardLines(forwardedFor: string, client: string, tls: boolean): ForwardLines {
+  const text = `X-Forwarded-For: ${forwardedFor}\r\nX-Real-IP: ${client}\r\n` +
+    `X-Forwarded-Proto: ${tls ? "https" : "http"}\r\n`;
+  return { forwardedFor, client, bytes: Uint8Array.from(text, (c) => c.charCodeAt(0)) };
 }
 
 let sequence = 0;
@@ -85,6 +98,8 @@ function errorResponse(status: number, keepAlive = false): Uint8Array {
 }
 
 const CRLF = ascii.encode("\r\n");
+// The common end of a request head: HTTP/1.1, no Via before ours, no upgrade.
+const VIA_END = ascii.encode("Via: 1.1 qts\r\n\r\n");
 const CONTINUE = ascii.encode("HTTP/1.1 100 Continue\r\n\r\n");
 
 /**
@@ -103,17 +118,11 @@ async function writeUpstreamRequest(
   up: ConnIo,
   head: RequestHead,
   upstream: PickedUpstream,
-  forwardedFor: string,
-  client: string,
-  tls: boolean,
+  forward: ForwardLines,
 ): Promise<void> {
   const raw = head.raw;
   const room = up.reserve(
-    headRoom(
-      raw,
-      head.headers.length,
-      upstream.address.length + forwardedFor.length + client.length,
-    ),
+    headRoom(raw, head.headers.length, upstream.address.length + forward.bytes.length),
   );
   if (room) await room;
   up.putText(`${head.method} ${head.target} HTTP/1.${head.minor}\r\n`);
@@ -129,10 +138,13 @@ async function writeUpstreamRequest(
     up.put(raw.subarray(h.from, h.to));
     up.put(CRLF);
   }
-  let out = host ? "" : `Host: ${upstream.address}\r\n`;
-  out += `X-Forwarded-For: ${forwardedFor}\r\nX-Real-IP: ${client}\r\n` +
-    `X-Forwarded-Proto: ${tls ? "https" : "http"}\r\n` +
-    `Via: ${via === "" ? "" : `${via}, `}1.${head.minor} qts\r\n`;
+  if (!host) up.putText(`Host: ${upstream.address}\r\n`);
+  up.put(forward.bytes);
+  if (via === "" && head.minor === 1 && !head.websocket) {
+    up.put(VIA_END);
+    return;
+  }
+  let out = `Via: ${via === "" ? "" : `${via}, `}1.${head.minor} qts\r\n`;
   if (head.websocket) out += "Connection: upgrade\r\nUpgrade: websocket\r\n";
   // An HTTP/1.0 request closes unless it asks to persist; the client's wish goes on.
   else if (head.minor === 0) {
@@ -230,6 +242,7 @@ export class HttpProxy extends ProxyListener {
     let requests = 0;
     // The address this connection is also registered under when a trusted proxy names it.
     let extra: string | undefined;
+    let forward: ForwardLines | undefined;
     try {
       for (;;) {
         // Waiting for a request is idle time; once its first byte is in, the whole head must
@@ -268,11 +281,14 @@ export class HttpProxy extends ProxyListener {
           if (keep) continue;
           return;
         }
+        if (forward?.forwardedFor !== addr.forwardedFor || forward.client !== addr.ip) {
+          forward = forwardLines(addr.forwardedFor, addr.ip, a.cipher !== "");
+        }
         const keep = await this.#exchange({
           a,
           head,
           client: addr.ip,
-          forwardedFor: addr.forwardedFor,
+          forward,
           claimed: addr.claimed,
           requests,
         });
@@ -327,7 +343,7 @@ export class HttpProxy extends ProxyListener {
    * another request.
    */
   async #exchange(x: Exchange): Promise<boolean> {
-    const { a, head, client, forwardedFor } = x;
+    const { a, head, client, forward } = x;
     const ctx = this.ctx;
     const name = this.config.name;
     const io = a.io;
@@ -418,7 +434,7 @@ export class HttpProxy extends ProxyListener {
     };
     try {
       const expect = headerValue(head.headers, "expect")?.toLowerCase() === "100-continue";
-      await writeUpstreamRequest(up, head, upstream!, forwardedFor, client, a.cipher !== "");
+      await writeUpstreamRequest(up, head, upstream!, forward);
       if (expect && hasBody) {
         await io.write(CONTINUE);
         await io.flush();
