@@ -170,7 +170,15 @@ function rewritten(h: RequestHead): Uint8Array {
 
 function sameRequest(a: RequestHead, b: RequestHead): boolean {
   const view = (h: RequestHead) =>
-    JSON.stringify([h.method, h.target, h.minor, h.headers, h.framing, h.keepAlive, h.websocket]);
+    JSON.stringify([
+      h.method,
+      h.target,
+      h.minor,
+      h.headers.map((f) => [f.name, f.value]),
+      h.framing,
+      h.keepAlive,
+      h.websocket,
+    ]);
   return view(a) === view(b);
 }
 

@@ -9,15 +9,59 @@
  * @module
  */
 
-/** One header line as received: the name in its original case, the value trimmed. */
-export interface HeaderField {
-  name: string;
+/**
+ * One header line as received: the name in its original case, the value trimmed. Its strings
+ * are made on first use from the head's bytes (a proxied request needs few of them), and
+ * {@linkcode HeaderField.is} compares a name without making one.
+ */
+export class HeaderField {
+  readonly #raw: Uint8Array;
+  /** Byte offsets in the head: the line's start, its colon, its trimmed value. */
+  readonly from: number;
+  readonly colon: number;
+  readonly valueFrom: number;
+  readonly to: number;
+  #name: string | undefined;
+  #lower: string | undefined;
+  #value: string | undefined;
+
+  constructor(raw: Uint8Array, from: number, colon: number, valueFrom: number, to: number) {
+    this.#raw = raw;
+    this.from = from;
+    this.colon = colon;
+    this.valueFrom = valueFrom;
+    this.to = to;
+  }
+
+  get name(): string {
+    return this.#name ??= latin1(this.#raw.subarray(this.from, this.colon));
+  }
+
   /** Lower-cased name, for lookups. */
-  lower: string;
-  value: string;
-  /** Byte offsets in the head: where the line starts and where its trimmed value ends. */
-  from: number;
-  to: number;
+  get lower(): string {
+    return this.#lower ??= this.name.toLowerCase();
+  }
+
+  get value(): string {
+    return this.#value ??= latin1(this.#raw.subarray(this.valueFrom, this.to));
+  }
+
+  /** Whether the name is `lower` (given in lower case), compared on the bytes. */
+  is(lower: string): boolean {
+    if (this.colon - this.from !== lower.length) return false;
+    const raw = this.#raw;
+    for (let i = 0, at = this.from; i < lower.length; i++, at++) {
+      const c = raw[at]!;
+      if ((c >= 0x41 && c <= 0x5a ? c | 0x20 : c) !== lower.charCodeAt(i)) return false;
+    }
+    return true;
+  }
+
+  /** Whether the name is one of `names` (lower case). */
+  isAny(names: readonly string[]): boolean {
+    for (const name of names) if (this.is(name)) return true;
+    return false;
+  }
 }
 
 /** How a message body is delimited. */
@@ -108,8 +152,8 @@ export function headEnd(buf: Uint8Array, end: number, from = 0, start = 0): numb
 }
 
 /**
- * The head as text, one character per byte (ISO-8859-1), so a byte offset is a string offset
- * and a value written back byte by byte is the value received.
+ * Head bytes as text, one character a byte (ISO-8859-1), so a value written back byte by byte
+ * is the value received.
  */
 function latin1(head: Uint8Array): string {
   const step = 8192;
@@ -198,12 +242,7 @@ function validHost(host: string): boolean {
   return end > 0;
 }
 
-function parseFields(
-  head: Uint8Array,
-  text: string,
-  at: number[],
-  kind: string,
-): HeaderField[] {
+function parseFields(head: Uint8Array, at: number[], kind: string): HeaderField[] {
   const headers: HeaderField[] = [];
   for (let k = 2; k < at.length; k += 2) {
     const i = k / 2;
@@ -228,13 +267,17 @@ function parseFields(
     let ve = end;
     while (vs < ve && (head[vs] === 32 || head[vs] === 9)) vs++;
     while (ve > vs && (head[ve - 1] === 32 || head[ve - 1] === 9)) ve--;
-    const name = text.slice(from, colon);
+    const field = new HeaderField(head, from, colon, vs, ve);
     for (let j = vs; j < ve; j++) {
       if (VALUE_BYTE[head[j]!] === 0) {
-        throw new HeadError(`${kind} header "${name}" has a control character`, 400, "bad_header");
+        throw new HeadError(
+          `${kind} header "${field.name}" has a control character`,
+          400,
+          "bad_header",
+        );
       }
     }
-    headers.push({ name, lower: name.toLowerCase(), value: text.slice(vs, ve), from, to: ve });
+    headers.push(field);
   }
   return headers;
 }
@@ -243,7 +286,7 @@ function parseFields(
 export function headerTokens(headers: readonly HeaderField[], lower: string): string[] {
   const out: string[] = [];
   for (const h of headers) {
-    if (h.lower !== lower) continue;
+    if (!h.is(lower)) continue;
     for (const t of h.value.split(",")) {
       const token = t.trim().toLowerCase();
       if (token !== "") out.push(token);
@@ -256,7 +299,7 @@ export function headerTokens(headers: readonly HeaderField[], lower: string): st
 export function headerValue(headers: readonly HeaderField[], lower: string): string | undefined {
   let out: string | undefined;
   for (const h of headers) {
-    if (h.lower === lower) out = out === undefined ? h.value : `${out}, ${h.value}`;
+    if (h.is(lower)) out = out === undefined ? h.value : `${out}, ${h.value}`;
   }
   return out;
 }
@@ -270,10 +313,10 @@ function framingOf(headers: HeaderField[], minor: 0 | 1, kind: string): BodyFram
   let te: string[] | undefined;
   let length: string | undefined;
   for (const h of headers) {
-    if (h.lower === "transfer-encoding") {
+    if (h.is("transfer-encoding")) {
       te ??= [];
       te.push(...h.value.split(",").map((t) => t.trim().toLowerCase()));
-    } else if (h.lower === "content-length") {
+    } else if (h.is("content-length")) {
       // nginx refuses a repeated Content-Length even when the values agree.
       if (length !== undefined) {
         throw new HeadError(`${kind} has more than one Content-Length`, 400, "bad_content_length");
@@ -333,9 +376,8 @@ function keepAliveOf(connection: string[], minor: 0 | 1): boolean {
 /** Parses a request head (`head` ends with CRLFCRLF). Throws {@linkcode HeadError}. */
 export function parseRequestHead(head: Uint8Array): RequestHead {
   const at = lines(head, "request");
-  const text = latin1(head);
   // Spaces between the parts may repeat and trail (nginx takes them; the line is rewritten).
-  const first = text.slice(at[0], at[1]).replace(/ +$/, "").split(/ +/);
+  const first = latin1(head.subarray(at[0], at[1])).replace(/ +$/, "").split(/ +/);
   if (first.length !== 3) {
     throw new HeadError("request line is not METHOD SP target SP version", 400, "bad_request_line");
   }
@@ -347,11 +389,11 @@ export function parseRequestHead(head: Uint8Array): RequestHead {
     throw new HeadError("request target is empty or has a control character", 400, "bad_target");
   }
   const minor = version(ver, "request");
-  const headers = parseFields(head, text, at, "request");
+  const headers = parseFields(head, at, "request");
   let hosts = 0;
   let host = "";
   for (const h of headers) {
-    if (h.lower === "host") {
+    if (h.is("host")) {
       hosts++;
       host = h.value;
     }
@@ -386,13 +428,12 @@ export function parseRequestHead(head: Uint8Array): RequestHead {
  */
 export function parseResponseHead(head: Uint8Array, method: string): ResponseHead {
   const at = lines(head, "response");
-  const text = latin1(head);
-  const m = /^(HTTP\/1\.[01]) ([1-9]\d\d)(?: (.*))?$/.exec(text.slice(at[0], at[1]));
+  const m = /^(HTTP\/1\.[01]) ([1-9]\d\d)(?: (.*))?$/.exec(latin1(head.subarray(at[0], at[1])));
   // A status under 100 would pass as an interim response and be sent on to the client.
   if (!m) throw new HeadError("upstream status line is malformed", 502, "bad_status_line");
   const minor = version(m[1]!, "upstream");
   const status = Number(m[2]);
-  const headers = parseFields(head, text, at, "upstream");
+  const headers = parseFields(head, at, "upstream");
   let framing = framingOf(headers, minor, "upstream");
   if (method === "HEAD" || status < 200 || status === 204 || status === 304) {
     framing = NO_BODY;

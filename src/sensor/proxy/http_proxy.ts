@@ -21,23 +21,23 @@ import type { PickedUpstream } from "./upstream_picker.ts";
 const ascii = new TextEncoder();
 
 // Hop-by-hop headers (RFC 9110 §7.6.1, and the ones nginx drops).
-const RESPONSE_DROP = new Set([
+const RESPONSE_DROP = [
   "connection",
   "keep-alive",
   "proxy-connection",
   "te",
   "trailer",
   "upgrade",
-]);
+];
 // And the forwarding headers the proxy writes itself: a client must not choose what the
 // upstream reads as its address.
-const REQUEST_DROP = new Set([
+const REQUEST_DROP = [
   ...RESPONSE_DROP,
   "x-forwarded-for",
   "forwarded",
   "x-real-ip",
   "x-forwarded-proto",
-]);
+];
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
 // Idle upstream connections kept per upstream for reuse.
 const MAX_IDLE_PER_UPSTREAM = 64;
@@ -129,12 +129,14 @@ async function writeUpstreamRequest(
   let via = "";
   let host = false;
   for (const h of head.headers) {
-    if (REQUEST_DROP.has(h.lower) || head.connection.includes(h.lower)) continue;
-    if (h.lower === "via") {
+    if (h.isAny(REQUEST_DROP) || (head.connection.length > 0 && h.isAny(head.connection))) {
+      continue;
+    }
+    if (h.is("via")) {
       via = via === "" ? h.value : `${via}, ${h.value}`;
       continue;
     }
-    if (h.lower === "host") host = true;
+    if (h.is("host")) host = true;
     up.put(raw.subarray(h.from, h.to));
     up.put(CRLF);
   }
@@ -170,7 +172,9 @@ async function writeClientResponse(
   if (room) await room;
   io.putText(`HTTP/1.1 ${res.status} ${res.reason}\r\n`);
   for (const h of res.headers) {
-    if (RESPONSE_DROP.has(h.lower) || res.connection.includes(h.lower)) continue;
+    if (h.isAny(RESPONSE_DROP) || (res.connection.length > 0 && h.isAny(res.connection))) {
+      continue;
+    }
     io.put(raw.subarray(h.from, h.to));
     io.put(CRLF);
   }
