@@ -3,7 +3,8 @@
  * same upstream (an nginx answering `ok`), load from wrk, each on loopback with one worker:
  * requests/s, p50/p99 latency and the latency each proxy adds over the upstream alone; then
  * WebSocket echo messages/s through `qts proxy` next to nginx and the upstream alone. Figures
- * only; the machine is shared, so compare the ratios within one run.
+ * only; the machine is shared, so compare the ratios within one run (the two proxies alternate
+ * over rounds and the medians are compared).
  * @module
  */
 import { join } from "node:path";
@@ -16,6 +17,7 @@ const UPSTREAM = fileURLToPath(
 );
 const SECONDS = Number(Deno.env.get("PROXY_BENCH_SECONDS") ?? 5);
 const CONNECTIONS = 32;
+const ROUNDS = Number(Deno.env.get("PROXY_BENCH_ROUNDS") ?? 3);
 
 function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -73,6 +75,11 @@ async function wrk(url: string): Promise<WrkResult> {
       0,
     );
   return { rps, p50, p99, errors };
+}
+
+/** The run with the median requests/s (its latencies with it). */
+function median(runs: WrkResult[]): WrkResult {
+  return [...runs].sort((a, b) => a.rps - b.rps)[Math.floor(runs.length / 2)]!;
 }
 
 async function wsRate(url: string, sockets: number): Promise<number> {
@@ -192,12 +199,30 @@ servers = 127.0.0.1:${p.wsUp}
       join(dir, "qts.ini"),
     ]);
     for (const port of Object.values(p)) await waitPort(port);
-    console.log(`wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, response "ok\\n" from nginx (1 worker)`);
-    // Warm-up (JIT, connection pools), then the measured runs.
+    console.log(
+      `wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, response "ok\\n" from nginx (1 worker); ` +
+        `nginx and qts alternate over ${ROUNDS} rounds, medians shown`,
+    );
+    // Warm-up (JIT, connection pools), then the measured runs. The two proxies alternate
+    // (N Q, Q N, N Q) so a machine that slows down mid-run weighs on both alike.
     await wrk(`http://127.0.0.1:${p.qts}/`);
     const direct = await wrk(`http://127.0.0.1:${p.up}/`);
-    const viaNginx = await wrk(`http://127.0.0.1:${p.ngx}/`);
-    const viaQts = await wrk(`http://127.0.0.1:${p.qts}/`);
+    const nginxRuns: WrkResult[] = [];
+    const qtsRuns: WrkResult[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = round % 2 === 0 ? ["nginx", "qts"] : ["qts", "nginx"];
+      for (const which of order) {
+        if (which === "nginx") nginxRuns.push(await wrk(`http://127.0.0.1:${p.ngx}/`));
+        else qtsRuns.push(await wrk(`http://127.0.0.1:${p.qts}/`));
+      }
+    }
+    const viaNginx = median(nginxRuns);
+    const viaQts = median(qtsRuns);
+    console.log(
+      `${"qts / nginx requests/s, each round".padEnd(48)} ${
+        qtsRuns.map((q, i) => (q.rps / nginxRuns[i]!.rps).toFixed(3)).join("  ")
+      }`,
+    );
     for (
       const [name, r] of [["upstream alone", direct], ["nginx proxy_pass", viaNginx], [
         "qts proxy",
