@@ -6,6 +6,7 @@ import scannerUserAgents from "../../../config/detection/scanner_user_agents.txt
 import sensitiveFiles from "../../../config/detection/sensitive_files.txt" with { type: "text" };
 import sensitivePaths from "../../../config/detection/sensitive_paths.txt" with { type: "text" };
 import wordpressPaths from "../../../config/detection/wordpress_paths.txt" with { type: "text" };
+import { LiteralSet } from "../../shared/text/literal_set.ts";
 import type { FilterDeps } from "./types.ts";
 
 /** The detection data files shipped in the binary (config/detection/), by file name. */
@@ -61,16 +62,15 @@ function escape(entry: string): string {
 }
 
 /**
- * One case-insensitive regex matching any of `entries` as a literal substring (undefined for
- * none): list entries are escaped, so V8 runs a plain alternation without backtracking.
+ * A case-insensitive matcher of any of `entries` as a literal substring (undefined for none):
+ * one pass over the text whatever the number of entries.
  */
-export function literalPattern(entries: readonly string[]): RegExp | undefined {
-  if (entries.length === 0) return undefined;
-  return new RegExp(entries.map(escape).join("|"), "i");
+export function literalSet(entries: readonly string[]): LiteralSet | undefined {
+  return entries.length === 0 ? undefined : LiteralSet.of(entries);
 }
 
 /**
- * Like {@link literalPattern} for path lists: an entry ending in a letter or digit names a
+ * A case-insensitive regex for path lists: an entry ending in a letter or digit names a
  * directory or endpoint and matches only before a "/" or as the whole path, so
  * "/phpmyadmin" finds "/phpmyadmin/index.php" but not "/questions/tagged/phpmyadmin".
  */

@@ -1,6 +1,6 @@
 import type { ProbeDetectorConfig } from "../../shared/config/components.ts";
 import type { HttpRecord } from "../wire/record.ts";
-import { literalPattern, loadList, pathPattern } from "./_detection_lists.ts";
+import { literalSet, loadList, pathPattern } from "./_detection_lists.ts";
 import { memo } from "./_memo.ts";
 import type { FilterDeps, FilterInstance, RequestContext } from "./types.ts";
 
@@ -56,8 +56,8 @@ export async function probeDetector(
     (file === "" ? [] : await loadList(file, deps, owner)).concat(extra);
   const files = new Set((await list(config.files, config.extra_files)).map((e) => e.toLowerCase()));
   const paths = pathPattern(await list(config.paths, config.extra_paths));
-  const patterns = literalPattern(await list(config.patterns, config.extra_patterns));
-  const agents = literalPattern(await list(config.user_agents, config.extra_user_agents));
+  const patterns = literalSet(await list(config.patterns, config.extra_patterns));
+  const agents = literalSet(await list(config.user_agents, config.extra_user_agents));
   const wordpress = config.wordpress
     ? undefined
     : pathPattern(await list(config.wordpress_paths, []));

@@ -2,7 +2,7 @@ import type { TrustedSourcesConfig } from "../../shared/config/components.ts";
 import { ipKey, isPrivateAddress } from "../../shared/net/ip.ts";
 import type { HttpRecord } from "../wire/record.ts";
 import { type CrawlerLine, CrawlerVerifier } from "./_crawler_verifier.ts";
-import { literalPattern, loadList } from "./_detection_lists.ts";
+import { literalSet, loadList } from "./_detection_lists.ts";
 import { memo } from "./_memo.ts";
 import type { FilterDeps, FilterInstance, RequestContext } from "./types.ts";
 
@@ -70,7 +70,7 @@ export async function trustedSources(
   });
   const counters = { verified: 0, fake: 0, unknown: 0 };
 
-  const anyCrawler = literalPattern(crawlers.map((c) => c.ua));
+  const anyCrawler = literalSet(crawlers.map((c) => c.ua));
   /** The crawlers.txt line a User-Agent claims (first match wins), or -1. */
   const claimOf = memo((userAgent: string): number => {
     // One case-insensitive pass over the UA first: most requests claim no crawler at all.
