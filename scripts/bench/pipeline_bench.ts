@@ -112,59 +112,105 @@ async function feed(
  * getrusage) and of the runtime's other threads (GC helpers, I/O: the process total minus
  * both), see _thread_cpu.ts. On a machine shared with other work the wall figures say little,
  * so the last columns give the rate those CPU times allow on idle cores: one record per the
- * largest of the ingest thread's time, a worker's share and the total over the cores.
+ * largest of the ingest thread's time, a worker's share and the total over the cores. Each
+ * configuration runs QTS_BENCH_ROUNDS times (3), in turn; the median run is printed.
  */
+const ROUNDS = Number(Deno.env.get("QTS_BENCH_ROUNDS") ?? 3);
+
 async function scaling(msgs: Uint8Array[][]): Promise<void> {
   const total = Number(Deno.env.get("QTS_BENCH_RECORDS") ?? 300_000);
   const cores = navigator.hardwareConcurrency;
   console.log(
     `\nworkers scaling: full default chain, ${fmt(total)} records, ${cores} cores, ` +
-      `load average ${Deno.loadavg()[0]!.toFixed(2)} (QTS_BENCH_RECORDS to change)`,
+      `load average ${Deno.loadavg()[0]!.toFixed(2)}, median of ${ROUNDS} rounds ` +
+      `(QTS_BENCH_RECORDS, QTS_BENCH_ROUNDS to change)`,
   );
   console.log(
     `${"workers".padEnd(8)} ${"records/s".padStart(10)} ${"÷ w0".padStart(6)}  ` +
       `${"µs CPU/record: ingest".padStart(22)} ${"workers".padStart(8)} ${"other".padStart(6)} ` +
       `${"total".padStart(6)}  ${"idle-core bound".padStart(15)} ${"÷ w0".padStart(6)}`,
   );
-  let base = 0;
-  let baseBound = 0;
   // "0": input batches of 64, as qts serve under load; "0 alone": the ingest thread deciding
-  // each record as it comes (qts serve before input batches).
-  for (
-    const [label, workers] of [["0", 0], ["0 alone", 0], ["1", 1], ["2", 2], ["4", 4]] as const
-  ) {
-    const batched = label !== "0 alone";
-    const run = await pipelineWith({}, workers);
-    // warm-up: JIT, caches, per-IP state
-    await feed(run.pipeline, run.runner, msgs, 20_000, batched);
-    const workersCpu = async () => {
-      if (!(run.runner instanceof WorkerRunner)) return 0;
-      await run.runner.refreshStats();
-      return run.runner.cpu().reduce((a, b) => a + b, 0);
-    };
-    const workers0 = await workersCpu();
-    const main0 = threadCpuSeconds();
-    const proc0 = processCpuSeconds();
-    const start = performance.now();
-    await feed(run.pipeline, run.runner, msgs, total, batched);
-    const seconds = (performance.now() - start) / 1000;
-    const main = threadCpuSeconds() - main0;
-    const proc = processCpuSeconds() - proc0;
-    const inWorkers = (await workersCpu()) - workers0;
-    await run.pipeline.close();
-    const us = (s: number) => s * 1e6 / total;
-    const [ingest, chain, other] = [us(main), us(inWorkers), us(proc - main - inWorkers)];
-    const sum = ingest + chain + other;
-    const bound = 1e6 / Math.max(ingest, workers > 0 ? chain / workers : 0, sum / cores);
-    const rate = total / seconds;
-    if (label === "0") [base, baseBound] = [rate, bound];
+  // each record as it comes (qts serve before input batches). The configurations run ROUNDS
+  // times, in turn and in alternating order, and each prints its median run: a machine that
+  // slows down mid-bench weighs on all of them alike.
+  const configs = [["0", 0], ["0 alone", 0], ["1", 1], ["2", 2], ["4", 4]] as const;
+  const runs = new Map<string, Measured[]>(configs.map(([label]) => [label, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? configs : [...configs].reverse();
+    for (const [label, workers] of order) {
+      runs.get(label)!.push(await measure(msgs, total, workers, label !== "0 alone"));
+    }
+  }
+  const median = (label: string) => {
+    const sorted = [...runs.get(label)!].sort((a, b) => a.rate - b.rate);
+    return sorted[Math.floor(sorted.length / 2)]!;
+  };
+  const base = median("0");
+  const baseBound = boundOf(base, 0, cores);
+  for (const [label, workers] of configs) {
+    const m = median(label);
+    const bound = boundOf(m, workers, cores);
     const f2 = (n: number, w: number) => n.toFixed(2).padStart(w);
     console.log(
-      `${label.padEnd(8)} ${fmt(rate).padStart(10)} ${f2(rate / base, 5)}×  ` +
-        `${f2(ingest, 22)} ${f2(chain, 8)} ${f2(other, 6)} ${f2(sum, 6)}  ` +
+      `${label.padEnd(8)} ${fmt(m.rate).padStart(10)} ${f2(m.rate / base.rate, 5)}×  ` +
+        `${f2(m.ingest, 22)} ${f2(m.chain, 8)} ${f2(m.other, 6)} ` +
+        `${f2(m.ingest + m.chain + m.other, 6)}  ` +
         `${fmt(bound).padStart(15)} ${f2(bound / baseBound, 5)}×`,
     );
   }
+  console.log(
+    `${"2 workers ÷ 0, each round".padEnd(48)} ${
+      runs.get("2")!.map((m, i) => (m.rate / runs.get("0")![i]!.rate).toFixed(2)).join("  ")
+    }  (target ≥ 1.3 for the median)`,
+  );
+}
+
+/** One configuration's run: records/s and the CPU µs per record of each kind of thread. */
+interface Measured {
+  rate: number;
+  ingest: number;
+  chain: number;
+  other: number;
+}
+
+/** The rate the CPU times allow on idle cores (see {@linkcode scaling}). */
+function boundOf(m: Measured, workers: number, cores: number): number {
+  const sum = m.ingest + m.chain + m.other;
+  return 1e6 / Math.max(m.ingest, workers > 0 ? m.chain / workers : 0, sum / cores);
+}
+
+async function measure(
+  msgs: Uint8Array[][],
+  total: number,
+  workers: number,
+  batched: boolean,
+): Promise<Measured> {
+  const run = await pipelineWith({}, workers);
+  // warm-up: JIT, caches, per-IP state
+  await feed(run.pipeline, run.runner, msgs, 20_000, batched);
+  const workersCpu = async () => {
+    if (!(run.runner instanceof WorkerRunner)) return 0;
+    await run.runner.refreshStats();
+    return run.runner.cpu().reduce((a, b) => a + b, 0);
+  };
+  const workers0 = await workersCpu();
+  const main0 = threadCpuSeconds();
+  const proc0 = processCpuSeconds();
+  const start = performance.now();
+  await feed(run.pipeline, run.runner, msgs, total, batched);
+  const seconds = (performance.now() - start) / 1000;
+  const main = threadCpuSeconds() - main0;
+  const proc = processCpuSeconds() - proc0;
+  const inWorkers = (await workersCpu()) - workers0;
+  await run.pipeline.close();
+  const us = (s: number) => s * 1e6 / total;
+  return {
+    rate: total / seconds,
+    ingest: us(main),
+    chain: us(inWorkers),
+    other: us(proc - main - inWorkers),
+  };
 }
 
 /** Records/s through the chain vs decode-only (issues 5 and 6). */
