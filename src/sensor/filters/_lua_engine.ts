@@ -172,6 +172,28 @@ export interface LuaFunctionInfo {
   index: number;
   script: string;
   name: string;
+  /** What the script promised with qts.when: the requests outside it need no call. */
+  when?: LuaWhen;
+}
+
+/** A qts.when condition: every key given must hold (a missing key holds). */
+export interface LuaWhen {
+  methods?: string[];
+  not_methods?: string[];
+  /** The URL up to "?" is one of these. */
+  paths?: string[];
+  /** The URL starts with one of these. */
+  path_prefixes?: string[];
+}
+
+/** A qts.when condition as the prelude lists it: "key=v1\x1fv2\x1ekey=…". */
+function parseWhen(text: string): LuaWhen {
+  const when: LuaWhen = {};
+  for (const part of text.split("\x1e")) {
+    const eq = part.indexOf("=");
+    when[part.slice(0, eq) as keyof LuaWhen] = part.slice(eq + 1).split("\x1f");
+  }
+  return when;
 }
 
 /**
@@ -331,8 +353,14 @@ export class LuaBridge {
   list(): LuaFunctionInfo[] {
     const text = this.#call("__qts_list", []) ?? "";
     return text.split("\n").filter(Boolean).map((line) => {
-      const [phase, index, script, name] = line.split("\t");
-      return { phase: Number(phase) as 4 | 6, index: Number(index), script: script!, name: name! };
+      const [phase, index, script, name, when] = line.split("\t");
+      return {
+        phase: Number(phase) as 4 | 6,
+        index: Number(index),
+        script: script!,
+        name: name!,
+        ...(when ? { when: parseWhen(when) } : {}),
+      };
     });
   }
 

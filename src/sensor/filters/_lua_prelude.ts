@@ -220,6 +220,51 @@ function qts.match(pattern, s)
   return js_match(pattern, s)
 end
 
+-- qts.when(name, cond): a load-time promise that function \`name\` of this script does nothing
+-- for a request outside \`cond\`, so the JS side may leave such requests out of Lua. Kept per
+-- script and function as "key=v1<US>v2<RS>key=..." (US = \\31, RS = \\30).
+local WHEN_KEYS = { methods = true, not_methods = true, paths = true, path_prefixes = true }
+local loading = nil
+local whens = {}
+local function when_values(key, v)
+  if type(v) ~= "table" then
+    error("qts.when: " .. key .. " must be a list or a set of strings", 3)
+  end
+  local out = {}
+  for k, x in pairs(v) do
+    -- A list {"GET", "HEAD"} or a set {GET = true}: the strings are the values either way.
+    local value = type(k) == "number" and x or k
+    if type(value) ~= "string" or value == "" or find(value, "[%c]") then
+      error("qts.when: " .. key .. " holds a value that is not a plain non-empty string", 3)
+    end
+    if type(k) ~= "number" and not x then value = nil end
+    if value then out[#out + 1] = value end
+  end
+  if #out == 0 then error("qts.when: " .. key .. " is empty", 3) end
+  sort(out)
+  return table.concat(out, "\\31")
+end
+function qts.when(name, cond)
+  if loading == nil then error("qts.when: call it when the script loads, not per request", 2) end
+  if type(name) ~= "string" or not (find(name, "^allow_[%w_]+$") or find(name, "^deny_[%w_]+$")) then
+    error("qts.when: the first argument names an allow_* or deny_* function", 2)
+  end
+  if type(cond) ~= "table" then error("qts.when: the second argument is a table", 2) end
+  local keys = {}
+  for key in pairs(cond) do
+    if not WHEN_KEYS[key] then
+      error("qts.when: unknown key " .. tostring(key) ..
+        " (methods, not_methods, paths, path_prefixes)", 2)
+    end
+    keys[#keys + 1] = key
+  end
+  if #keys == 0 then error("qts.when: the condition is empty", 2) end
+  sort(keys)
+  local parts = {}
+  for i, key in ipairs(keys) do parts[i] = key .. "=" .. when_values(key, cond[key]) end
+  whens[loading .. "\\t" .. name] = table.concat(parts, "\\30")
+end
+
 local function sandbox()
   return {
     assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs,
@@ -271,7 +316,9 @@ function __qts_load(name, source)
   -- Text mode only ("t"): precompiled bytecode is refused.
   local chunk, err = load(source, "=" .. name, "t", env)
   if not chunk then return "syntax\\t" .. tostring(err) end
+  loading = name
   local ok, why = run_hooked(chunk, nil)
+  loading = nil
   if not ok then return why end
   local found = {}
   for k, v in pairs(env) do
@@ -280,6 +327,12 @@ function __qts_load(name, source)
     end
   end
   sort(found)
+  for key in pairs(whens) do
+    local script, fname = match(key, "^(.-)\\t(.*)$")
+    if script == name and type(env[fname]) ~= "function" then
+      return "error\\tqts.when names " .. fname .. ", which the script does not define"
+    end
+  end
   for _, k in ipairs(found) do
     local list = find(k, "^allow_") and allows or denies
     list[#list + 1] = { fn = env[k], name = k, script = name }
@@ -290,11 +343,16 @@ function __qts_load(name, source)
   return nil
 end
 
--- "<phase>\\t<index>\\t<script>\\t<function>" lines, for the JS side's names and counters.
+-- "<phase>\\t<index>\\t<script>\\t<function>\\t<when>" lines, for the JS side's names,
+-- counters and prefilters (<when> empty: every request).
 function __qts_list()
   local out = {}
-  for i, e in ipairs(allows) do out[#out + 1] = "4\\t" .. i .. "\\t" .. e.script .. "\\t" .. e.name end
-  for i, e in ipairs(denies) do out[#out + 1] = "6\\t" .. i .. "\\t" .. e.script .. "\\t" .. e.name end
+  local function line(phase, i, e)
+    return phase .. "\\t" .. i .. "\\t" .. e.script .. "\\t" .. e.name .. "\\t" ..
+      (whens[e.script .. "\\t" .. e.name] or "")
+  end
+  for i, e in ipairs(allows) do out[#out + 1] = line(4, i, e) end
+  for i, e in ipairs(denies) do out[#out + 1] = line(6, i, e) end
   return table.concat(out, "\\n")
 end
 

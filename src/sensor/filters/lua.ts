@@ -1,7 +1,13 @@
 import defaultLua from "../../../config/lua/default.lua" with { type: "text" };
 import type { LuaConfig } from "../../shared/config/components.ts";
 import { emptyRecord, type HttpRecord } from "../wire/record.ts";
-import { type BatchStop, LuaBridge, type LuaFunctionInfo, type LuaValue } from "./_lua_engine.ts";
+import {
+  type BatchStop,
+  LuaBridge,
+  type LuaFunctionInfo,
+  type LuaValue,
+  type LuaWhen,
+} from "./_lua_engine.ts";
 import { type FilterDeps, type FilterInstance, hasAnyFlag, type RequestContext } from "./types.ts";
 
 /**
@@ -22,6 +28,8 @@ export interface LuaCounters {
   calls: number;
   /** Requests run through Lua (a request resumed after a failure counts again). */
   records: number;
+  /** Requests that needed no call: outside every qts.when condition of their phases. */
+  prefiltered: number;
   /** Batches resumed after a function failed (budget, memory or error) and unwound them. */
   resumed: number;
   /** deny_* run alone, without their request's allow_* call (never from the chain). */
@@ -121,6 +129,7 @@ export async function lua(config: LuaConfig, deps: LuaDeps = {}): Promise<LuaFil
   const counters: LuaCounters = {
     calls: 0,
     records: 0,
+    prefiltered: 0,
     resumed: 0,
     deny_alone: 0,
     unfiltered: 0,
@@ -169,6 +178,10 @@ export async function lua(config: LuaConfig, deps: LuaDeps = {}): Promise<LuaFil
   const infos = loadAll(bridge);
   const allowCount = infos.filter((info) => info.phase === 4).length;
   const denyCount = infos.length - allowCount;
+  // What the scripts promised with qts.when: a request outside every condition of a phase
+  // needs no call of it (undefined: some function of the phase wants every request).
+  const allowNeeds = phaseNeeds(infos, 4);
+  const denyNeeds = phaseNeeds(infos, 6);
   const strikes = new Map<string, { count: number; since: number }>();
   /** Skipped functions by "phase:index", with the event time they come back, for resets. */
   const skipped = new Map<string, { phase: 4 | 6; index: number; until: number }>();
@@ -286,7 +299,15 @@ export async function lua(config: LuaConfig, deps: LuaDeps = {}): Promise<LuaFil
           mask = resumeMask;
           first = resumeFirst;
           pending = denyLines?.[i];
-        } else mask = allow | (denyWanted(ctx) ? 2 : 0);
+        } else {
+          mask = allow === 1 && (allowNeeds === undefined || allowNeeds(records[i]!)) ? 1 : 0;
+          if (denyWanted(ctx)) {
+            if (denyNeeds === undefined || denyNeeds(records[i]!)) mask |= 2;
+            // Its deny step is decided here: no function wants it, nothing to apply.
+            else if (mode === "allow") (denyRan ??= new Uint8Array(n))[i] = 1;
+          }
+          if (mask === 0 && (allow === 1 || denyWanted(ctx))) counters.prefiltered++;
+        }
         if (mask === 0) continue;
         if (mode === "allow" && (mask & 2) !== 0) (denyRan ??= new Uint8Array(n))[i] = 1;
         const record = records[i]!;
@@ -524,6 +545,39 @@ function emptyFilters(counters: LuaCounters): LuaFilters {
     counters: () => ({ ...counters }),
     functions: () => [],
     memory: () => ({ state: 0, heap: 0 }),
+  };
+}
+
+/**
+ * Whether a request needs a call of `phase`: undefined when some function of it has no
+ * qts.when (every request does), else whether any function's condition holds.
+ */
+function phaseNeeds(
+  infos: readonly LuaFunctionInfo[],
+  phase: 4 | 6,
+): ((record: HttpRecord) => boolean) | undefined {
+  const of = infos.filter((info) => info.phase === phase);
+  if (of.length === 0 || of.some((info) => info.when === undefined)) return undefined;
+  const tests = of.map((info) => whenTest(info.when!));
+  if (tests.length === 1) return tests[0]!;
+  return (record) => tests.some((test) => test(record));
+}
+
+function whenTest(when: LuaWhen): (record: HttpRecord) => boolean {
+  const methods = when.methods && new Set(when.methods);
+  const notMethods = when.not_methods && new Set(when.not_methods);
+  const paths = when.paths && new Set(when.paths);
+  const prefixes = when.path_prefixes;
+  return (record) => {
+    if (methods !== undefined && !methods.has(record.method)) return false;
+    if (notMethods !== undefined && notMethods.has(record.method)) return false;
+    if (paths !== undefined) {
+      const url = record.url;
+      const q = url.indexOf("?");
+      if (!paths.has(q < 0 ? url : url.slice(0, q))) return false;
+    }
+    if (prefixes !== undefined && !prefixes.some((p) => record.url.startsWith(p))) return false;
+    return true;
   };
 }
 
