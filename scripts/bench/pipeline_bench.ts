@@ -116,6 +116,9 @@ async function feed(
  * configuration runs QTS_BENCH_ROUNDS times (3), in turn; the median run is printed.
  */
 const ROUNDS = Number(Deno.env.get("QTS_BENCH_ROUNDS") ?? 3);
+// Records each configuration runs before it is measured: a new worker isolate compiles the chain
+// (JIT on background threads) for ~100k records; a sensor that has run a minute has done that.
+const WARM_UP = Number(Deno.env.get("QTS_BENCH_WARMUP") ?? 100_000);
 
 async function scaling(msgs: Uint8Array[][]): Promise<void> {
   const total = Number(Deno.env.get("QTS_BENCH_RECORDS") ?? 300_000);
@@ -187,8 +190,7 @@ async function measure(
   batched: boolean,
 ): Promise<Measured> {
   const run = await pipelineWith({}, workers);
-  // warm-up: JIT, caches, per-IP state
-  await feed(run.pipeline, run.runner, msgs, 20_000, batched);
+  await feed(run.pipeline, run.runner, msgs, WARM_UP, batched);
   const workersCpu = async () => {
     if (!(run.runner instanceof WorkerRunner)) return 0;
     await run.runner.refreshStats();
