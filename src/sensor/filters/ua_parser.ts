@@ -1,4 +1,5 @@
 import { UAParser } from "ua-parser-js";
+import { LruCache } from "../../shared/cache/lru_cache.ts";
 import type { UaParserConfig } from "../../shared/config/components.ts";
 import type { HttpRecord } from "../wire/record.ts";
 import type { FilterDeps, FilterInstance, RequestContext } from "./types.ts";
@@ -26,8 +27,7 @@ const TOOL_RE =
  * in `events` are also emitted as events of the same name. Flags are set on both phases (the
  * response half runs with fresh flags); events are emitted on the "first" phase only, once per
  * request. Results are kept in an LRU cache of `cache_size` UAs, since parsing costs ~20 µs
- * and real traffic repeats a few thousand UAs; a hit moves its UA to the recent end only once
- * it has aged past half the cache, so the common hit is one Map read.
+ * and real traffic repeats a few thousand UAs.
  */
 export function uaParser(config: UaParserConfig, _deps: FilterDeps = {}): FilterInstance {
   let eventBits = 0;
@@ -42,10 +42,7 @@ export function uaParser(config: UaParserConfig, _deps: FilterDeps = {}): Filter
   }
   const size = config.cache_size;
   const parser = new UAParser();
-  // Value: the bits, and above them (×16) the insertion count when the UA was last stored.
-  const cache = new Map<string, number>();
-  let stored = 0;
-  const refreshAfter = Math.ceil(size / 2);
+  const cache = size > 0 ? new LruCache<string, number>(size) : undefined;
 
   const classify = (ua: string): number => {
     if (ua === "" || ua === "-") return EMPTY;
@@ -64,21 +61,10 @@ export function uaParser(config: UaParserConfig, _deps: FilterDeps = {}): Filter
     name: "ua_parser",
     run: function uaParser(record: HttpRecord, ctx: RequestContext): void {
       const ua = record.http_user_agent;
-      const entry = cache.get(ua);
-      let bits: number;
-      if (entry === undefined) {
+      let bits = cache?.get(ua);
+      if (bits === undefined) {
         bits = classify(ua);
-        if (size > 0) {
-          if (cache.size >= size) cache.delete(cache.keys().next().value!);
-          cache.set(ua, bits + 16 * ++stored);
-        }
-      } else {
-        bits = entry & 15;
-        if (stored - Math.floor(entry / 16) >= refreshAfter) {
-          // Refresh recency: Map keeps insertion order, so the first key is the least recent.
-          cache.delete(ua);
-          cache.set(ua, bits + 16 * ++stored);
-        }
+        cache?.set(ua, bits);
       }
       if (bits === 0) return;
       for (let i = 0; i < 4; i++) {
@@ -89,7 +75,7 @@ export function uaParser(config: UaParserConfig, _deps: FilterDeps = {}): Filter
       }
     },
     close(): void {
-      cache.clear();
+      cache?.clear();
     },
   };
 }

@@ -5,7 +5,7 @@
 import { Buffer } from "node:buffer";
 import { Reader, type Response as MmdbResponse } from "mmdb-lib";
 import { formatIPv4, formatIPv6Hex, ipKey, isPrivateAddress } from "../net/ip.ts";
-import { LruCache } from "./_lru_cache.ts";
+import { LruCache } from "../cache/lru_cache.ts";
 
 /** Country and city of an address; `""` for whatever is unknown. */
 export interface GeoLocation {

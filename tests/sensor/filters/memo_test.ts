@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { memo } from "../../../src/sensor/filters/_memo.ts";
 
-Deno.test("memo() computes a key once while remembered, and empties itself at its limit", () => {
+Deno.test("memo() computes a key once while remembered, and forgets the least recently used past its limit", () => {
   const calls: string[] = [];
   const upper = memo((key: string) => {
     calls.push(key);
@@ -11,10 +11,12 @@ Deno.test("memo() computes a key once while remembered, and empties itself at it
   assert.equal(upper("a"), "A");
   assert.equal(upper("b"), "B");
   assert.deepEqual(calls, ["a", "b"]);
-  // Full at 2: a third key empties it, so "a" is computed again (same answer).
+  // "a" used again after "b": a third key pushes out "b", not "a".
+  assert.equal(upper("a"), "A");
   assert.equal(upper("c"), "C");
   assert.equal(upper("a"), "A");
-  assert.deepEqual(calls, ["a", "b", "c", "a"]);
+  assert.equal(upper("b"), "B");
+  assert.deepEqual(calls, ["a", "b", "c", "b"]);
 });
 
 Deno.test("memo() remembers falsy answers too", () => {
