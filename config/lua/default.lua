@@ -27,7 +27,7 @@
 --   qts.when(name, cond)        -> at load time only: promises that function `name` does nothing
 --                                  (returns nothing, sets no flag, changes no global) for a
 --                                  request outside `cond`, so qts may leave such requests out of
---                                  Lua altogether (counted as lua.prefiltered in /metrics). cond
+--                                  Lua altogether (qts_filter_counter_total, counter "prefiltered"). cond
 --                                  keys, all that are given must hold: methods, not_methods,
 --                                  paths (the URL up to "?"), path_prefixes; each a list
 --                                  {"GET", "HEAD"} or a set {GET = true}. A request some other
