@@ -27,13 +27,14 @@
 --   qts.when(name, cond)        -> at load time only: promises that function `name` does nothing
 --                                  (returns nothing, sets no flag, changes no global) for a
 --                                  request outside `cond`, so qts may leave such requests out of
---                                  Lua altogether (qts_filter_counter_total, counter "prefiltered"). cond
---                                  keys, all that are given must hold: methods, not_methods,
---                                  paths (the URL up to "?"), path_prefixes; each a list
---                                  {"GET", "HEAD"} or a set {GET = true}. A request some other
---                                  function needs still runs every function, so a wrong promise
---                                  changes results only sometimes: keep it exact. Lua costs
---                                  ~2 us a request; a function that stays out of most costs ~0.
+--                                  Lua altogether (counted in /metrics: qts_filter_counter_total,
+--                                  counter "prefiltered"). cond keys, all that are given must
+--                                  hold: methods, not_methods, paths (the URL up to "?"),
+--                                  path_prefixes; each a list {"GET", "HEAD"} or a set
+--                                  {GET = true}. A request some other function needs still runs
+--                                  every function, so a wrong promise changes results only
+--                                  sometimes: keep it exact. Lua costs ~2 us a request; a
+--                                  function that stays out of most requests costs ~0.
 --
 -- LIMITS (the sandbox)
 --   No io, os, package, debug, require, load, dofile, loadfile, coroutine or string.dump.
