@@ -3,7 +3,7 @@ import type { Settings } from "../../shared/config/settings.ts";
 import type { StepName } from "../filters/domain_chain.ts";
 import type { StatsSnapshot } from "../filters/statstore_http_stats.ts";
 import type { LogLevel } from "../../shared/log/logger.ts";
-import type { Decision, RunnerDropReason } from "./chain_runner.ts";
+import type { RunnerDropReason } from "./chain_runner.ts";
 
 /** Messages from the ingest thread to a chain worker. */
 export type ToWorker =
@@ -47,8 +47,12 @@ export type FromWorker =
   | {
     t: "done";
     seq: number;
-    /** Decisions with the ingest sequence number of their record. */
-    decisions: (Decision & { seq: number })[];
+    /**
+     * Decisions with the ingest sequence number of their record, as JSON text ("" for none):
+     * under a flood most records decide something, and the ingest thread parses JSON several
+     * times faster than it deserializes as many small objects.
+     */
+    decisions: string;
     drops: WorkerDrop[];
     /** Records of the batch whose processing raised (counted as pipeline errors). */
     errors: number;

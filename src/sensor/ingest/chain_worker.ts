@@ -115,13 +115,17 @@ async function handle(message: ToWorker): Promise<void> {
         // keeps a sample of copied strings, never the record), so they may go back.
         await runner!.settled();
       } finally {
-        post({ t: "done", seq: message.seq, decisions, drops, errors, telemetry, buffers }, [
-          seqs.buffer,
-          domains.buffer,
-          nows.buffer,
-          ends.buffer,
-          bytes.buffer,
-        ]);
+        const decided = decisions.length > 0 ? JSON.stringify(decisions) : "";
+        post(
+          { t: "done", seq: message.seq, decisions: decided, drops, errors, telemetry, buffers },
+          [
+            seqs.buffer,
+            domains.buffer,
+            nows.buffer,
+            ends.buffer,
+            bytes.buffer,
+          ],
+        );
         decisions = [];
         drops = [];
         telemetry = [];

@@ -240,7 +240,10 @@ export class WorkerRunner implements ChainRunner {
           message.buffers.seqs.length === this.#batchSize &&
           message.buffers.bytes.length === BATCH_BYTES
         ) lane.free.push(message.buffers);
-        if (message.decisions.length > 0) this.#held.push(...message.decisions);
+        if (message.decisions !== "") {
+          const decided = JSON.parse(message.decisions) as (Decision & { seq: number })[];
+          for (const decision of decided) this.#held.push(decision);
+        }
         this.#release();
         const sinks = this.#o.sinks;
         for (const drop of message.drops) sinks.drop(drop.reason, drop.domainId, drop.detail);
