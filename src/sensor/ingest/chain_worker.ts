@@ -8,9 +8,13 @@ import type { DomainConfig } from "../../shared/config/components.ts";
 import { HttpStats } from "../filters/statstore_http_stats.ts";
 import { createLogger } from "../../shared/log/logger.ts";
 import { decodeRecord } from "../wire/decode_record.ts";
-import type { Decision } from "./chain_runner.ts";
 import { LocalRunner } from "./local_runner.ts";
-import type { FromWorker, ToWorker, WorkerDrop } from "./_worker_protocol.ts";
+import {
+  DecisionPacker,
+  type FromWorker,
+  type ToWorker,
+  type WorkerDrop,
+} from "./_worker_protocol.ts";
 import process from "node:process";
 
 /** CPU seconds this thread has used (getrusage of the thread): /metrics per worker. */
@@ -26,7 +30,8 @@ let runner: LocalRunner | undefined;
 let global: DomainConfig;
 /** Largest body accepted (settings max_body), as the ingest thread's decoder had it. */
 let maxBytes = 1 << 20;
-let decisions: (Decision & { seq: number })[] = [];
+/** This batch's decisions. */
+const decisions = new DecisionPacker();
 let drops: WorkerDrop[] = [];
 let telemetry: string[] = [];
 
@@ -62,7 +67,7 @@ async function handle(message: ToWorker): Promise<void> {
           publishTelemetry: (json) => void telemetry.push(json),
         },
         {
-          decide: ({ tag, ...d }) => void decisions.push({ ...d, seq: tag ?? 0 }),
+          decide: (d) => decisions.add(d),
           drop: (reason, domainId) => void drops.push({ reason, domainId }),
         },
         message.worker,
@@ -115,7 +120,7 @@ async function handle(message: ToWorker): Promise<void> {
         // keeps a sample of copied strings, never the record), so they may go back.
         await runner!.settled();
       } finally {
-        const decided = decisions.length > 0 ? JSON.stringify(decisions) : "";
+        const decided = decisions.take();
         post(
           { t: "done", seq: message.seq, decisions: decided, drops, errors, telemetry, buffers },
           [
@@ -126,7 +131,6 @@ async function handle(message: ToWorker): Promise<void> {
             bytes.buffer,
           ],
         );
-        decisions = [];
         drops = [];
         telemetry = [];
       }

@@ -9,7 +9,12 @@ import { encodeRecord } from "../wire/encode_record.ts";
 import { peekClient } from "../wire/peek_client.ts";
 import { clientAddress, type HttpRecord } from "../wire/record.ts";
 import type { ChainRunner, Decision, RunnerSinks } from "./chain_runner.ts";
-import type { BatchBuffers, FromWorker, ToWorker } from "./_worker_protocol.ts";
+import {
+  type BatchBuffers,
+  type FromWorker,
+  PackedDecisions,
+  type ToWorker,
+} from "./_worker_protocol.ts";
 import { fnv1a, fnv1aIPv4 } from "../../shared/hash/fnv1a.ts";
 
 /** Options of {@linkcode WorkerRunner}. */
@@ -55,6 +60,11 @@ interface Lane {
   stats: StatsSnapshot;
   /** CPU seconds of the worker's thread at its last stats reply. */
   cpu: number;
+  /**
+   * Decisions of answered batches not yet applied, oldest first. A lane's records are in
+   * ingest order, so the lanes' heads merge into record order.
+   */
+  decided: PackedDecisions[];
 }
 
 // 1 MiB of bodies per batch to start with (a record is 0.6-2 KB); a larger one grows it.
@@ -103,8 +113,6 @@ export class WorkerRunner implements ChainRunner {
   #seq = 0;
   /** Ingest sequence number of the next record. */
   #record = 0;
-  /** Decisions waiting for every earlier record's decision (they are applied in record order). */
-  #held: (Decision & { seq: number })[] = [];
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
   #statsTimer: ReturnType<typeof setInterval> | undefined;
   readonly #batchSize: number;
@@ -147,6 +155,7 @@ export class WorkerRunner implements ChainRunner {
         drained: undefined,
         stats: { domains: {}, drops: {} },
         cpu: 0,
+        decided: [],
       };
       this.#spawn(lane);
       this.#lanes.push(lane);
@@ -241,8 +250,7 @@ export class WorkerRunner implements ChainRunner {
           message.buffers.bytes.length === BATCH_BYTES
         ) lane.free.push(message.buffers);
         if (message.decisions !== "") {
-          const decided = JSON.parse(message.decisions) as (Decision & { seq: number })[];
-          for (const decision of decided) this.#held.push(decision);
+          lane.decided.push(new PackedDecisions(message.decisions));
         }
         this.#release();
         const sinks = this.#o.sinks;
@@ -275,19 +283,31 @@ export class WorkerRunner implements ChainRunner {
    * projections' windows and replay results do not depend on scheduling.
    */
   #release(): void {
-    if (this.#held.length === 0) return;
     let safe = Infinity;
+    let any = false;
     for (const lane of this.#lanes) {
+      if (lane.decided.length > 0) any = true;
       const oldest = lane.flying[0]?.seq ??
         (lane.batch.count > 0 ? lane.batch.seqs[0] : undefined);
       if (oldest !== undefined && oldest < safe) safe = oldest;
     }
-    this.#held.sort((a, b) => a.seq - b.seq);
-    let n = 0;
-    while (n < this.#held.length && this.#held[n]!.seq < safe) n++;
-    if (n === 0) return;
-    const ready = this.#held.splice(0, n);
-    for (const { seq: _seq, ...decision } of ready) this.#o.sinks.decide(decision);
+    if (!any) return;
+    for (;;) {
+      let next: Lane | undefined;
+      let nextSeq = safe;
+      for (const lane of this.#lanes) {
+        const seq = lane.decided[0]?.seq ?? Infinity;
+        if (seq < nextSeq) {
+          next = lane;
+          nextSeq = seq;
+        }
+      }
+      if (next === undefined) return;
+      const head = next.decided[0]!;
+      const decision = head.next(next.n);
+      if (head.seq === Infinity) next.decided.shift();
+      this.#o.sinks.decide(decision);
+    }
   }
 
   async #everyWorker(make: (id: number) => ToWorker): Promise<(FromWorker & { t: "ack" })[]> {
