@@ -124,7 +124,13 @@ export async function run(): Promise<void> {
     `${fmt(full)} rec/s`,
     "target ≥ 150,000",
   );
-  line("  ratio to decode only", `${(full / decodeOnly).toFixed(3)} ×`, "target ≥ 0.45");
+  // Issue 19's 0.45 is its 150k over the decode-only figure of then (336k); the decoder has
+  // since become ~4.7× faster, so the ratio now asks the chain for under 1 µs a record.
+  line(
+    "  ratio to decode only",
+    `${(full / decodeOnly).toFixed(3)} ×`,
+    "target ≥ 0.45 (set as 150k ÷ 336k, decode only then)",
+  );
   line("  ratio to decode + text fields", `${(full / decodeFields).toFixed(3)} ×`);
   line("  chain time per record", `${((1e6 / full) - (1e6 / decodeOnly)).toFixed(2)} µs`);
   await chain.close();
