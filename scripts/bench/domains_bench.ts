@@ -3,9 +3,10 @@
  * id. Prints bytes per extra domain for chains that share nothing (the old behaviour), chains
  * that share their read-only filters through a ComponentPool, the whole pipeline (chain, list
  * manager, counters) and what is left after idle eviction (the list manager forgets domains
- * that banned nobody, their metric series go). Target: at most 20 KB per live domain. Heap and external memory come from
- * `Deno.memoryUsage()` after a forced GC when run with `--v8-flags=--expose-gc` (`deno task
- * bench` runs it without: figures are then noisier); RSS includes the Lua states' wasm memory.
+ * that banned nobody, their metric series go). Target: at most 20 KB per live domain. Heap and
+ * external memory come from `Deno.memoryUsage()` after a forced GC (`deno task bench` runs with
+ * `--v8-flags=--expose-gc`; without it the figures include garbage and can come out negative).
+ * RSS includes the Lua states' wasm memory.
  */
 import { ConfigStore } from "../../src/shared/config/config_store.ts";
 import { loadSettings } from "../../src/shared/config/settings.ts";
