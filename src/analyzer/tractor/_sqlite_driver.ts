@@ -5,6 +5,7 @@
  * @module
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { OrderedMap } from "../../shared/cache/ordered_map.ts";
 import {
   portableSql,
   type SqlDriver,
@@ -23,11 +24,11 @@ export function sqliteDriver(path: string): SqlDriver & { readonly db: DatabaseS
   db.exec("PRAGMA journal_mode = WAL");
   db.exec("PRAGMA synchronous = NORMAL");
   db.exec("PRAGMA foreign_keys = OFF");
-  const cache = new Map<string, StatementSync>();
+  const cache = new OrderedMap<string, StatementSync>();
   const stmt = (sql: string): StatementSync => {
     let s = cache.get(sql);
     if (!s) {
-      if (cache.size >= MAX_CACHED) cache.delete(cache.keys().next().value!);
+      if (cache.size >= MAX_CACHED) cache.deleteOldest();
       s = db.prepare(portableSql(sql, "sqlite"));
       cache.set(sql, s);
     }

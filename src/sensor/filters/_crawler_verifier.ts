@@ -1,3 +1,4 @@
+import { OrderedMap } from "../../shared/cache/ordered_map.ts";
 import { formatIPv4, formatIPv6Hex, type IpKey, normalizeIp } from "../../shared/net/ip.ts";
 import type { FilterDeps } from "./types.ts";
 
@@ -110,8 +111,8 @@ export class CrawlerVerifier {
   /** Lookups started and lookups that failed (timeout, resolver error). */
   readonly counters = { lookups: 0, errors: 0 };
   readonly #options: CrawlerVerifierOptions;
-  /** Map order is recency order: the first key is the least recently used. */
-  readonly #cache = new Map<string, Entry>();
+  /** Recency order: the oldest key is the least recently used. */
+  readonly #cache = new OrderedMap<string, Entry>();
   readonly #pending = new Map<string, Promise<void>>();
   #closed = false;
 
@@ -138,8 +139,7 @@ export class CrawlerVerifier {
       if (entry.verdict === "failed") {
         if (age < RETRY_AFTER_FAILURE_MS) return "unknown";
       } else if (age < this.#options.ttlMs) {
-        this.#cache.delete(id);
-        this.#cache.set(id, entry);
+        this.#cache.touch(id);
         return entry.verdict;
       }
       this.#cache.delete(id);
@@ -214,10 +214,6 @@ export class CrawlerVerifier {
   #store(id: string, entry: Entry): void {
     this.#cache.delete(id);
     this.#cache.set(id, entry);
-    while (this.#cache.size > this.#options.size) {
-      const oldest = this.#cache.keys().next();
-      if (oldest.done) break;
-      this.#cache.delete(oldest.value);
-    }
+    while (this.#cache.size > this.#options.size) this.#cache.deleteOldest();
   }
 }

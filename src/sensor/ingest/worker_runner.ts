@@ -8,7 +8,7 @@ import { clientIp } from "../wire/client_ip.ts";
 import { encodeRecord } from "../wire/encode_record.ts";
 import { peekClient } from "../wire/peek_client.ts";
 import { clientAddress, type HttpRecord } from "../wire/record.ts";
-import type { ChainRunner, Decision, RunnerSinks } from "./chain_runner.ts";
+import type { ChainRunner, RunnerSinks } from "./chain_runner.ts";
 import {
   type BatchBuffers,
   type FromWorker,

@@ -1,3 +1,4 @@
+import { OrderedMap } from "../../shared/cache/ordered_map.ts";
 import { BanTable } from "./_ban_table.ts";
 import type { ProjectionState } from "./_projection.ts";
 import type { SavedMode } from "./_state_file.ts";
@@ -13,9 +14,10 @@ export interface Domain {
   caps: Map<string, number>;
   /**
    * Repeat offenders by `rule_name\nsource`: bans so far and when the last one was added (ms),
-   * for escalating ban times; forgotten `escalation.forget` seconds after the last ban.
+   * for escalating ban times; forgotten `escalation.forget` seconds after the last ban. Kept in
+   * last-ban order (a ban re-inserts its key), so the sweep and the size cap take the front.
    */
-  readonly offenders: Map<string, Offender>;
+  readonly offenders: OrderedMap<string, Offender>;
   /** The domain's `qpc` component: `worker` prefix and `broadcast` of its commands. */
   qpc?: { worker: string; broadcast: boolean };
   /** Modes restored from the state file for projections not configured yet. */
@@ -36,6 +38,6 @@ export function newDomain(id: number): Domain {
     byName: new Map(),
     bans: new BanTable(),
     caps: new Map(),
-    offenders: new Map(),
+    offenders: new OrderedMap(),
   };
 }

@@ -195,7 +195,7 @@ export function applyJournal(
       }
       case "off": {
         const d = domainOf(domains, e.d);
-        d.offenders.delete(e.k); // re-inserted last: Map order is last-ban order
+        d.offenders.delete(e.k); // re-inserted last: the order is last-ban order
         d.offenders.set(e.k, { bans: e.n, last: e.l });
         break;
       }

@@ -1089,13 +1089,10 @@ export class ListManager {
         Math.min(Math.max(max, config.timeout), config.timeout * factor ** earlier),
       );
     }
-    d.offenders.delete(key); // re-inserted last: Map order is last-ban order for the sweep
+    d.offenders.delete(key); // re-inserted last: the order is last-ban order for the sweep
     d.offenders.set(key, { bans: earlier + 1, last: now });
     this.#note({ o: "off", d: d.id, k: key, n: earlier + 1, l: now });
-    if (d.offenders.size > OFFENDERS_MAX) {
-      const oldest = d.offenders.keys().next().value;
-      if (oldest !== undefined) d.offenders.delete(oldest);
-    }
+    if (d.offenders.size > OFFENDERS_MAX) d.offenders.deleteOldest();
     return Math.round(Math.min(Math.max(max, config.timeout), config.timeout * factor ** earlier));
   }
 

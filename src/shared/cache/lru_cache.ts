@@ -1,23 +1,19 @@
+import { OrderedMap } from "./ordered_map.ts";
+
 /**
  * A bounded least-recently-used map, for verdicts that real traffic repeats (User-Agents, geo
- * lookups). A JS Map iterates in insertion order, so the first key is the one stored longest
- * ago: eviction takes it. A hit moves its key to the recent end only once the key has aged past
- * half the capacity, so the common hit is one Map read; any key used within the last
- * capacity/2 stores is kept.
+ * lookups). A hit makes its key the newest; a store into a full cache evicts the oldest, in
+ * O(1) whatever the churn (a User-Agent rotation misses on every request).
  */
 export class LruCache<K, V> {
-  readonly #map = new Map<K, { value: V; at: number }>();
+  readonly #map = new OrderedMap<K, V>();
   readonly #capacity: number;
-  readonly #refreshAfter: number;
-  /** Stores so far; an entry's `at` is this count when it was last stored or refreshed. */
-  #stored = 0;
 
   constructor(capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1) {
       throw new RangeError(`LRU cache capacity must be a positive integer, got ${capacity}`);
     }
     this.#capacity = capacity;
-    this.#refreshAfter = Math.ceil(capacity / 2);
   }
 
   /** Number of entries held. */
@@ -27,24 +23,18 @@ export class LruCache<K, V> {
 
   /** The value for `key`, kept as recently used; undefined when absent. */
   get(key: K): V | undefined {
-    const entry = this.#map.get(key);
-    if (entry === undefined) return undefined;
-    if (this.#stored - entry.at >= this.#refreshAfter) {
-      this.#map.delete(key);
-      entry.at = ++this.#stored;
-      this.#map.set(key, entry);
-    }
-    return entry.value;
+    return this.#map.touch(key);
   }
 
   /** Stores `value` as most recently used, evicting the least recently used entry when full. */
   set(key: K, value: V): void {
-    const entry = this.#map.get(key);
-    if (entry !== undefined) this.#map.delete(key);
-    else if (this.#map.size >= this.#capacity) {
-      this.#map.delete(this.#map.keys().next().value as K);
+    if (this.#map.has(key)) {
+      this.#map.set(key, value);
+      this.#map.touch(key);
+      return;
     }
-    this.#map.set(key, { value, at: ++this.#stored });
+    if (this.#map.size >= this.#capacity) this.#map.deleteOldest();
+    this.#map.set(key, value);
   }
 
   /** Drops every entry. */

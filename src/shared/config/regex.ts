@@ -1,4 +1,5 @@
 import { RE2 } from "re2-wasm";
+import { OrderedMap } from "../cache/ordered_map.ts";
 
 /** A compiled pattern; `source` is the RE2 text it came from. */
 export interface Matcher {
@@ -75,7 +76,7 @@ const CACHE_MAX = 10_000;
  * matcher whose object was evicted compiles it again on its next call.
  */
 const RE2_LIVE_MAX = 2_048;
-const re2Live = new Map<string, RE2>();
+const re2Live = new OrderedMap<string, RE2>();
 
 /** Counted for /metrics: recompiles of evicted objects, and full flushes after an OOM. */
 export const re2Stats = { recompiles: 0, oom_flushes: 0 };
@@ -89,7 +90,7 @@ function newRe2(pattern: string): RE2 {
       // matchers recompile on demand) and try once more; the module recovers after such an abort.
       if (!/\bOOM\b/.test(String((error as Error).message)) || re2Live.size === 0) throw error;
       re2Stats.oom_flushes++;
-      for (const re2 of re2Live.values()) freeRe2(re2);
+      for (const [, re2] of re2Live) freeRe2(re2);
       re2Live.clear();
       return new RE2(pattern, "u");
     }
@@ -112,9 +113,8 @@ function keepRe2(pattern: string, re2: RE2): void {
   if (old) freeRe2(old);
   re2Live.delete(pattern);
   if (re2Live.size >= RE2_LIVE_MAX) {
-    const [oldest, evicted] = re2Live.entries().next().value!;
-    re2Live.delete(oldest);
-    freeRe2(evicted);
+    freeRe2(re2Live.oldestValue()!);
+    re2Live.deleteOldest();
   }
   re2Live.set(pattern, re2);
 }
