@@ -102,6 +102,17 @@ export async function run(): Promise<void> {
     watch.lm.onEvents(1, ipOf(i % 100_000), ["loc_rate_z_GET/"], flags, 1);
   });
 
+  // A botnet: every call a source never seen, so past the evidence book's 100k sources each
+  // one evicts the oldest (a Map trimmed from the front made this ~50 µs a call).
+  const botnet = manager(
+    [projection({ name: "rate", state: "auto", nursery: { events: 1e9, ips: 0 } })],
+    clock,
+  );
+  for (let i = 0; i < 100_000; i++) botnet.lm.onEvents(1, ipOf(i), ["loc_rate_z_GET/"], flags, 1);
+  measure("onEvents, nursery, new source past 100k evidence sources", 190_000, (i) => {
+    botnet.lm.onEvents(1, ipOf(100_000 + i), ["loc_rate_z_GET/"], flags, 1);
+  });
+
   // Tick with 100k watched IPs turning into adds at activation.
   const activating = manager(
     [projection({ name: "rate", state: "auto", activation: { events: 1, ips: 0 } })],
