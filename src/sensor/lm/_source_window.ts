@@ -1,3 +1,5 @@
+import { OrderedMap } from "../../shared/cache/ordered_map.ts";
+
 /**
  * Per-source event counts within a window that starts at a source's first counted event and
  * restarts once it has passed: how the list manager asks "has this source shown N events within
@@ -7,9 +9,10 @@
 export class SourceWindow {
   readonly #windowMs: number;
   readonly #max: number;
-  // Insertion order = window start order: expiry scans stop at the first live entry.
-  // Created on the first event: most domains' projections never see one.
-  #entries: Map<string, { start: number; n: number }> | undefined;
+  // Insertion order = window start order: expiry scans stop at the first live entry (an
+  // OrderedMap: a Map's deleted front slots made each scan walk them). Created on the first
+  // event: most domains' projections never see one.
+  #entries: OrderedMap<string, { start: number; n: number }> | undefined;
 
   constructor(windowSeconds: number, max = 1_000_000) {
     this.#windowMs = windowSeconds * 1000;
@@ -18,7 +21,7 @@ export class SourceWindow {
 
   /** Adds `n` events of `source` at `now` and returns its count within the current window. */
   add(source: string, n: number, now: number): number {
-    const entries = this.#entries ??= new Map();
+    const entries = this.#entries ??= new OrderedMap();
     let entry = entries.get(source);
     if (entry !== undefined && now - entry.start >= this.#windowMs) {
       entries.delete(source);
@@ -43,9 +46,9 @@ export class SourceWindow {
     const entries = this.#entries;
     if (entries === undefined) return;
     let dropped = 0;
-    for (const [source, entry] of entries) {
+    for (let entry = entries.oldestValue(); entry !== undefined; entry = entries.oldestValue()) {
       if (now - entry.start < this.#windowMs && dropped >= atLeast) break;
-      entries.delete(source);
+      entries.deleteOldest();
       dropped++;
     }
   }
