@@ -19,7 +19,9 @@ import { sampleRecord } from "./wire_bench.ts";
 async function pipelineWith(
   domainJson: unknown,
   workers = 0,
-): Promise<{ pipeline: Pipeline; commands: () => number; runner: ChainRunner }> {
+): Promise<
+  { pipeline: Pipeline; commands: () => number; runner: ChainRunner; metrics: Metrics }
+> {
   const dir = await Deno.makeTempDir();
   await Deno.mkdir(`${dir}/filters`);
   await Deno.writeTextFile(`${dir}/filters/8984.json`, JSON.stringify(domainJson));
@@ -48,17 +50,18 @@ async function pipelineWith(
       sinks,
     })
     : new LocalRunner(env, sinks);
+  const metrics = new Metrics();
   const pipeline: Pipeline = new Pipeline({
     store,
     lm,
-    metrics: new Metrics(),
+    metrics,
     log: silentLogger,
     clock,
     env,
     runner,
   });
   await pipeline.start();
-  return { pipeline, commands: () => commands, runner };
+  return { pipeline, commands: () => commands, runner, metrics };
 }
 
 /**
@@ -81,6 +84,70 @@ function messages(count: number, ips: number): Uint8Array[][] {
   });
 }
 
+/** Message `i` of a bench stream (header and body frames). */
+type Messages = (i: number) => Uint8Array[];
+
+const ID_DIGITS = 12;
+
+/** Where the ASCII text `id` sits in `body`. */
+function offsetOf(body: Uint8Array, id: string): number {
+  const bytes = new TextEncoder().encode(id);
+  outer: for (let at = 0; at + bytes.length <= body.length; at++) {
+    for (let k = 0; k < bytes.length; k++) if (body[at + k] !== bytes[k]) continue outer;
+    return at;
+  }
+  throw new Error(`id ${id} not in the body`);
+}
+
+/**
+ * Requests as a proxy sends them: a before-half (req_type 0) and an after-half with the status
+ * (req_type 1) under one request id, from public addresses. `count` pairs are encoded once;
+ * each request writes a fresh id into both bodies, so ids never repeat (a repeated one would be
+ * a duplicate, dropped before the chain).
+ */
+function halves(count: number, ips: number): Messages {
+  const header = encodeHeader(8984);
+  const pairs = Array.from({ length: count }, (_, k) => {
+    const record = sampleRecord(k);
+    record.remote_ip = (0xc6120000 + (k * 7919) % ips) >>> 0;
+    record.qrator_request_id = `q${String(k).padStart(ID_DIGITS, "0")}`;
+    const before = encodeRecord({ ...record, req_type: 0, status: 0 });
+    const after = encodeRecord({ ...record, req_type: 1, status: k % 23 === 0 ? 404 : 200 });
+    const id = record.qrator_request_id;
+    return { before, after, at: [offsetOf(before, id) + 1, offsetOf(after, id) + 1] as const };
+  });
+  const write = (body: Uint8Array, at: number, request: number) => {
+    for (let k = ID_DIGITS - 1; k >= 0; k--) {
+      body[at + k] = 48 + request % 10;
+      request = Math.floor(request / 10);
+    }
+  };
+  return (i) => {
+    const request = i >> 1;
+    const pair = pairs[request % count]!;
+    if ((i & 1) === 1) return [header, pair.after];
+    write(pair.before, pair.at[0], request);
+    write(pair.after, pair.at[1], request);
+    return [header, pair.before];
+  };
+}
+
+/**
+ * The live input as proxies feed it: two halves a request, joined by request id (the join's
+ * table holds every id of the last 60 s), workers 0 and 2, requests/s and their ratio.
+ */
+async function proxyHalves(): Promise<void> {
+  const requests = Number(Deno.env.get("QTS_BENCH_RECORDS") ?? 300_000);
+  const stream = halves(8192, 100_000);
+  const w0 = await measure(stream, requests * 2, 0, true);
+  const w2 = await measure(stream, requests * 2, 2, true);
+  console.log(
+    `\nproxy halves (before + after with request ids), ${fmt(requests)} requests:\n` +
+      `workers 0 ${fmt(w0.rate / 2)} requests/s, workers 2 ${fmt(w2.rate / 2)} requests/s ` +
+      `(${(w2.rate / w0.rate).toFixed(2)}×); messages dropped ${w0.dropped} / ${w2.dropped}`,
+  );
+}
+
 /**
  * Feeds `total` messages through a pipeline as the sensor's ingest loop does under load, then
  * drains: with `batched`, through the InputDrain of `qts serve` (the input always has more
@@ -89,9 +156,10 @@ function messages(count: number, ips: number): Uint8Array[][] {
 async function feed(
   pipeline: Pipeline,
   runner: ChainRunner,
-  msgs: Uint8Array[][],
+  msgs: Messages,
   total: number,
   batched = true,
+  from = 0,
 ): Promise<void> {
   const drain = new InputDrain({
     ingest: (frames) => pipeline.handleFrames(frames),
@@ -100,8 +168,8 @@ async function feed(
       throw error;
     },
   });
-  let i = 0;
-  const next = () => i < total ? msgs[i++ & 8191]! : undefined;
+  let i = from;
+  const next = () => i < from + total ? msgs(i++) : undefined;
   for (let first = next(); first; first = next()) await drain.drain(first, next);
   await runner.settled();
 }
@@ -121,7 +189,7 @@ const ROUNDS = Number(Deno.env.get("QTS_BENCH_ROUNDS") ?? 3);
 // (JIT on background threads) for ~100k records; a sensor that has run a minute has done that.
 const WARM_UP = Number(Deno.env.get("QTS_BENCH_WARMUP") ?? 100_000);
 
-async function scaling(msgs: Uint8Array[][]): Promise<void> {
+async function scaling(msgs: Messages): Promise<void> {
   const total = Number(Deno.env.get("QTS_BENCH_RECORDS") ?? 300_000);
   const cores = navigator.hardwareConcurrency;
   console.log(
@@ -176,6 +244,8 @@ interface Measured {
   ingest: number;
   chain: number;
   other: number;
+  /** Input messages the pipeline dropped (qts_input_dropped_total, every reason). */
+  dropped: number;
 }
 
 /** The rate the CPU times allow on idle cores (see {@linkcode scaling}). */
@@ -185,7 +255,7 @@ function boundOf(m: Measured, workers: number, cores: number): number {
 }
 
 async function measure(
-  msgs: Uint8Array[][],
+  msgs: Messages,
   total: number,
   workers: number,
   batched: boolean,
@@ -201,11 +271,15 @@ async function measure(
   const main0 = threadCpuSeconds();
   const proc0 = processCpuSeconds();
   const start = performance.now();
-  await feed(run.pipeline, run.runner, msgs, total, batched);
+  // Past the warm-up's messages: a stream of request ids must not repeat one.
+  await feed(run.pipeline, run.runner, msgs, total, batched, WARM_UP);
   const seconds = (performance.now() - start) / 1000;
   const main = threadCpuSeconds() - main0;
   const proc = processCpuSeconds() - proc0;
   const inWorkers = (await workersCpu()) - workers0;
+  const dropped = run.metrics.render().split("\n")
+    .filter((line) => line.startsWith("qts_input_dropped_total{"))
+    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(" ") + 1)), 0);
   await run.pipeline.close();
   const us = (s: number) => s * 1e6 / total;
   return {
@@ -213,6 +287,7 @@ async function measure(
     ingest: us(main),
     chain: us(inWorkers),
     other: us(proc - main - inWorkers),
+    dropped,
   };
 }
 
@@ -290,7 +365,8 @@ export async function run(): Promise<void> {
   await full.pipeline.close();
 
   requestJoin();
-  await scaling(msgs);
+  await scaling((i) => msgs[i & 8191]!);
+  await proxyHalves();
   if (sink === -1) console.log(sink);
 }
 
