@@ -8,7 +8,7 @@ import type { GuardedClass, UnknownReason } from "./model/unknown_guard.ts";
 import { FtpControl } from "./sessions/ftp_control.ts";
 import { HttpExchanges, type HttpSummary } from "./sessions/http_exchanges.ts";
 import type { FtpDataEndpoint } from "./sessions/ftp_data_endpoint.ts";
-import { RecentMap } from "./sessions/_recent_map.ts";
+import { LruCache } from "../../shared/cache/lru_cache.ts";
 import { SessionBuilder } from "./sessions/session_builder.ts";
 import { isDhtMessage } from "./signatures/bittorrent_signature.ts";
 import { parseDnsMessage } from "./signatures/dns_signature.ts";
@@ -175,13 +175,13 @@ export function labelFlows(options: LabelFlowsOptions = {}): FlowLabeler {
   const classify = options.classify ?? true;
   const timeout = options.flowTimeoutSeconds ?? 120;
   const sessions = new SessionBuilder({ gapUs: (options.sessionGapSeconds ?? 60) * 1e6 });
-  const answers = new RecentMap<string, string>(MAX_ANSWERS);
+  const answers = new LruCache<string, string>(MAX_ANSWERS);
   // BitTorrent clients take peer connections (TCP) on their DHT port (UDP): a TCP flow to an
   // address and port that spoke DHT is BitTorrent even when its handshake is encrypted (MSE).
-  const peers = new RecentMap<string, string>(MAX_ANSWERS);
+  const peers = new LruCache<string, string>(MAX_ANSWERS);
   // Labelled UDP flows by 5-tuple, for the ICMP errors that quote them (port unreachable …; TCP
   // answers a closed port with a RST instead).
-  const tuples = new RecentMap<string, string>(MAX_ANSWERS);
+  const tuples = new LruCache<string, string>(MAX_ANSWERS);
   const width = featureNames.length;
   // Flows waiting for the classifier (defer()), with their feature rows packed for one batch.
   const waiting: Array<{ flow: Flow; info: FlowLabelInfo }> = [];

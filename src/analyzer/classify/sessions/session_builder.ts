@@ -1,5 +1,5 @@
 import type { Flow } from "../../flows/flow.ts";
-import { RecentMap } from "./_recent_map.ts";
+import { LruCache } from "../../../shared/cache/lru_cache.ts";
 
 /** Options of {@linkcode SessionBuilder}. */
 export interface SessionBuilderOptions {
@@ -40,8 +40,8 @@ export class SessionBuilder {
   readonly #gap: number;
   readonly #ttl: number;
   /** client/service key → latest session span. */
-  readonly #spans: RecentMap<string, Span>;
-  readonly #expect: RecentMap<string, Expectation[]>;
+  readonly #spans: LruCache<string, Span>;
+  readonly #expect: LruCache<string, Expectation[]>;
   #next = 1;
 
   /** Creates an empty builder. */
@@ -49,8 +49,8 @@ export class SessionBuilder {
     this.#gap = options.gapUs ?? 60_000_000;
     this.#ttl = options.expectationUs ?? 120_000_000;
     const max = options.maxTracked ?? 65_536;
-    this.#spans = new RecentMap(max);
-    this.#expect = new RecentMap(max);
+    this.#spans = new LruCache(max);
+    this.#expect = new LruCache(max);
     if (!(this.#gap >= 0)) {
       throw new RangeError(`Invalid session gap ${this.#gap} µs: must be >= 0`);
     }
