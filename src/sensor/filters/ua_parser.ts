@@ -1,7 +1,7 @@
 import { UAParser } from "ua-parser-js";
-import { LruCache } from "../../shared/cache/lru_cache.ts";
 import type { UaParserConfig } from "../../shared/config/components.ts";
 import type { HttpRecord } from "../wire/record.ts";
+import { memo, MEMO_KEY_MAX } from "./_memo.ts";
 import type { FilterDeps, FilterInstance, RequestContext } from "./types.ts";
 
 /** The flags ua_parser sets, and so the names `events` may list. */
@@ -26,8 +26,9 @@ const TOOL_RE =
  * scanners…), `ua_mobile` (ua-parser-js device type mobile, tablet or wearable). Flags listed
  * in `events` are also emitted as events of the same name. Flags are set on both phases (the
  * response half runs with fresh flags); events are emitted on the "first" phase only, once per
- * request. Results are kept in an LRU cache of `cache_size` UAs, since parsing costs ~20 µs
- * and real traffic repeats a few thousand UAs.
+ * request. Results are kept in an LRU cache of `cache_size` UAs (a memo: a UA is judged by
+ * its first MEMO_KEY_MAX characters), since parsing costs ~20 µs and real traffic repeats a
+ * few thousand UAs.
  */
 export function uaParser(config: UaParserConfig, _deps: FilterDeps = {}): FilterInstance {
   let eventBits = 0;
@@ -42,10 +43,11 @@ export function uaParser(config: UaParserConfig, _deps: FilterDeps = {}): Filter
   }
   const size = config.cache_size;
   const parser = new UAParser();
-  const cache = size > 0 ? new LruCache<string, number>(size) : undefined;
 
-  const classify = (ua: string): number => {
+  const parse = (ua: string): number => {
     if (ua === "" || ua === "-") return EMPTY;
+    // Judged by its head, as with the cache (see memo); ua-parser-js itself reads 500.
+    if (ua.length > MEMO_KEY_MAX) ua = ua.slice(0, MEMO_KEY_MAX);
     let bits = 0;
     if (BOT_RE.test(ua)) bits |= BOT;
     if (TOOL_RE.test(ua)) bits |= TOOL;
@@ -56,16 +58,12 @@ export function uaParser(config: UaParserConfig, _deps: FilterDeps = {}): Filter
     }
     return bits;
   };
+  const classify = size > 0 ? memo(parse, size) : parse;
 
   return {
     name: "ua_parser",
     run: function uaParser(record: HttpRecord, ctx: RequestContext): void {
-      const ua = record.http_user_agent;
-      let bits = cache?.get(ua);
-      if (bits === undefined) {
-        bits = classify(ua);
-        cache?.set(ua, bits);
-      }
+      const bits = classify(record.http_user_agent);
       if (bits === 0) return;
       for (let i = 0; i < 4; i++) {
         const bit = BITS[i]!;
@@ -73,9 +71,6 @@ export function uaParser(config: UaParserConfig, _deps: FilterDeps = {}): Filter
         ctx.flags.set(UA_FLAGS[i]!, true);
         if ((eventBits & bit) !== 0 && ctx.phase === "first") ctx.events.push(UA_FLAGS[i]!);
       }
-    },
-    close(): void {
-      cache?.clear();
     },
   };
 }
