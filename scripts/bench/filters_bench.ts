@@ -287,7 +287,10 @@ async function ipMemory(): Promise<void> {
   }
 }
 
-/** limit_req_mc on a real memcached: one request at a time (a chain awaiting each) and 64 in flight. */
+/**
+ * limit_req_mc on a real memcached: one request at a time (a chain awaiting each) and 64 in
+ * flight.
+ */
 async function memcachedFigures(base: number): Promise<void> {
   try {
     Deno.statSync("/usr/bin/memcached");

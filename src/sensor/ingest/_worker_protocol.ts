@@ -48,8 +48,9 @@ export type FromWorker =
     t: "done";
     seq: number;
     /**
-     * The batch's decisions as JSON text ({@linkcode DecisionPacker}; "" for none): under a flood most records decide something, and the ingest thread parses that
-     * several times faster than it deserializes as many small objects.
+     * The batch's decisions as JSON text ({@linkcode DecisionPacker}; "" for none): under a
+     * flood most records decide something, and the ingest thread parses that several times
+     * faster than it deserializes as many small objects.
      */
     decisions: string;
     drops: WorkerDrop[];

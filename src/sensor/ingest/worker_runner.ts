@@ -67,9 +67,9 @@ interface Lane {
   decided: PackedDecisions[];
 }
 
-// 2 MiB of bodies per batch to start with (a record is 0.6-2 KB); a larger one grows it. Per-batch
-// costs (post, answer, string table) are paid once for 2,048 records: 1,024 gave 1.36× for
-// workers 2 ÷ 0, 2,048 1.43×.
+// 2 MiB of bodies per batch to start with (a record is 0.6-2 KB); a larger one grows it.
+// Per-batch costs (post, answer, string table) are paid once for 2,048 records: 1,024 gave
+// 1.36× for workers 2 ÷ 0, 2,048 1.43×.
 const BATCH_BYTES = 1 << 21;
 
 function newBatch(records: number, bytes = BATCH_BYTES): Batch {
