@@ -40,6 +40,8 @@ const METHODS = new Set([
 ]);
 /** Label values clients control are capped per domain so /metrics cannot be blown up. */
 const MAX_EVENT_NAMES = 1000;
+/** Event tables holding MAX_EVENT_NAMES names. */
+const full = new WeakSet<Record<string, number>>();
 
 /**
  * The counters behind `/metrics` and `/stats/<domain>`, one per process or worker. Workers
@@ -108,9 +110,15 @@ export function statstoreHttpStats(
       }
       for (const event of ctx.events) {
         const events = stats.events;
-        if (events[event] !== undefined || Object.keys(events).length < MAX_EVENT_NAMES) {
+        if (Object.hasOwn(events, event)) bump(events, event);
+        else if (!full.has(events) && Object.keys(events).length < MAX_EVENT_NAMES) {
           bump(events, event);
-        } else bump(events, "other");
+        } else {
+          // Names can come from clients (a limit_req event carries the method): once the table
+          // is full, a new name costs a set lookup, not a count of 1000 keys.
+          full.add(events);
+          bump(events, "other");
+        }
       }
     },
   };
@@ -196,10 +204,12 @@ function emptyStats(domainId: number): DomainStats {
     domain_id: domainId,
     requests: 0,
     responses: 0,
-    statuses: {},
-    methods: {},
-    events: {},
-    drops: {},
+    // Without a prototype: event names are free text ("constructor", "__proto__" in a Lua
+    // script must count like any other name).
+    statuses: table(),
+    methods: table(),
+    events: table(),
+    drops: table(),
   };
 }
 
@@ -209,12 +219,16 @@ const STATUS_KEYS: readonly (string | undefined)[] = Array.from(
   (_, status) => status >= 100 ? String(status) : undefined,
 );
 
+function table(): Record<string, number> {
+  return Object.create(null);
+}
+
 function bump(counts: Record<string, number>, key: string): void {
-  counts[key] = (counts[key] ?? 0) + 1;
+  counts[key] = (Object.hasOwn(counts, key) ? counts[key]! : 0) + 1;
 }
 
 function addInto(into: Record<string, number>, from: Record<string, number>): void {
-  for (const [k, n] of Object.entries(from)) into[k] = (into[k] ?? 0) + n;
+  for (const [k, n] of Object.entries(from)) into[k] = (Object.hasOwn(into, k) ? into[k]! : 0) + n;
 }
 
 function sorted(counts: Record<string, number>): [string, number][] {

@@ -52,6 +52,24 @@ Deno.test("statstoreHttpStats() caps distinct event names", () => {
   assert.equal(events.other, 200);
 });
 
+Deno.test("statstoreHttpStats() counts event names that Object.prototype also has", () => {
+  const f = statstoreHttpStats(config);
+  for (let i = 0; i < 2; i++) {
+    const ctx = ctxFor(rec(), i);
+    ctx.events.push("constructor", "__proto__", "toString");
+    f.run(rec(), ctx);
+  }
+  const one = f.stats.snapshot();
+  const events = one.domains["8984"]!.events;
+  assert.equal(Object.getOwnPropertyDescriptor(events, "constructor")?.value, 2);
+  assert.equal(Object.getOwnPropertyDescriptor(events, "__proto__")?.value, 2);
+  assert.equal(Object.getOwnPropertyDescriptor(events, "toString")?.value, 2);
+  const merged = mergeStats([one, f.stats.snapshot()]).domains["8984"]!.events;
+  assert.equal(Object.getOwnPropertyDescriptor(merged, "constructor")?.value, 4);
+  assert.equal(Object.getOwnPropertyDescriptor(merged, "__proto__")?.value, 4);
+  assert.match(renderPrometheus(mergeStats([one])), /event="__proto__"\} 2/);
+});
+
 Deno.test("mergeStats() adds worker snapshots and renderPrometheus() prints valid text", () => {
   const a = new HttpStats();
   const b = new HttpStats();
