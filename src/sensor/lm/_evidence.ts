@@ -86,7 +86,15 @@ export class EvidenceBook {
     }
     if (entry === undefined) {
       if (entries.size >= MAX_SOURCES) entries.deleteOldest();
-      entry = { first: now, last: now, count: 0, events: {}, names: 0, samples: [] };
+      // No prototype: event names from a Lua script may be "constructor" or "__proto__".
+      entry = {
+        first: now,
+        last: now,
+        count: 0,
+        events: Object.create(null),
+        names: 0,
+        samples: [],
+      };
       entries.set(source, entry);
     }
     entry.last = now;

@@ -795,3 +795,12 @@ Deno.test("ListManager.history() holds the last 10,000 decisions, oldest first",
   assert.deepEqual(m.history(ipOf(bans - 10_001)), [], "older than the bound: gone");
   assert.deepEqual(m.history(ipOf(bans - 1)).map((h) => h.action), ["add"]);
 });
+
+Deno.test("ListManager evidence counts event names that Object.prototype also has", () => {
+  const { lm: m } = setup();
+  m.configure(D, lm([projection({ name: "lua", events: "^(constructor|__proto__)$" })]));
+  m.onEvents(D, "203.0.113.9", ["constructor", "__proto__"], NO_FLAGS, 1, SAMPLE);
+  const events = m.banDetails("203.0.113.9")[0]?.evidence?.events ?? {};
+  assert.equal(Object.getOwnPropertyDescriptor(events, "constructor")?.value, 1);
+  assert.equal(Object.getOwnPropertyDescriptor(events, "__proto__")?.value, 1);
+});
