@@ -105,7 +105,7 @@ function offsetOf(body: Uint8Array, id: string): number {
  * each request writes a fresh id into both bodies, so ids never repeat (a repeated one would be
  * a duplicate, dropped before the chain).
  */
-function halves(count: number, ips: number): Messages {
+export function halves(count: number, ips: number): Messages {
   const header = encodeHeader(8984);
   const pairs = Array.from({ length: count }, (_, k) => {
     const record = sampleRecord(k);
