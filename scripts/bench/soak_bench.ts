@@ -4,7 +4,8 @@
  * ids, 100k clients), past the 60 s request-id ttl. Prints the sensor's CPU (whole process,
  * /proc) per interval and the last interval over the first: a table that slows down as it
  * expires entries shows here first (a Map trimmed from its front took the sensor from 28 % to
- * 119 % of a core by 100 s). QTS_SOAK_SECONDS and QTS_SOAK_RATE change the run.
+ * 119 % of a core by 100 s). QTS_SOAK_SECONDS, QTS_SOAK_RATE and QTS_SOAK_WORKERS change the
+ * run.
  */
 import { readSettings, serveEndpoints } from "../../src/commands/serve_command.ts";
 import { silentLogger } from "../../src/shared/log/logger.ts";
@@ -14,6 +15,7 @@ import { halves } from "./pipeline_bench.ts";
 
 const SECONDS = Number(Deno.env.get("QTS_SOAK_SECONDS") ?? 90);
 const RATE = Number(Deno.env.get("QTS_SOAK_RATE") ?? 5000);
+const WORKERS = Number(Deno.env.get("QTS_SOAK_WORKERS") ?? 2);
 const INTERVAL_S = 15;
 
 /**
@@ -41,7 +43,7 @@ export async function run(): Promise<void> {
     ini,
     `[tsng]\ninput = tcp://127.0.0.1:${input}\napi_server_port = ${api}\nstate_dir = ${dir}\n` +
       `filters_config_dir = ${dir}/filters\ncomponents_config_dir = ${dir}/components\n` +
-      `geoip_db =\nworkers = 2\n[tsng:qpc]\noutbound = tcp://127.0.0.1:${outbound}\n`,
+      `geoip_db =\nworkers = ${WORKERS}\n[tsng:qpc]\noutbound = tcp://127.0.0.1:${outbound}\n`,
   );
   const settings = await readSettings(ini, silentLogger);
   if (settings === undefined) throw new Error(`soak: ${ini} does not load`);
@@ -57,7 +59,7 @@ export async function run(): Promise<void> {
     push.connect(`tcp://127.0.0.1:${input}`);
     await new Promise((resolve) => setTimeout(resolve, 3000)); // the sensor starts
     console.log(
-      `qts serve, 2 workers, fed ${RATE} requests/s (two halves each, fresh ids) for ${SECONDS} s`,
+      `qts serve, ${WORKERS} workers, fed ${RATE} requests/s (two halves each, fresh ids) for ${SECONDS} s`,
     );
     const stream = halves(8192, 100_000);
     const start = performance.now();
