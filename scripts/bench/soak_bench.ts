@@ -35,6 +35,20 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/** Waits for the sensor's API (a send to a sensor that never came up would wait for ever). */
+async function serving(api: number): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      const response = await fetch(`http://127.0.0.1:${api}/metrics`);
+      await response.body?.cancel();
+      if (response.ok) return;
+    } catch { /* not listening yet */ }
+    if (Date.now() > deadline) throw new Error(`soak: qts serve did not come up on port ${api}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
 export async function run(): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "qts-soak-" });
   const [input, outbound, api] = [await freePort(), await freePort(), await freePort()];
@@ -57,7 +71,7 @@ export async function run(): Promise<void> {
   const push = new PushSocket({ hwm: 100_000 });
   try {
     push.connect(`tcp://127.0.0.1:${input}`);
-    await new Promise((resolve) => setTimeout(resolve, 3000)); // the sensor starts
+    await serving(api);
     console.log(
       `qts serve, ${WORKERS} workers, fed ${RATE} requests/s (two halves each, fresh ids) for ${SECONDS} s`,
     );
