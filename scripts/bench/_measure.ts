@@ -13,6 +13,24 @@ export function opsPerSecond(
   return n / seconds;
 }
 
+/** A loopback TCP port free a moment ago (for a child process or socket to bind). */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+/** The sum of every series of metric `name` in Prometheus text. */
+export function metricTotal(text: string, name: string): number {
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+  }
+  return sum;
+}
+
 /** `12,345` style integer formatting. */
 export function fmt(n: number): string {
   return Math.round(n).toLocaleString("en-US");

@@ -18,6 +18,7 @@ import { chainBuilders } from "../../src/sensor/ingest/chain_builders.ts";
 import type { ComponentName } from "../../src/shared/config/components.ts";
 import { context, defaultChain, defaultConfig, DOMAIN, sample } from "./_bench_chain.ts";
 import { cpuUsage } from "node:process";
+import { fmt, freePort } from "./_measure.ts";
 
 /** Records of one `runBatch` call in the batched figures. */
 const BATCH = 64;
@@ -37,8 +38,6 @@ function timed(n: number, fn: (i: number) => void): number {
 function line(name: string, value: string, target = ""): void {
   console.log(`${name.padEnd(60)} ${value.padStart(14)}  ${target}`);
 }
-
-const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 
 /** Records/s of decode + a chain, one record at a time (`run`). */
 function perRecord(chain: DomainChain, bodies: Uint8Array[], n: number, base: number): number {
@@ -298,9 +297,7 @@ async function memcachedFigures(base: number): Promise<void> {
     line("limit_req_mc on memcached", "skipped: no memcached");
     return;
   }
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (probe.addr as Deno.NetAddr).port;
-  probe.close();
+  const port = freePort();
   const child = new Deno.Command("/usr/bin/memcached", {
     args: ["-l", "127.0.0.1", "-p", String(port), "-U", "0", "-u", "root"],
     stdout: "null",

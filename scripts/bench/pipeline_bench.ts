@@ -11,7 +11,7 @@ import { ListManager } from "../../src/sensor/lm/list_manager.ts";
 import { silentLogger } from "../../src/shared/log/logger.ts";
 import { Metrics } from "../../src/shared/metrics/metrics.ts";
 import { decodeRecord, encodeHeader, encodeRecord } from "../../src/sensor/wire/mod.ts";
-import { fmt, opsPerSecond, ratio, report } from "./_measure.ts";
+import { fmt, metricTotal, opsPerSecond, ratio, report } from "./_measure.ts";
 import { processCpuSeconds, threadCpuSeconds } from "./_thread_cpu.ts";
 import { sampleRecord } from "./wire_bench.ts";
 
@@ -277,9 +277,7 @@ async function measure(
   const main = threadCpuSeconds() - main0;
   const proc = processCpuSeconds() - proc0;
   const inWorkers = (await workersCpu()) - workers0;
-  const dropped = run.metrics.render().split("\n")
-    .filter((line) => line.startsWith("qts_input_dropped_total{"))
-    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(" ") + 1)), 0);
+  const dropped = metricTotal(run.metrics.render(), "qts_input_dropped_total");
   await run.pipeline.close();
   const us = (s: number) => s * 1e6 / total;
   return {

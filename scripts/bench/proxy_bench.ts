@@ -9,7 +9,7 @@
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { fmt, ratio, report } from "./_measure.ts";
+import { fmt, freePort, ratio, report } from "./_measure.ts";
 
 const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
 const UPSTREAM = fileURLToPath(
@@ -18,13 +18,6 @@ const UPSTREAM = fileURLToPath(
 const SECONDS = Number(Deno.env.get("PROXY_BENCH_SECONDS") ?? 5);
 const CONNECTIONS = 32;
 const ROUNDS = Number(Deno.env.get("PROXY_BENCH_ROUNDS") ?? 3);
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
 
 function which(paths: string[]): string | undefined {
   for (const p of paths) {

@@ -11,6 +11,7 @@ import { readSettings, serveEndpoints } from "../../src/commands/serve_command.t
 import { silentLogger } from "../../src/shared/log/logger.ts";
 import { PushSocket } from "../../src/sensor/zmtp/push_socket.ts";
 import { startCommand } from "../start.ts";
+import { freePort, metricTotal } from "./_measure.ts";
 import { halves } from "./pipeline_bench.ts";
 
 const SECONDS = Number(Deno.env.get("QTS_SOAK_SECONDS") ?? 90);
@@ -26,13 +27,6 @@ function cpuSeconds(pid: number): number {
   const out = new Deno.Command("cat", { args: [`/proc/${pid}/stat`] }).outputSync();
   const fields = new TextDecoder().decode(out.stdout).split(") ")[1]!.split(" ");
   return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-async function freePort(): Promise<number> {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
 }
 
 /** Waits for the sensor's API (a send to a sensor that never came up would wait for ever). */
@@ -51,7 +45,7 @@ async function serving(api: number): Promise<void> {
 
 export async function run(): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "qts-soak-" });
-  const [input, outbound, api] = [await freePort(), await freePort(), await freePort()];
+  const [input, outbound, api] = [freePort(), freePort(), freePort()];
   const ini = `${dir}/qts.ini`;
   await Deno.writeTextFile(
     ini,
@@ -105,14 +99,10 @@ export async function run(): Promise<void> {
     // What the sensor made of them: every half filtered, none dropped (or the CPU says little).
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const metrics = await (await fetch(`http://127.0.0.1:${api}/metrics`)).text();
-    const total = (name: string) =>
-      metrics.split("\n").filter((line) =>
-        line.startsWith(`${name}{`) || line.startsWith(`${name} `)
-      )
-        .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(" ") + 1)), 0);
     console.log(
-      `  sensor: ${total("qts_records_total")} records filtered, ` +
-        `${total("qts_input_dropped_total")} input messages dropped, of ${message} sent`,
+      `  sensor: ${metricTotal(metrics, "qts_records_total")} records filtered, ` +
+        `${metricTotal(metrics, "qts_input_dropped_total")} input messages dropped, ` +
+        `of ${message} sent`,
     );
     if (shares.length >= 2) {
       console.log(

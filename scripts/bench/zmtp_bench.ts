@@ -16,6 +16,7 @@
 import { curveKeyPair, PullSocket, PushSocket } from "../../src/sensor/zmtp/mod.ts";
 import { type PyzmqPeer, pyzmqPeer } from "../../tests/_support/pyzmq_peer.ts";
 import { pyzmqAvailable } from "../../tests/_support/pyzmq_available.ts";
+import { freePort } from "./_measure.ts";
 
 const COUNT = 200_000;
 const HEADER = new TextEncoder().encode("http:8984:");
@@ -28,13 +29,6 @@ interface Figure {
   seconds: number;
   count: number;
   bytes: number;
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 /** A libzmq PUSH with COUNT messages queued for an endpoint that is not bound yet. */

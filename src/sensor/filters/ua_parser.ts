@@ -1,7 +1,7 @@
 import { UAParser } from "ua-parser-js";
 import type { UaParserConfig } from "../../shared/config/components.ts";
 import type { HttpRecord } from "../wire/record.ts";
-import { memo, MEMO_KEY_MAX } from "./_memo.ts";
+import { memo } from "./_memo.ts";
 import type { FilterDeps, FilterInstance, RequestContext } from "./types.ts";
 
 /** The flags ua_parser sets, and so the names `events` may list. */
@@ -41,13 +41,10 @@ export function uaParser(config: UaParserConfig, _deps: FilterDeps = {}): Filter
     }
     eventBits |= BITS[i]!;
   }
-  const size = config.cache_size;
   const parser = new UAParser();
 
   const parse = (ua: string): number => {
     if (ua === "" || ua === "-") return EMPTY;
-    // Judged by its head, as with the cache (see memo); ua-parser-js itself reads 500.
-    if (ua.length > MEMO_KEY_MAX) ua = ua.slice(0, MEMO_KEY_MAX);
     let bits = 0;
     if (BOT_RE.test(ua)) bits |= BOT;
     if (TOOL_RE.test(ua)) bits |= TOOL;
@@ -58,7 +55,8 @@ export function uaParser(config: UaParserConfig, _deps: FilterDeps = {}): Filter
     }
     return bits;
   };
-  const classify = size > 0 ? memo(parse, size) : parse;
+  // cache_size 0 caches nothing; either way a UA is judged by its head (see memo).
+  const classify = memo(parse, config.cache_size);
 
   return {
     name: "ua_parser",

@@ -50,9 +50,6 @@ export class RequestJoin {
   /** Drops ids older than the ttl (oldest first, so the scan stops at the first young one). */
   expire(now: number): void {
     const limit = now - this.#ttlMs;
-    for (let oldest = this.#seen.oldestValue(); oldest !== undefined && oldest.at <= limit;) {
-      this.#seen.deleteOldest();
-      oldest = this.#seen.oldestValue();
-    }
+    while ((this.#seen.oldestValue()?.at ?? Infinity) <= limit) this.#seen.deleteOldest();
   }
 }

@@ -286,14 +286,11 @@ export class WorkerRunner implements ChainRunner {
    */
   #release(): void {
     let safe = Infinity;
-    let any = false;
     for (const lane of this.#lanes) {
-      if (lane.decided.length > 0) any = true;
       const oldest = lane.flying[0]?.seq ??
         (lane.batch.count > 0 ? lane.batch.seqs[0] : undefined);
       if (oldest !== undefined && oldest < safe) safe = oldest;
     }
-    if (!any) return;
     for (;;) {
       let next: Lane | undefined;
       let nextSeq = safe;
