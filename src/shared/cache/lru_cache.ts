@@ -28,13 +28,11 @@ export class LruCache<K, V> {
 
   /** Stores `value` as most recently used, evicting the least recently used entry when full. */
   set(key: K, value: V): void {
-    if (this.#map.has(key)) {
-      this.#map.set(key, value);
-      this.#map.touch(key);
-      return;
-    }
-    if (this.#map.size >= this.#capacity) this.#map.deleteOldest();
+    // One lookup for a new key (the miss path of a flood of unique ones): set, then evict.
+    const size = this.#map.size;
     this.#map.set(key, value);
+    if (this.#map.size === size) this.#map.touch(key);
+    else if (size >= this.#capacity) this.#map.deleteOldest();
   }
 
   /** Drops every entry. */
