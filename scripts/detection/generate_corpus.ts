@@ -29,6 +29,8 @@ export const ATTACK_CLASSES = [
   "login_flood_fast",
   "ua_rotation",
   "ipv6_rotation",
+  "http_botnet",
+  "soft_stuffing",
 ] as const;
 /** Benign classes: traffic no ban tool may touch. */
 export const BENIGN_CLASSES = [
@@ -38,6 +40,7 @@ export const BENIGN_CLASSES = [
   "health_check",
   "api_client",
   "power_user",
+  "mobile_gateway",
 ] as const;
 /** The name of an attack class. */
 export type AttackClass = typeof ATTACK_CLASSES[number];
@@ -734,6 +737,22 @@ function genNatGateway(log: ClassLog): void {
   }
 }
 
+/** A carrier's gateway (the public side of its CGNAT): 150 people behind one address, about 50
+ * of them browsing at any moment, together past 2 page and XHR requests a second. */
+function genMobileGateway(log: ClassLog): void {
+  const rng = log.rng;
+  const ip = "192.0.2.20";
+  for (let person = 0; person < 150; person++) {
+    const ua = browserUa(rng);
+    for (let visit = 0; visit < 3; visit++) {
+      browseSession(log, ip, ip, ua, rng.uniform(-120, log.span), {
+        pages: 2 + sessionPages(rng),
+        login: 0.05,
+      });
+    }
+  }
+}
+
 function genPowerUser(log: ClassLog): void {
   const rng = log.rng;
   const ip = "192.0.2.50";
@@ -1166,6 +1185,52 @@ function genIpv6Rotation(log: ClassLog, at: number): void {
   }
 }
 
+/**
+ * An HTTP flood from a botnet: each bot alone stays under the flood rate (3–8 GET/s), on the
+ * home page, the home page with a cache-busting query, or pages at random. The addresses are
+ * public space the other classes do not use (the documentation ranges are taken).
+ */
+function genHttpBotnet(log: ClassLog, at: number): void {
+  const rng = log.rng;
+  for (const [k, ip] of distinctV4(rng, "45.155", 200).entries()) {
+    const ua = browserUa(rng);
+    const rate = rng.uniform(3, 8);
+    const begin = at + rng.uniform(0, 30);
+    const end = begin + rng.uniform(120, 150);
+    for (let t = begin; t < end; t += rng.uniform(0.6, 1.4) / rate) {
+      const page = k % 3 === 2 ? randomPage(rng) : undefined;
+      log.request(ip, ip, t, {
+        path: page?.path ?? (k % 3 === 0 ? "/" : `/?${rng.int(0, 2 ** 30).toString(36)}`),
+        status: 200,
+        bytes: page?.html ?? rng.int(38000, 46000),
+        ua,
+      });
+    }
+  }
+}
+
+/** Credential stuffing against a site that answers a wrong password with 200 and a message: no
+ * failure status to count, only the rate of login POSTs. */
+function genSoftStuffing(log: ClassLog, at: number): void {
+  const rng = log.rng;
+  for (let k = 0; k < 10; k++) {
+    const ip = `192.0.2.${101 + k}`;
+    const ua = browserUa(rng);
+    const rate = rng.uniform(1, 6);
+    const begin = at + rng.uniform(0, 60);
+    for (let t = begin; t < begin + 120; t += rng.uniform(0.5, 1.5) / rate) {
+      log.request(ip, ip, t, {
+        method: "POST",
+        path: "/login",
+        status: 200,
+        bytes: rng.int(8100, 8300),
+        referer: `${SITE}/login`,
+        ua,
+      });
+    }
+  }
+}
+
 interface ClassSpec {
   kind: Kind;
   description: string;
@@ -1235,6 +1300,22 @@ const SPECS: Record<ClassName, ClassSpec> = {
     startsAt: 690,
     generate: genIpv6Rotation,
   },
+  http_botnet: {
+    kind: "attack",
+    description: "200 IPs, 3–8 GET/s each for 120–150 s (under the flood rate alone), on /, " +
+      "/?<cache buster> or pages at random, 200",
+    target: { seconds: 60, share: 0.9 },
+    startsAt: 780,
+    generate: genHttpBotnet,
+  },
+  soft_stuffing: {
+    kind: "attack",
+    description: "10 IPs, 1–6 POST /login/s each for 2 min, answered 200 (the site's " +
+      '"wrong password" page)',
+    target: { seconds: 60, share: 1 },
+    startsAt: 960,
+    generate: genSoftStuffing,
+  },
   browsing: {
     kind: "benign",
     description: "~2000 visitors (×scale; 1 in 5 over IPv6): 1–10 pages with 5–30 assets " +
@@ -1261,6 +1342,12 @@ const SPECS: Record<ClassName, ClassSpec> = {
     kind: "benign",
     description: "python-requests at ~0.8 req/s and curl every 5–15 s on /api/v1/…",
     generate: genApiClient,
+  },
+  mobile_gateway: {
+    kind: "benign",
+    description: "1 IP, a carrier's gateway: 150 people with their own browsers, ~50 browsing " +
+      "at once (over 2 page and XHR requests a second together)",
+    generate: genMobileGateway,
   },
   power_user: {
     kind: "benign",

@@ -76,7 +76,7 @@ const PLANS: Record<AttackClass, AttackPlan> = {
     logins: false,
     rules: ["tsng.location_rate"],
     expected: "tsng.location_rate bans each flood source (loc_rate_def1_GET/): the def1 zone " +
-      "(10 r/s, burst 20) rejects most of its requests and one source alone at 50 rejections " +
+      "(2 r/s, burst 40) rejects most of its requests and one source alone at 130 rejections " +
       "within 10 s is banned in any state of the projection (its bypass)",
   },
   scanner: {
@@ -145,6 +145,30 @@ const PLANS: Record<AttackClass, AttackPlan> = {
     expected: "tsng.many_uas bans each source (many_uas: past 10 User-Agents within 300 s with " +
       "most requests bringing a new one; 5 events within 60 s)",
   },
+  http_botnet: {
+    sources: 24,
+    keep: 60,
+    lead: 15,
+    tail: 10,
+    visitors: 4,
+    logins: false,
+    rules: ["tsng.location_rate"],
+    expected: "tsng.location_rate bans each bot (loc_rate_def1_GET/): the def1 zone (2 r/s, " +
+      "burst 40) rejects what each sends over 2 a second, 20 and more sources rejected within " +
+      "30 s turn the projection from nursery to block, and block bans a source at 10 " +
+      "rejections within 60 s; the visitors, the NAT gateway and the crawler stay under the zone",
+  },
+  soft_stuffing: {
+    keep: 40,
+    lead: 15,
+    tail: 10,
+    visitors: 4,
+    logins: true,
+    rules: ["tsng.login_rate"],
+    expected: "tsng.login_rate bans each source (loc_rate_login_POST/login: the login zone, " +
+      "20 POSTs a minute with a burst of 10, rejects its attempts; 10 rejections within 60 s), " +
+      "although every attempt is answered 200 and response_status sees no failure",
+  },
   ipv6_rotation: {
     keep: 60,
     lead: 15,
@@ -180,6 +204,11 @@ const BENIGN_PLANS: Record<BenignClass, BenignPlan> = {
   health_check: {},
   api_client: {},
   power_user: {},
+  mobile_gateway: {
+    window: [420, 510],
+    note: "Some 50 people browse at once behind the one address, more browsers than many_uas " +
+      "keeps per IP: it must remember them rather than take each for a new one.",
+  },
 };
 
 // ---------------------------------------------------------------------------------------------

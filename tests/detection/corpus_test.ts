@@ -137,7 +137,7 @@ Deno.test("generateCorpus() writes combined lines sorted by time within the span
   const bad = corpus.lines.filter((_, i) => entries[i] === undefined);
   assert.deepEqual(bad.slice(0, 3), []);
   assert.ok(
-    corpus.lines.length >= 150_000 && corpus.lines.length <= 300_000,
+    corpus.lines.length >= 150_000 && corpus.lines.length <= 450_000,
     `${corpus.lines.length} lines`,
   );
   assert.equal(corpus.truth.lines, corpus.lines.length);
@@ -316,6 +316,35 @@ Deno.test("generateCorpus() attack classes have their advertised rates", () => {
   );
   assert.ok(rate(rotating) >= 2.5 && rate(rotating) <= 3.5, `ipv6_rotation ${rate(rotating)}/s`);
   assert.ok(share(rotating, (e) => e.status === 401) >= 0.85);
+
+  // Each bot under the flood rate (and over def1's 2 a second), on one of three targets.
+  const bots = sourcesOf("http_botnet");
+  assert.equal(bots.length, 200);
+  for (const list of bots) {
+    assert.ok(rate(list) >= 2.6 && rate(list) <= 9, `http_botnet ${rate(list)}/s`);
+    assert.ok(Math.max(...perSecond(list).values()) <= 15, "never a flood alone");
+    const span = list[list.length - 1]!.t - list[0]!.t;
+    assert.ok(span >= 115 && span <= 155, `bot runs ${span} s`);
+    assert.equal(new Set(list.map((e) => e.ua)).size, 1, "one UA per bot");
+    assert.ok(list.every((e) => e.method === "GET" && e.status === 200 && isPage(e)));
+  }
+  const targets = (list: Entry[]): string =>
+    list.every((e) => e.path === "/")
+      ? "home"
+      : list.every((e) => e.path.startsWith("/?"))
+      ? "cache buster"
+      : "pages";
+  const kinds = Map.groupBy(bots, targets);
+  for (const kind of ["home", "cache buster", "pages"]) {
+    assert.ok((kinds.get(kind)?.length ?? 0) >= 60, `${kind}: ${kinds.get(kind)?.length}`);
+  }
+
+  const soft = sourcesOf("soft_stuffing");
+  assert.equal(soft.length, 10);
+  for (const list of soft) {
+    assert.ok(rate(list) >= 0.8 && rate(list) <= 6.5, `soft_stuffing ${rate(list)}/s`);
+    assert.ok(list.every((e) => e.method === "POST" && e.path === "/login" && e.status === 200));
+  }
 });
 
 Deno.test("generateCorpus() benign classes behave as advertised", () => {

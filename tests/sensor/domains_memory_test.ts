@@ -100,8 +100,8 @@ Deno.test("Pipeline eviction keeps the list manager state of a domain that banne
   });
   const f = await domainsFixture({ domainIdleMs: 600_000, components: { "lm.json": lm } });
   try {
-    // def1 admits 10r/s with burst 20: the 22nd request at one instant is rejected.
-    for (let i = 0; i < 25; i++) await f.pipeline.handleFrames(message(300, 300, i));
+    // def1 admits 2r/s with burst 40: the 42nd request at one instant is rejected.
+    for (let i = 0; i < 45; i++) await f.pipeline.handleFrames(message(300, 300, i));
     await feed(f, 400, 1);
     assert.deepEqual(f.commands, [{ cmd: "add", ip: "10.0.1.44" }]);
     f.clock.at += 660_000;

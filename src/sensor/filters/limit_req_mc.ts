@@ -1,7 +1,13 @@
 import type { LimitReqConfig, LimitReqZone } from "../../shared/config/components.ts";
 import { compileRegex, type Matcher } from "../../shared/config/regex.ts";
 import type { HttpRecord } from "../wire/record.ts";
-import { sourceKey, type StateStats, textKey, type TrackedFilterInstance } from "./_ip_slots.ts";
+import {
+  sourceKey,
+  sourceTextKey,
+  type StateStats,
+  textKey,
+  type TrackedFilterInstance,
+} from "./_ip_slots.ts";
 import { sourceOf } from "../../shared/net/ip.ts";
 import { LocalBuckets } from "./_limit_req_local.ts";
 import { drainSeconds, parseRate, REJECT, wouldDelay } from "./_limit_req_math.ts";
@@ -162,10 +168,9 @@ export function limitReqMc(config: LimitReqConfig, deps: FilterDeps = {}): Limit
         if (zone.host !== undefined && !zone.host.test(record.host)) continue;
         if (zone.path !== undefined && !zone.path.test(path)) continue;
         // An IPv6 client counts as its /ipv6_prefix network: rotating addresses buys nothing.
-        const key = zone.key === "ip" ? sourceKey(record, ctx.ip, prefix) : textKey(
-          sourceOf(ctx.ip, prefix) + "\n" +
-            (zone.key === "ip_ua" ? record.http_user_agent : path),
-        );
+        let key = sourceKey(record, ctx.ip, prefix);
+        if (zone.key === "ip_ua") key = sourceTextKey(key[0], key[1], record.http_user_agent);
+        else if (zone.key === "ip_path") key = textKey(sourceOf(ctx.ip, prefix) + "\n" + path);
         const hi = key[0];
         const lo = key[1];
         if (clients.length > 0) {

@@ -8,6 +8,10 @@ import { growU32, ipKey, IpSlots, type TrackedFilterInstance } from "./_ip_slots
 /** The FNV-1a of a User-Agent (a pure function: one memo for every domain of the thread). */
 const uaHash = memo((ua: string) => fnv1a(ua));
 
+/** Words of one generation of a seen-UA map (1024 bits), and the marks that turn it old. */
+const SEEN_WORDS = 32;
+const SEEN_MARKS = 128;
+
 // Empty arrays shared by instances that hold no IP (never written: they have no elements).
 const NO_U32 = new Uint32Array(0);
 const NO_U16 = new Uint16Array(0);
@@ -21,9 +25,15 @@ const NO_I32 = new Int32Array(0);
  * IP is bounded whatever a client sends; an IP with one UA holds one pair (see below).
  *
  * `min_new_share` tells a UA rotator from a NAT or carrier gateway: the filter keeps a moving
- * share (about the last 16 requests) of requests whose UA was not among the IP's recent ones. A
- * rotator brings a new UA nearly every time (share near 1); people behind one address each keep
- * their browser over a page and its assets (share near 0). Below the share: no event.
+ * share (about the last 32 requests) of requests whose UA the IP had not sent lately. A rotator
+ * brings a new UA nearly every time (share near 1); people behind one address each keep their
+ * browser over a page and its assets (share near 0). Below the share: no event.
+ *
+ * Past max_uas the pairs cannot say "sent lately": a gateway with more browsers at once than
+ * max_uas+1 evicts them from each other, and each looked new (a carrier's gateway was banned).
+ * So an IP over the limit also marks its UAs' hashes in two generations of a 1024-bit map, the
+ * newer turning old after 128 marks: a rotator's UAs are new to both (at most a quarter of the
+ * bits set), a gateway's people are remembered while ~128–256 of them are active at once.
  */
 export function manyUas(config: ManyUasConfig, _deps: FilterDeps = {}): TrackedFilterInstance {
   const { max_uas: maxUas, window, min_new_share: minNewShare } = config;
@@ -40,6 +50,14 @@ export function manyUas(config: ManyUasConfig, _deps: FilterDeps = {}): TrackedF
   let rowHashes = NO_U32;
   let rowTimes = NO_U32;
   let freeRows = NO_I32;
+  // The seen-UA maps of the rows whose IP went over max_uas: by pair row, the map's number
+  // (-1: none); per map, two generations of SEEN_WORDS words and the newer one's marks.
+  let seenOfRow = NO_I32;
+  let seenBits = NO_U32;
+  let seenMarks = NO_U16;
+  let freeSeen = NO_I32;
+  let freeSeenCount = 0;
+  let seenMade = 0;
   let freeCount = 0;
   let rowsMade = 0;
   // Made on the first request and dropped again when a sweep empties it: a domain that sends
@@ -54,12 +72,59 @@ export function manyUas(config: ManyUasConfig, _deps: FilterDeps = {}): TrackedF
       const free = new Int32Array(rows);
       free.set(freeRows.subarray(0, freeCount));
       freeRows = free;
+      const seen = new Int32Array(rows).fill(-1);
+      seen.set(seenOfRow);
+      seenOfRow = seen;
     }
     return rowsMade++;
+  };
+  const takeSeen = (row: number): number => {
+    let s: number;
+    if (freeSeenCount > 0) s = freeSeen[--freeSeenCount]!;
+    else {
+      if (seenMade === seenMarks.length) {
+        const maps = Math.max(4, seenMarks.length * 2);
+        seenBits = growU32(seenBits, maps * 2 * SEEN_WORDS);
+        const marks = new Uint16Array(maps);
+        marks.set(seenMarks);
+        seenMarks = marks;
+        const free = new Int32Array(maps);
+        free.set(freeSeen.subarray(0, freeSeenCount));
+        freeSeen = free;
+      }
+      s = seenMade++;
+    }
+    seenOfRow[row] = s;
+    return s;
+  };
+  const giveSeen = (row: number): void => {
+    const s = seenOfRow[row]!;
+    if (s < 0) return;
+    seenBits.fill(0, s * 2 * SEEN_WORDS, (s + 1) * 2 * SEEN_WORDS);
+    seenMarks[s] = 0;
+    freeSeen[freeSeenCount++] = s;
+    seenOfRow[row] = -1;
+  };
+  /** Marks a UA hash in a seen map; true when neither generation had it (new to the IP). */
+  const markSeen = (s: number, h: number): boolean => {
+    const newer = s * 2 * SEEN_WORDS;
+    const i = (h >>> 5) & (SEEN_WORDS - 1);
+    const bit = 1 << (h & 31);
+    if ((seenBits[newer + i]! & bit) !== 0) return false;
+    const known = (seenBits[newer + SEEN_WORDS + i]! & bit) !== 0;
+    if (seenMarks[s]! >= SEEN_MARKS) {
+      seenBits.copyWithin(newer + SEEN_WORDS, newer, newer + SEEN_WORDS);
+      seenBits.fill(0, newer, newer + SEEN_WORDS);
+      seenMarks[s] = 0;
+    }
+    seenBits[newer + i] = seenBits[newer + i]! | bit;
+    seenMarks[s]!++;
+    return !known;
   };
   const giveRow = (e: number): void => {
     const row = rowOf[e]!;
     if (row < 0) return;
+    giveSeen(row);
     freeRows[freeCount++] = row;
     rowOf[e] = -1;
   };
@@ -84,8 +149,14 @@ export function manyUas(config: ManyUasConfig, _deps: FilterDeps = {}): TrackedF
       rowHashes =
       rowTimes =
         NO_U32;
-    rowOf = freeRows = NO_I32;
-    counts = NO_U16;
+    seenBits = NO_U32;
+    rowOf =
+      freeRows =
+      seenOfRow =
+      freeSeen =
+        NO_I32;
+    counts = seenMarks = NO_U16;
+    freeSeenCount = seenMade = 0;
     newShare = NO_F32;
     freeCount = rowsMade = 0;
   };
@@ -149,7 +220,12 @@ export function manyUas(config: ManyUasConfig, _deps: FilterDeps = {}): TrackedF
         }
         n++;
       } else {
-        // Full means already over the limit: replace the stalest so the newest UA is known.
+        // Full means already over the limit: replace the stalest so the newest UA is known,
+        // the replaced ones remembered by the seen map from now on.
+        if (seenOfRow[row]! < 0) {
+          const s = takeSeen(row);
+          for (let i = 0; i < n; i++) markSeen(s, i === 0 ? hash0[e]! : rowHashes[base + i]!);
+        }
         let oldest = 0;
         let oldestTime = time0[e]!;
         for (let i = 1; i < n; i++) {
@@ -167,9 +243,14 @@ export function manyUas(config: ManyUasConfig, _deps: FilterDeps = {}): TrackedF
         }
       }
       counts[e] = n;
+      const s = row < 0 ? -1 : seenOfRow[row]!;
+      const fresh = s >= 0 ? markSeen(s, h) : found < 0;
+      // Under the limit again, the pairs hold every UA of the window: the map is not needed.
+      if (s >= 0 && n < k) giveSeen(row);
       if (n <= 1) giveRow(e);
-      // EWMA with weight 1/16: ~11 new UAs in a row reach 0.5 from 0.
-      const share = newShare[e]! + ((found < 0 ? 1 : 0) - newShare[e]!) / 16;
+      // EWMA with weight 1/32: ~22 new UAs in a row reach 0.5 from 0; a gateway seen first with
+      // dozens of browsers at once (a restart) stays under it.
+      const share = newShare[e]! + ((fresh ? 1 : 0) - newShare[e]!) / 32;
       newShare[e] = share;
       if (n > maxUas && share >= minNewShare) ctx.events.push("many_uas");
     },
@@ -191,7 +272,8 @@ export function manyUas(config: ManyUasConfig, _deps: FilterDeps = {}): TrackedF
       keys: slots?.size ?? 0,
       bytes: (slots?.bytes ?? 0) + hash0.byteLength + time0.byteLength + rowOf.byteLength +
         counts.byteLength + newShare.byteLength + rowHashes.byteLength + rowTimes.byteLength +
-        freeRows.byteLength,
+        freeRows.byteLength + seenOfRow.byteLength + seenBits.byteLength +
+        seenMarks.byteLength + freeSeen.byteLength,
     }),
   };
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ipKey, IpSlots } from "../../../src/sensor/filters/_ip_slots.ts";
+import { ipKey, IpSlots, sourceTextKey } from "../../../src/sensor/filters/_ip_slots.ts";
 import { seededRandom } from "../../_support/random.ts";
 import { rec } from "./_filter_ctx.ts";
 
@@ -41,4 +41,26 @@ Deno.test("ipKey() is exact for IPv4 from remote_ip or remote_addr and separates
   const v6 = [...ipKey(rec({ ip: "2001:db8::1" }), "2001:db8::1")];
   assert.notEqual(v6[0], 0);
   assert.notDeepEqual(v6, [...ipKey(rec({ ip: "2001:db8::2" }), "2001:db8::2")]);
+});
+
+Deno.test("sourceTextKey() gives each (source, User-Agent) pair its own key, the same each time", () => {
+  const seen = new Map<string, string>();
+  const uas = Array.from(
+    { length: 300 },
+    (_, i) => `Mozilla/5.0 (X11; Linux x86_64) Chrome/${i}.0`,
+  );
+  for (let ip = 0; ip < 1000; ip++) {
+    for (const [j, ua] of uas.entries()) {
+      if ((ip * 7 + j) % 5 !== 0) continue; // 60k pairs, swaps of ip and UA among them
+      const [hi, lo] = sourceTextKey(0, 0x0b000000 + ip, ua);
+      const key = `${hi}:${lo}`;
+      const pair = `${ip}|${ua}`;
+      assert.equal(seen.get(key) ?? pair, pair, `${pair} collides with ${seen.get(key)}`);
+      seen.set(key, pair);
+      assert.deepEqual([...sourceTextKey(0, 0x0b000000 + ip, ua)], [hi, lo]);
+    }
+  }
+  assert.equal(seen.size, 60_000);
+  // The source's high word counts too: an IPv6 /64 and an IPv4 address with the same low word.
+  assert.notDeepEqual([...sourceTextKey(1, 5, "x")], [...sourceTextKey(0, 5, "x")]);
 });

@@ -3,6 +3,7 @@ import { manyUas } from "../../../src/sensor/filters/many_uas.ts";
 import { COMPONENT_SCHEMAS } from "../../../src/shared/config/components.ts";
 import { validate } from "../../../src/shared/config/schema.ts";
 import { ctxFor, rec } from "./_filter_ctx.ts";
+import { seededRandom } from "../../_support/random.ts";
 
 const config = { enabled: true, skip_if: [], max_uas: 3, window: 300, min_new_share: 0 };
 
@@ -102,9 +103,10 @@ Deno.test("manyUas() with min_new_share tells a UA rotator from a NAT gateway", 
   assert.equal(natEvents, 0, "a gateway's users keep their UA: never many_uas");
   // A rotator: a new UA on every request; banned-worthy events after the share passes 0.5.
   const rotator: number[] = [];
-  for (let i = 0; i < 40; i++) rotator.push(send(f, "198.51.100.7", `Mozilla/5.0 v${i}`, i).length);
-  assert.equal(rotator.slice(0, 10).reduce((a, b) => a + b, 0), 0, "not before 11 distinct");
-  assert.ok(rotator.slice(10).every((n) => n === 1), "from the 11th on, every request");
+  for (let i = 0; i < 60; i++) rotator.push(send(f, "198.51.100.7", `Mozilla/5.0 v${i}`, i).length);
+  // The share of new UAs (weight 1/32) passes 0.5 at the 22nd new one in a row.
+  assert.equal(rotator.slice(0, 21).reduce((a, b) => a + b, 0), 0, "not before 22 new ones");
+  assert.ok(rotator.slice(21).every((n) => n === 1), "from the 22nd on, every request");
 });
 
 Deno.test("manyUas() holds no table until a request, and a sweep that empties it drops it", () => {
@@ -124,4 +126,35 @@ Deno.test("manyUas() holds no table until a request, and a sweep that empties it
   assert.deepEqual(f.stats(), { keys: 0, bytes: 0 });
   for (const [i, ua] of ["a", "b", "c", "d"].entries()) send(f, "1.1.1.1", ua, 400 + i);
   assert.deepEqual(send(f, "1.1.1.1", "e", 404), ["many_uas"], "counts again after the drop");
+});
+
+Deno.test("manyUas() spares a gateway with more browsers at once than it keeps, not a rotator", () => {
+  // Defaults (10 UAs, share 0.5). 200 people behind one address, 60 of them active at any
+  // moment, each loading a page with its assets (a burst of 8 requests) in turn, interleaved.
+  const f = manyUas({ ...config, max_uas: 10, min_new_share: 0.5 });
+  const random = seededRandom(7);
+  const people = Array.from({ length: 200 }, (_, i) => `Mozilla/5.0 browser ${i}`);
+  let gatewayEvents = 0;
+  let warmUp = 0;
+  let sec = 0;
+  for (let round = 0; round < 400; round++) {
+    // The first rounds: sixty browsers at once from an address never seen (a restart).
+    if (round === 3) warmUp = gatewayEvents;
+    const active = Array.from({ length: 60 }, (_, k) => people[(round + k) % 200]!);
+    const bursts = active.flatMap((ua) => Array.from({ length: 8 }, () => ua));
+    // Shuffled within the round: the bursts of 60 browsers interleave at the gateway.
+    for (let i = bursts.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      [bursts[i], bursts[j]] = [bursts[j]!, bursts[i]!];
+    }
+    for (const ua of bursts) gatewayEvents += send(f, "192.0.2.20", ua, sec).length;
+    sec += 3;
+  }
+  assert.ok(warmUp < 5, `${warmUp} events at first: under the projection's 5 within a minute`);
+  assert.equal(gatewayEvents - warmUp, 0, "the gateway's people keep their browsers");
+  let rotatorEvents = 0;
+  for (let i = 0; i < 300; i++) {
+    rotatorEvents += send(f, "203.0.113.51", `Mozilla/5.0 Chrome/${i}.0.${i * 7}`, i).length;
+  }
+  assert.ok(rotatorEvents >= 250, `rotator: ${rotatorEvents} events`);
 });

@@ -66,7 +66,7 @@ Deno.test("ConfigStore layers default.conf, component files and domain files", a
     enabled: false,
   });
   assert.equal(store.domainConfig(8985).many_uas.max_uas, 5);
-  assert.equal(store.domainConfig(8984).lm.projections.length, 9);
+  assert.equal(store.domainConfig(8984).lm.projections.length, 10);
 });
 
 Deno.test("ConfigStore.domainConfig() gives a domain with nothing of its own the global object", async () => {
