@@ -134,9 +134,9 @@ export class IpSlots {
 
   #enlarge(): void {
     const capacity = this.keyHi.length * 2;
-    this.keyHi = growU32(this.keyHi, capacity);
-    this.keyLo = growU32(this.keyLo, capacity);
-    this.seen = growU32(this.seen, capacity);
+    this.keyHi = grow(this.keyHi, capacity);
+    this.keyLo = grow(this.keyLo, capacity);
+    this.seen = grow(this.seen, capacity);
     const free = new Int32Array(capacity);
     free.set(this.#free);
     this.#free = free;
@@ -149,17 +149,70 @@ export class IpSlots {
   }
 }
 
-/** Grows a Uint32Array to `capacity`, keeping its contents. */
-export function growU32(array: Uint32Array, capacity: number): Uint32Array<ArrayBuffer> {
-  const next = new Uint32Array(capacity);
-  next.set(array.subarray(0, Math.min(array.length, capacity)));
-  return next;
+// Empty arrays for state that holds no key yet, shared by every filter (never written: they
+// have no elements).
+export const NO_U32 = new Uint32Array(0);
+export const NO_U16 = new Uint16Array(0);
+export const NO_F32 = new Float32Array(0);
+export const NO_I32 = new Int32Array(0);
+
+/**
+ * Numbers for the rows of a pool of per-key state that only some keys need (a long ring, a
+ * second User-Agent): a given-back row is taken again first; a new one past the rows made so far
+ * calls `grow(rows)` first, so the owner enlarges its arrays to that many rows.
+ */
+export class RowPool {
+  #free = NO_I32;
+  #freeCount = 0;
+  #made = 0;
+  #rows = 0;
+  readonly #grow: (rows: number) => void;
+
+  constructor(grow: (rows: number) => void) {
+    this.#grow = grow;
+  }
+
+  /** A row number to use. */
+  take(): number {
+    if (this.#freeCount > 0) return this.#free[--this.#freeCount]!;
+    if (this.#made === this.#rows) {
+      this.#rows = Math.max(4, this.#rows * 2);
+      this.#free = grow(this.#free, this.#rows);
+      this.#grow(this.#rows);
+    }
+    return this.#made++;
+  }
+
+  /** Gives a row back for the next `take`. */
+  give(row: number): void {
+    this.#free[this.#freeCount++] = row;
+  }
+
+  /** Forgets every row (the owner drops its arrays). */
+  clear(): void {
+    this.#free = NO_I32;
+    this.#freeCount = this.#made = this.#rows = 0;
+  }
+
+  /** Bytes of the free list. */
+  get bytes(): number {
+    return this.#free.byteLength;
+  }
 }
 
-/** Grows a Float64Array to `capacity`, keeping its contents. */
-export function growF64(array: Float64Array, capacity: number): Float64Array<ArrayBuffer> {
-  const next = new Float64Array(capacity);
-  next.set(array.subarray(0, Math.min(array.length, capacity)));
+/** The typed arrays per-key state is kept in. */
+type StateArray =
+  | Uint32Array<ArrayBuffer>
+  | Int32Array<ArrayBuffer>
+  | Uint16Array<ArrayBuffer>
+  | Float32Array<ArrayBuffer>
+  | Float64Array<ArrayBuffer>;
+
+/** A typed array grown (or cut) to `capacity`, keeping its contents; new elements are `fill`. */
+export function grow<T extends StateArray>(array: T, capacity: number, fill = 0): T {
+  const next = new (array.constructor as new (length: number) => T)(capacity);
+  if (fill !== 0) next.fill(fill);
+  next.set(array.subarray(0, Math.min(array.length, capacity)) as ArrayLike<number> as never);
   return next;
 }
 

@@ -1,4 +1,4 @@
-import { growF64, growU32, IpSlots } from "./_ip_slots.ts";
+import { grow, IpSlots } from "./_ip_slots.ts";
 import { drained, elapsedMs, nextExcess, REJECT } from "./_limit_req_math.ts";
 
 /**
@@ -17,8 +17,8 @@ export class LocalBuckets {
     this.#rate = rate;
     this.#burst = burst;
     this.slots = new IpSlots((capacity) => {
-      this.#excess = growU32(this.#excess, capacity);
-      this.#last = growF64(this.#last, capacity);
+      this.#excess = grow(this.#excess, capacity);
+      this.#last = grow(this.#last, capacity);
     });
   }
 

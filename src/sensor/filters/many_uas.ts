@@ -3,7 +3,17 @@ import { memo } from "./_memo.ts";
 import type { ManyUasConfig } from "../../shared/config/components.ts";
 import type { FilterDeps, RequestContext } from "./types.ts";
 import type { HttpRecord } from "../wire/record.ts";
-import { growU32, ipKey, IpSlots, type TrackedFilterInstance } from "./_ip_slots.ts";
+import {
+  grow,
+  ipKey,
+  IpSlots,
+  NO_F32,
+  NO_I32,
+  NO_U16,
+  NO_U32,
+  RowPool,
+  type TrackedFilterInstance,
+} from "./_ip_slots.ts";
 
 /** The FNV-1a of a User-Agent (a pure function: one memo for every domain of the thread). */
 const uaHash = memo((ua: string) => fnv1a(ua));
@@ -11,12 +21,6 @@ const uaHash = memo((ua: string) => fnv1a(ua));
 /** Words of one generation of a seen-UA map (1024 bits), and the marks that turn it old. */
 const SEEN_WORDS = 32;
 const SEEN_MARKS = 128;
-
-// Empty arrays shared by instances that hold no IP (never written: they have no elements).
-const NO_U32 = new Uint32Array(0);
-const NO_U16 = new Uint16Array(0);
-const NO_F32 = new Float32Array(0);
-const NO_I32 = new Int32Array(0);
 
 /**
  * many_uas (SPEC §4 step 7): counts the distinct User-Agents each IP sent within `window`
@@ -49,51 +53,25 @@ export function manyUas(config: ManyUasConfig, _deps: FilterDeps = {}): TrackedF
   let newShare = NO_F32;
   let rowHashes = NO_U32;
   let rowTimes = NO_U32;
-  let freeRows = NO_I32;
   // The seen-UA maps of the rows whose IP went over max_uas: by pair row, the map's number
   // (-1: none); per map, two generations of SEEN_WORDS words and the newer one's marks.
   let seenOfRow = NO_I32;
   let seenBits = NO_U32;
   let seenMarks = NO_U16;
-  let freeSeen = NO_I32;
-  let freeSeenCount = 0;
-  let seenMade = 0;
-  let freeCount = 0;
-  let rowsMade = 0;
+  const rows = new RowPool((n) => {
+    rowHashes = grow(rowHashes, n * w);
+    rowTimes = grow(rowTimes, n * w);
+    seenOfRow = grow(seenOfRow, n, -1);
+  });
+  const maps = new RowPool((n) => {
+    seenBits = grow(seenBits, n * 2 * SEEN_WORDS);
+    seenMarks = grow(seenMarks, n);
+  });
   // Made on the first request and dropped again when a sweep empties it: a domain that sends
   // little holds (almost) nothing.
   let slots: IpSlots | undefined;
-  const takeRow = (): number => {
-    if (freeCount > 0) return freeRows[--freeCount]!;
-    if ((rowsMade + 1) * w > rowHashes.length) {
-      const rows = Math.max(4, (rowHashes.length / w) * 2);
-      rowHashes = growU32(rowHashes, rows * w);
-      rowTimes = growU32(rowTimes, rows * w);
-      const free = new Int32Array(rows);
-      free.set(freeRows.subarray(0, freeCount));
-      freeRows = free;
-      const seen = new Int32Array(rows).fill(-1);
-      seen.set(seenOfRow);
-      seenOfRow = seen;
-    }
-    return rowsMade++;
-  };
   const takeSeen = (row: number): number => {
-    let s: number;
-    if (freeSeenCount > 0) s = freeSeen[--freeSeenCount]!;
-    else {
-      if (seenMade === seenMarks.length) {
-        const maps = Math.max(4, seenMarks.length * 2);
-        seenBits = growU32(seenBits, maps * 2 * SEEN_WORDS);
-        const marks = new Uint16Array(maps);
-        marks.set(seenMarks);
-        seenMarks = marks;
-        const free = new Int32Array(maps);
-        free.set(freeSeen.subarray(0, freeSeenCount));
-        freeSeen = free;
-      }
-      s = seenMade++;
-    }
+    const s = maps.take();
     seenOfRow[row] = s;
     return s;
   };
@@ -102,7 +80,7 @@ export function manyUas(config: ManyUasConfig, _deps: FilterDeps = {}): TrackedF
     if (s < 0) return;
     seenBits.fill(0, s * 2 * SEEN_WORDS, (s + 1) * 2 * SEEN_WORDS);
     seenMarks[s] = 0;
-    freeSeen[freeSeenCount++] = s;
+    maps.give(s);
     seenOfRow[row] = -1;
   };
   /** Marks a UA hash in a seen map; true when neither generation had it (new to the IP). */
@@ -125,22 +103,16 @@ export function manyUas(config: ManyUasConfig, _deps: FilterDeps = {}): TrackedF
     const row = rowOf[e]!;
     if (row < 0) return;
     giveSeen(row);
-    freeRows[freeCount++] = row;
+    rows.give(row);
     rowOf[e] = -1;
   };
   const newSlots = (): IpSlots =>
     new IpSlots((capacity) => {
-      hash0 = growU32(hash0, capacity);
-      time0 = growU32(time0, capacity);
-      const rows = new Int32Array(capacity).fill(-1);
-      rows.set(rowOf);
-      rowOf = rows;
-      const next = new Uint16Array(capacity);
-      next.set(counts);
-      counts = next;
-      const share = new Float32Array(capacity);
-      share.set(newShare);
-      newShare = share;
+      hash0 = grow(hash0, capacity);
+      time0 = grow(time0, capacity);
+      rowOf = grow(rowOf, capacity, -1);
+      counts = grow(counts, capacity);
+      newShare = grow(newShare, capacity);
     });
   const release = (): void => {
     slots = undefined;
@@ -150,15 +122,11 @@ export function manyUas(config: ManyUasConfig, _deps: FilterDeps = {}): TrackedF
       rowTimes =
         NO_U32;
     seenBits = NO_U32;
-    rowOf =
-      freeRows =
-      seenOfRow =
-      freeSeen =
-        NO_I32;
+    rowOf = seenOfRow = NO_I32;
     counts = seenMarks = NO_U16;
-    freeSeenCount = seenMade = 0;
     newShare = NO_F32;
-    freeCount = rowsMade = 0;
+    rows.clear();
+    maps.clear();
   };
 
   return {
@@ -212,7 +180,7 @@ export function manyUas(config: ManyUasConfig, _deps: FilterDeps = {}): TrackedF
           time0[e] = sec;
         } else {
           if (row < 0) {
-            row = rowOf[e] = takeRow();
+            row = rowOf[e] = rows.take();
             base = row * w - 1;
           }
           rowHashes[base + n] = h;
@@ -272,8 +240,8 @@ export function manyUas(config: ManyUasConfig, _deps: FilterDeps = {}): TrackedF
       keys: slots?.size ?? 0,
       bytes: (slots?.bytes ?? 0) + hash0.byteLength + time0.byteLength + rowOf.byteLength +
         counts.byteLength + newShare.byteLength + rowHashes.byteLength + rowTimes.byteLength +
-        freeRows.byteLength + seenOfRow.byteLength + seenBits.byteLength +
-        seenMarks.byteLength + freeSeen.byteLength,
+        rows.bytes + seenOfRow.byteLength + seenBits.byteLength + seenMarks.byteLength +
+        maps.bytes,
     }),
   };
 }

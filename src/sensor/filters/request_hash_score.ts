@@ -2,7 +2,17 @@ import { fnv1a } from "../../shared/hash/fnv1a.ts";
 import type { RequestHashScoreConfig, ScoreRingConfig } from "../../shared/config/components.ts";
 import type { FilterDeps, RequestContext } from "./types.ts";
 import type { HttpRecord } from "../wire/record.ts";
-import { growU32, ipKey, IpSlots, textKey, type TrackedFilterInstance } from "./_ip_slots.ts";
+import {
+  grow,
+  ipKey,
+  IpSlots,
+  NO_I32,
+  NO_U16,
+  NO_U32,
+  RowPool,
+  textKey,
+  type TrackedFilterInstance,
+} from "./_ip_slots.ts";
 
 /**
  * request_hash_score (SPEC §4 step 9): keeps, per IP and per User-Agent, a ring of the last
@@ -75,11 +85,6 @@ interface Ring {
   bytes(): number;
 }
 
-// Empty arrays of a ring that holds no key (never written: they have no elements).
-const NO_U32 = new Uint32Array(0);
-const NO_U16 = new Uint16Array(0);
-const NO_I32 = new Int32Array(0);
-
 /** Ring entries an IP holds in its own entry; a longer history moves to a pool row. */
 const SMALL_RING = 8;
 
@@ -92,9 +97,9 @@ function scoreRing(config: ScoreRingConfig, event: string): Ring {
   let ring = NO_U32;
   let rowOf = NO_I32;
   let pool = NO_U32;
-  let freeRows = NO_I32;
-  let freeCount = 0;
-  let rowsMade = 0;
+  const rows = new RowPool((n) => {
+    pool = grow(pool, n * size);
+  });
   // pos, len and score per key, packed in one array to save a table.
   let meta = NO_U16;
   // Made on the first request and dropped again when a sweep empties it: a domain that sends
@@ -102,20 +107,16 @@ function scoreRing(config: ScoreRingConfig, event: string): Ring {
   let slots: IpSlots | undefined;
   const newSlots = (): IpSlots =>
     new IpSlots((capacity) => {
-      ring = growU32(ring, capacity * small);
-      const rows = new Int32Array(capacity).fill(-1);
-      rows.set(rowOf);
-      rowOf = rows;
-      const next = new Uint16Array(capacity * 3);
-      next.set(meta);
-      meta = next;
+      ring = grow(ring, capacity * small);
+      rowOf = grow(rowOf, capacity, -1);
+      meta = grow(meta, capacity * 3);
     });
   const release = (): void => {
     slots = undefined;
     ring = pool = NO_U32;
-    rowOf = freeRows = NO_I32;
+    rowOf = NO_I32;
     meta = NO_U16;
-    freeCount = rowsMade = 0;
+    rows.clear();
   };
   /** Where key `e`'s ring starts: its small row, or its pool row. */
   const baseOf = (e: number): number => {
@@ -126,23 +127,12 @@ function scoreRing(config: ScoreRingConfig, event: string): Ring {
   const giveRow = (e: number): void => {
     const row = rowOf[e]!;
     if (row < 0) return;
-    freeRows[freeCount++] = row;
+    rows.give(row);
     rowOf[e] = -1;
   };
   /** Moves a full small ring (in order, pos = len = small) to a pool row. */
   const promote = (e: number): void => {
-    let row: number;
-    if (freeCount > 0) row = freeRows[--freeCount]!;
-    else {
-      if ((rowsMade + 1) * size > pool.length) {
-        const rows = Math.max(4, (pool.length / size) * 2);
-        pool = growU32(pool, rows * size);
-        const free = new Int32Array(rows);
-        free.set(freeRows.subarray(0, freeCount));
-        freeRows = free;
-      }
-      row = rowsMade++;
-    }
+    const row = rows.take();
     pool.set(ring.subarray(e * small, e * small + small), row * size);
     rowOf[e] = row;
   };
@@ -220,6 +210,6 @@ function scoreRing(config: ScoreRingConfig, event: string): Ring {
     },
     bytes: () =>
       (slots?.bytes ?? 0) + ring.byteLength + rowOf.byteLength + pool.byteLength +
-      freeRows.byteLength + meta.byteLength,
+      rows.bytes + meta.byteLength,
   };
 }

@@ -3,7 +3,7 @@ import { compileRegex, type Matcher } from "../../shared/config/regex.ts";
 import { sourceOf } from "../../shared/net/ip.ts";
 import type { HttpRecord } from "../wire/record.ts";
 import {
-  growU32,
+  grow,
   IpSlots,
   sourceKey,
   type StateStats,
@@ -459,11 +459,11 @@ function newTable(): Table {
     prevAll: new Uint32Array(0),
   };
   t.slots = new IpSlots((capacity) => {
-    t.win = growU32(t.win, capacity);
-    t.bad = growU32(t.bad, capacity);
-    t.prevBad = growU32(t.prevBad, capacity);
-    t.all = growU32(t.all, capacity);
-    t.prevAll = growU32(t.prevAll, capacity);
+    t.win = grow(t.win, capacity);
+    t.bad = grow(t.bad, capacity);
+    t.prevBad = grow(t.prevBad, capacity);
+    t.all = grow(t.all, capacity);
+    t.prevAll = grow(t.prevAll, capacity);
   });
   return t;
 }
