@@ -201,6 +201,7 @@ export function formatExplanation(data: Explanation, options: FormatExplanationO
       field("evidence", "not recorded (a ban from before evidence was kept)");
     } else {
       field("projection", `${printable(e.projection)}, mode ${e.mode}, reason ${e.reason}`);
+      if (e.mode_change !== undefined) field("mode since", modeChange(e.mode_change));
       field("threshold", threshold(e));
       field("events", `${eventList(e.events)} (count ${e.count})`);
       field(
@@ -253,6 +254,18 @@ export function formatExplanation(data: Explanation, options: FormatExplanationO
     );
   }
   return lines.join("\n");
+}
+
+/** Why a projection was in the mode it banned in: "<time>, from nursery: the nursery threshold…". */
+function modeChange(c: NonNullable<BanEvidence["mode_change"]>): string {
+  const why = c.why === "nursery" || c.why === "activation"
+    ? `its ${c.why} threshold was reached, ${plural(c.events, "event")} from ${
+      plural(c.ips, "source")
+    } in a 30 s window`
+    : c.why === "cooldown"
+    ? "no event for its cooldown"
+    : "its configuration changed";
+  return `${isoTime(c.at)}, from ${printable(c.from)}: ${why}`;
 }
 
 function threshold(e: BanEvidence): string {

@@ -378,6 +378,51 @@ Deno.test("formatExplanation() words a ban without a threshold and one without e
   assert.ok(!text.includes("history"));
 });
 
+Deno.test("formatExplanation() says since when and why an auto projection was blocking", () => {
+  const evidence = {
+    projection: "location_rate",
+    mode: "block",
+    reason: "evidence" as const,
+    threshold: { events: 10, window: 60 },
+    mode_change: { at: 90_000, from: "nursery", why: "nursery", events: 412, ips: 57 },
+    events: { "loc_rate_def1_GET/": 12 },
+    count: 12,
+    first_at: 100_000,
+    last_at: 130_000,
+    samples: [],
+  };
+  const ban = {
+    domain_id: 8984,
+    ip: "192.0.2.20",
+    rule_name: "tsng.location_rate",
+    comment: "loc_rate_def1_GET/",
+    added_at: 130_000,
+    expires_at: 3_730_000,
+    projection: "location_rate",
+    simulated: false,
+    reason: "evidence",
+    events: 12,
+    evidence,
+  };
+  const text = formatExplanation({ ip: "192.0.2.20", bans: [ban], history: [] }, {
+    now: 131_000,
+    width: 120,
+  });
+  assert.match(
+    text,
+    /\n {2}mode since {2}1970-01-01T00:01:30Z, from nursery: its nursery threshold was reached, 412 events from 57 sources in a 30 s window\n/,
+  );
+  const cooled = formatExplanation({
+    ip: "192.0.2.20",
+    bans: [{
+      ...ban,
+      evidence: { ...evidence, mode_change: { ...evidence.mode_change, why: "cooldown" } },
+    }],
+    history: [],
+  }, { now: 131_000, width: 120 });
+  assert.match(cooled, /from nursery: no event for its cooldown\n/);
+});
+
 // ---- end to end: a real `qts serve`, its ban log line, GET /bans/<d>/<ip>, `qts bans show` ----
 
 Deno.test({

@@ -430,6 +430,12 @@ function banFacts(b, ev) {
   fact("Comment", b.comment || "—");
   if (ev) {
     fact("Mode", el("span", { class: "tag " + ev.mode }, ev.mode));
+    const c = ev.mode_change;
+    if (c) {
+      fact("Mode since", stamp(c.at) + ", from " + c.from + ": " + (c.why === "nursery" || c.why === "activation"
+        ? "its " + c.why + " threshold was reached, " + c.events + " events from " + c.ips + " sources in a 30 s window"
+        : c.why === "cooldown" ? "no event for its cooldown" : "its configuration changed"));
+    }
     fact("Reason", ev.reason + (ev.threshold ? ": " + ev.threshold.events + " events within " + ev.threshold.window + " s" : ""));
     fact("Events", Object.entries(ev.events || {}).map(([n, c]) => n + " ×" + c).join(", ") || "—", " (" + ev.count + " in all)");
     fact("Seen", stamp(ev.first_at) + " … " + clock(ev.last_at) + " (" + span(ev.last_at - ev.first_at) + ")");

@@ -24,6 +24,12 @@ export interface BanEvidence {
   reason: BanReason;
   /** The threshold reached: `events` within `window` seconds (null: one event, activation). */
   threshold: { events: number; window: number } | null;
+  /**
+   * How an auto projection came to the mode it banned in: when, from which mode, why
+   * (`nursery` or `activation` reached, `cooldown`…), and the 30 s window's matching events and
+   * distinct sources then. Absent when it never changed mode in this process.
+   */
+  mode_change?: ModeChange;
   /** Matching events of the source, by name, since `first_at`. */
   events: Record<string, number>;
   count: number;
@@ -32,6 +38,16 @@ export interface BanEvidence {
   last_at: number;
   /** The first requests and the last one (at most SAMPLES). */
   samples: RequestSample[];
+}
+
+/** A projection's last change of mode, as a ban's evidence tells it. */
+export interface ModeChange {
+  at: number;
+  from: string;
+  why: string;
+  /** Matching events and distinct sources of the window that decided it. */
+  events: number;
+  ips: number;
 }
 
 const SAMPLES = 3;
@@ -118,7 +134,7 @@ export class EvidenceBook {
   /** The evidence of a source for a ban, or a minimal one when the source left no record. */
   evidence(
     source: string,
-    base: Pick<BanEvidence, "projection" | "mode" | "reason" | "threshold">,
+    base: Pick<BanEvidence, "projection" | "mode" | "reason" | "threshold" | "mode_change">,
     now: number,
   ): BanEvidence {
     const entry = this.#entries?.get(source);

@@ -1,7 +1,7 @@
 import type { ProjectionConfig, Threshold } from "../../shared/config/components.ts";
 import { compileRegex, type Matcher } from "../../shared/config/regex.ts";
 import { SourceWindow } from "./_source_window.ts";
-import { EvidenceBook } from "./_evidence.ts";
+import { EvidenceBook, type ModeChange } from "./_evidence.ts";
 import { fnv1a } from "../../shared/hash/fnv1a.ts";
 
 /** A projection's working mode (seed §2.2.4.1: Ясли, Наблюдение, Блокировка) or disabled. */
@@ -68,6 +68,8 @@ export class ProjectionState {
   mode: ProjectionMode;
   /** When the current mode was entered (ms). */
   since: number;
+  /** The last change of mode in this process, for the evidence of the bans made after it. */
+  change: ModeChange | undefined;
   /** Last matching event (ms); drives cooldown. */
   lastMatchAt: number;
   /** Matching events in the current window. */
@@ -189,9 +191,13 @@ export class ProjectionState {
     for (const [ip, entry] of this.watched) if (entry.lastSeen <= limit) this.watched.delete(ip);
   }
 
-  /** Switches mode; leaving watch forgets the watched IPs. */
-  setMode(mode: ProjectionMode, now: number): void {
+  /**
+   * Switches mode, remembering why and the current window's counts; leaving watch forgets the
+   * watched IPs.
+   */
+  setMode(mode: ProjectionMode, now: number, why: string): void {
     if (mode === this.mode) return;
+    this.change = { at: now, from: this.mode, why, events: this.events, ips: this.ips };
     this.mode = mode;
     this.since = now;
     this.lastMatchAt = now;

@@ -909,7 +909,7 @@ export class ListManager {
       ips: p.ips,
       watched: p.watched.size,
     });
-    p.setMode(mode, now);
+    p.setMode(mode, now, why);
     this.#note({ o: "mode", d: d.id, p: p.config.name, m: savedMode(p) });
     if (mode === "disabled") this.#releaseOrphans(d, now);
     this.#changed();
@@ -968,7 +968,13 @@ export class ListManager {
       : null;
     const evidence = p.book.evidence(
       ip,
-      { projection: config.name, mode: p.mode, reason, threshold },
+      {
+        projection: config.name,
+        mode: p.mode,
+        reason,
+        threshold,
+        ...(p.change !== undefined ? { mode_change: p.change } : {}),
+      },
       now,
     );
     p.book.delete(ip);

@@ -804,3 +804,38 @@ Deno.test("ListManager evidence counts event names that Object.prototype also ha
   assert.equal(Object.getOwnPropertyDescriptor(events, "constructor")?.value, 1);
   assert.equal(Object.getOwnPropertyDescriptor(events, "__proto__")?.value, 1);
 });
+
+Deno.test("ListManager's evidence says how an auto projection came to block: when, from what, the window", () => {
+  const { lm: m, clock } = setup();
+  m.configure(
+    D,
+    lm([projection({
+      name: "rate",
+      state: "auto",
+      nursery: { events: 6, ips: 3 },
+      evidence: { events: 2, window: 60 },
+    })]),
+  );
+  // A window with 8 events from 4 sources turns the nursery to block at the tick.
+  for (let i = 0; i < 8; i++) m.onEvents(D, `198.51.100.${i % 4}`, ["loc_rate_a"], NO_FLAGS, 1);
+  clock.advance(TICK_MS);
+  m.tick();
+  const since = clock.now();
+  clock.advance(1000);
+  m.onEvents(D, "203.0.113.7", ["loc_rate_a"], NO_FLAGS, 1);
+  assert.deepEqual(m.banDetails("203.0.113.7"), [], "one event is not the evidence");
+  m.onEvents(D, "203.0.113.7", ["loc_rate_a"], NO_FLAGS, 1);
+  const [detail] = m.banDetails("203.0.113.7");
+  assert.equal(detail?.evidence?.mode, "block");
+  assert.deepEqual(detail?.evidence?.mode_change, {
+    at: since,
+    from: "nursery",
+    why: "nursery",
+    events: 8,
+    ips: 4,
+  });
+  // A projection that starts in block never changed mode: nothing to tell.
+  m.configure(2000, lm([projection({ name: "rate" })]));
+  m.onEvents(2000, "203.0.113.8", ["loc_rate_a"], NO_FLAGS, 1);
+  assert.equal(m.banDetails("203.0.113.8")[0]?.evidence?.mode_change, undefined);
+});
