@@ -275,8 +275,13 @@ export function textKey(text: string): [number, number] {
   return KEY;
 }
 
-/** A text's two hash words, remembered for the texts seen last (User-Agents repeat). */
-const textWords = memo((text: string): readonly [number, number] => [fnv1a(text), hash32b(text)]);
+/**
+ * A text's two hash words (FNV-1a, then `hash32b`), remembered for the texts seen last: the one
+ * memo of User-Agent hashes, so a new UA is hashed once for every filter that keys by it.
+ */
+export const textWords = memo((
+  text: string,
+): readonly [number, number] => [fnv1a(text), hash32b(text)]);
 
 /**
  * The 64-bit key of a source (`sourceKey`'s words) with a text, its User-Agent: two independent

@@ -168,9 +168,12 @@ export function limitReqMc(config: LimitReqConfig, deps: FilterDeps = {}): Limit
         if (zone.host !== undefined && !zone.host.test(record.host)) continue;
         if (zone.path !== undefined && !zone.path.test(path)) continue;
         // An IPv6 client counts as its /ipv6_prefix network: rotating addresses buys nothing.
-        let key = sourceKey(record, ctx.ip, prefix);
-        if (zone.key === "ip_ua") key = sourceTextKey(key[0], key[1], record.http_user_agent);
-        else if (zone.key === "ip_path") key = textKey(sourceOf(ctx.ip, prefix) + "\n" + path);
+        let key: [number, number];
+        if (zone.key === "ip_path") key = textKey(sourceOf(ctx.ip, prefix) + "\n" + path);
+        else {
+          key = sourceKey(record, ctx.ip, prefix);
+          if (zone.key === "ip_ua") key = sourceTextKey(key[0], key[1], record.http_user_agent);
+        }
         const hi = key[0];
         const lo = key[1];
         if (clients.length > 0) {

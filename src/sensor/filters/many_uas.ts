@@ -1,5 +1,3 @@
-import { fnv1a } from "../../shared/hash/fnv1a.ts";
-import { memo } from "./_memo.ts";
 import type { ManyUasConfig } from "../../shared/config/components.ts";
 import type { FilterDeps, RequestContext } from "./types.ts";
 import type { HttpRecord } from "../wire/record.ts";
@@ -12,11 +10,9 @@ import {
   NO_U16,
   NO_U32,
   RowPool,
+  textWords,
   type TrackedFilterInstance,
 } from "./_ip_slots.ts";
-
-/** The FNV-1a of a User-Agent (a pure function: one memo for every domain of the thread). */
-const uaHash = memo((ua: string) => fnv1a(ua));
 
 /** Words of one generation of a seen-UA map (1024 bits), and the marks that turn it old. */
 const SEEN_WORDS = 32;
@@ -164,7 +160,7 @@ export function manyUas(config: ManyUasConfig, _deps: FilterDeps = {}): TrackedF
         kept++;
       }
       n = kept;
-      const h = uaHash(record.http_user_agent);
+      const h = textWords(record.http_user_agent)[0];
       let found = -1;
       for (let i = 0; i < n; i++) {
         if ((i === 0 ? hash0[e] : rowHashes[base + i]) === h) {

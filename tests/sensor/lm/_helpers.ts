@@ -40,6 +40,11 @@ export function lm(projections: ProjectionConfig[], useGlobal = true): LmConfig 
   return { lists: [], projections, use_component_projections: useGlobal };
 }
 
+/** The lm configuration of one auto projection "rate" over `^loc_rate_`, with `over` on top. */
+export function autoRate(over: Partial<ProjectionConfig> = {}): LmConfig {
+  return lm([projection({ name: "rate", state: "auto", ...over })]);
+}
+
 /** A list manager on a manual clock that records what it emits. */
 export function setup(over: Partial<ListManagerOptions> = {}): {
   lm: ListManager;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { formatCommand, ListManager, TICK_MS } from "../../../src/sensor/lm/mod.ts";
-import { brief, lm, NO_FLAGS, projection, setup, T0 } from "./_helpers.ts";
+import { autoRate, brief, lm, NO_FLAGS, projection, setup, T0 } from "./_helpers.ts";
 
 const D = 8984;
 
@@ -123,13 +123,7 @@ Deno.test("ListManager auto: nursery -> watch -> block, adding every watched IP 
   const { lm: m, clock, sent } = setup();
   m.configure(
     D,
-    lm([projection({
-      name: "rate",
-      state: "auto",
-      nursery: { events: 5, ips: 3 },
-      activation: { events: 4, ips: 2 },
-      timeout: 600,
-    })]),
+    autoRate({ nursery: { events: 5, ips: 3 }, activation: { events: 4, ips: 2 }, timeout: 600 }),
   );
   assert.equal(m.modes(D).rate?.mode, "nursery");
   for (const ip of ["1.0.0.1", "1.0.0.2", "1.0.0.3", "1.0.0.1", "1.0.0.2"]) {
@@ -163,7 +157,7 @@ Deno.test("ListManager auto: nursery -> watch -> block, adding every watched IP 
 
 Deno.test("ListManager auto without activation goes nursery -> block and adds on later events", () => {
   const { lm: m, clock, sent } = setup();
-  m.configure(D, lm([projection({ name: "rate", state: "auto", nursery: { events: 2, ips: 0 } })]));
+  m.configure(D, autoRate({ nursery: { events: 2, ips: 0 } }));
   m.onEvents(D, "1.0.0.1", ["loc_rate_a"], NO_FLAGS, 1);
   m.onEvents(D, "1.0.0.1", ["loc_rate_a"], NO_FLAGS, 1);
   clock.advance(TICK_MS);
@@ -178,7 +172,7 @@ Deno.test("ListManager auto with only activation starts in watch", () => {
   const { lm: m, clock, sent } = setup();
   m.configure(
     D,
-    lm([projection({ name: "rate", state: "auto", activation: { events: 0, ips: 2 } })]),
+    autoRate({ activation: { events: 0, ips: 2 } }),
   );
   assert.equal(m.modes(D).rate?.mode, "watch");
   m.onEvents(D, "1.0.0.1", ["loc_rate_a"], NO_FLAGS, 1);
@@ -190,7 +184,7 @@ Deno.test("ListManager auto with only activation starts in watch", () => {
 
 Deno.test("ListManager auto with no thresholds blocks from the start", () => {
   const { lm: m, sent } = setup();
-  m.configure(D, lm([projection({ name: "rate", state: "auto" })]));
+  m.configure(D, autoRate());
   assert.equal(m.modes(D).rate?.mode, "block");
   m.onEvents(D, "1.0.0.1", ["loc_rate_a"], NO_FLAGS, 1);
   assert.equal(sent.length, 1);
@@ -200,12 +194,7 @@ Deno.test("ListManager stays in nursery while traffic stays under either thresho
   const { lm: m, clock, sent } = setup();
   m.configure(
     D,
-    lm([projection({
-      name: "rate",
-      state: "auto",
-      nursery: { events: 10, ips: 3 },
-      activation: { events: 1, ips: 0 },
-    })]),
+    autoRate({ nursery: { events: 10, ips: 3 }, activation: { events: 1, ips: 0 } }),
   );
   for (let window = 0; window < 5; window++) {
     // Window 0-1: many events from two IPs; 2-4: three IPs but few events.
@@ -225,12 +214,7 @@ Deno.test("ListManager drops watched IPs idle for watch_ttl", () => {
   const { lm: m, clock, sent } = setup();
   m.configure(
     D,
-    lm([projection({
-      name: "rate",
-      state: "auto",
-      activation: { events: 5, ips: 0 },
-      watch_ttl: 55,
-    })]),
+    autoRate({ activation: { events: 5, ips: 0 }, watch_ttl: 55 }),
   );
   m.onEvents(D, "1.0.0.1", ["loc_rate_a"], NO_FLAGS, 1);
   clock.advance(TICK_MS);
@@ -252,13 +236,7 @@ Deno.test("ListManager cooldown returns an idle block projection to its first mo
   const { lm: m, clock, sent } = setup();
   m.configure(
     D,
-    lm([projection({
-      name: "rate",
-      state: "auto",
-      nursery: { events: 1, ips: 0 },
-      cooldown: 90,
-      timeout: 3600,
-    })]),
+    autoRate({ nursery: { events: 1, ips: 0 }, cooldown: 90, timeout: 3600 }),
   );
   m.onEvents(D, "1.0.0.1", ["loc_rate_a"], NO_FLAGS, 1);
   clock.advance(TICK_MS);
@@ -455,12 +433,7 @@ Deno.test("ListManager.onEvents() runs the 30 s tick on event time without tick(
   const { lm: m, clock, sent } = setup();
   m.configure(
     D,
-    lm([projection({
-      name: "rate",
-      state: "auto",
-      nursery: { events: 3, ips: 0 },
-      activation: { events: 3, ips: 0 },
-    })]),
+    autoRate({ nursery: { events: 3, ips: 0 }, activation: { events: 3, ips: 0 } }),
   );
   // A replayed attack: one event every 5 s of event time, no timer.
   for (let i = 0; i < 30; i++) {
@@ -480,7 +453,7 @@ Deno.test("ListManager.onEvents() runs the 30 s tick on event time without tick(
 
 Deno.test("ListManager.tick() does nothing until the window is (almost) due", () => {
   const { lm: m, clock } = setup();
-  m.configure(D, lm([projection({ name: "rate", state: "auto", nursery: { events: 1, ips: 0 } })]));
+  m.configure(D, autoRate({ nursery: { events: 1, ips: 0 } }));
   m.onEvents(D, "1.0.0.1", ["loc_rate_a"], NO_FLAGS, 1);
   clock.advance(20_000);
   assert.equal(m.tick(), false);
@@ -556,7 +529,7 @@ Deno.test("ListManager.check() throws what configure() would, changing nothing",
 
 Deno.test("ListManager ignores small clock steps back and restarts windows on a big one", () => {
   const { lm: m, clock } = setup();
-  m.configure(D, lm([projection({ name: "rate", state: "auto", nursery: { events: 3, ips: 0 } })]));
+  m.configure(D, autoRate({ nursery: { events: 3, ips: 0 } }));
   m.onEvents(D, "1.0.0.1", ["loc_rate_a"], NO_FLAGS, 1);
   clock.advance(-50); // records a few ms out of order
   m.onEvents(D, "1.0.0.1", ["loc_rate_a"], NO_FLAGS, 1);
@@ -591,13 +564,11 @@ Deno.test("ListManager bypass bans one source far over threshold while still in 
   const { lm: m, sent } = setup();
   m.configure(
     D,
-    lm([projection({
-      name: "rate",
-      state: "auto",
+    autoRate({
       nursery: { events: 1000, ips: 1 },
       activation: { events: 3000, ips: 1 },
       bypass: { events: 50, window: 10 },
-    })]),
+    }),
   );
   for (let i = 0; i < 49; i++) m.onEvents(D, "203.0.113.7", ["loc_rate_a"], NO_FLAGS, 1);
   for (let i = 0; i < 49; i++) m.onEvents(D, "198.51.100.1", ["loc_rate_a"], NO_FLAGS, 1);
@@ -760,13 +731,7 @@ Deno.test("ListManager.forgetIdle() keeps offenders, watched IPs and a projectio
   m.tick();
   assert.deepEqual(m.domainIds(), []);
   // Watched IPs, then block mode after activation: kept, and a later configure() resumes it.
-  const auto = lm([projection({
-    name: "rate",
-    state: "auto",
-    activation: { events: 2, ips: 0 },
-    cooldown: 0,
-    timeout: 60,
-  })]);
+  const auto = autoRate({ activation: { events: 2, ips: 0 }, cooldown: 0, timeout: 60 });
   m.configure(D, auto);
   m.onEvents(D, "2.0.0.1", ["loc_rate_a"], NO_FLAGS, 1);
   assert.equal(m.forgetIdle(D), false, "an IP is watched");
@@ -809,12 +774,7 @@ Deno.test("ListManager's evidence says how an auto projection came to block: whe
   const { lm: m, clock } = setup();
   m.configure(
     D,
-    lm([projection({
-      name: "rate",
-      state: "auto",
-      nursery: { events: 6, ips: 3 },
-      evidence: { events: 2, window: 60 },
-    })]),
+    autoRate({ nursery: { events: 6, ips: 3 }, evidence: { events: 2, window: 60 } }),
   );
   // A window with 8 events from 4 sources turns the nursery to block at the tick.
   for (let i = 0; i < 8; i++) m.onEvents(D, `198.51.100.${i % 4}`, ["loc_rate_a"], NO_FLAGS, 1);
